@@ -1,0 +1,77 @@
+/* config.h -- the node's INI configuration (parsed with libinih).
+ *
+ *   [node]
+ *   id = 1                              ; 1..65535, unique in the chain
+ *   name = north
+ *   data_dir = ./data/north             ; relative paths are relative to the config file
+ *   listen = tcp://127.0.0.1:7101       ; POS terminals and loyalctl
+ *   peer_listen = tcp://127.0.0.1:7102  ; the other branches
+ *   log_level = info                    ; debug | info | warn | error
+ *   batch_max = 512                     ; most requests in one group commit
+ *   map_size_mb = 64                    ; initial LMDB map; it grows by itself
+ *   max_clock_ahead_ms = 60000          ; HLC clamp for peers' clocks
+ *
+ *   [peer south]
+ *   id = 2
+ *   endpoint = tcp://127.0.0.1:7202
+ *
+ *   [program]
+ *   version = 1
+ *   points_per_unit = 1                 ; points per 1.00 of currency (decimals allowed)
+ *   minor_units = 100                   ; minor units per 1.00 of currency
+ *   join_bonus = 0
+ *   tier_window_days = 365
+ *
+ *   [tier Gold]                         ; any [tier] section replaces the default tiers
+ *   threshold = 1000
+ *   multiplier = 1.25
+ *
+ *   [category electronics]
+ *   multiplier = 2
+ *
+ * Every error names the file and line: "north.ini:7: unknown key 'lisen' in [node]". */
+#ifndef LY_CONFIG_H
+#define LY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/ledger.h"
+#include "common/log.h"
+
+#define LY_PEERS_MAX 64
+#define LY_ENDPOINT_MAX 255
+#define LY_NODE_NAME_MAX 63
+#define LY_PATH_MAX 4095
+
+typedef struct ly_peer_conf {
+    uint16_t pc_id;
+    char pc_name[LY_NODE_NAME_MAX + 1];
+    char pc_endpoint[LY_ENDPOINT_MAX + 1];
+} ly_peer_conf;
+
+typedef struct ly_config {
+    uint16_t cf_node_id;
+    char cf_name[LY_NODE_NAME_MAX + 1];
+    char cf_data_dir[LY_PATH_MAX + 1]; /* resolved against the config file's directory */
+    char cf_listen[LY_ENDPOINT_MAX + 1];
+    char cf_peer_listen[LY_ENDPOINT_MAX + 1];
+    ly_level cf_log_level;
+    uint32_t cf_batch_max;
+    uint64_t cf_map_size_mb;
+    uint64_t cf_max_clock_ahead_ms;
+    int cf_npeers;
+    ly_peer_conf cf_peers[LY_PEERS_MAX];
+    ly_program cf_program;
+} ly_config;
+
+/* Load and validate `path`. Nothing is created. On error returns LY_ECONFIG
+ * and writes "PATH:LINE: message" (or "PATH: message") into `err`. */
+ly_err ly_config_load(const char *path, ly_config *out, char *err, size_t err_len);
+
+/* 1 if `ep` is an endpoint loyald can bind or connect: tcp://HOST:PORT with
+ * port 1..65535 (or * for bind), or ipc://PATH. */
+int ly_endpoint_valid(const char *ep);
+
+#endif

@@ -1,0 +1,148 @@
+/* store.h -- the node's durable store (LMDB). The only file that includes lmdb.h.
+ *
+ * One environment per node, named databases:
+ *   events    origin(2) incarnation(4) seq(8), big-endian -> encoded event
+ *   customers customer id -> encoded ly_cust
+ *   hist      len(1) customer id, hlc(8) origin(2) incarnation(4) seq(8) -> "" (history index)
+ *   vv        origin(2) incarnation(4) -> highest contiguous seq applied (8)
+ *   txn       client transaction id -> ly_txnrec (idempotency, refund bookkeeping)
+ *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc"
+ *
+ * One writer: the node's loop owns the single write transaction and applies a
+ * whole batch in it (group commit); ly_store_commit() syncs to disk before it
+ * returns, so a caller that replies only after it never acknowledges a write
+ * that could be lost. Read transactions never wait for the writer.
+ *
+ * The map grows by itself: when a write runs out of map space, the write
+ * returns LY_ERETRY; the caller aborts the transaction (ly_store_abort grows
+ * the map then) and replays the batch. Disk full or I/O failure: LY_ENOSPC or
+ * LY_EIO, the transaction is aborted, the store unchanged.
+ *
+ * Not thread-safe: one thread per store. */
+#ifndef LY_STORE_H
+#define LY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/event.h"
+#include "common/ledger.h"
+
+#define LY_SCHEMA_VERSION 1
+
+typedef struct ly_store ly_store;
+typedef struct ly_txn ly_txn;
+
+typedef struct ly_store_opts {
+    uint64_t so_map_size; /* initial map size in bytes; 0: 64 MiB */
+    uint64_t so_map_max;  /* the map never grows past this; 0: no bound */
+} ly_store_opts;
+
+/* Open (or create) the store in directory `dir`, which must exist. A new store
+ * gets node id `node_id` and a fresh random incarnation. An existing store must
+ * have the same node id (else LY_ECONFIG) and schema version (else LY_EVERSION).
+ * Stale reader slots left by killed processes are cleared. `opts` may be NULL.
+ * Errors: LY_ECONFIG, LY_EVERSION, LY_EIO, LY_ENOSPC, LY_ENOMEM. On success
+ * *out owns the store; release it with ly_store_close. `why` (may be NULL)
+ * receives a human reason on error. */
+ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opts, ly_store **out,
+                     char *why, size_t why_len);
+
+/* Close the store; accepts NULL and *sp == NULL; clears *sp. No transaction may be open. */
+void ly_store_close(ly_store **sp);
+
+uint16_t ly_store_node_id(const ly_store *s);
+uint32_t ly_store_incarnation(const ly_store *s);
+/* Current map size in bytes (grows over time). */
+uint64_t ly_store_map_size(const ly_store *s);
+
+/* Begin a transaction; `write` nonzero for the (single) write transaction. */
+ly_err ly_store_begin(ly_store *s, int write, ly_txn **out);
+
+/* Commit durably and free the transaction (clears *tp). A read transaction is
+ * simply ended. On error the transaction was aborted: LY_ERETRY (map grown,
+ * replay), LY_ENOSPC, LY_EIO. */
+ly_err ly_store_commit(ly_txn **tp);
+
+/* Abort and free (accepts NULL; clears *tp). Grows the map if a write ran out. */
+void ly_store_abort(ly_txn **tp);
+
+/* Per-transaction-id record, kept for every event that carries a client
+ * transaction id: used to answer retries with the original reply, to detect
+ * conflicting reuse, and to bound refunds of an earn or redemption. */
+typedef struct ly_txnrec {
+    uint64_t tr_req_hash;      /* fingerprint of the request that created it */
+    uint16_t tr_origin;        /* event id; tr_seq == 0 while only refunds of it are known */
+    uint32_t tr_incarnation;
+    uint64_t tr_seq;
+    uint64_t tr_hlc;
+    uint8_t tr_type;           /* ly_evtype */
+    uint8_t tr_tier;           /* tier index after, at the applying node */
+    int64_t tr_amount;         /* the event's ev_amount */
+    int64_t tr_points;         /* the event's ev_points */
+    int64_t tr_qual;           /* the event's ev_qual */
+    int32_t tr_qual_day;       /* the event's ev_qual_day */
+    int64_t tr_refunded_amount; /* for earns/redeems: sum of ev_amount of reverses of it */
+    int64_t tr_refunded_points; /* ... and of their ev_points (opposite sign to tr_points) */
+    int64_t tr_refunded_qual;   /* ... and of their ev_qual */
+    int64_t tr_balance;         /* customer's balance, lifetime and debt just after it */
+    int64_t tr_lifetime;
+    int64_t tr_debt;
+    char tr_customer[LY_ID_MAX + 1];
+} ly_txnrec;
+
+/* Outcome of ly_store_apply. */
+typedef enum ly_apply {
+    LY_APPLIED = 0,   /* new: written */
+    LY_DUPLICATE = 1, /* already held: nothing written */
+    LY_GAP = 2,       /* an earlier seq of its origin is missing: nothing written */
+} ly_apply;
+
+/* Apply one event in write transaction `t`: exactly once and in per-origin
+ * order. If the event is the next seq of its (origin, incarnation), writes it
+ * and folds it into the customer's state, the history index, the transaction
+ * index, the version vector and the digest; *outcome = LY_APPLIED. Otherwise
+ * nothing is written and *outcome says why. `cust_after` (may be NULL) receives
+ * the customer's state after the event. The event must be valid
+ * (ly_event_validate). Errors: LY_ERETRY, LY_ENOSPC, LY_EIO, LY_EPROTO (a stored
+ * record is corrupt); after any error the transaction must be aborted. */
+ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *cust_after);
+
+/* The next seq this node will give its own events (vv[self] + 1). */
+ly_err ly_store_next_seq(ly_txn *t, uint64_t *seq);
+
+ly_err ly_store_cust_get(ly_txn *t, const char *id, ly_cust *out);     /* LY_ENOTFOUND */
+ly_err ly_store_txnrec_get(ly_txn *t, const char *txn, ly_txnrec *out); /* LY_ENOTFOUND */
+ly_err ly_store_event_get(ly_txn *t, uint16_t origin, uint32_t incarnation, uint64_t seq,
+                          ly_event *out); /* LY_ENOTFOUND */
+
+/* Up to `cap` of the customer's events, newest first (by HLC). */
+ly_err ly_store_history(ly_txn *t, const char *customer, ly_event *out, size_t cap, size_t *n);
+
+/* Up to `cap` events in key order (origin, incarnation, seq), starting at
+ * origin `origin` (0: the first) and seq > `since`. With `origin` nonzero only
+ * that origin's events are listed. */
+ly_err ly_store_events(ly_txn *t, uint16_t origin, uint64_t since, ly_event *out, size_t cap,
+                       size_t *n);
+
+typedef struct ly_vv_entry {
+    uint16_t vv_origin;
+    uint32_t vv_incarnation;
+    uint64_t vv_seq;
+} ly_vv_entry;
+
+/* The version vector; *n may exceed `cap` (then only `cap` entries were written). */
+ly_err ly_store_vv(ly_txn *t, ly_vv_entry *out, size_t cap, size_t *n);
+
+typedef struct ly_store_stats {
+    uint64_t st_events;
+    uint64_t st_customers;
+    uint64_t st_digest;   /* sum over customers of ly_cust_hash, mod 2^64 */
+    uint64_t st_hlc;      /* highest HLC of any event held */
+    uint64_t st_map_size;
+    uint64_t st_used;     /* bytes of the map in use */
+} ly_store_stats;
+
+ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out);
+
+#endif

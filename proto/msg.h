@@ -1,0 +1,146 @@
+/* msg.h -- client protocol messages (POS terminals, loyalctl, loyalbench).
+ *
+ * Transport: ZeroMQ, client DEALER -> node ROUTER on `listen`; exactly one
+ * frame per message, a msgpack map with short string keys (see codec.h for
+ * the wire form). Every request carries the protocol version, a type and a
+ * request id that the reply echoes. Every mutation carries a client
+ * transaction id (rq_txn) that makes retries safe.
+ *
+ * Plain structs with inline strings: a decoded message owns everything. */
+#ifndef LY_MSG_H
+#define LY_MSG_H
+
+#include <stdint.h>
+
+#include "common/event.h"
+
+#define LY_PROTO_VERSION 1
+#define LY_FRAME_MAX 65536   /* largest frame either side accepts */
+#define LY_HIST_MAX 50       /* history entries in a customer reply */
+#define LY_HIST_DEFAULT 10
+#define LY_VV_MAX 64         /* version vector entries in a status reply */
+#define LY_EVENTS_MAX 100    /* events in one `events` reply */
+
+typedef enum ly_msgtype {
+    LY_MSG_ENROLL = 1,
+    LY_MSG_EARN = 2,
+    LY_MSG_REDEEM = 3,
+    LY_MSG_REVERSE = 4,
+    LY_MSG_ADJUST = 5,
+    LY_MSG_CUSTOMER = 6,
+    LY_MSG_SET_PROFILE = 7,
+    LY_MSG_STATUS = 8,
+    LY_MSG_EVENTS = 9,
+    LY_MSG_TYPE_MAX = 9
+} ly_msgtype;
+
+/* Wire name of a message type ("earn"), or NULL if out of range. */
+const char *ly_msgtype_name(int type);
+/* Type for a wire name, or 0 if unknown. */
+int ly_msgtype_from_name(const char *name);
+/* 1 if the type changes state (needs a transaction id). */
+int ly_msgtype_is_mutation(int type);
+
+typedef struct ly_req {
+    uint8_t rq_type;  /* ly_msgtype */
+    uint64_t rq_id;   /* chosen by the client, echoed in the reply */
+    char rq_customer[LY_ID_MAX + 1];
+    char rq_txn[LY_ID_MAX + 1];     /* mutations: the client's transaction id */
+    char rq_ref_txn[LY_ID_MAX + 1]; /* reverse: the original transaction */
+    char rq_category[LY_CATEGORY_MAX + 1];
+    char rq_reason[LY_TEXT_MAX + 1];
+    char rq_operator[LY_ID_MAX + 1];
+    /* earn: purchase amount in minor units (> 0); redeem: points (> 0);
+     * adjust: signed points (!= 0); reverse: the part to refund, in minor units
+     * for an earn and in points for a redemption (0: all that is left). */
+    int64_t rq_amount;
+    uint32_t rq_fields; /* enroll, set-profile: LY_PF_* mask of rq_profile fields given */
+    ly_profile rq_profile;
+    uint32_t rq_limit;  /* customer: history entries (0: LY_HIST_DEFAULT); events: count */
+    uint16_t rq_origin; /* events: only this origin (0: all) */
+    uint64_t rq_since;  /* events: seq greater than this */
+} ly_req;
+
+/* One line of a customer's history. */
+typedef struct ly_hist {
+    uint64_t hi_hlc;
+    uint8_t hi_type; /* ly_evtype */
+    uint16_t hi_origin;
+    int64_t hi_points;
+    int64_t hi_amount;
+    char hi_txn[LY_ID_MAX + 1];
+    char hi_ref_txn[LY_ID_MAX + 1];
+    char hi_category[LY_CATEGORY_MAX + 1];
+    char hi_reason[LY_TEXT_MAX + 1];
+    char hi_operator[LY_ID_MAX + 1];
+    char hi_tier_from[LY_TIER_NAME_MAX + 1]; /* both set and different when the tier changed */
+    char hi_tier_to[LY_TIER_NAME_MAX + 1];
+} ly_hist;
+
+typedef struct ly_node_status {
+    uint16_t ns_id;
+    char ns_name[64];
+    uint32_t ns_incarnation;
+    uint32_t ns_program;
+    uint64_t ns_events;
+    uint64_t ns_customers;
+    uint64_t ns_digest;
+    uint64_t ns_hlc;
+    uint64_t ns_uptime_ms;
+    uint64_t ns_map_size;
+    uint64_t ns_map_used;
+    uint32_t ns_nvv;
+    struct {
+        uint16_t origin;
+        uint32_t incarnation;
+        uint64_t seq;
+    } ns_vv[LY_VV_MAX];
+} ly_node_status;
+
+typedef struct ly_rep {
+    uint8_t rp_type; /* echo of the request type (0 if the request was undecodable) */
+    uint64_t rp_id;  /* echo of the request id (0 if undecodable) */
+    uint8_t rp_err;  /* ly_err; LY_OK on success */
+    char rp_message[256];  /* error: human message */
+    int64_t rp_available;  /* insufficient_points: points redeemable now; else 0 */
+
+    /* Customer operations (enroll, earn, redeem, reverse, adjust, customer, set-profile). */
+    char rp_customer[LY_ID_MAX + 1];
+    char rp_txn[LY_ID_MAX + 1]; /* mutations: the transaction id */
+    int64_t rp_points;          /* mutations: the signed change this operation made */
+    int64_t rp_balance;
+    int64_t rp_lifetime;
+    int64_t rp_debt;
+    int64_t rp_qualifying; /* qualifying points in the current tier window */
+    char rp_tier[LY_TIER_NAME_MAX + 1];
+    char rp_next_tier[LY_TIER_NAME_MAX + 1]; /* empty at the top tier */
+    int64_t rp_to_next;                      /* qualifying points still needed for it */
+    uint8_t rp_replayed;                     /* 1: a retry answered from the original */
+    uint64_t rp_hlc;                         /* mutations: the event's timestamp */
+    uint16_t rp_origin;                      /* mutations: the event's id */
+    uint64_t rp_seq;
+    uint64_t rp_enrolled_hlc; /* customer */
+    uint64_t rp_last_hlc;
+    uint32_t rp_fields;       /* customer: which profile fields are set */
+    ly_profile rp_profile;
+    uint32_t rp_nhist;
+    ly_hist rp_hist[LY_HIST_MAX]; /* newest first */
+
+    /* status */
+    ly_node_status rp_status;
+
+    /* events */
+    uint32_t rp_nevents;
+    ly_event *rp_events; /* heap, owned by the reply: free with ly_rep_fini */
+} ly_rep;
+
+/* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_events). */
+void ly_req_init(ly_req *rq, int type);
+void ly_rep_init(ly_rep *rp);
+void ly_rep_fini(ly_rep *rp);
+
+/* Fill an error reply for request (type, id). `fmt` may be NULL (ly_strerror used). */
+void ly_rep_error(ly_rep *rp, int type, uint64_t id, ly_err err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif

@@ -40,10 +40,10 @@
 #include "common/ledger.h"
 #include "common/log.h"
 
-#define LY_PEERS_MAX 64
-#define LY_ENDPOINT_MAX 255
+#define LY_PEERS_MAX     64
+#define LY_ENDPOINT_MAX  255
 #define LY_NODE_NAME_MAX 63
-#define LY_PATH_MAX 4095
+#define LY_PATH_MAX      4095
 
 typedef struct ly_peer_conf {
     uint16_t pc_id;

@@ -26,6 +26,7 @@ static const struct {
     [LY_EVERSION] = {"unsupported_version", "unsupported version"},
     [LY_ECONFIG] = {"config_error", "configuration error"},
     [LY_EINTERNAL] = {"internal_error", "internal error"},
+    [LY_ERETRY] = {"retry", "try again"},
 };
 
 const char *ly_strerror(ly_err err)

@@ -29,6 +29,7 @@ typedef enum ly_err {
     LY_EVERSION,       /* unsupported protocol or schema version: "unsupported_version" */
     LY_ECONFIG,        /* configuration error: "config_error" */
     LY_EINTERNAL,      /* a bug: "internal_error" */
+    LY_ERETRY,         /* internal: the store grew its map, replay the batch: "retry" */
     LY_ERR_COUNT
 } ly_err;
 

@@ -1,0 +1,309 @@
+#include "common/event.h"
+
+#include <string.h>
+
+/* The store's record form of an event (little-endian, version 1):
+ *   u8 version, u16 origin, u32 incarnation, u64 seq, u64 hlc, u8 type, u8 ref_type,
+ *   u8 tier_from, u8 tier_to, u32 program, u32 fields, i32 qual_day, i64 amount,
+ *   i64 points, i64 qual, u64 req_hash, then strings as u8 length + bytes:
+ *   customer, txn, ref_txn, category, reason, operator, name, birthday, email, phone, prefs. */
+#define S_RECORD_VERSION 1
+
+typedef struct s_writer {
+    uint8_t *p;
+} s_writer;
+
+static void s_put(s_writer *w, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        *w->p++ = (uint8_t)(v >> (8 * i));
+}
+
+static void s_put_str(s_writer *w, const char *s)
+{
+    size_t n = strlen(s);
+    *w->p++ = (uint8_t)n;
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+typedef struct s_reader {
+    const uint8_t *p;
+    const uint8_t *end;
+    int bad;
+} s_reader;
+
+static uint64_t s_get(s_reader *r, int bytes)
+{
+    if (r->bad || r->end - r->p < bytes) {
+        r->bad = 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = (v << 8) | r->p[i];
+    r->p += bytes;
+    return v;
+}
+
+static void s_get_str(s_reader *r, char *dst, size_t cap)
+{
+    size_t n = (size_t)s_get(r, 1);
+    if (r->bad || n >= cap || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        dst[0] = '\0';
+        return;
+    }
+    memcpy(dst, r->p, n);
+    dst[n] = '\0';
+    if (memchr(dst, '\0', n))
+        r->bad = 1;
+    r->p += n;
+}
+
+size_t ly_event_encode(const ly_event *ev, uint8_t *buf)
+{
+    s_writer w = {buf};
+    s_put(&w, S_RECORD_VERSION, 1);
+    s_put(&w, ev->ev_origin, 2);
+    s_put(&w, ev->ev_incarnation, 4);
+    s_put(&w, ev->ev_seq, 8);
+    s_put(&w, ev->ev_hlc, 8);
+    s_put(&w, ev->ev_type, 1);
+    s_put(&w, ev->ev_ref_type, 1);
+    s_put(&w, ev->ev_tier_from, 1);
+    s_put(&w, ev->ev_tier_to, 1);
+    s_put(&w, ev->ev_program, 4);
+    s_put(&w, ev->ev_fields, 4);
+    s_put(&w, (uint32_t)ev->ev_qual_day, 4);
+    s_put(&w, (uint64_t)ev->ev_amount, 8);
+    s_put(&w, (uint64_t)ev->ev_points, 8);
+    s_put(&w, (uint64_t)ev->ev_qual, 8);
+    s_put(&w, ev->ev_req_hash, 8);
+    s_put_str(&w, ev->ev_customer);
+    s_put_str(&w, ev->ev_txn);
+    s_put_str(&w, ev->ev_ref_txn);
+    s_put_str(&w, ev->ev_category);
+    s_put_str(&w, ev->ev_reason);
+    s_put_str(&w, ev->ev_operator);
+    s_put_str(&w, ev->ev_profile.pf_name);
+    s_put_str(&w, ev->ev_profile.pf_birthday);
+    s_put_str(&w, ev->ev_profile.pf_email);
+    s_put_str(&w, ev->ev_profile.pf_phone);
+    s_put_str(&w, ev->ev_profile.pf_prefs);
+    return (size_t)(w.p - buf);
+}
+
+ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev)
+{
+    s_reader r = {buf, buf + len, 0};
+    memset(ev, 0, sizeof *ev);
+    uint64_t version = s_get(&r, 1);
+    if (!r.bad && version != S_RECORD_VERSION)
+        return LY_EVERSION;
+    ev->ev_origin = (uint16_t)s_get(&r, 2);
+    ev->ev_incarnation = (uint32_t)s_get(&r, 4);
+    ev->ev_seq = s_get(&r, 8);
+    ev->ev_hlc = s_get(&r, 8);
+    ev->ev_type = (uint8_t)s_get(&r, 1);
+    ev->ev_ref_type = (uint8_t)s_get(&r, 1);
+    ev->ev_tier_from = (uint8_t)s_get(&r, 1);
+    ev->ev_tier_to = (uint8_t)s_get(&r, 1);
+    ev->ev_program = (uint32_t)s_get(&r, 4);
+    ev->ev_fields = (uint32_t)s_get(&r, 4);
+    ev->ev_qual_day = (int32_t)(uint32_t)s_get(&r, 4);
+    ev->ev_amount = (int64_t)s_get(&r, 8);
+    ev->ev_points = (int64_t)s_get(&r, 8);
+    ev->ev_qual = (int64_t)s_get(&r, 8);
+    ev->ev_req_hash = s_get(&r, 8);
+    s_get_str(&r, ev->ev_customer, sizeof ev->ev_customer);
+    s_get_str(&r, ev->ev_txn, sizeof ev->ev_txn);
+    s_get_str(&r, ev->ev_ref_txn, sizeof ev->ev_ref_txn);
+    s_get_str(&r, ev->ev_category, sizeof ev->ev_category);
+    s_get_str(&r, ev->ev_reason, sizeof ev->ev_reason);
+    s_get_str(&r, ev->ev_operator, sizeof ev->ev_operator);
+    s_get_str(&r, ev->ev_profile.pf_name, sizeof ev->ev_profile.pf_name);
+    s_get_str(&r, ev->ev_profile.pf_birthday, sizeof ev->ev_profile.pf_birthday);
+    s_get_str(&r, ev->ev_profile.pf_email, sizeof ev->ev_profile.pf_email);
+    s_get_str(&r, ev->ev_profile.pf_phone, sizeof ev->ev_profile.pf_phone);
+    s_get_str(&r, ev->ev_profile.pf_prefs, sizeof ev->ev_profile.pf_prefs);
+    if (r.bad || r.p != r.end)
+        return LY_EPROTO;
+    return ly_event_validate(ev);
+}
+
+static int s_abs_ok(int64_t v)
+{
+    return v >= -LY_AMOUNT_MAX && v <= LY_AMOUNT_MAX;
+}
+
+ly_err ly_event_validate(const ly_event *ev)
+{
+    if (ev->ev_origin == 0 || ev->ev_seq == 0 || ev->ev_hlc == 0)
+        return LY_EPROTO;
+    if (!ly_id_valid(ev->ev_customer))
+        return LY_EPROTO;
+    if (ev->ev_txn[0] && !ly_id_valid(ev->ev_txn))
+        return LY_EPROTO;
+    if (ev->ev_ref_txn[0] && !ly_id_valid(ev->ev_ref_txn))
+        return LY_EPROTO;
+    if (ev->ev_category[0] && !ly_id_valid(ev->ev_category))
+        return LY_EPROTO;
+    if (ev->ev_operator[0] && !ly_id_valid(ev->ev_operator))
+        return LY_EPROTO;
+    if (!ly_text_valid(ev->ev_reason, LY_TEXT_MAX) ||
+        !ly_text_valid(ev->ev_profile.pf_name, LY_NAME_MAX) ||
+        !ly_text_valid(ev->ev_profile.pf_email, LY_EMAIL_MAX) ||
+        !ly_text_valid(ev->ev_profile.pf_phone, LY_PHONE_MAX) ||
+        !ly_text_valid(ev->ev_profile.pf_prefs, LY_TEXT_MAX) ||
+        !ly_date_valid(ev->ev_profile.pf_birthday))
+        return LY_EPROTO;
+    if (!s_abs_ok(ev->ev_amount) || !s_abs_ok(ev->ev_points) || !s_abs_ok(ev->ev_qual))
+        return LY_EPROTO;
+    if (ev->ev_fields & ~(uint32_t)LY_PF_ALL)
+        return LY_EPROTO;
+    switch (ev->ev_type) {
+    case LY_EV_ENROLL:
+        if (ev->ev_points < 0 || ev->ev_qual != 0)
+            return LY_EPROTO;
+        break;
+    case LY_EV_EARN:
+        if (ev->ev_amount <= 0 || ev->ev_points < 0 || ev->ev_qual < 0)
+            return LY_EPROTO;
+        break;
+    case LY_EV_REDEEM:
+        if (ev->ev_amount <= 0 || ev->ev_points != -ev->ev_amount || ev->ev_qual != 0)
+            return LY_EPROTO;
+        break;
+    case LY_EV_REVERSE:
+        if (!ev->ev_ref_txn[0] || ev->ev_amount < 0)
+            return LY_EPROTO;
+        if (ev->ev_ref_type == LY_EV_EARN && (ev->ev_points > 0 || ev->ev_qual > 0))
+            return LY_EPROTO;
+        if (ev->ev_ref_type == LY_EV_REDEEM && (ev->ev_points < 0 || ev->ev_qual != 0))
+            return LY_EPROTO;
+        if (ev->ev_ref_type != LY_EV_EARN && ev->ev_ref_type != LY_EV_REDEEM)
+            return LY_EPROTO;
+        break;
+    case LY_EV_ADJUST:
+        if (ev->ev_points == 0 || ev->ev_amount != ev->ev_points || ev->ev_qual != 0 ||
+            !ev->ev_reason[0])
+            return LY_EPROTO;
+        break;
+    case LY_EV_PROFILE:
+        if (ev->ev_points != 0 || ev->ev_qual != 0 || ev->ev_fields == 0)
+            return LY_EPROTO;
+        break;
+    default:
+        return LY_EPROTO;
+    }
+    return LY_OK;
+}
+
+const char *ly_evtype_name(int type)
+{
+    switch (type) {
+    case LY_EV_ENROLL:
+        return "enroll";
+    case LY_EV_EARN:
+        return "earn";
+    case LY_EV_REDEEM:
+        return "redeem";
+    case LY_EV_REVERSE:
+        return "reverse";
+    case LY_EV_ADJUST:
+        return "adjust";
+    case LY_EV_PROFILE:
+        return "profile";
+    default:
+        return "?";
+    }
+}
+
+int ly_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (n >= LY_ID_MAX)
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("._:@#/+-", c)))
+            return 0;
+    }
+    return n > 0;
+}
+
+int ly_text_valid(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    if (n > max)
+        return 0;
+    while (*p) {
+        unsigned c = *p;
+        int extra;
+        unsigned cp;
+        if (c < 0x20 || c == 0x7f)
+            return 0;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            extra = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            extra = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            extra = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (int i = 1; i <= extra; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates, beyond U+10FFFF, C1 controls. */
+        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+            (extra == 3 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+            (cp >= 0x80 && cp < 0xa0))
+            return 0;
+        p += extra + 1;
+    }
+    return 1;
+}
+
+int ly_date_valid(const char *s)
+{
+    if (!s[0])
+        return 1;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || m < 1 || m > 12 || d < 1)
+        return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    int max = mdays[m - 1] + (m == 2 && leap);
+    return d <= max;
+}
+
+int ly_strlcpy(char *dst, const char *src, size_t cap)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        if (cap)
+            dst[0] = '\0';
+        return -1;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}

@@ -18,14 +18,15 @@
 
 #include "common/err.h"
 
-#define LY_ID_MAX 64        /* customer ids, transaction ids, operator ids (bytes) */
-#define LY_CATEGORY_MAX 32  /* purchase category names */
-#define LY_TEXT_MAX 200     /* reasons, preferences (UTF-8 bytes) */
-#define LY_NAME_MAX 100     /* customer names (UTF-8 bytes) */
-#define LY_EMAIL_MAX 128
-#define LY_PHONE_MAX 32
+#define LY_ID_MAX        64  /* customer ids, transaction ids, operator ids (bytes) */
+#define LY_CATEGORY_MAX  32  /* purchase category names */
+#define LY_TEXT_MAX      200 /* reasons, preferences (UTF-8 bytes) */
+#define LY_NAME_MAX      100 /* customer names (UTF-8 bytes) */
+#define LY_EMAIL_MAX     128
+#define LY_PHONE_MAX     32
 #define LY_TIER_NAME_MAX 32
-#define LY_AMOUNT_MAX 1000000000000LL /* 10^12 minor units or points: far above any real purchase */
+#define LY_AMOUNT_MAX    1000000000000LL /* 10^12 minor units or points: far above any real purchase \
+                                          */
 
 typedef enum ly_evtype {
     LY_EV_ENROLL = 1,  /* ev_points: join bonus */

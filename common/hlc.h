@@ -17,7 +17,7 @@ typedef struct ly_hlc {
     uint64_t hl_max_ahead_ms; /* bound on how far a remote clock may lead */
 } ly_hlc;
 
-#define LY_HLC_MS(ts) ((ts) >> 16)
+#define LY_HLC_MS(ts)  ((ts) >> 16)
 #define LY_HLC_DAY(ts) ((int32_t)(LY_HLC_MS(ts) / 86400000ULL))
 
 /* Start a clock that issues timestamps above `floor` (e.g. the last one persisted). */

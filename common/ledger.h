@@ -22,16 +22,16 @@
 
 #include "common/event.h"
 
-#define LY_TIERS_MAX 8
-#define LY_CATEGORIES_MAX 32
+#define LY_TIERS_MAX       8
+#define LY_CATEGORIES_MAX  32
 #define LY_WINDOW_DAYS_MAX 730
-#define LY_QUAL_KEEP_DAYS 800 /* > LY_WINDOW_DAYS_MAX */
-#define LY_MILLI 1000         /* multipliers and rates are in thousandths */
+#define LY_QUAL_KEEP_DAYS  800  /* > LY_WINDOW_DAYS_MAX */
+#define LY_MILLI           1000 /* multipliers and rates are in thousandths */
 
 typedef struct ly_tier {
     char ti_name[LY_TIER_NAME_MAX + 1];
-    int64_t ti_threshold;  /* qualifying points in the window */
-    uint32_t ti_mult;      /* earn multiplier in thousandths (1250 = x1.25) */
+    int64_t ti_threshold; /* qualifying points in the window */
+    uint32_t ti_mult;     /* earn multiplier in thousandths (1250 = x1.25) */
 } ly_tier;
 
 typedef struct ly_category {
@@ -41,11 +41,11 @@ typedef struct ly_category {
 
 typedef struct ly_program {
     uint32_t pg_version;
-    uint32_t pg_rate;          /* points per 1.00 of currency, thousandths (1000 = 1 point) */
-    uint32_t pg_minor_units;   /* minor units per 1.00 of currency (100) */
-    int64_t pg_join_bonus;     /* points on enrollment */
-    int32_t pg_window_days;    /* rolling tier window (365) */
-    int pg_ntiers;             /* >= 1; sorted by threshold, the first at 0 */
+    uint32_t pg_rate;        /* points per 1.00 of currency, thousandths (1000 = 1 point) */
+    uint32_t pg_minor_units; /* minor units per 1.00 of currency (100) */
+    int64_t pg_join_bonus;   /* points on enrollment */
+    int32_t pg_window_days;  /* rolling tier window (365) */
+    int pg_ntiers;           /* >= 1; sorted by threshold, the first at 0 */
     ly_tier pg_tiers[LY_TIERS_MAX];
     int pg_ncategories;
     ly_category pg_categories[LY_CATEGORIES_MAX];

@@ -1,0 +1,770 @@
+/* store.c -- the LMDB store: see store.h for the layout and the contract. */
+#include "common/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "common/hlc.h"
+#include "common/log.h"
+
+#define S_DEFAULT_MAP (64ULL << 20)
+
+struct ly_store {
+    MDB_env *st_env;
+    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta;
+    uint16_t st_node_id;
+    uint32_t st_incarnation;
+    uint64_t st_map_size;
+    uint64_t st_map_max;
+    int st_need_grow; /* a write ran out of map: grow at the next abort */
+    int st_open_txns;
+};
+
+struct ly_txn {
+    ly_store *tx_store;
+    MDB_txn *tx_txn;
+    int tx_write;
+    int tx_failed;      /* a write failed: the transaction may only be aborted */
+    int tx_meta_loaded; /* the counters below were read from meta */
+    int tx_meta_dirty;
+    uint64_t tx_events, tx_customers, tx_digest, tx_hlc;
+};
+
+/* Translate an LMDB or errno code, logging the raw one. */
+static ly_err s_err(ly_txn *t, int rc, const char *what)
+{
+    switch (rc) {
+    case 0:
+        return LY_OK;
+    case MDB_NOTFOUND:
+        return LY_ENOTFOUND;
+    case MDB_MAP_FULL:
+        if (t) {
+            t->tx_store->st_need_grow = 1;
+            t->tx_failed = 1;
+        }
+        return LY_ERETRY;
+    case ENOSPC:
+    case EFBIG:
+    case EDQUOT:
+        LY_LOG(LY_ERROR, "store.full", "op=%s rc=%d error=\"%s\"", what, rc, mdb_strerror(rc));
+        if (t)
+            t->tx_failed = 1;
+        return LY_ENOSPC;
+    case ENOMEM:
+        if (t)
+            t->tx_failed = 1;
+        return LY_ENOMEM;
+    default:
+        LY_LOG(LY_ERROR, "store.error", "op=%s rc=%d error=\"%s\"", what, rc, mdb_strerror(rc));
+        if (t)
+            t->tx_failed = 1;
+        return LY_EIO;
+    }
+}
+
+static void s_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t s_unbe(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void s_event_key(uint8_t key[14], uint16_t origin, uint32_t inc, uint64_t seq)
+{
+    s_be(key, origin, 2);
+    s_be(key + 2, inc, 4);
+    s_be(key + 6, seq, 8);
+}
+
+/* meta values are 8-byte big-endian numbers */
+static ly_err s_meta_get(ly_txn *t, const char *name, uint64_t *v)
+{
+    MDB_val k = {strlen(name), (void *)name}, d;
+    int rc = mdb_get(t->tx_txn, t->tx_store->st_meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return LY_ENOTFOUND;
+    }
+    if (rc)
+        return s_err(t, rc, "meta_get");
+    if (d.mv_size != 8)
+        return LY_EPROTO;
+    *v = s_unbe(d.mv_data, 8);
+    return LY_OK;
+}
+
+static ly_err s_meta_put(ly_txn *t, const char *name, uint64_t v)
+{
+    uint8_t b[8];
+    s_be(b, v, 8);
+    MDB_val k = {strlen(name), (void *)name}, d = {8, b};
+    return s_err(t, mdb_put(t->tx_txn, t->tx_store->st_meta, &k, &d, 0), "meta_put");
+}
+
+static ly_err s_meta_load(ly_txn *t)
+{
+    if (t->tx_meta_loaded)
+        return LY_OK;
+    static const char *const names[] = {"events", "customers", "digest", "hlc"};
+    uint64_t *vals[] = {&t->tx_events, &t->tx_customers, &t->tx_digest, &t->tx_hlc};
+    for (int i = 0; i < 4; i++) {
+        ly_err e = s_meta_get(t, names[i], vals[i]);
+        if (e != LY_OK && e != LY_ENOTFOUND)
+            return e;
+    }
+    t->tx_meta_loaded = 1;
+    return LY_OK;
+}
+
+static ly_err s_open_dbis(ly_store *s, MDB_txn *txn)
+{
+    int rc;
+    if ((rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->st_events)) ||
+        (rc = mdb_dbi_open(txn, "customers", MDB_CREATE, &s->st_customers)) ||
+        (rc = mdb_dbi_open(txn, "hist", MDB_CREATE, &s->st_hist)) ||
+        (rc = mdb_dbi_open(txn, "vv", MDB_CREATE, &s->st_vv)) ||
+        (rc = mdb_dbi_open(txn, "txn", MDB_CREATE, &s->st_txn)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->st_meta)))
+        return s_err(NULL, rc, "dbi_open");
+    return LY_OK;
+}
+
+static void s_why(char *why, size_t len, const char *fmt, const char *a, const char *b)
+{
+    if (why && len)
+        snprintf(why, len, fmt, a, b);
+}
+
+ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opts, ly_store **out,
+                     char *why, size_t why_len)
+{
+    ly_err e;
+    int rc;
+    *out = NULL;
+    ly_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return LY_ENOMEM;
+    s->st_node_id = node_id;
+    s->st_map_size = opts && opts->so_map_size ? opts->so_map_size : S_DEFAULT_MAP;
+    s->st_map_max = opts ? opts->so_map_max : 0;
+    if ((rc = mdb_env_create(&s->st_env)) != 0) {
+        free(s);
+        return s_err(NULL, rc, "env_create");
+    }
+    mdb_env_set_maxdbs(s->st_env, 8);
+    mdb_env_set_mapsize(s->st_env, s->st_map_size);
+    /* Default flags: every commit is synced (durable). No MDB_WRITEMAP: it turns
+     * disk-full into SIGBUS. MDB_NOTLS: read transactions are not tied to threads. */
+    if ((rc = mdb_env_open(s->st_env, dir, MDB_NOTLS, 0600)) != 0) {
+        s_why(why, why_len, "cannot open store in '%s': %s", dir, mdb_strerror(rc));
+        e = rc == ENOSPC ? LY_ENOSPC : LY_EIO;
+        goto fail_env;
+    }
+    MDB_envinfo info;
+    mdb_env_info(s->st_env, &info);
+    s->st_map_size = info.me_mapsize; /* an existing, larger store keeps its size */
+    int dead = 0;
+    mdb_reader_check(s->st_env, &dead);
+    if (dead)
+        LY_LOG(LY_WARN, "store.stale_readers", "cleared=%d", dead);
+
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(s->st_env, NULL, 0, &txn)) != 0) {
+        s_why(why, why_len, "cannot begin a transaction in '%s': %s", dir, mdb_strerror(rc));
+        e = s_err(NULL, rc, "open_begin");
+        goto fail_env;
+    }
+    if ((e = s_open_dbis(s, txn)) != LY_OK) {
+        s_why(why, why_len, "cannot open the databases in '%s'%s", dir, "");
+        goto fail_txn;
+    }
+    ly_txn t = {.tx_store = s, .tx_txn = txn, .tx_write = 1};
+    uint64_t schema, stored_id, inc;
+    e = s_meta_get(&t, "schema", &schema);
+    if (e == LY_ENOTFOUND) {
+        /* A new store: incarnations are creation times in seconds, so a store
+         * rebuilt later has a larger one and sequence numbers are never reused. */
+        inc = ly_wall_ms() / 1000;
+        if ((e = s_meta_put(&t, "schema", LY_SCHEMA_VERSION)) ||
+            (e = s_meta_put(&t, "node_id", node_id)) || (e = s_meta_put(&t, "incarnation", inc)) ||
+            (e = s_meta_put(&t, "events", 0)) || (e = s_meta_put(&t, "customers", 0)) ||
+            (e = s_meta_put(&t, "digest", 0)) || (e = s_meta_put(&t, "hlc", 0))) {
+            s_why(why, why_len, "cannot initialise the store in '%s': %s", dir, ly_strerror(e));
+            goto fail_txn;
+        }
+        LY_LOG(LY_INFO, "store.created", "dir=%s node=%u incarnation=%llu", dir, node_id,
+               (unsigned long long)inc);
+    } else if (e != LY_OK) {
+        s_why(why, why_len, "cannot read the store in '%s': %s", dir, ly_strerror(e));
+        goto fail_txn;
+    } else {
+        if (schema != LY_SCHEMA_VERSION) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "%llu", (unsigned long long)schema);
+            snprintf(b, sizeof b, "%d", LY_SCHEMA_VERSION);
+            s_why(why, why_len, "store has schema version %s; this loyald reads version %s", a, b);
+            e = LY_EVERSION;
+            goto fail_txn;
+        }
+        if ((e = s_meta_get(&t, "node_id", &stored_id)) ||
+            (e = s_meta_get(&t, "incarnation", &inc)))
+            goto fail_txn;
+        if (stored_id != node_id) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "%llu", (unsigned long long)stored_id);
+            snprintf(b, sizeof b, "%u", node_id);
+            s_why(why, why_len, "store belongs to node %s, not to node %s (wrong data_dir?)", a, b);
+            e = LY_ECONFIG;
+            goto fail_txn;
+        }
+    }
+    s->st_incarnation = (uint32_t)inc;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        s_why(why, why_len, "cannot initialise the store in '%s': %s", dir, mdb_strerror(rc));
+        e = s_err(NULL, rc, "open_commit");
+        goto fail_env;
+    }
+    *out = s;
+    return LY_OK;
+
+fail_txn:
+    mdb_txn_abort(txn);
+fail_env:
+    mdb_env_close(s->st_env);
+    free(s);
+    return e;
+}
+
+void ly_store_close(ly_store **sp)
+{
+    if (!sp || !*sp)
+        return;
+    mdb_env_close((*sp)->st_env);
+    free(*sp);
+    *sp = NULL;
+}
+
+uint16_t ly_store_node_id(const ly_store *s)
+{
+    return s->st_node_id;
+}
+
+uint32_t ly_store_incarnation(const ly_store *s)
+{
+    return s->st_incarnation;
+}
+
+uint64_t ly_store_map_size(const ly_store *s)
+{
+    return s->st_map_size;
+}
+
+ly_err ly_store_begin(ly_store *s, int write, ly_txn **out)
+{
+    *out = NULL;
+    ly_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return LY_ENOMEM;
+    int rc = mdb_txn_begin(s->st_env, NULL, write ? 0 : MDB_RDONLY, &t->tx_txn);
+    if (rc) {
+        free(t);
+        return s_err(NULL, rc, "begin");
+    }
+    t->tx_store = s;
+    t->tx_write = write;
+    s->st_open_txns++;
+    *out = t;
+    return LY_OK;
+}
+
+static void s_grow(ly_store *s)
+{
+    if (!s->st_need_grow || s->st_open_txns > 0)
+        return;
+    uint64_t next = s->st_map_size * 2;
+    if (s->st_map_max && next > s->st_map_max)
+        next = s->st_map_max;
+    if (next <= s->st_map_size) {
+        LY_LOG(LY_ERROR, "store.map_max", "map_size=%llu: the configured maximum is reached",
+               (unsigned long long)s->st_map_size);
+        return;
+    }
+    int rc = mdb_env_set_mapsize(s->st_env, next);
+    if (rc) {
+        LY_LOG(LY_ERROR, "store.grow_failed", "to=%llu rc=%d error=\"%s\"",
+               (unsigned long long)next, rc, mdb_strerror(rc));
+        return;
+    }
+    LY_LOG(LY_INFO, "store.grew", "from=%llu to=%llu", (unsigned long long)s->st_map_size,
+           (unsigned long long)next);
+    s->st_map_size = next;
+    s->st_need_grow = 0;
+}
+
+static void s_txn_free(ly_txn *t)
+{
+    ly_store *s = t->tx_store;
+    s->st_open_txns--;
+    free(t);
+    s_grow(s);
+}
+
+void ly_store_abort(ly_txn **tp)
+{
+    if (!tp || !*tp)
+        return;
+    mdb_txn_abort((*tp)->tx_txn);
+    s_txn_free(*tp);
+    *tp = NULL;
+}
+
+ly_err ly_store_commit(ly_txn **tp)
+{
+    ly_txn *t = *tp;
+    *tp = NULL;
+    if (!t->tx_write) {
+        mdb_txn_abort(t->tx_txn);
+        s_txn_free(t);
+        return LY_OK;
+    }
+    ly_err e = t->tx_failed ? LY_EINTERNAL : LY_OK;
+    if (e == LY_OK && t->tx_meta_dirty) {
+        if ((e = s_meta_put(t, "events", t->tx_events)) == LY_OK &&
+            (e = s_meta_put(t, "customers", t->tx_customers)) == LY_OK &&
+            (e = s_meta_put(t, "digest", t->tx_digest)) == LY_OK)
+            e = s_meta_put(t, "hlc", t->tx_hlc);
+    }
+    if (e != LY_OK) {
+        mdb_txn_abort(t->tx_txn);
+        s_txn_free(t);
+        return e;
+    }
+    int rc = mdb_txn_commit(t->tx_txn); /* frees the MDB_txn whatever the outcome */
+    e = s_err(t, rc, "commit");
+    s_txn_free(t);
+    return e;
+}
+
+/* ---- transaction records ---- */
+
+#define S_TXNREC_VERSION 1
+#define S_TXNREC_SIZE    (1 + 8 + 2 + 4 + 8 + 8 + 1 + 1 + 8 * 3 + 4 + 8 * 6 + 1 + LY_ID_MAX)
+
+static size_t s_txnrec_encode(const ly_txnrec *r, uint8_t *b)
+{
+    uint8_t *p = b;
+#define PUT(v, n)                                                                                  \
+    do {                                                                                           \
+        uint64_t x_ = (uint64_t)(v);                                                               \
+        for (int i_ = 0; i_ < (n); i_++)                                                           \
+            *p++ = (uint8_t)(x_ >> (8 * i_));                                                      \
+    } while (0)
+    PUT(S_TXNREC_VERSION, 1);
+    PUT(r->tr_req_hash, 8);
+    PUT(r->tr_origin, 2);
+    PUT(r->tr_incarnation, 4);
+    PUT(r->tr_seq, 8);
+    PUT(r->tr_hlc, 8);
+    PUT(r->tr_type, 1);
+    PUT(r->tr_tier, 1);
+    PUT(r->tr_amount, 8);
+    PUT(r->tr_points, 8);
+    PUT(r->tr_qual, 8);
+    PUT((uint32_t)r->tr_qual_day, 4);
+    PUT(r->tr_refunded_amount, 8);
+    PUT(r->tr_refunded_points, 8);
+    PUT(r->tr_refunded_qual, 8);
+    PUT(r->tr_balance, 8);
+    PUT(r->tr_lifetime, 8);
+    PUT(r->tr_debt, 8);
+#undef PUT
+    size_t n = strlen(r->tr_customer);
+    *p++ = (uint8_t)n;
+    memcpy(p, r->tr_customer, n);
+    return (size_t)(p + n - b);
+}
+
+static ly_err s_txnrec_decode(const uint8_t *b, size_t len, ly_txnrec *r)
+{
+    const uint8_t *p = b, *end = b + len;
+    memset(r, 0, sizeof *r);
+    if (len < S_TXNREC_SIZE - LY_ID_MAX || p[0] != S_TXNREC_VERSION)
+        return LY_EPROTO;
+    p++;
+#define GET(dst, n, type)                                                                          \
+    do {                                                                                           \
+        uint64_t x_ = 0;                                                                           \
+        for (int i_ = (n)-1; i_ >= 0; i_--)                                                        \
+            x_ = (x_ << 8) | p[i_];                                                                \
+        p += (n);                                                                                  \
+        (dst) = (type)x_;                                                                          \
+    } while (0)
+    GET(r->tr_req_hash, 8, uint64_t);
+    GET(r->tr_origin, 2, uint16_t);
+    GET(r->tr_incarnation, 4, uint32_t);
+    GET(r->tr_seq, 8, uint64_t);
+    GET(r->tr_hlc, 8, uint64_t);
+    GET(r->tr_type, 1, uint8_t);
+    GET(r->tr_tier, 1, uint8_t);
+    GET(r->tr_amount, 8, int64_t);
+    GET(r->tr_points, 8, int64_t);
+    GET(r->tr_qual, 8, int64_t);
+    GET(r->tr_qual_day, 4, int32_t);
+    GET(r->tr_refunded_amount, 8, int64_t);
+    GET(r->tr_refunded_points, 8, int64_t);
+    GET(r->tr_refunded_qual, 8, int64_t);
+    GET(r->tr_balance, 8, int64_t);
+    GET(r->tr_lifetime, 8, int64_t);
+    GET(r->tr_debt, 8, int64_t);
+#undef GET
+    size_t n = *p++;
+    if (n > LY_ID_MAX || (size_t)(end - p) != n)
+        return LY_EPROTO;
+    memcpy(r->tr_customer, p, n);
+    r->tr_customer[n] = '\0';
+    return LY_OK;
+}
+
+ly_err ly_store_txnrec_get(ly_txn *t, const char *txn, ly_txnrec *out)
+{
+    MDB_val k = {strlen(txn), (void *)txn}, d;
+    int rc = mdb_get(t->tx_txn, t->tx_store->st_txn, &k, &d);
+    if (rc)
+        return s_err(rc == MDB_NOTFOUND ? NULL : t, rc, "txn_get");
+    return s_txnrec_decode(d.mv_data, d.mv_size, out);
+}
+
+static ly_err s_txnrec_put(ly_txn *t, const char *txn, const ly_txnrec *r)
+{
+    uint8_t buf[S_TXNREC_SIZE];
+    MDB_val k = {strlen(txn), (void *)txn}, d = {s_txnrec_encode(r, buf), buf};
+    return s_err(t, mdb_put(t->tx_txn, t->tx_store->st_txn, &k, &d, 0), "txn_put");
+}
+
+/* ---- customers, events ---- */
+
+ly_err ly_store_cust_get(ly_txn *t, const char *id, ly_cust *out)
+{
+    MDB_val k = {strlen(id), (void *)id}, d;
+    int rc = mdb_get(t->tx_txn, t->tx_store->st_customers, &k, &d);
+    if (rc)
+        return s_err(rc == MDB_NOTFOUND ? NULL : t, rc, "cust_get");
+    return ly_cust_decode(d.mv_data, d.mv_size, out);
+}
+
+ly_err ly_store_event_get(ly_txn *t, uint16_t origin, uint32_t incarnation, uint64_t seq,
+                          ly_event *out)
+{
+    uint8_t key[14];
+    s_event_key(key, origin, incarnation, seq);
+    MDB_val k = {sizeof key, key}, d;
+    int rc = mdb_get(t->tx_txn, t->tx_store->st_events, &k, &d);
+    if (rc)
+        return s_err(rc == MDB_NOTFOUND ? NULL : t, rc, "event_get");
+    return ly_event_decode(d.mv_data, d.mv_size, out);
+}
+
+static ly_err s_vv_get(ly_txn *t, uint16_t origin, uint32_t inc, uint64_t *seq)
+{
+    uint8_t key[6];
+    s_be(key, origin, 2);
+    s_be(key + 2, inc, 4);
+    MDB_val k = {sizeof key, key}, d;
+    int rc = mdb_get(t->tx_txn, t->tx_store->st_vv, &k, &d);
+    *seq = 0;
+    if (rc == MDB_NOTFOUND)
+        return LY_OK;
+    if (rc)
+        return s_err(t, rc, "vv_get");
+    if (d.mv_size != 8)
+        return LY_EPROTO;
+    *seq = s_unbe(d.mv_data, 8);
+    return LY_OK;
+}
+
+ly_err ly_store_next_seq(ly_txn *t, uint64_t *seq)
+{
+    ly_store *s = t->tx_store;
+    ly_err e = s_vv_get(t, s->st_node_id, s->st_incarnation, seq);
+    if (e == LY_OK)
+        (*seq)++;
+    return e;
+}
+
+static size_t s_hist_key(uint8_t *key, const char *customer, uint64_t hlc, uint16_t origin,
+                         uint32_t inc, uint64_t seq)
+{
+    size_t n = strlen(customer);
+    key[0] = (uint8_t)n;
+    memcpy(key + 1, customer, n);
+    s_be(key + 1 + n, hlc, 8);
+    s_event_key(key + 9 + n, origin, inc, seq);
+    return 1 + n + 8 + 14;
+}
+
+/* Keep the transaction index: the event's own id, and refund totals of its original. */
+static ly_err s_index_txn(ly_txn *t, const ly_event *ev, const ly_cust *c)
+{
+    ly_err e;
+    ly_txnrec r;
+    if (ev->ev_txn[0]) {
+        e = ly_store_txnrec_get(t, ev->ev_txn, &r);
+        if (e == LY_OK && r.tr_seq != 0) {
+            /* Two events with one transaction id (possible only across origins):
+             * both count; the index keeps the first it saw. */
+            LY_LOG(LY_WARN, "store.txn_reused", "txn=%s origin=%u seq=%llu", ev->ev_txn,
+                   ev->ev_origin, (unsigned long long)ev->ev_seq);
+        } else if (e == LY_OK || e == LY_ENOTFOUND) {
+            if (e == LY_ENOTFOUND)
+                memset(&r, 0, sizeof r); /* else keep refund totals seen before it */
+            r.tr_req_hash = ev->ev_req_hash;
+            r.tr_origin = ev->ev_origin;
+            r.tr_incarnation = ev->ev_incarnation;
+            r.tr_seq = ev->ev_seq;
+            r.tr_hlc = ev->ev_hlc;
+            r.tr_type = ev->ev_type;
+            r.tr_tier = ev->ev_tier_to;
+            r.tr_amount = ev->ev_amount;
+            r.tr_points = ev->ev_points;
+            r.tr_qual = ev->ev_qual;
+            r.tr_qual_day = ev->ev_qual_day;
+            r.tr_balance = ly_cust_balance(c);
+            r.tr_lifetime = c->cu_lifetime;
+            r.tr_debt = ly_cust_debt(c);
+            ly_strlcpy(r.tr_customer, ev->ev_customer, sizeof r.tr_customer);
+            if ((e = s_txnrec_put(t, ev->ev_txn, &r)) != LY_OK)
+                return e;
+        } else {
+            return e;
+        }
+    }
+    if (ev->ev_type == LY_EV_REVERSE) {
+        e = ly_store_txnrec_get(t, ev->ev_ref_txn, &r);
+        if (e == LY_ENOTFOUND) {
+            /* The refund arrived before its original (possible across origins). */
+            memset(&r, 0, sizeof r);
+            r.tr_type = ev->ev_ref_type;
+            ly_strlcpy(r.tr_customer, ev->ev_customer, sizeof r.tr_customer);
+        } else if (e != LY_OK) {
+            return e;
+        }
+        r.tr_refunded_amount += ev->ev_amount;
+        r.tr_refunded_points += ev->ev_points;
+        r.tr_refunded_qual += ev->ev_qual;
+        if ((e = s_txnrec_put(t, ev->ev_ref_txn, &r)) != LY_OK)
+            return e;
+    }
+    return LY_OK;
+}
+
+ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *cust_after)
+{
+    ly_store *s = t->tx_store;
+    ly_err e;
+    int rc;
+    uint64_t have;
+    if (!t->tx_write || t->tx_failed)
+        return LY_EINTERNAL;
+    if ((e = s_meta_load(t)) != LY_OK)
+        return e;
+    if ((e = s_vv_get(t, ev->ev_origin, ev->ev_incarnation, &have)) != LY_OK)
+        return e;
+    if (ev->ev_seq <= have) {
+        *outcome = LY_DUPLICATE;
+        return LY_OK;
+    }
+    if (ev->ev_seq != have + 1) {
+        *outcome = LY_GAP;
+        return LY_OK;
+    }
+
+    uint8_t key[14], rec[LY_EVENT_ENC_MAX];
+    s_event_key(key, ev->ev_origin, ev->ev_incarnation, ev->ev_seq);
+    MDB_val k = {sizeof key, key}, d = {ly_event_encode(ev, rec), rec};
+    if ((rc = mdb_put(t->tx_txn, s->st_events, &k, &d, MDB_NOOVERWRITE)) != 0) {
+        if (rc == MDB_KEYEXIST) {
+            LY_LOG(LY_ERROR, "store.corrupt", "event origin=%u seq=%llu held beyond the vv",
+                   ev->ev_origin, (unsigned long long)ev->ev_seq);
+            t->tx_failed = 1;
+            return LY_EPROTO;
+        }
+        return s_err(t, rc, "event_put");
+    }
+    uint8_t vkey[6], vval[8];
+    memcpy(vkey, key, 6);
+    s_be(vval, ev->ev_seq, 8);
+    MDB_val vk = {sizeof vkey, vkey}, vd = {sizeof vval, vval};
+    if ((rc = mdb_put(t->tx_txn, s->st_vv, &vk, &vd, 0)) != 0)
+        return s_err(t, rc, "vv_put");
+
+    /* Fold into the customer; the digest moves by (new hash - old hash). */
+    ly_cust *c = malloc(sizeof *c);
+    if (!c) {
+        t->tx_failed = 1;
+        return LY_ENOMEM;
+    }
+    MDB_val ck = {strlen(ev->ev_customer), (void *)ev->ev_customer}, cd;
+    rc = mdb_get(t->tx_txn, s->st_customers, &ck, &cd);
+    if (rc == 0) {
+        t->tx_digest -= ly_hash(cd.mv_data, cd.mv_size);
+        if ((e = ly_cust_decode(cd.mv_data, cd.mv_size, c)) != LY_OK) {
+            t->tx_failed = 1;
+            goto out;
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        ly_cust_init(c, ev->ev_customer);
+        t->tx_customers++;
+    } else {
+        e = s_err(t, rc, "cust_get");
+        goto out;
+    }
+    ly_cust_apply(c, ev);
+    uint8_t cbuf[LY_CUST_ENC_MAX];
+    cd.mv_size = ly_cust_encode(c, cbuf);
+    cd.mv_data = cbuf;
+    t->tx_digest += ly_hash(cbuf, cd.mv_size);
+    if ((rc = mdb_put(t->tx_txn, s->st_customers, &ck, &cd, 0)) != 0) {
+        e = s_err(t, rc, "cust_put");
+        goto out;
+    }
+    uint8_t hkey[1 + LY_ID_MAX + 8 + 14];
+    MDB_val hk = {s_hist_key(hkey, ev->ev_customer, ev->ev_hlc, ev->ev_origin, ev->ev_incarnation,
+                             ev->ev_seq),
+                  hkey},
+            hd = {0, ""};
+    if ((rc = mdb_put(t->tx_txn, s->st_hist, &hk, &hd, 0)) != 0) {
+        e = s_err(t, rc, "hist_put");
+        goto out;
+    }
+    if ((e = s_index_txn(t, ev, c)) != LY_OK)
+        goto out;
+    t->tx_events++;
+    if (ev->ev_hlc > t->tx_hlc)
+        t->tx_hlc = ev->ev_hlc;
+    t->tx_meta_dirty = 1;
+    if (cust_after)
+        *cust_after = *c;
+    *outcome = LY_APPLIED;
+out:
+    free(c);
+    return e;
+}
+
+ly_err ly_store_history(ly_txn *t, const char *customer, ly_event *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    size_t idlen = strlen(customer);
+    uint8_t prefix[1 + LY_ID_MAX], seek[1 + LY_ID_MAX + 22];
+    prefix[0] = (uint8_t)idlen;
+    memcpy(prefix + 1, customer, idlen);
+    memcpy(seek, prefix, 1 + idlen);
+    memset(seek + 1 + idlen, 0xff, 22);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_hist, &cur);
+    if (rc)
+        return s_err(NULL, rc, "cursor_open");
+    MDB_val k = {sizeof seek - (LY_ID_MAX - idlen), seek}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(cur, &k, &d, MDB_PREV) : mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    ly_err e = LY_OK;
+    while (rc == 0 && *n < cap) {
+        if (k.mv_size != 1 + idlen + 22 || memcmp(k.mv_data, prefix, 1 + idlen) != 0)
+            break;
+        const uint8_t *id = (const uint8_t *)k.mv_data + 1 + idlen + 8;
+        e = ly_store_event_get(t, (uint16_t)s_unbe(id, 2), (uint32_t)s_unbe(id + 2, 4),
+                               s_unbe(id + 6, 8), &out[*n]);
+        if (e != LY_OK)
+            break;
+        (*n)++;
+        rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
+    }
+    mdb_cursor_close(cur);
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(NULL, rc, "hist_scan");
+    return e;
+}
+
+ly_err ly_store_events(ly_txn *t, uint16_t origin, uint64_t since, ly_event *out, size_t cap,
+                       size_t *n)
+{
+    *n = 0;
+    uint8_t key[14];
+    s_event_key(key, origin, 0, 0);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_events, &cur);
+    if (rc)
+        return s_err(NULL, rc, "cursor_open");
+    MDB_val k = {sizeof key, key}, d;
+    ly_err e = LY_OK;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && *n < cap;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 14)
+            continue;
+        const uint8_t *kp = k.mv_data;
+        if (origin && s_unbe(kp, 2) != origin)
+            break;
+        if (s_unbe(kp + 6, 8) <= since)
+            continue;
+        if ((e = ly_event_decode(d.mv_data, d.mv_size, &out[*n])) != LY_OK)
+            break;
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(NULL, rc, "events_scan");
+    return e;
+}
+
+ly_err ly_store_vv(ly_txn *t, ly_vv_entry *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_vv, &cur);
+    if (rc)
+        return s_err(NULL, rc, "cursor_open");
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 6 || d.mv_size != 8)
+            continue;
+        if (*n < cap) {
+            out[*n].vv_origin = (uint16_t)s_unbe(k.mv_data, 2);
+            out[*n].vv_incarnation = (uint32_t)s_unbe((const uint8_t *)k.mv_data + 2, 4);
+            out[*n].vv_seq = s_unbe(d.mv_data, 8);
+        }
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? LY_OK : s_err(NULL, rc, "vv_scan");
+}
+
+ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
+{
+    ly_err e = s_meta_load(t);
+    if (e != LY_OK)
+        return e;
+    memset(out, 0, sizeof *out);
+    out->st_events = t->tx_events;
+    out->st_customers = t->tx_customers;
+    out->st_digest = t->tx_digest;
+    out->st_hlc = t->tx_hlc;
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(t->tx_store->st_env, &info);
+    mdb_env_stat(t->tx_store->st_env, &st);
+    out->st_map_size = info.me_mapsize;
+    out->st_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    return LY_OK;
+}

@@ -71,17 +71,17 @@ void ly_store_abort(ly_txn **tp);
  * transaction id: used to answer retries with the original reply, to detect
  * conflicting reuse, and to bound refunds of an earn or redemption. */
 typedef struct ly_txnrec {
-    uint64_t tr_req_hash;      /* fingerprint of the request that created it */
-    uint16_t tr_origin;        /* event id; tr_seq == 0 while only refunds of it are known */
+    uint64_t tr_req_hash; /* fingerprint of the request that created it */
+    uint16_t tr_origin;   /* event id; tr_seq == 0 while only refunds of it are known */
     uint32_t tr_incarnation;
     uint64_t tr_seq;
     uint64_t tr_hlc;
-    uint8_t tr_type;           /* ly_evtype */
-    uint8_t tr_tier;           /* tier index after, at the applying node */
-    int64_t tr_amount;         /* the event's ev_amount */
-    int64_t tr_points;         /* the event's ev_points */
-    int64_t tr_qual;           /* the event's ev_qual */
-    int32_t tr_qual_day;       /* the event's ev_qual_day */
+    uint8_t tr_type;            /* ly_evtype */
+    uint8_t tr_tier;            /* tier index after, at the applying node */
+    int64_t tr_amount;          /* the event's ev_amount */
+    int64_t tr_points;          /* the event's ev_points */
+    int64_t tr_qual;            /* the event's ev_qual */
+    int32_t tr_qual_day;        /* the event's ev_qual_day */
     int64_t tr_refunded_amount; /* for earns/redeems: sum of ev_amount of reverses of it */
     int64_t tr_refunded_points; /* ... and of their ev_points (opposite sign to tr_points) */
     int64_t tr_refunded_qual;   /* ... and of their ev_qual */
@@ -111,7 +111,7 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
 /* The next seq this node will give its own events (vv[self] + 1). */
 ly_err ly_store_next_seq(ly_txn *t, uint64_t *seq);
 
-ly_err ly_store_cust_get(ly_txn *t, const char *id, ly_cust *out);     /* LY_ENOTFOUND */
+ly_err ly_store_cust_get(ly_txn *t, const char *id, ly_cust *out);      /* LY_ENOTFOUND */
 ly_err ly_store_txnrec_get(ly_txn *t, const char *txn, ly_txnrec *out); /* LY_ENOTFOUND */
 ly_err ly_store_event_get(ly_txn *t, uint16_t origin, uint32_t incarnation, uint64_t seq,
                           ly_event *out); /* LY_ENOTFOUND */
@@ -137,10 +137,10 @@ ly_err ly_store_vv(ly_txn *t, ly_vv_entry *out, size_t cap, size_t *n);
 typedef struct ly_store_stats {
     uint64_t st_events;
     uint64_t st_customers;
-    uint64_t st_digest;   /* sum over customers of ly_cust_hash, mod 2^64 */
-    uint64_t st_hlc;      /* highest HLC of any event held */
+    uint64_t st_digest; /* sum over customers of ly_cust_hash, mod 2^64 */
+    uint64_t st_hlc;    /* highest HLC of any event held */
     uint64_t st_map_size;
-    uint64_t st_used;     /* bytes of the map in use */
+    uint64_t st_used; /* bytes of the map in use */
 } ly_store_stats;
 
 ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out);

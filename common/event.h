@@ -25,8 +25,9 @@
 #define LY_EMAIL_MAX     128
 #define LY_PHONE_MAX     32
 #define LY_TIER_NAME_MAX 32
-#define LY_AMOUNT_MAX    1000000000000LL /* 10^12 minor units or points: far above any real purchase \
-                                          */
+#define LY_AMOUNT_MAX                                                                              \
+    1000000000000LL /* 10^12 minor units or points: far above any real purchase                    \
+                     */
 
 typedef enum ly_evtype {
     LY_EV_ENROLL = 1,  /* ev_points: join bonus */

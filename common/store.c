@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "common/hash.h"
 #include "common/hlc.h"
 #include "common/log.h"
 
-#define S_DEFAULT_MAP (64ULL << 20)
+#define LY_PATH_MAX_STORE 4200
+#define S_DEFAULT_MAP     (64ULL << 20)
+#define S_LOW_SPACE       (16ULL << 20) /* below this much free disk, a failed write means "full" */
 
 struct ly_store {
     MDB_env *st_env;
@@ -22,6 +27,7 @@ struct ly_store {
     uint64_t st_map_max;
     int st_need_grow; /* a write ran out of map: grow at the next abort */
     int st_open_txns;
+    char st_path[LY_PATH_MAX_STORE]; /* the data file, for disk-full diagnosis */
 };
 
 struct ly_txn {
@@ -34,9 +40,26 @@ struct ly_txn {
     uint64_t tx_events, tx_customers, tx_digest, tx_hlc;
 };
 
+/* LMDB reports a short write (what a nearly full disk or the file size limit
+ * gives) as EIO. After a failed write, tell "full" from other I/O errors. */
+static int s_disk_full(const ly_store *s)
+{
+    struct statvfs vfs;
+    struct stat st;
+    struct rlimit lim;
+    if (statvfs(s->st_path, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < S_LOW_SPACE)
+        return 1;
+    if (stat(s->st_path, &st) == 0 && getrlimit(RLIMIT_FSIZE, &lim) == 0 &&
+        lim.rlim_cur != RLIM_INFINITY && (uint64_t)st.st_size + (1 << 20) > lim.rlim_cur)
+        return 1;
+    return 0;
+}
+
 /* Translate an LMDB or errno code, logging the raw one. */
 static ly_err s_err(ly_txn *t, int rc, const char *what)
 {
+    if (rc == EIO && t && s_disk_full(t->tx_store))
+        rc = ENOSPC;
     switch (rc) {
     case 0:
         return LY_OK;
@@ -163,6 +186,7 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         free(s);
         return s_err(NULL, rc, "env_create");
     }
+    snprintf(s->st_path, sizeof s->st_path, "%s/data.mdb", dir);
     mdb_env_set_maxdbs(s->st_env, 8);
     mdb_env_set_mapsize(s->st_env, s->st_map_size);
     /* Default flags: every commit is synced (durable). No MDB_WRITEMAP: it turns

@@ -11,7 +11,38 @@
  * than the bytes left are all refused (LY_EPROTO) before msgpack-c allocates
  * anything; a frame over LY_FRAME_MAX is refused with LY_ETOOBIG, a version
  * other than LY_PROTO_VERSION with LY_EVERSION. Decoding allocates no more than
- * a small multiple of the frame size. */
+ * a small multiple of the frame size.
+ *
+ * Which error a bad request gets (ly_req_decode; `why` names the field):
+ *   LY_ETOOBIG   the frame is over LY_FRAME_MAX;
+ *   LY_EVERSION  "v" is an unsigned integer other than LY_PROTO_VERSION (checked
+ *                before anything else in the map);
+ *   LY_EPROTO    the bytes cannot be a message of this type: empty, truncated or
+ *                trailing bytes, reserved byte 0xc1, nesting deeper than 8,
+ *                lengths or counts beyond the frame, a top level that is not a
+ *                map, a non-string key, an unknown, duplicate, missing or
+ *                not-allowed-for-this-type key (set-profile without any profile
+ *                key counts as missing), an unknown "t", a value of the wrong
+ *                msgpack type (nil, float, bool, bin or ext where a string or
+ *                integer is expected, an array or map), a negative integer for an
+ *                unsigned field, an integer above INT64_MAX for a signed one, a
+ *                string holding a NUL byte;
+ *   LY_EINVAL    the message is well formed and every value has the right type,
+ *                but a value breaks its contract: an integer out of its range
+ *                ("field 'amount': must be 1..1000000000000"), a string longer
+ *                than its maximum, an id that is not 1..64 bytes of
+ *                [A-Za-z0-9._:@#/+-], text that is not UTF-8 without control
+ *                characters, an empty reason, a birthday that is not a real date.
+ * The encoders apply the same checks through the same code: ly_req_encode
+ * refuses with LY_EINVAL exactly the requests whose encoding ly_req_decode would
+ * refuse.
+ *
+ * Replies are decoded leniently about keys (an unknown key is skipped: a newer
+ * node may add fields) but strictly about the keys known here, with the same
+ * structural limits; any malformed or out-of-contract reply is LY_EPROTO (never
+ * LY_EINVAL). Optional reply keys that are absent read as 0 / "". Required:
+ * "v", "id", "ok", and "error" with its "code" when "ok" is false. An error
+ * code this side does not know reads as LY_EINTERNAL. */
 #ifndef LY_CODEC_H
 #define LY_CODEC_H
 
@@ -22,12 +53,25 @@
 
 /* Encode into a new heap buffer; *out (caller frees with free()) and *len set.
  * LY_EINVAL if a field breaks its contract (so a client cannot send what a node
- * would refuse), LY_ENOMEM. */
+ * would refuse), LY_ENOMEM; LY_ETOOBIG if the frame would exceed LY_FRAME_MAX
+ * (a reply with many large events: send fewer). Only the fields that apply to
+ * the type are written: required ones always, optional ones when set (a
+ * profile field when its rq_fields/rp_fields bit is set; category, a reverse's
+ * amount, limit, origin and since when not empty or 0). A reply's rp_message is
+ * sent with every byte that is not valid text replaced by '?' (and
+ * ly_strerror's text when empty), never refused. */
 ly_err ly_req_encode(const ly_req *rq, uint8_t **out, size_t *len);
 ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len);
 
-/* Decode one frame. On error the struct is unspecified except that ly_rep_fini
- * is always safe; `why` (may be NULL) receives a human reason naming the field. */
+/* The check ly_req_encode makes, without encoding: LY_OK, or LY_EINVAL with a
+ * reason naming the field in `why` (may be NULL). For clients that want to
+ * tell their user what is wrong before sending. */
+ly_err ly_req_check(const ly_req *rq, char *why, size_t why_len);
+
+/* Decode one frame. The struct is initialised first (ly_req_init/ly_rep_init:
+ * pass a reply that holds no events). On error the struct is unspecified except
+ * that ly_rep_fini is always safe; `why` (may be NULL) receives a human reason
+ * naming the field (empty on success). */
 ly_err ly_req_decode(const uint8_t *buf, size_t len, ly_req *rq, char *why, size_t why_len);
 ly_err ly_rep_decode(const uint8_t *buf, size_t len, ly_rep *rp, char *why, size_t why_len);
 

@@ -1,0 +1,89 @@
+/* msg.c -- message type names and the init/fini/error helpers of msg.h. */
+#include "proto/msg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Wire names, indexed by ly_msgtype; scripts and other clients depend on them. */
+static const char *const s_names[LY_MSG_TYPE_MAX + 1] = {
+    [LY_MSG_ENROLL] = "enroll",           [LY_MSG_EARN] = "earn",
+    [LY_MSG_REDEEM] = "redeem",           [LY_MSG_REVERSE] = "reverse",
+    [LY_MSG_ADJUST] = "adjust",           [LY_MSG_CUSTOMER] = "customer",
+    [LY_MSG_SET_PROFILE] = "set-profile", [LY_MSG_STATUS] = "status",
+    [LY_MSG_EVENTS] = "events",
+};
+
+const char *ly_msgtype_name(int type)
+{
+    if (type < 1 || type > LY_MSG_TYPE_MAX)
+        return NULL;
+    return s_names[type];
+}
+
+int ly_msgtype_from_name(const char *name)
+{
+    if (name == NULL)
+        return 0;
+    for (int t = 1; t <= LY_MSG_TYPE_MAX; t++)
+        if (strcmp(s_names[t], name) == 0)
+            return t;
+    return 0;
+}
+
+int ly_msgtype_is_mutation(int type)
+{
+    switch (type) {
+    case LY_MSG_ENROLL:
+    case LY_MSG_EARN:
+    case LY_MSG_REDEEM:
+    case LY_MSG_REVERSE:
+    case LY_MSG_ADJUST:
+    case LY_MSG_SET_PROFILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void ly_req_init(ly_req *rq, int type)
+{
+    memset(rq, 0, sizeof *rq);
+    rq->rq_type = (uint8_t)type;
+}
+
+void ly_rep_init(ly_rep *rp)
+{
+    memset(rp, 0, sizeof *rp);
+}
+
+/* Accepts NULL. Leaves `rp` initialised (empty), so a second fini is harmless. */
+void ly_rep_fini(ly_rep *rp)
+{
+    if (rp == NULL)
+        return;
+    free(rp->rp_events);
+    rp->rp_events = NULL;
+    rp->rp_nevents = 0;
+}
+
+/* Sets rp_type, rp_id, rp_err and rp_message; every other field (rp_available
+ * included: set it after this call for insufficient_points) is left as it is,
+ * because an error reply encodes only these. `rp` must have been initialised.
+ * The message is truncated to fit; the encoder replaces any byte that is not
+ * valid text, so a message may quote what it likes. */
+void ly_rep_error(ly_rep *rp, int type, uint64_t id, ly_err err, const char *fmt, ...)
+{
+    rp->rp_type = (uint8_t)type;
+    rp->rp_id = id;
+    rp->rp_err = (uint8_t)err;
+    if (fmt == NULL) {
+        snprintf(rp->rp_message, sizeof rp->rp_message, "%s", ly_strerror(err));
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rp->rp_message, sizeof rp->rp_message, fmt, ap);
+    va_end(ap);
+}

@@ -15,11 +15,11 @@
 #include "common/event.h"
 
 #define LY_PROTO_VERSION 1
-#define LY_FRAME_MAX 65536   /* largest frame either side accepts */
-#define LY_HIST_MAX 50       /* history entries in a customer reply */
-#define LY_HIST_DEFAULT 10
-#define LY_VV_MAX 64         /* version vector entries in a status reply */
-#define LY_EVENTS_MAX 100    /* events in one `events` reply */
+#define LY_FRAME_MAX     65536 /* largest frame either side accepts */
+#define LY_HIST_MAX      50    /* history entries in a customer reply */
+#define LY_HIST_DEFAULT  10
+#define LY_VV_MAX        64  /* version vector entries in a status reply */
+#define LY_EVENTS_MAX    100 /* events in one `events` reply */
 
 typedef enum ly_msgtype {
     LY_MSG_ENROLL = 1,
@@ -42,8 +42,8 @@ int ly_msgtype_from_name(const char *name);
 int ly_msgtype_is_mutation(int type);
 
 typedef struct ly_req {
-    uint8_t rq_type;  /* ly_msgtype */
-    uint64_t rq_id;   /* chosen by the client, echoed in the reply */
+    uint8_t rq_type; /* ly_msgtype */
+    uint64_t rq_id;  /* chosen by the client, echoed in the reply */
     char rq_customer[LY_ID_MAX + 1];
     char rq_txn[LY_ID_MAX + 1];     /* mutations: the client's transaction id */
     char rq_ref_txn[LY_ID_MAX + 1]; /* reverse: the original transaction */
@@ -98,11 +98,11 @@ typedef struct ly_node_status {
 } ly_node_status;
 
 typedef struct ly_rep {
-    uint8_t rp_type; /* echo of the request type (0 if the request was undecodable) */
-    uint64_t rp_id;  /* echo of the request id (0 if undecodable) */
-    uint8_t rp_err;  /* ly_err; LY_OK on success */
-    char rp_message[256];  /* error: human message */
-    int64_t rp_available;  /* insufficient_points: points redeemable now; else 0 */
+    uint8_t rp_type;      /* echo of the request type (0 if the request was undecodable) */
+    uint64_t rp_id;       /* echo of the request id (0 if undecodable) */
+    uint8_t rp_err;       /* ly_err; LY_OK on success */
+    char rp_message[256]; /* error: human message */
+    int64_t rp_available; /* insufficient_points: points redeemable now; else 0 */
 
     /* Customer operations (enroll, earn, redeem, reverse, adjust, customer, set-profile). */
     char rp_customer[LY_ID_MAX + 1];
@@ -121,7 +121,7 @@ typedef struct ly_rep {
     uint64_t rp_seq;
     uint64_t rp_enrolled_hlc; /* customer */
     uint64_t rp_last_hlc;
-    uint32_t rp_fields;       /* customer: which profile fields are set */
+    uint32_t rp_fields; /* customer: which profile fields are set */
     ly_profile rp_profile;
     uint32_t rp_nhist;
     ly_hist rp_hist[LY_HIST_MAX]; /* newest first */

@@ -1,0 +1,723 @@
+/* harness.c -- processes, ports and temporary directories for cluster tests. */
+#include "tests/support/harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/client.h"
+
+#define S_CHILDREN_MAX 256
+#define S_READY_TRY_MS 500
+#define S_TAIL_LINES   40
+#define S_ARGS_MAX     64
+
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t s_children[S_CHILDREN_MAX];
+static int s_atexit_done;
+
+/* ---- small utilities ---------------------------------------------------- */
+
+uint64_t lyh_now_ms(void)
+{
+    return lyh_now_us() / 1000;
+}
+
+uint64_t lyh_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void lyh_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int lyh_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "harness: socket: %s\n", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = 0;
+    socklen_t len = sizeof sa;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        fprintf(stderr, "harness: unable to find a free port: %s\n", strerror(errno));
+    else
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+int lyh_tmpdir(const char *tag, char *out, size_t cap)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    int n = snprintf(out, cap, "%s/loyal-%s-XXXXXX", base, tag ? tag : "test");
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "harness: temporary path too long\n");
+        return -1;
+    }
+    if (mkdtemp(out) == NULL) {
+        fprintf(stderr, "harness: mkdtemp '%s': %s\n", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int s_make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_D || flag == FTW_DNR)
+        chmod(path, 0700);
+    return 0;
+}
+
+static int s_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT) {
+        fprintf(stderr, "harness: unable to remove '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int lyh_rmtree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    /* A test may have made a directory read-only on purpose: undo that first. */
+    if (S_ISDIR(st.st_mode))
+        nftw(path, s_make_writable, 16, FTW_PHYS);
+    return nftw(path, s_remove, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int lyh_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "harness: unable to write '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(text);
+    int rc = fwrite(text, 1, len, f) == len ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc != 0)
+        fprintf(stderr, "harness: unable to write '%s'\n", path);
+    return rc;
+}
+
+char *lyh_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+void lyh_print_tail(const char *path, int lines)
+{
+    size_t len = 0;
+    char *text = lyh_read_file(path, &len);
+    if (text == NULL) {
+        fprintf(stderr, "harness: (no log at '%s')\n", path);
+        return;
+    }
+    size_t start = len;
+    int seen = 0;
+    while (start > 0) {
+        if (text[start - 1] == '\n' && start != len && ++seen >= lines)
+            break;
+        start--;
+    }
+    fprintf(stderr, "---- last lines of %s ----\n%s%s---- end ----\n", path, text + start,
+            len > 0 && text[len - 1] != '\n' ? "\n" : "");
+    free(text);
+}
+
+int lyh_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* ---- child processes ---------------------------------------------------- */
+
+void lyh_kill_all(void)
+{
+    pthread_mutex_lock(&s_lock);
+    for (int i = 0; i < S_CHILDREN_MAX; i++) {
+        if (s_children[i] > 0) {
+            kill(s_children[i], SIGKILL);
+            waitpid(s_children[i], NULL, 0);
+            s_children[i] = 0;
+        }
+    }
+    pthread_mutex_unlock(&s_lock);
+}
+
+static void s_track(pid_t pid)
+{
+    pthread_mutex_lock(&s_lock);
+    if (!s_atexit_done) {
+        atexit(lyh_kill_all);
+        s_atexit_done = 1;
+    }
+    for (int i = 0; i < S_CHILDREN_MAX; i++) {
+        if (s_children[i] == 0) {
+            s_children[i] = pid;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s_lock);
+}
+
+static void s_untrack(pid_t pid)
+{
+    pthread_mutex_lock(&s_lock);
+    for (int i = 0; i < S_CHILDREN_MAX; i++)
+        if (s_children[i] == pid)
+            s_children[i] = 0;
+    pthread_mutex_unlock(&s_lock);
+}
+
+static int s_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return LYH_TIMEDOUT;
+}
+
+/* Wait for `pid` at most `timeout_ms` (< 0: forever). Returns its code, or
+ * LYH_TIMEDOUT if it still runs. */
+static int s_wait(pid_t pid, int timeout_ms)
+{
+    uint64_t deadline = lyh_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, timeout_ms < 0 ? 0 : WNOHANG);
+        if (r == pid) {
+            s_untrack(pid);
+            return s_code(status);
+        }
+        if (r < 0 && errno != EINTR) {
+            s_untrack(pid);
+            return LYH_TIMEDOUT;
+        }
+        if (timeout_ms >= 0 && lyh_now_ms() >= deadline)
+            return LYH_TIMEDOUT;
+        if (r == 0)
+            lyh_sleep_ms(5);
+    }
+}
+
+static void s_kill_wait(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    s_wait(pid, -1);
+}
+
+/* fork + exec argv[0] with the given descriptors as 0, 1 and 2. Only
+ * async-signal-safe calls happen between fork and exec. */
+static pid_t s_spawn(const char *const argv[], int fd0, int fd1, int fd2)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "harness: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        if (dup2(fd0, 0) < 0 || dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
+            _exit(127);
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    s_track(pid);
+    return pid;
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+int lyh_node_write_config(lyh_node *n, const char *extra)
+{
+    char text[8192];
+    if (extra != n->nd_extra) {
+        char *copy = strdup(extra ? extra : "");
+        if (copy == NULL)
+            return -1;
+        free(n->nd_extra);
+        n->nd_extra = copy;
+    }
+    extra = n->nd_extra;
+    int len = snprintf(text, sizeof text,
+                       "; written by the test harness\n"
+                       "[node]\n"
+                       "id = %u\n"
+                       "name = %s\n"
+                       "data_dir = %s\n"
+                       "listen = %s\n"
+                       "peer_listen = %s\n"
+                       "log_level = info\n"
+                       "%s",
+                       (unsigned)n->nd_id, n->nd_name, n->nd_data_dir, n->nd_listen,
+                       n->nd_peer_listen, extra ? extra : "");
+    if (len < 0 || (size_t)len >= sizeof text) {
+        fprintf(stderr, "harness: config too long\n");
+        return -1;
+    }
+    return lyh_write_file(n->nd_config, text);
+}
+
+static int s_path(char *out, const char *dir, const char *name)
+{
+    int len = snprintf(out, LYH_PATH_MAX, "%s/%s", dir, name);
+    return len > 0 && len < LYH_PATH_MAX ? 0 : -1;
+}
+
+static int s_pick_ports(lyh_node *n)
+{
+    n->nd_port = lyh_free_port();
+    do
+        n->nd_peer_port = lyh_free_port();
+    while (n->nd_peer_port == n->nd_port && n->nd_port > 0);
+    if (n->nd_port <= 0 || n->nd_peer_port <= 0)
+        return -1;
+    snprintf(n->nd_listen, sizeof n->nd_listen, "tcp://127.0.0.1:%d", n->nd_port);
+    snprintf(n->nd_peer_listen, sizeof n->nd_peer_listen, "tcp://127.0.0.1:%d", n->nd_peer_port);
+    return 0;
+}
+
+lyh_node *lyh_node_new(uint16_t id, const char *name, const char *extra)
+{
+    lyh_node *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return NULL;
+    n->nd_id = id;
+    snprintf(n->nd_name, sizeof n->nd_name, "%s", name);
+    if (lyh_tmpdir(name, n->nd_dir, sizeof n->nd_dir) != 0)
+        goto fail_free;
+    if (s_path(n->nd_config, n->nd_dir, "node.ini") != 0 ||
+        s_path(n->nd_data_dir, n->nd_dir, "data") != 0 ||
+        s_path(n->nd_log, n->nd_dir, "loyald.log") != 0 ||
+        s_path(n->nd_stdout, n->nd_dir, "loyald.out") != 0)
+        goto fail_dir;
+    if (s_pick_ports(n) != 0 || lyh_node_write_config(n, extra) != 0)
+        goto fail_dir;
+    return n;
+
+fail_dir:
+    lyh_rmtree(n->nd_dir);
+fail_free:
+    free(n->nd_extra);
+    free(n);
+    return NULL;
+}
+
+int lyh_node_start(lyh_node *n)
+{
+    if (n->nd_pid > 0) {
+        fprintf(stderr, "harness: node %s already running (pid %d)\n", n->nd_name, (int)n->nd_pid);
+        return -1;
+    }
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int err = open(n->nd_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int out = open(n->nd_stdout, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (in < 0 || err < 0 || out < 0) {
+        fprintf(stderr, "harness: unable to open the logs in '%s': %s\n", n->nd_dir,
+                strerror(errno));
+        goto done;
+    }
+    const char *argv[] = {LY_LOYALD_PATH, "--config", n->nd_config, NULL};
+    pid_t pid = s_spawn(argv, in, out, err);
+    if (pid > 0) {
+        n->nd_pid = pid;
+        rc = 0;
+    }
+done:
+    if (in >= 0)
+        close(in);
+    if (err >= 0)
+        close(err);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+int lyh_node_alive(lyh_node *n, int *exit_code)
+{
+    if (n->nd_pid <= 0)
+        return 0;
+    int code = s_wait(n->nd_pid, 0);
+    if (code == LYH_TIMEDOUT)
+        return 1;
+    n->nd_pid = 0;
+    if (exit_code != NULL)
+        *exit_code = code;
+    return 0;
+}
+
+ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out)
+{
+    ly_client *c = ly_client_new(n->nd_listen, timeout_ms);
+    if (c == NULL)
+        return LY_ENOMEM;
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_STATUS);
+    ly_err e = ly_client_call(c, &rq, &rp);
+    if (e == LY_OK)
+        e = (ly_err)rp.rp_err;
+    if (e == LY_OK && out != NULL)
+        *out = rp.rp_status;
+    ly_rep_fini(&rp);
+    ly_client_destroy(&c);
+    return e;
+}
+
+/* As lyh_node_wait_ready; prints the log tail on failure only if `loud`. */
+static int s_wait_ready(lyh_node *n, int timeout_ms, int loud)
+{
+    uint64_t deadline = lyh_now_ms() + (uint64_t)timeout_ms;
+    ly_client *c = ly_client_new(n->nd_listen, S_READY_TRY_MS);
+    if (c == NULL) {
+        fprintf(stderr, "harness: unable to create a client for %s\n", n->nd_listen);
+        return -1;
+    }
+    int rc = -1;
+    ly_err last = LY_ETIMEDOUT;
+    for (;;) {
+        int code = -1;
+        if (!lyh_node_alive(n, &code)) {
+            fprintf(stderr, "harness: loyald (%s) is not running (exit code %d)\n", n->nd_name,
+                    code);
+            break;
+        }
+        uint64_t t0 = lyh_now_ms();
+        ly_req rq;
+        ly_rep rp;
+        ly_req_init(&rq, LY_MSG_STATUS);
+        last = ly_client_call(c, &rq, &rp);
+        if (last == LY_OK)
+            last = (ly_err)rp.rp_err;
+        ly_rep_fini(&rp);
+        if (last == LY_OK) {
+            rc = 0;
+            break;
+        }
+        if (lyh_now_ms() >= deadline) {
+            fprintf(stderr, "harness: loyald (%s) did not answer on %s within %d ms: %s\n",
+                    n->nd_name, n->nd_listen, timeout_ms, ly_errname(last));
+            break;
+        }
+        if (lyh_now_ms() - t0 < 50)
+            lyh_sleep_ms(50);
+    }
+    ly_client_destroy(&c);
+    if (rc == 0)
+        n->nd_ready_once = 1;
+    else if (loud)
+        lyh_print_tail(n->nd_log, S_TAIL_LINES);
+    return rc;
+}
+
+int lyh_node_wait_ready(lyh_node *n, int timeout_ms)
+{
+    return s_wait_ready(n, timeout_ms, 1);
+}
+
+/* 1 if the log, from byte `from` on, says an address was in use. */
+static int s_log_says_in_use(const lyh_node *n, size_t from)
+{
+    size_t len = 0;
+    char *text = lyh_read_file(n->nd_log, &len);
+    int yes = text != NULL && from < len && strstr(text + from, "in use") != NULL;
+    free(text);
+    return yes;
+}
+
+int lyh_node_up(lyh_node *n, int timeout_ms)
+{
+    for (int attempt = 0;; attempt++) {
+        struct stat st;
+        size_t from = stat(n->nd_log, &st) == 0 ? (size_t)st.st_size : 0;
+        if (lyh_node_start(n) != 0)
+            return -1;
+        int may_retry = !n->nd_ready_once && attempt < 3;
+        if (s_wait_ready(n, timeout_ms, !may_retry) == 0)
+            return 0;
+        if (!may_retry || n->nd_pid != 0 || !s_log_says_in_use(n, from)) {
+            if (may_retry)
+                lyh_print_tail(n->nd_log, S_TAIL_LINES);
+            return -1;
+        }
+        fprintf(stderr, "harness: a port of node %s was taken; retrying with new ports\n",
+                n->nd_name);
+        if (s_pick_ports(n) != 0 || lyh_node_write_config(n, n->nd_extra) != 0)
+            return -1;
+    }
+}
+
+int lyh_node_stop(lyh_node *n, int timeout_ms)
+{
+    if (n->nd_pid <= 0)
+        return LYH_TIMEDOUT;
+    kill(n->nd_pid, SIGTERM);
+    int code = s_wait(n->nd_pid, timeout_ms);
+    if (code == LYH_TIMEDOUT) {
+        fprintf(stderr, "harness: loyald (%s) did not stop within %d ms of SIGTERM\n", n->nd_name,
+                timeout_ms);
+        lyh_print_tail(n->nd_log, S_TAIL_LINES);
+        s_kill_wait(n->nd_pid);
+    }
+    n->nd_pid = 0;
+    return code;
+}
+
+int lyh_node_kill(lyh_node *n)
+{
+    if (n->nd_pid <= 0)
+        return -1;
+    s_kill_wait(n->nd_pid);
+    n->nd_pid = 0;
+    return 0;
+}
+
+void lyh_node_keep(lyh_node *n)
+{
+    n->nd_keep = 1;
+}
+
+void lyh_node_destroy(lyh_node **np)
+{
+    if (np == NULL || *np == NULL)
+        return;
+    lyh_node *n = *np;
+    *np = NULL;
+    if (n->nd_pid > 0)
+        s_kill_wait(n->nd_pid);
+    const char *keep = getenv("LYH_KEEP");
+    if (n->nd_keep || (keep != NULL && strcmp(keep, "1") == 0))
+        fprintf(stderr, "harness: kept the directory of node %s: %s\n", n->nd_name, n->nd_dir);
+    else
+        lyh_rmtree(n->nd_dir);
+    free(n->nd_extra);
+    free(n);
+}
+
+/* ---- running a command to completion ------------------------------------ */
+
+typedef struct s_buf {
+    char *b_data;
+    size_t b_len;
+    size_t b_cap;
+} s_buf;
+
+static int s_buf_read(s_buf *b, int fd)
+{
+    if (b->b_cap - b->b_len < 4097) {
+        size_t cap = b->b_cap ? b->b_cap * 2 : 8192;
+        char *nd = realloc(b->b_data, cap);
+        if (nd == NULL)
+            return -1;
+        b->b_data = nd;
+        b->b_cap = cap;
+    }
+    ssize_t got = read(fd, b->b_data + b->b_len, b->b_cap - b->b_len - 1);
+    if (got < 0)
+        return errno == EINTR || errno == EAGAIN ? 1 : -1;
+    if (got == 0)
+        return 0;
+    b->b_len += (size_t)got;
+    return 1;
+}
+
+static char *s_buf_take(s_buf *b, size_t *len)
+{
+    if (b->b_data == NULL)
+        b->b_data = malloc(1);
+    if (b->b_data == NULL)
+        return NULL;
+    b->b_data[b->b_len] = '\0';
+    *len = b->b_len;
+    return b->b_data;
+}
+
+void lyh_output_fini(lyh_output *out)
+{
+    free(out->ou_out);
+    free(out->ou_err);
+    memset(out, 0, sizeof *out);
+}
+
+int lyh_run(const char *const argv[], int timeout_ms, lyh_output *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ou_code = -2;
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s_buf bo = {0}, be = {0};
+    pid_t pid = -1;
+    if (in < 0 || pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) {
+        fprintf(stderr, "harness: pipe: %s\n", strerror(errno));
+        goto done;
+    }
+    pid = s_spawn(argv, in, po[1], pe[1]);
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    if (pid < 0)
+        goto done;
+
+    uint64_t deadline = lyh_now_ms() + (uint64_t)timeout_ms;
+    int open_o = 1, open_e = 1, timed_out = 0;
+    while (open_o || open_e) {
+        uint64_t now = lyh_now_ms();
+        if (now >= deadline) {
+            timed_out = 1;
+            break;
+        }
+        struct pollfd pf[2] = {{open_o ? po[0] : -1, POLLIN, 0}, {open_e ? pe[0] : -1, POLLIN, 0}};
+        int r = poll(pf, 2, (int)(deadline - now));
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue;
+        if (open_o && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            open_o = s_buf_read(&bo, po[0]) > 0;
+        if (open_e && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            open_e = s_buf_read(&be, pe[0]) > 0;
+    }
+    if (timed_out) {
+        fprintf(stderr, "harness: '%s' did not finish within %d ms\n", argv[0], timeout_ms);
+        s_kill_wait(pid);
+        out->ou_code = LYH_TIMEDOUT;
+    } else {
+        int left = (int)(deadline > lyh_now_ms() ? deadline - lyh_now_ms() : 0);
+        out->ou_code = s_wait(pid, left + 1000);
+        if (out->ou_code == LYH_TIMEDOUT)
+            s_kill_wait(pid);
+    }
+done:
+    if (in >= 0)
+        close(in);
+    for (int i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
+    out->ou_out = s_buf_take(&bo, &out->ou_out_len);
+    out->ou_err = s_buf_take(&be, &out->ou_err_len);
+    return out->ou_code;
+}
+
+static int s_run_va(const char *prog, lyh_output *out, int timeout_ms, va_list ap)
+{
+    const char *argv[S_ARGS_MAX + 2];
+    int n = 0;
+    argv[n++] = prog;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n <= S_ARGS_MAX)
+        argv[n++] = a;
+    argv[n] = NULL;
+    return lyh_run(argv, timeout_ms, out);
+}
+
+int lyh_loyalctl(lyh_output *out, int timeout_ms, ...)
+{
+    va_list ap;
+    va_start(ap, timeout_ms);
+    int rc = s_run_va(LY_LOYALCTL_PATH, out, timeout_ms, ap);
+    va_end(ap);
+    return rc;
+}
+
+int lyh_loyald(lyh_output *out, int timeout_ms, ...)
+{
+    va_list ap;
+    va_start(ap, timeout_ms);
+    int rc = s_run_va(LY_LOYALD_PATH, out, timeout_ms, ap);
+    va_end(ap);
+    return rc;
+}
+
+int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
+{
+    const char *argv[S_ARGS_MAX + 2];
+    int n = 0;
+    argv[n++] = LY_LOYALCTL_PATH;
+    for (int i = 0; args[i] != NULL && n <= S_ARGS_MAX; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return lyh_run(argv, timeout_ms, out);
+}

@@ -1,0 +1,170 @@
+/* harness.h -- helpers for tests that start real loyald / loyalctl processes.
+ *
+ *   lyh_node *n = lyh_node_new(1, "north", NULL);  // temp dir, free ports, config
+ *   lyh_node_up(n, 10000);                          // start, wait until it answers
+ *   ... ly_client_new(n->nd_listen, ...) ...
+ *   int code = lyh_node_stop(n, 10000);             // SIGTERM, exit code
+ *   lyh_node_destroy(&n);                           // kill if running, remove the dir
+ *
+ * Every process the harness starts is recorded; lyh_kill_all() (registered with
+ * atexit on the first start) sends SIGKILL to those still running, and each child
+ * also asks the kernel for SIGKILL when the thread that started it dies
+ * (PR_SET_PDEATHSIG), so a failed or timed-out test leaves no daemon behind.
+ * Start nodes from a thread that outlives them (the test's main thread).
+ *
+ * Temporary directories are removed by lyh_node_destroy / lyh_rmtree unless the
+ * environment sets LYH_KEEP=1 (then the path is printed to stderr instead), or
+ * the test called lyh_node_keep() on a failure path.
+ *
+ * Functions return 0 (or a documented value) on success and -1 on failure, with
+ * a reason printed to stderr: a harness failure is a test failure, and the log
+ * says why. Not thread-safe per object; distinct objects may be used from
+ * distinct threads. */
+#ifndef LYH_HARNESS_H
+#define LYH_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/msg.h"
+
+#define LYH_PATH_MAX 1024
+#define LYH_EP_MAX   64
+
+/* Exit code of lyh_node_stop / lyh_run when the process did not end in time
+ * (it was then killed with SIGKILL). A process ended by signal S reports 128 + S. */
+#define LYH_TIMEDOUT (-1)
+
+/* A free TCP port on 127.0.0.1 (bound to port 0, read back, closed), or -1.
+ * Another process may take it before the caller binds it; tests accept that
+ * small race. */
+int lyh_free_port(void);
+
+/* Create a fresh directory "$TMPDIR/loyal-TAG-XXXXXX" (TMPDIR defaults to /tmp)
+ * and write its path into `out` (`cap` bytes). 0 or -1. */
+int lyh_tmpdir(const char *tag, char *out, size_t cap);
+
+/* Remove `path` and everything below it (no-op if it does not exist). 0 or -1. */
+int lyh_rmtree(const char *path);
+
+/* Write `text` to `path` (created or truncated, mode 0644). 0 or -1. */
+int lyh_write_file(const char *path, const char *text);
+
+/* Read a whole file into a new NUL-terminated heap buffer (caller frees), or NULL. */
+char *lyh_read_file(const char *path, size_t *len);
+
+/* Print the last `lines` lines of `path` to stderr, framed with its name. */
+void lyh_print_tail(const char *path, int lines);
+
+/* 1 if `path` exists (any type), else 0. */
+int lyh_exists(const char *path);
+
+/* Monotonic clock in milliseconds / microseconds. */
+uint64_t lyh_now_ms(void);
+uint64_t lyh_now_us(void);
+
+/* Sleep for `ms` milliseconds (restarted on EINTR). */
+void lyh_sleep_ms(int ms);
+
+/* One loyald process, its directory and its configuration. */
+typedef struct lyh_node {
+    uint16_t nd_id;
+    char nd_name[64];
+    char nd_dir[LYH_PATH_MAX];      /* the temporary directory (owned) */
+    char nd_config[LYH_PATH_MAX];   /* nd_dir/node.ini */
+    char nd_data_dir[LYH_PATH_MAX]; /* nd_dir/data (created by loyald) */
+    char nd_log[LYH_PATH_MAX];      /* nd_dir/loyald.log: the daemon's stderr (appended) */
+    char nd_stdout[LYH_PATH_MAX];   /* nd_dir/loyald.out: the daemon's stdout (appended) */
+    int nd_port;                    /* client port: nd_listen */
+    int nd_peer_port;               /* peer port: nd_peer_listen */
+    char nd_listen[LYH_EP_MAX];     /* tcp://127.0.0.1:nd_port */
+    char nd_peer_listen[LYH_EP_MAX];
+    pid_t nd_pid;      /* the running daemon, 0 if none */
+    int nd_keep;       /* 1: lyh_node_destroy keeps nd_dir and prints its path */
+    int nd_ready_once; /* it has answered once: its ports are its own from then on */
+    char *nd_extra;    /* the `extra` config text (owned), kept for rewrites */
+} lyh_node;
+
+/* A node with id `id` and name `name` in a new temporary directory, two free
+ * ports and a config file: [node] id, name, data_dir, listen, peer_listen,
+ * log_level = info, followed by `extra` verbatim (may be NULL; e.g. [peer]
+ * sections or "batch_max = 64" -- note that text placed right after the header
+ * lands in the [node] section). Not started. Caller owns the result; NULL on
+ * failure. */
+lyh_node *lyh_node_new(uint16_t id, const char *name, const char *extra);
+
+/* Rewrite the config file with the same id, name, dirs and ports and a new
+ * `extra` (NULL: none), which is kept for later rewrites. */
+int lyh_node_write_config(lyh_node *n, const char *extra);
+
+/* Start loyald --config nd_config, stderr appended to nd_log and stdout to
+ * nd_stdout. Does not wait. -1 if already running or the spawn failed. */
+int lyh_node_start(lyh_node *n);
+
+/* Wait until the node answers a status call (each try with a short timeout),
+ * for at most `timeout_ms`. On failure (process exited, or no answer in time)
+ * prints why and the tail of nd_log and returns -1; a process that exited is
+ * reaped (nd_pid = 0), one that hangs is left running. */
+int lyh_node_wait_ready(lyh_node *n, int timeout_ms);
+
+/* lyh_node_start + lyh_node_wait_ready. Before the node has ever answered,
+ * a start that fails because another process took one of its ports (the race
+ * of lyh_free_port) is retried with new ports, at most 3 times; after that the
+ * ports never change, so a restart keeps the node's address. */
+int lyh_node_up(lyh_node *n, int timeout_ms);
+
+/* SIGTERM and wait at most `timeout_ms` for the exit. Returns the exit code
+ * (0..255), 128 + signal if it died by a signal, or LYH_TIMEDOUT (then it was
+ * killed with SIGKILL and reaped; the log tail is printed). -1 is never
+ * ambiguous with an exit code. Returns LYH_TIMEDOUT too if no process runs. */
+int lyh_node_stop(lyh_node *n, int timeout_ms);
+
+/* SIGKILL the daemon and reap it. 0, or -1 if it was not running. */
+int lyh_node_kill(lyh_node *n);
+
+/* 1 if the daemon is still running (reaps it and clears nd_pid if it exited;
+ * then *exit_code, if not NULL, receives its code as for lyh_node_stop). */
+int lyh_node_alive(lyh_node *n, int *exit_code);
+
+/* One status call to the node with `timeout_ms`. Returns the transport outcome
+ * (ly_client_call) or, if a reply came, the reply's rp_err; fills *out on LY_OK. */
+ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out);
+
+/* Keep the directory at destroy time (call on a failure path). */
+void lyh_node_keep(lyh_node *n);
+
+/* Kill the daemon if it runs, remove the directory (unless kept or LYH_KEEP=1,
+ * then print its path), free the node. Accepts NULL and *np == NULL; clears *np. */
+void lyh_node_destroy(lyh_node **np);
+
+/* The captured outcome of a process run to completion. */
+typedef struct lyh_output {
+    int ou_code;  /* exit code, 128 + signal, or LYH_TIMEDOUT */
+    char *ou_out; /* stdout, NUL-terminated (heap; never NULL after lyh_run) */
+    size_t ou_out_len;
+    char *ou_err; /* stderr, NUL-terminated (heap; never NULL after lyh_run) */
+    size_t ou_err_len;
+} lyh_output;
+
+/* Run argv[0] (a path; argv is NULL-terminated) with stdin from /dev/null,
+ * capturing stdout and stderr, for at most `timeout_ms` (then SIGKILL). Fills
+ * `out` (release with lyh_output_fini) and returns out->ou_code, or -2 if the
+ * process could not be started (out is still initialised). */
+int lyh_run(const char *const argv[], int timeout_ms, lyh_output *out);
+
+/* lyh_run of LY_LOYALCTL_PATH / LY_LOYALD_PATH with the NULL-terminated
+ * argument list that follows `timeout_ms`. */
+int lyh_loyalctl(lyh_output *out, int timeout_ms, ...);
+int lyh_loyald(lyh_output *out, int timeout_ms, ...);
+
+/* Same with an argument vector (NULL-terminated, without argv[0]). */
+int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[]);
+
+/* Free what lyh_run captured; accepts a zeroed or finished struct. */
+void lyh_output_fini(lyh_output *out);
+
+/* SIGKILL and reap every process the harness started that still runs. */
+void lyh_kill_all(void);
+
+#endif

@@ -1,0 +1,1447 @@
+/* codec_test.c -- the client protocol codec: round trips of every message type,
+ * and every kind of bad input from ROBUSTNESS.md refused with the right error,
+ * without large allocations. Frames are built with msgpack-c's packer. */
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <msgpack.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/codec.h"
+#include "proto/msg.h"
+
+/* ---- frame building ----------------------------------------------------- */
+
+enum { V_U, V_I, V_S, V_NIL, V_F, V_BIN, V_TRUE, V_ARR0, V_MAP0, V_DEL };
+
+/* One map entry of a test frame. V_S takes `n` bytes of `s` (n == 0: strlen). */
+typedef struct kv {
+    const char *k;
+    int t;
+    uint64_t u;
+    int64_t i;
+    const char *s;
+    size_t n;
+} kv;
+
+#define KU(k, v)                                                                                   \
+    {                                                                                              \
+        k, V_U, (uint64_t)(v), 0, NULL, 0                                                          \
+    }
+#define KI(k, v)                                                                                   \
+    {                                                                                              \
+        k, V_I, 0, (int64_t)(v), NULL, 0                                                           \
+    }
+#define KS(k, v)                                                                                   \
+    {                                                                                              \
+        k, V_S, 0, 0, v, 0                                                                         \
+    }
+#define KSN(k, v, len)                                                                             \
+    {                                                                                              \
+        k, V_S, 0, 0, v, len                                                                       \
+    }
+#define KT(k, t)                                                                                   \
+    {                                                                                              \
+        k, t, 0, 0, NULL, 0                                                                        \
+    }
+#define KEND                                                                                       \
+    {                                                                                              \
+        NULL, 0, 0, 0, NULL, 0                                                                     \
+    }
+
+typedef struct frame {
+    uint8_t *buf;
+    size_t len;
+} frame;
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_val(msgpack_packer *pk, const kv *e)
+{
+    switch (e->t) {
+    case V_U:
+        msgpack_pack_uint64(pk, e->u);
+        break;
+    case V_I:
+        msgpack_pack_int64(pk, e->i);
+        break;
+    case V_S:
+        pack_str(pk, e->s, e->n ? e->n : strlen(e->s));
+        break;
+    case V_NIL:
+        msgpack_pack_nil(pk);
+        break;
+    case V_F:
+        msgpack_pack_double(pk, 12.5);
+        break;
+    case V_BIN:
+        msgpack_pack_bin(pk, 2);
+        msgpack_pack_bin_body(pk, "C1", 2);
+        break;
+    case V_TRUE:
+        msgpack_pack_true(pk);
+        break;
+    case V_ARR0:
+        msgpack_pack_array(pk, 0);
+        break;
+    case V_MAP0:
+        msgpack_pack_map(pk, 0);
+        break;
+    }
+}
+
+static size_t kv_count(const kv *l)
+{
+    size_t n = 0;
+    while (l && l[n].k)
+        n++;
+    return n;
+}
+
+static const kv *kv_find(const kv *l, const char *k)
+{
+    for (size_t i = 0; l && l[i].k; i++)
+        if (strcmp(l[i].k, k) == 0)
+            return &l[i];
+    return NULL;
+}
+
+/* A map of `base`, with the entries of `over` replacing (or, V_DEL, removing)
+ * the entries of the same key and the others appended. */
+static frame mk(const kv *base, const kv *over)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    size_t n = 0;
+    for (size_t i = 0; i < kv_count(base); i++) {
+        const kv *o = kv_find(over, base[i].k);
+        n += !(o && o->t == V_DEL);
+    }
+    for (size_t i = 0; i < kv_count(over); i++)
+        n += !kv_find(base, over[i].k) && over[i].t != V_DEL;
+    msgpack_pack_map(&pk, n);
+    for (size_t i = 0; i < kv_count(base); i++) {
+        const kv *o = kv_find(over, base[i].k);
+        if (o && o->t == V_DEL)
+            continue;
+        pack_str(&pk, base[i].k, strlen(base[i].k));
+        pack_val(&pk, o ? o : &base[i]);
+    }
+    for (size_t i = 0; i < kv_count(over); i++) {
+        if (kv_find(base, over[i].k) || over[i].t == V_DEL)
+            continue;
+        pack_str(&pk, over[i].k, strlen(over[i].k));
+        pack_val(&pk, &over[i]);
+    }
+    frame f = {(uint8_t *)sb.data, sb.size};
+    return f;
+}
+
+static frame raw(const void *bytes, size_t n)
+{
+    frame f = {malloc(n ? n : 1), n};
+    memcpy(f.buf, bytes, n);
+    return f;
+}
+
+static const kv k_earn[] = {
+    KU("v", 1),         KS("t", "earn"),        KU("id", 7), KS("customer", "C1"), KS("txn", "T1"),
+    KI("amount", 1299), KS("category", "food"), KEND};
+
+static size_t heap_used(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* Decodes `f` as a request, expects `code` (and `why` containing `part`, if
+ * not NULL), and checks that decoding allocated nothing. Frees the frame. */
+static void expect_req(frame f, ly_err code, const char *part, const char *what)
+{
+    ly_req rq;
+    char why[256] = "unset";
+    size_t before = heap_used();
+    ly_err rc = ly_req_decode(f.buf, f.len, &rq, why, sizeof why);
+    size_t after = heap_used();
+    cr_expect_eq(rc, code, "%s: got %s (%s), want %s", what, ly_errname(rc), why, ly_errname(code));
+    if (part)
+        cr_expect(strstr(why, part) != NULL, "%s: reason '%s' lacks '%s'", what, why, part);
+    if (code != LY_OK)
+        cr_expect(why[0] != '\0', "%s: no reason given", what);
+    cr_expect(after <= before, "%s: decoding a request allocated %zu bytes", what, after - before);
+    free(f.buf);
+}
+
+/* Same for replies: allocation bounded by the events a reply may hold. */
+static void expect_rep(frame f, ly_err code, const char *part, const char *what)
+{
+    ly_rep *rp = malloc(sizeof *rp);
+    char why[256] = "unset";
+    size_t before = heap_used();
+    ly_err rc = ly_rep_decode(f.buf, f.len, rp, why, sizeof why);
+    size_t after = heap_used();
+    cr_expect_eq(rc, code, "%s: got %s (%s), want %s", what, ly_errname(rc), why, ly_errname(code));
+    if (part)
+        cr_expect(strstr(why, part) != NULL, "%s: reason '%s' lacks '%s'", what, why, part);
+    cr_expect(after < before + LY_EVENTS_MAX * sizeof(ly_event) + 4096,
+              "%s: decoding a reply allocated %zu bytes", what, after - before);
+    ly_rep_fini(rp);
+    free(rp);
+    free(f.buf);
+}
+
+/* ---- names and helpers -------------------------------------------------- */
+
+Test(msg, names)
+{
+    const char *names[] = {NULL,     "enroll",   "earn",        "redeem", "reverse",
+                           "adjust", "customer", "set-profile", "status", "events"};
+    for (int t = 1; t <= LY_MSG_TYPE_MAX; t++) {
+        cr_assert_str_eq(ly_msgtype_name(t), names[t]);
+        cr_assert_eq(ly_msgtype_from_name(names[t]), t);
+    }
+    cr_assert_null(ly_msgtype_name(0));
+    cr_assert_null(ly_msgtype_name(10));
+    cr_assert_null(ly_msgtype_name(-1));
+    cr_assert_eq(ly_msgtype_from_name("Earn"), 0);
+    cr_assert_eq(ly_msgtype_from_name(""), 0);
+    cr_assert_eq(ly_msgtype_from_name(NULL), 0);
+    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0};
+    for (int t = 0; t <= LY_MSG_TYPE_MAX; t++)
+        cr_assert_eq(ly_msgtype_is_mutation(t), mut[t], "type %d", t);
+}
+
+Test(msg, rep_error)
+{
+    ly_rep rp;
+    ly_rep_init(&rp);
+    ly_rep_error(&rp, LY_MSG_REDEEM, 9, LY_EINSUFFICIENT, NULL);
+    cr_assert_eq(rp.rp_type, LY_MSG_REDEEM);
+    cr_assert_eq(rp.rp_id, 9);
+    cr_assert_eq(rp.rp_err, LY_EINSUFFICIENT);
+    cr_assert_str_eq(rp.rp_message, ly_strerror(LY_EINSUFFICIENT));
+    ly_rep_error(&rp, LY_MSG_REDEEM, 9, LY_EINSUFFICIENT, "only %d points", 40);
+    cr_assert_str_eq(rp.rp_message, "only 40 points");
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ly_rep_error(&rp, 1, 1, LY_EINVAL, "%s", big);
+    cr_assert_eq(strlen(rp.rp_message), sizeof rp.rp_message - 1);
+    ly_rep_fini(&rp);
+    ly_rep_fini(&rp);
+    ly_rep_fini(NULL);
+}
+
+/* ---- request round trips ------------------------------------------------ */
+
+static void req_roundtrip(const ly_req *in)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char why[256] = "";
+    cr_assert_eq(ly_req_check(in, why, sizeof why), LY_OK, "check: %s", why);
+    cr_assert_eq(ly_req_encode(in, &buf, &len), LY_OK, "type %d", in->rq_type);
+    cr_assert(len > 0 && len <= LY_FRAME_MAX);
+    ly_req out;
+    ly_err rc = ly_req_decode(buf, len, &out, why, sizeof why);
+    cr_assert_eq(rc, LY_OK, "type %d: %s (%s)", in->rq_type, ly_errname(rc), why);
+    cr_assert_str_eq(why, "");
+    cr_assert(memcmp(in, &out, sizeof out) == 0, "type %d: decoded request differs", in->rq_type);
+    cr_assert_eq(ly_req_peek_id(buf, len), in->rq_id);
+    free(buf);
+}
+
+Test(req, roundtrip_every_type)
+{
+    ly_req rq;
+
+    ly_req_init(&rq, LY_MSG_ENROLL);
+    rq.rq_id = 1;
+    strcpy(rq.rq_customer, "C-001");
+    strcpy(rq.rq_txn, "pos1:0001");
+    req_roundtrip(&rq);
+    rq.rq_fields = LY_PF_ALL;
+    strcpy(rq.rq_profile.pf_name, "Zoë Ångström");
+    strcpy(rq.rq_profile.pf_birthday, "1990-02-28");
+    strcpy(rq.rq_profile.pf_email, "zoe@example.com");
+    strcpy(rq.rq_profile.pf_phone, "+46 70 123 45 67");
+    strcpy(rq.rq_profile.pf_prefs, "no paper receipts");
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_EARN);
+    rq.rq_id = UINT64_MAX;
+    strcpy(rq.rq_customer, "C1");
+    strcpy(rq.rq_txn, "T1");
+    rq.rq_amount = LY_AMOUNT_MAX;
+    req_roundtrip(&rq);
+    strcpy(rq.rq_category, "food");
+    rq.rq_amount = 1;
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_REDEEM);
+    rq.rq_id = 3;
+    strcpy(rq.rq_customer, "C1");
+    strcpy(rq.rq_txn, "T2");
+    rq.rq_amount = 500;
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_REVERSE);
+    rq.rq_id = 4;
+    strcpy(rq.rq_txn, "T3");
+    strcpy(rq.rq_ref_txn, "T1");
+    req_roundtrip(&rq);
+    rq.rq_amount = 250;
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_ADJUST);
+    rq.rq_id = 5;
+    strcpy(rq.rq_customer, "C1");
+    strcpy(rq.rq_txn, "T4");
+    rq.rq_amount = -LY_AMOUNT_MAX;
+    strcpy(rq.rq_reason, "goodwill: late delivery");
+    strcpy(rq.rq_operator, "alice@branch1");
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_CUSTOMER);
+    rq.rq_id = 6;
+    strcpy(rq.rq_customer, "C1");
+    req_roundtrip(&rq);
+    rq.rq_limit = LY_HIST_MAX;
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_SET_PROFILE);
+    rq.rq_id = 7;
+    strcpy(rq.rq_customer, "C1");
+    strcpy(rq.rq_txn, "T5");
+    rq.rq_fields = LY_PF_EMAIL | LY_PF_BIRTHDAY;
+    strcpy(rq.rq_profile.pf_email, "");
+    strcpy(rq.rq_profile.pf_birthday, "2000-02-29");
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_STATUS);
+    rq.rq_id = 8;
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_EVENTS);
+    rq.rq_id = 9;
+    req_roundtrip(&rq);
+    rq.rq_origin = 65535;
+    rq.rq_since = UINT64_MAX;
+    rq.rq_limit = LY_EVENTS_MAX;
+    req_roundtrip(&rq);
+}
+
+Test(req, decode_handwritten_frame)
+{
+    frame f = mk(k_earn, NULL);
+    ly_req rq;
+    char why[128];
+    cr_assert_eq(ly_req_decode(f.buf, f.len, &rq, why, sizeof why), LY_OK, "%s", why);
+    cr_assert_eq(rq.rq_type, LY_MSG_EARN);
+    cr_assert_eq(rq.rq_id, 7);
+    cr_assert_str_eq(rq.rq_customer, "C1");
+    cr_assert_str_eq(rq.rq_txn, "T1");
+    cr_assert_eq(rq.rq_amount, 1299);
+    cr_assert_str_eq(rq.rq_category, "food");
+    free(f.buf);
+
+    /* Integers may come in any msgpack width, signed forms included. */
+    static const uint8_t small[] = {
+        0x86, 0xa1, 'v', 0xd0, 0x01, 0xa1, 't',  0xa4, 'e', 'a',  'r',  'n',  0xa2, 'i',
+        'd',  0xd3, 0,   0,    0,    0,    0,    0,    0,   0x2a, 0xa8, 'c',  'u',  's',
+        't',  'o',  'm', 'e',  'r',  0xd9, 0x02, 'C',  '1', 0xa3, 't',  'x',  'n',  0xda,
+        0x00, 0x02, 'T', '1',  0xa6, 'a',  'm',  'o',  'u', 'n',  't',  0xcd, 0x01, 0x00};
+    cr_assert_eq(ly_req_decode(small, sizeof small, &rq, why, sizeof why), LY_OK, "%s", why);
+    cr_assert_eq(rq.rq_id, 42);
+    cr_assert_eq(rq.rq_amount, 256);
+    /* A NULL reason buffer is fine. */
+    cr_assert_eq(ly_req_decode(small, sizeof small, &rq, NULL, 0), LY_OK);
+}
+
+/* ---- bad requests: structure -------------------------------------------- */
+
+Test(req_bad, empty_and_oversized)
+{
+    expect_req(raw("", 0), LY_EPROTO, "empty", "empty frame");
+    ly_req rq;
+    cr_assert_eq(ly_req_decode(NULL, 0, &rq, NULL, 0), LY_EPROTO);
+
+    /* A well-formed frame over the limit: one huge string value. */
+    size_t n = LY_FRAME_MAX + 1 - 12;
+    char *big = malloc(n);
+    memset(big, 'a', n);
+    kv over[] = {KSN("category", big, n), KEND};
+    frame f = mk(k_earn, over);
+    cr_assert(f.len > LY_FRAME_MAX);
+    expect_req(f, LY_ETOOBIG, "limit", "frame over LY_FRAME_MAX");
+    free(big);
+}
+
+Test(req_bad, huge_declared_counts)
+{
+    static const struct {
+        const char *what;
+        uint8_t bytes[6];
+        size_t n;
+    } cases[] = {
+        {"array32 of 2^32-1", {0xdd, 0xff, 0xff, 0xff, 0xff}, 5},
+        {"map32 of 2^32-1", {0xdf, 0xff, 0xff, 0xff, 0xff}, 5},
+        {"map16 of 65535", {0xde, 0xff, 0xff}, 3},
+        {"array16 of 65535", {0xdc, 0xff, 0xff}, 3},
+        {"str32 of 4 GiB", {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'}, 6},
+        {"bin32 of 4 GiB", {0xc6, 0xff, 0xff, 0xff, 0xff, 'a'}, 6},
+        {"ext32 of 4 GiB", {0xc9, 0xff, 0xff, 0xff, 0xff, 1}, 6},
+        {"fixmap of 15 with nothing", {0x8f}, 1},
+        {"map of 1 with half an entry", {0x81, 0xa1}, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_req(raw(cases[i].bytes, cases[i].n), LY_EPROTO, NULL, cases[i].what);
+
+    /* The same inside a valid-looking request. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_str(&pk, "v", 1);
+    msgpack_pack_uint8(&pk, 1);
+    pack_str(&pk, "x", 1);
+    static const uint8_t tail[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    msgpack_sbuffer_write(&sb, (const char *)tail, sizeof tail);
+    frame f = {(uint8_t *)sb.data, sb.size};
+    expect_req(f, LY_EPROTO, "larger than the frame", "nested array32 of 2^32-1");
+}
+
+static frame nested(size_t levels, uint8_t opener)
+{
+    frame f = {malloc(levels + 2), levels + 1};
+    memset(f.buf, opener, levels);
+    f.buf[levels] = 0x01;
+    return f;
+}
+
+Test(req_bad, deep_nesting)
+{
+    expect_req(nested(33, 0x91), LY_EPROTO, "nesting", "33 nested arrays");
+    expect_req(nested(10000, 0x91), LY_EPROTO, "nesting", "10000 nested arrays");
+    /* Maps: {"a": {"a": ... 1}} */
+    size_t levels = 10000;
+    frame f = {malloc(levels * 3 + 1), levels * 3 + 1};
+    for (size_t i = 0; i < levels; i++) {
+        f.buf[3 * i] = 0x81;
+        f.buf[3 * i + 1] = 0xa1;
+        f.buf[3 * i + 2] = 'a';
+    }
+    f.buf[levels * 3] = 0x01;
+    expect_req(f, LY_EPROTO, "nesting", "10000 nested maps");
+    /* Eight levels are structurally fine; this is then not a map. */
+    expect_req(nested(8, 0x91), LY_EPROTO, "not a map", "8 nested arrays");
+    expect_req(nested(9, 0x91), LY_EPROTO, "nesting", "9 nested arrays");
+}
+
+Test(req_bad, reserved_byte_c1)
+{
+    static const uint8_t top[] = {0xc1};
+    expect_req(raw(top, 1), LY_EPROTO, "0xc1", "0xc1 alone");
+    static const uint8_t inside[] = {0x82, 0xa1, 'v', 0x01, 0xa1, 'x', 0xc1};
+    expect_req(raw(inside, sizeof inside), LY_EPROTO, "0xc1", "0xc1 as a value");
+}
+
+Test(req_bad, truncated_and_trailing)
+{
+    frame f = mk(k_earn, NULL);
+    for (size_t n = 0; n < f.len; n++)
+        expect_req(raw(f.buf, n), LY_EPROTO, NULL, "truncated earn");
+    frame g = {malloc(f.len + 1), f.len + 1};
+    memcpy(g.buf, f.buf, f.len);
+    g.buf[f.len] = 0x00;
+    expect_req(g, LY_EPROTO, "trailing", "earn plus one byte");
+    frame h = {malloc(f.len * 2), f.len * 2};
+    memcpy(h.buf, f.buf, f.len);
+    memcpy(h.buf + f.len, f.buf, f.len);
+    expect_req(h, LY_EPROTO, "trailing", "two messages in one frame");
+    free(f.buf);
+}
+
+Test(req_bad, not_a_map)
+{
+    static const uint8_t arr[] = {0x92, 0x01, 0x02};
+    expect_req(raw(arr, sizeof arr), LY_EPROTO, "not a map", "array");
+    static const uint8_t num[] = {0x07};
+    expect_req(raw(num, 1), LY_EPROTO, "not a map", "integer");
+    static const uint8_t intkey[] = {0x81, 0x01, 0x01};
+    expect_req(raw(intkey, sizeof intkey), LY_EPROTO, "key", "integer key");
+}
+
+/* ---- bad requests: fields ----------------------------------------------- */
+
+Test(req_bad, version_and_type)
+{
+    kv v2[] = {KU("v", 2), KEND};
+    expect_req(mk(k_earn, v2), LY_EVERSION, "field 'v'", "v = 2");
+    kv v2u[] = {KU("v", 2), KS("zzz", "new field"), KT("amount", V_F), KEND};
+    expect_req(mk(k_earn, v2u), LY_EVERSION, "field 'v'", "v = 2 with unknown fields");
+    kv v0[] = {KU("v", 0), KEND};
+    expect_req(mk(k_earn, v0), LY_EVERSION, NULL, "v = 0");
+    kv vdel[] = {KT("v", V_DEL), KEND};
+    expect_req(mk(k_earn, vdel), LY_EPROTO, "field 'v': missing", "v missing");
+    kv vstr[] = {KS("v", "1"), KEND};
+    expect_req(mk(k_earn, vstr), LY_EPROTO, "field 'v'", "v as a string");
+    kv vneg[] = {KI("v", -1), KEND};
+    expect_req(mk(k_earn, vneg), LY_EPROTO, "field 'v'", "v negative");
+    kv tdel[] = {KT("t", V_DEL), KEND};
+    expect_req(mk(k_earn, tdel), LY_EPROTO, "field 't': missing", "t missing");
+    kv tbad[] = {KS("t", "steal"), KEND};
+    expect_req(mk(k_earn, tbad), LY_EPROTO, "field 't'", "unknown t");
+    kv tnul[] = {KSN("t", "earn\0", 5), KEND};
+    expect_req(mk(k_earn, tnul), LY_EPROTO, "field 't'", "t with NUL");
+    kv tbin[] = {KT("t", V_BIN), KEND};
+    expect_req(mk(k_earn, tbin), LY_EPROTO, "field 't'", "t as bin");
+}
+
+Test(req_bad, wrong_types)
+{
+    static const struct {
+        const char *key;
+        int t;
+    } cases[] = {
+        {"amount", V_NIL},  {"amount", V_F},   {"amount", V_TRUE},   {"amount", V_ARR0},
+        {"amount", V_MAP0}, {"amount", V_BIN}, {"customer", V_NIL},  {"customer", V_BIN},
+        {"customer", V_U},  {"customer", V_F}, {"customer", V_MAP0}, {"txn", V_TRUE},
+        {"id", V_NIL},      {"id", V_S},       {"id", V_F},          {"category", V_ARR0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kv over[] = {{cases[i].key, cases[i].t, 5, 0, "5", 0}, KEND};
+        char want[64];
+        snprintf(want, sizeof want, "field '%s'", cases[i].key);
+        expect_req(mk(k_earn, over), LY_EPROTO, want, cases[i].key);
+    }
+    kv idneg[] = {KI("id", -1), KEND};
+    expect_req(mk(k_earn, idneg), LY_EPROTO, "field 'id'", "negative id");
+    kv big[] = {KU("amount", (uint64_t)INT64_MAX + 1), KEND};
+    expect_req(mk(k_earn, big), LY_EPROTO, "INT64_MAX", "amount above INT64_MAX");
+    kv umax[] = {KU("amount", UINT64_MAX), KEND};
+    expect_req(mk(k_earn, umax), LY_EPROTO, "field 'amount'", "amount UINT64_MAX");
+}
+
+Test(req_bad, duplicate_unknown_missing_not_allowed)
+{
+    static const kv dup[] = {
+        KU("v", 1),      KS("t", "earn"),  KU("id", 7),          KS("customer", "C1"),
+        KS("txn", "T1"), KI("amount", 10), KS("customer", "C2"), KEND};
+    expect_req(mk(dup, NULL), LY_EPROTO, "field 'customer': duplicate", "duplicate customer");
+    static const kv dupv[] = {KU("v", 1), KU("v", 1), KS("t", "status"), KU("id", 7), KEND};
+    expect_req(mk(dupv, NULL), LY_EPROTO, "duplicate", "duplicate v");
+    static const kv dupid[] = {KU("v", 1), KS("t", "status"), KU("id", 7), KU("id", 7), KEND};
+    expect_req(mk(dupid, NULL), LY_EPROTO, "field 'id': duplicate", "duplicate id");
+    kv unk[] = {KS("colour", "red"), KEND};
+    expect_req(mk(k_earn, unk), LY_EPROTO, "field 'colour': unknown", "unknown key");
+    kv weird[] = {{"bad\x01key", V_U, 1, 0, NULL, 0}, KEND};
+    expect_req(mk(k_earn, weird), LY_EPROTO, "field 'bad?key': unknown", "unprintable key");
+    kv notallowed[] = {KS("reason", "why not"), KEND};
+    expect_req(mk(k_earn, notallowed), LY_EPROTO, "field 'reason': not allowed in 'earn'",
+               "reason in earn");
+    kv profile_in_earn[] = {KS("name", "Ann"), KEND};
+    expect_req(mk(k_earn, profile_in_earn), LY_EPROTO, "not allowed", "name in earn");
+    static const char *required[] = {"id", "customer", "txn", "amount"};
+    for (size_t i = 0; i < 4; i++) {
+        kv del[] = {KT(required[i], V_DEL), KEND};
+        char want[64];
+        snprintf(want, sizeof want, "field '%s': missing", required[i]);
+        expect_req(mk(k_earn, del), LY_EPROTO, want, required[i]);
+    }
+    static const kv status[] = {KU("v", 1), KS("t", "status"), KU("id", 1), KEND};
+    expect_req(mk(status, NULL), LY_OK, NULL, "status");
+    kv status_cust[] = {KS("customer", "C1"), KEND};
+    expect_req(mk(status, status_cust), LY_EPROTO, "not allowed", "customer in status");
+
+    static const kv rev[] = {KU("v", 1),      KS("t", "reverse"),  KU("id", 1),
+                             KS("txn", "T9"), KS("ref_txn", "T1"), KEND};
+    expect_req(mk(rev, NULL), LY_OK, NULL, "reverse");
+    kv rev_nref[] = {KT("ref_txn", V_DEL), KEND};
+    expect_req(mk(rev, rev_nref), LY_EPROTO, "field 'ref_txn': missing", "reverse w/o ref_txn");
+    kv rev_cust[] = {KS("customer", "C1"), KEND};
+    expect_req(mk(rev, rev_cust), LY_EPROTO, "not allowed", "customer in reverse");
+
+    static const kv adj[] = {KU("v", 1),           KS("t", "adjust"),     KU("id", 1),
+                             KS("customer", "C1"), KS("txn", "T9"),       KI("amount", -5),
+                             KS("reason", "oops"), KS("operator", "op1"), KEND};
+    expect_req(mk(adj, NULL), LY_OK, NULL, "adjust");
+    static const char *adj_req[] = {"reason", "operator", "amount", "txn", "customer"};
+    for (size_t i = 0; i < 5; i++) {
+        kv del[] = {KT(adj_req[i], V_DEL), KEND};
+        expect_req(mk(adj, del), LY_EPROTO, "missing", adj_req[i]);
+    }
+
+    static const kv sp[] = {KU("v", 1),           KS("t", "set-profile"), KU("id", 1),
+                            KS("customer", "C1"), KS("txn", "T9"),        KEND};
+    expect_req(mk(sp, NULL), LY_EPROTO, "at least one profile field", "set-profile, no field");
+    kv sp_email[] = {KS("email", "a@b.c"), KEND};
+    expect_req(mk(sp, sp_email), LY_OK, NULL, "set-profile with email");
+}
+
+Test(req_bad, ids_and_text)
+{
+    struct {
+        const char *key;
+        const char *val;
+        size_t n;
+        ly_err code;
+    } cases[] = {
+        {"customer", "\xff\xfe", 0, LY_EINVAL},
+        {"customer", "caf\xc3\xa9", 0, LY_EINVAL}, /* valid UTF-8, but not id syntax */
+        {"customer", "C\0001", 3, LY_EPROTO},
+        {"customer", "C 1", 0, LY_EINVAL},
+        {"customer", "", 0, LY_EINVAL},
+        {"customer", "C\n", 0, LY_EINVAL},
+        {"txn", "\xc0\xaf", 0, LY_EINVAL},
+        {"txn", "T\0", 2, LY_EPROTO},
+        {"category", "123456789012345678901234567890123", 0, LY_EINVAL}, /* 33 bytes */
+        {"customer", "12345678901234567890123456789012345678901234567890123456789012345", 0,
+         LY_EINVAL}, /* 65 bytes */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kv over[] = {KSN(cases[i].key, cases[i].val, cases[i].n), KEND};
+        char want[64];
+        snprintf(want, sizeof want, "field '%s'", cases[i].key);
+        expect_req(mk(k_earn, over), cases[i].code, want, cases[i].val);
+    }
+    /* 64 bytes is the maximum id, 32 the maximum category. */
+    kv ok64[] = {KS("customer", "1234567890123456789012345678901234567890123456789012345678901234"),
+                 KS("category", "12345678901234567890123456789012"), KEND};
+    expect_req(mk(k_earn, ok64), LY_OK, NULL, "64-byte id");
+
+    static const kv enr[] = {KU("v", 1),           KS("t", "enroll"), KU("id", 1),
+                             KS("customer", "C1"), KS("txn", "T1"),   KEND};
+    kv bday[] = {KS("birthday", "2023-02-29"), KEND};
+    expect_req(mk(enr, bday), LY_EINVAL, "field 'birthday'", "not a real date");
+    kv bday2[] = {KS("birthday", "1990-1-1"), KEND};
+    expect_req(mk(enr, bday2), LY_EINVAL, "field 'birthday'", "bad date form");
+    kv name_ctl[] = {KS("name", "Ann\tB"), KEND};
+    expect_req(mk(enr, name_ctl), LY_EINVAL, "field 'name'", "control character in name");
+    kv name_utf[] = {KS("name", "Ann \xed\xa0\x80"), KEND};
+    expect_req(mk(enr, name_utf), LY_EINVAL, "field 'name'", "surrogate in name");
+    char longname[LY_NAME_MAX + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    kv name_long[] = {KS("name", longname), KEND};
+    expect_req(mk(enr, name_long), LY_EINVAL, "longer than 100 bytes", "101-byte name");
+    kv all[] = {KS("name", "Ann"), KS("birthday", ""), KS("email", "a@b"),
+                KS("phone", "1"),  KS("prefs", "x"),   KEND};
+    expect_req(mk(enr, all), LY_OK, NULL, "enroll with every profile field");
+
+    static const kv adj[] = {KU("v", 1),           KS("t", "adjust"),     KU("id", 1),
+                             KS("customer", "C1"), KS("txn", "T9"),       KI("amount", -5),
+                             KS("reason", "oops"), KS("operator", "op1"), KEND};
+    kv empty_reason[] = {KS("reason", ""), KEND};
+    empty_reason[0].n = 0;
+    expect_req(mk(adj, empty_reason), LY_EINVAL, "field 'reason': must not be empty",
+               "empty reason");
+    kv bad_op[] = {KS("operator", "Bob Smith"), KEND};
+    expect_req(mk(adj, bad_op), LY_EINVAL, "field 'operator'", "operator with a space");
+}
+
+Test(req_bad, amounts_and_ranges)
+{
+    struct {
+        const char *type;
+        int64_t amount;
+        ly_err code;
+    } cases[] = {
+        {"earn", 0, LY_EINVAL},         {"earn", -1, LY_EINVAL},
+        {"earn", INT64_MIN, LY_EINVAL}, {"earn", LY_AMOUNT_MAX + 1, LY_EINVAL},
+        {"earn", INT64_MAX, LY_EINVAL}, {"earn", 1, LY_OK},
+        {"earn", LY_AMOUNT_MAX, LY_OK}, {"redeem", 0, LY_EINVAL},
+        {"redeem", -100, LY_EINVAL},    {"redeem", LY_AMOUNT_MAX + 1, LY_EINVAL},
+        {"redeem", 100, LY_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kv over[] = {KS("t", cases[i].type), KI("amount", cases[i].amount), KEND, KEND};
+        if (strcmp(cases[i].type, "redeem") == 0)
+            over[2] = (kv)KT("category", V_DEL);
+        char what[64];
+        snprintf(what, sizeof what, "%s %lld", cases[i].type, (long long)cases[i].amount);
+        expect_req(mk(k_earn, over), cases[i].code,
+                   cases[i].code == LY_OK ? NULL : "field 'amount': must be 1..1000000000000",
+                   what);
+    }
+    static const kv adj[] = {KU("v", 1),           KS("t", "adjust"),     KU("id", 1),
+                             KS("customer", "C1"), KS("txn", "T9"),       KI("amount", -5),
+                             KS("reason", "oops"), KS("operator", "op1"), KEND};
+    int64_t adj_bad[] = {0, LY_AMOUNT_MAX + 1, -LY_AMOUNT_MAX - 1, INT64_MIN};
+    for (size_t i = 0; i < 4; i++) {
+        kv over[] = {KI("amount", adj_bad[i]), KEND};
+        expect_req(mk(adj, over), LY_EINVAL, "nonzero", "adjust amount");
+    }
+    kv adj_max[] = {KI("amount", -LY_AMOUNT_MAX), KEND};
+    expect_req(mk(adj, adj_max), LY_OK, NULL, "adjust -max");
+
+    static const kv rev[] = {KU("v", 1),      KS("t", "reverse"),  KU("id", 1),
+                             KS("txn", "T9"), KS("ref_txn", "T1"), KEND};
+    kv rev0[] = {KI("amount", 0), KEND};
+    expect_req(mk(rev, rev0), LY_OK, NULL, "reverse amount 0");
+    kv revneg[] = {KI("amount", -1), KEND};
+    expect_req(mk(rev, revneg), LY_EINVAL, "must be 0..1000000000000", "reverse amount -1");
+
+    static const kv cust[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KS("customer", "C1"),
+                              KEND};
+    kv lim[] = {KU("limit", LY_HIST_MAX + 1), KEND};
+    expect_req(mk(cust, lim), LY_EINVAL, "field 'limit': must be 0..50", "limit 51");
+    kv limhuge[] = {KU("limit", 1ULL << 40), KEND};
+    expect_req(mk(cust, limhuge), LY_EINVAL, "field 'limit'", "limit 2^40");
+    kv limneg[] = {KI("limit", -1), KEND};
+    expect_req(mk(cust, limneg), LY_EPROTO, "field 'limit'", "limit -1");
+    kv lim50[] = {KU("limit", LY_HIST_MAX), KEND};
+    expect_req(mk(cust, lim50), LY_OK, NULL, "limit 50");
+
+    static const kv evs[] = {KU("v", 1), KS("t", "events"), KU("id", 1), KEND};
+    kv elim[] = {KU("limit", LY_EVENTS_MAX + 1), KEND};
+    expect_req(mk(evs, elim), LY_EINVAL, "field 'limit': must be 0..100", "events limit 101");
+    kv orig[] = {KU("origin", 65536), KEND};
+    expect_req(mk(evs, orig), LY_EINVAL, "field 'origin': must be 0..65535", "origin 65536");
+    kv since[] = {KU("since", UINT64_MAX), KU("origin", 65535), KU("limit", 100), KEND};
+    expect_req(mk(evs, since), LY_OK, NULL, "events, all options");
+    kv since_neg[] = {KI("since", -1), KEND};
+    expect_req(mk(evs, since_neg), LY_EPROTO, "field 'since'", "since -1");
+}
+
+/* ---- request encoding refuses what a node would refuse ------------------- */
+
+static void expect_enc(const ly_req *rq, const char *part, const char *what)
+{
+    uint8_t *buf = (uint8_t *)"untouched";
+    size_t len = 12345;
+    char why[256] = "";
+    cr_expect_eq(ly_req_encode(rq, &buf, &len), LY_EINVAL, "%s", what);
+    cr_expect_eq(ly_req_check(rq, why, sizeof why), LY_EINVAL, "%s", what);
+    if (part)
+        cr_expect(strstr(why, part) != NULL, "%s: reason '%s' lacks '%s'", what, why, part);
+}
+
+static void earn_req(ly_req *rq)
+{
+    ly_req_init(rq, LY_MSG_EARN);
+    rq->rq_id = 1;
+    strcpy(rq->rq_customer, "C1");
+    strcpy(rq->rq_txn, "T1");
+    rq->rq_amount = 100;
+}
+
+Test(req_enc, refuses_invalid)
+{
+    ly_req rq;
+    earn_req(&rq);
+    strcpy(rq.rq_customer, "C 1");
+    expect_enc(&rq, "field 'customer'", "bad id syntax");
+    earn_req(&rq);
+    rq.rq_txn[0] = '\0';
+    expect_enc(&rq, "field 'txn': must not be empty", "missing txn");
+    earn_req(&rq);
+    memset(rq.rq_customer, 'a', sizeof rq.rq_customer); /* not terminated */
+    expect_enc(&rq, "field 'customer': longer than 64", "unterminated id");
+    earn_req(&rq);
+    rq.rq_amount = 0;
+    expect_enc(&rq, "field 'amount': must be 1..1000000000000", "earn amount 0");
+    earn_req(&rq);
+    rq.rq_amount = LY_AMOUNT_MAX + 1;
+    expect_enc(&rq, "field 'amount'", "earn amount too big");
+    earn_req(&rq);
+    strcpy(rq.rq_category, "fo od");
+    expect_enc(&rq, "field 'category'", "bad category");
+
+    ly_req_init(&rq, LY_MSG_ADJUST);
+    strcpy(rq.rq_customer, "C1");
+    strcpy(rq.rq_txn, "T1");
+    strcpy(rq.rq_operator, "op");
+    strcpy(rq.rq_reason, "r");
+    expect_enc(&rq, "nonzero", "adjust 0");
+    rq.rq_amount = 5;
+    rq.rq_reason[0] = '\0';
+    expect_enc(&rq, "field 'reason'", "adjust without reason");
+
+    ly_req_init(&rq, LY_MSG_CUSTOMER);
+    strcpy(rq.rq_customer, "C1");
+    rq.rq_limit = LY_HIST_MAX + 1;
+    expect_enc(&rq, "field 'limit'", "limit 51");
+
+    ly_req_init(&rq, LY_MSG_SET_PROFILE);
+    strcpy(rq.rq_customer, "C1");
+    strcpy(rq.rq_txn, "T1");
+    expect_enc(&rq, "at least one", "set-profile without fields");
+    rq.rq_fields = 1u << 7;
+    expect_enc(&rq, "profile field bits", "unknown profile bit");
+    rq.rq_fields = LY_PF_BIRTHDAY;
+    strcpy(rq.rq_profile.pf_birthday, "1999-13-01");
+    expect_enc(&rq, "field 'birthday'", "bad birthday");
+
+    ly_req_init(&rq, 0);
+    expect_enc(&rq, "field 't'", "type 0");
+    ly_req_init(&rq, LY_MSG_TYPE_MAX + 1);
+    expect_enc(&rq, "field 't'", "type 10");
+
+    ly_req_init(&rq, LY_MSG_REVERSE);
+    strcpy(rq.rq_txn, "T2");
+    expect_enc(&rq, "field 'ref_txn'", "reverse without ref_txn");
+    strcpy(rq.rq_ref_txn, "T1");
+    rq.rq_amount = -3;
+    expect_enc(&rq, "field 'amount'", "reverse negative");
+
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_req_encode(NULL, &buf, &len), LY_EINVAL);
+    cr_assert_eq(ly_req_check(NULL, NULL, 0), LY_EINVAL);
+}
+
+Test(req_enc, ignores_fields_of_other_types)
+{
+    ly_req rq;
+    earn_req(&rq);
+    strcpy(rq.rq_reason, "not sent");
+    rq.rq_limit = 9;
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_req_encode(&rq, &buf, &len), LY_OK);
+    ly_req out;
+    cr_assert_eq(ly_req_decode(buf, len, &out, NULL, 0), LY_OK);
+    cr_assert_str_eq(out.rq_reason, "");
+    cr_assert_eq(out.rq_limit, 0);
+    free(buf);
+}
+
+Test(req, peek_id)
+{
+    frame f = mk(k_earn, NULL);
+    cr_assert_eq(ly_req_peek_id(f.buf, f.len), 7);
+    free(f.buf);
+    kv bad[] = {KS("customer", "C 1"), KI("amount", 0), KS("junk", "x"), KU("id", 99), KEND};
+    f = mk(k_earn, bad);
+    cr_assert_eq(ly_req_peek_id(f.buf, f.len), 99);
+    ly_req rq;
+    cr_assert_neq(ly_req_decode(f.buf, f.len, &rq, NULL, 0), LY_OK);
+    free(f.buf);
+    kv noid[] = {KT("id", V_DEL), KEND};
+    f = mk(k_earn, noid);
+    cr_assert_eq(ly_req_peek_id(f.buf, f.len), 0);
+    free(f.buf);
+    static const uint8_t junk[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    cr_assert_eq(ly_req_peek_id(junk, sizeof junk), 0);
+    cr_assert_eq(ly_req_peek_id(NULL, 0), 0);
+    static const uint8_t mapkey[] = {0x82, 0x81, 0x01, 0x02, 0x03, 0xa2, 'i', 'd', 0x05};
+    cr_assert_eq(ly_req_peek_id(mapkey, sizeof mapkey), 5);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+/* Encodes `in`, decodes it, and checks that the decoded reply encodes to the
+ * same bytes. With `exact` (for a reply built from a zeroed struct, with no
+ * stale bytes after its strings or past its counts) the structs must also be
+ * byte-for-byte equal. */
+static void rep_roundtrip_x(const ly_rep *in, int exact)
+{
+    uint8_t *buf = NULL, *buf2 = NULL;
+    size_t len = 0, len2 = 0;
+    char why[256] = "";
+    ly_err rc = ly_rep_encode(in, &buf, &len);
+    cr_assert_eq(rc, LY_OK, "encode type %d: %s", in->rp_type, ly_errname(rc));
+    ly_rep *out = malloc(sizeof *out);
+    rc = ly_rep_decode(buf, len, out, why, sizeof why);
+    cr_assert_eq(rc, LY_OK, "decode type %d: %s (%s)", in->rp_type, ly_errname(rc), why);
+    cr_assert_eq(ly_rep_encode(out, &buf2, &len2), LY_OK);
+    cr_assert(len == len2 && memcmp(buf, buf2, len) == 0, "type %d: re-encoding differs",
+              in->rp_type);
+    cr_assert_eq(out->rp_nevents, in->rp_nevents);
+    if (in->rp_nevents)
+        cr_assert(memcmp(in->rp_events, out->rp_events, in->rp_nevents * sizeof(ly_event)) == 0,
+                  "events differ");
+    if (exact) {
+        ly_event *keep = out->rp_events;
+        out->rp_events = in->rp_events;
+        cr_assert(memcmp(in, out, sizeof *out) == 0, "type %d: decoded reply differs", in->rp_type);
+        out->rp_events = keep;
+    }
+    ly_rep_fini(out);
+    free(out);
+    free(buf);
+    free(buf2);
+}
+
+static void rep_roundtrip(const ly_rep *in)
+{
+    rep_roundtrip_x(in, 1);
+}
+
+static void rep_roundtrip_reused(const ly_rep *in)
+{
+    rep_roundtrip_x(in, 0);
+}
+
+static ly_rep *new_rep(int type, uint64_t id)
+{
+    ly_rep *rp = malloc(sizeof *rp);
+    ly_rep_init(rp);
+    rp->rp_type = (uint8_t)type;
+    rp->rp_id = id;
+    return rp;
+}
+
+static void fill_customer_op(ly_rep *rp)
+{
+    strcpy(rp->rp_customer, "C1");
+    if (ly_msgtype_is_mutation(rp->rp_type))
+        strcpy(rp->rp_txn, "T1");
+    rp->rp_points = -120;
+    rp->rp_balance = 880;
+    rp->rp_lifetime = 5000;
+    rp->rp_debt = 0;
+    rp->rp_qualifying = 1999;
+    strcpy(rp->rp_tier, "Gold");
+    strcpy(rp->rp_next_tier, "Platinum");
+    rp->rp_to_next = 3001;
+    rp->rp_replayed = 1;
+    rp->rp_hlc = 0x123456789abcULL << 16;
+    rp->rp_origin = 3;
+    rp->rp_seq = 77;
+}
+
+Test(rep, roundtrip_customer_ops)
+{
+    for (int t = LY_MSG_ENROLL; t <= LY_MSG_SET_PROFILE; t++) {
+        if (t == LY_MSG_CUSTOMER)
+            continue;
+        ly_rep *rp = new_rep(t, 100 + (uint64_t)t);
+        fill_customer_op(rp);
+        rep_roundtrip(rp);
+        rp->rp_next_tier[0] = '\0'; /* top tier: key left out */
+        rp->rp_to_next = 0;
+        rp->rp_replayed = 0;
+        rp->rp_debt = 40;
+        rep_roundtrip_reused(rp);
+        free(rp);
+    }
+}
+
+Test(rep, roundtrip_customer_with_history_and_profile)
+{
+    ly_rep *rp = new_rep(LY_MSG_CUSTOMER, 5);
+    fill_customer_op(rp);
+    rp->rp_enrolled_hlc = 1ULL << 40;
+    rp->rp_last_hlc = 1ULL << 41;
+    rp->rp_fields = LY_PF_NAME | LY_PF_BIRTHDAY | LY_PF_PREFS;
+    strcpy(rp->rp_profile.pf_name, "Zoë");
+    strcpy(rp->rp_profile.pf_birthday, "1980-12-31");
+    strcpy(rp->rp_profile.pf_prefs, "");
+    rp->rp_nhist = LY_HIST_MAX;
+    for (uint32_t i = 0; i < rp->rp_nhist; i++) {
+        ly_hist *hi = &rp->rp_hist[i];
+        hi->hi_hlc = (uint64_t)(1000 - i) << 16;
+        hi->hi_type = (uint8_t)(1 + i % 6);
+        hi->hi_origin = (uint16_t)(1 + i % 3);
+        hi->hi_points = (int64_t)i * 7 - 100;
+        hi->hi_amount = (int64_t)i * 100;
+        snprintf(hi->hi_txn, sizeof hi->hi_txn, "T%u", i);
+        if (hi->hi_type == LY_EV_REVERSE)
+            strcpy(hi->hi_ref_txn, "T0");
+        if (hi->hi_type == LY_EV_EARN)
+            strcpy(hi->hi_category, "food");
+        if (hi->hi_type == LY_EV_ADJUST) {
+            strcpy(hi->hi_reason, "goodwill — sorry");
+            strcpy(hi->hi_operator, "op1");
+        }
+        if (i == 3) {
+            strcpy(hi->hi_tier_from, "Silver");
+            strcpy(hi->hi_tier_to, "Gold");
+        }
+    }
+    rep_roundtrip(rp);
+    rp->rp_nhist = 0;
+    rp->rp_fields = 0;
+    memset(&rp->rp_profile, 0, sizeof rp->rp_profile);
+    rep_roundtrip_reused(rp);
+    free(rp);
+}
+
+Test(rep, roundtrip_status)
+{
+    ly_rep *rp = new_rep(LY_MSG_STATUS, 11);
+    ly_node_status *ns = &rp->rp_status;
+    ns->ns_id = 65535;
+    strcpy(ns->ns_name, "branch-göteborg");
+    ns->ns_incarnation = UINT32_MAX;
+    ns->ns_program = 4;
+    ns->ns_events = 123456789;
+    ns->ns_customers = 4242;
+    ns->ns_digest = 0xfedcba9876543210ULL;
+    ns->ns_hlc = UINT64_MAX;
+    ns->ns_uptime_ms = 86400000;
+    ns->ns_map_size = 1ULL << 30;
+    ns->ns_map_used = 1ULL << 20;
+    ns->ns_nvv = LY_VV_MAX;
+    for (uint32_t i = 0; i < ns->ns_nvv; i++) {
+        ns->ns_vv[i].origin = (uint16_t)(i + 1);
+        ns->ns_vv[i].incarnation = i * 3;
+        ns->ns_vv[i].seq = (uint64_t)i << 33;
+    }
+    rep_roundtrip(rp);
+    ns->ns_nvv = 0;
+    rep_roundtrip_reused(rp);
+    free(rp);
+}
+
+static void sample_events(ly_event *ev, uint32_t n)
+{
+    memset(ev, 0, n * sizeof *ev);
+    for (uint32_t i = 0; i < n; i++) {
+        ly_event *e = &ev[i];
+        e->ev_origin = (uint16_t)(1 + i % 4);
+        e->ev_incarnation = 7;
+        e->ev_seq = i + 1;
+        e->ev_hlc = ((uint64_t)1700000000000 + i) << 16;
+        e->ev_program = 2;
+        e->ev_qual_day = 19700 + (int32_t)i;
+        e->ev_req_hash = 0x0123456789abcdefULL * (i + 1);
+        snprintf(e->ev_customer, sizeof e->ev_customer, "C%u", i % 10);
+        snprintf(e->ev_txn, sizeof e->ev_txn, "T%u", i);
+        switch (i % 6) {
+        case 0:
+            e->ev_type = LY_EV_ENROLL;
+            e->ev_points = 50;
+            e->ev_fields = LY_PF_NAME;
+            strcpy(e->ev_profile.pf_name, "Ann");
+            break;
+        case 1:
+            e->ev_type = LY_EV_EARN;
+            e->ev_amount = 1299;
+            e->ev_points = 12;
+            e->ev_qual = 12;
+            e->ev_tier_from = 0;
+            e->ev_tier_to = 1;
+            strcpy(e->ev_category, "food");
+            break;
+        case 2:
+            e->ev_type = LY_EV_REDEEM;
+            e->ev_amount = 10;
+            e->ev_points = -10;
+            break;
+        case 3:
+            e->ev_type = LY_EV_REVERSE;
+            e->ev_ref_type = LY_EV_EARN;
+            strcpy(e->ev_ref_txn, "T1");
+            e->ev_amount = 1299;
+            e->ev_points = -12;
+            e->ev_qual = -12;
+            break;
+        case 4:
+            e->ev_type = LY_EV_ADJUST;
+            e->ev_amount = e->ev_points = -5;
+            strcpy(e->ev_reason, "correction");
+            strcpy(e->ev_operator, "op1");
+            break;
+        default:
+            e->ev_type = LY_EV_PROFILE;
+            e->ev_fields = LY_PF_ALL;
+            strcpy(e->ev_profile.pf_name, "Ann B");
+            strcpy(e->ev_profile.pf_birthday, "1970-01-01");
+            strcpy(e->ev_profile.pf_email, "ann@example.com");
+            strcpy(e->ev_profile.pf_phone, "+1 555 0100");
+            strcpy(e->ev_profile.pf_prefs, "email only");
+            break;
+        }
+        cr_assert_eq(ly_event_validate(e), LY_OK, "sample event %u", i);
+    }
+}
+
+Test(rep, roundtrip_events)
+{
+    ly_rep *rp = new_rep(LY_MSG_EVENTS, 12);
+    rep_roundtrip(rp); /* none */
+    rp->rp_nevents = LY_EVENTS_MAX;
+    rp->rp_events = calloc(LY_EVENTS_MAX, sizeof(ly_event));
+    sample_events(rp->rp_events, rp->rp_nevents);
+    rep_roundtrip(rp);
+    ly_rep_fini(rp);
+    cr_assert_null(rp->rp_events);
+    cr_assert_eq(rp->rp_nevents, 0);
+    free(rp);
+}
+
+Test(rep, roundtrip_errors)
+{
+    ly_rep *rp = new_rep(0, 0);
+    ly_rep_error(rp, LY_MSG_REDEEM, 21, LY_EINSUFFICIENT, "only %d points available", 50);
+    rp->rp_available = 50;
+    rep_roundtrip(rp);
+    rp->rp_available = 0; /* still sent for insufficient_points */
+    rep_roundtrip(rp);
+    ly_rep_error(rp, 0, 0, LY_EPROTO, "undecodable request");
+    rep_roundtrip_reused(rp);
+    for (int e = 1; e < LY_ERR_COUNT; e++) {
+        ly_rep_init(rp);
+        ly_rep_error(rp, LY_MSG_EARN, (uint64_t)e, (ly_err)e, NULL);
+        rep_roundtrip(rp);
+    }
+    free(rp);
+}
+
+Test(rep, error_message_cleaned)
+{
+    ly_rep *rp = new_rep(0, 0);
+    ly_rep_error(rp, LY_MSG_EARN, 3, LY_EINVAL, "bad id '%s'\n",
+                 "\xff\xfe"
+                 "C\x01");
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    ly_rep *out = malloc(sizeof *out);
+    char why[128];
+    cr_assert_eq(ly_rep_decode(buf, len, out, why, sizeof why), LY_OK, "%s", why);
+    cr_assert_str_eq(out->rp_message, "bad id '??C?'?");
+    cr_assert_eq(out->rp_err, LY_EINVAL);
+    free(buf);
+    /* An empty message is sent as the error's text. */
+    rp->rp_message[0] = '\0';
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_eq(ly_rep_decode(buf, len, out, NULL, 0), LY_OK);
+    cr_assert_str_eq(out->rp_message, ly_strerror(LY_EINVAL));
+    free(buf);
+    free(out);
+    free(rp);
+}
+
+Test(rep_enc, refuses_invalid)
+{
+    uint8_t *buf;
+    size_t len;
+    ly_rep *rp = new_rep(0, 1);
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "success without a type");
+    rp->rp_type = LY_MSG_TYPE_MAX + 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "unknown type");
+    rp->rp_type = LY_MSG_EARN;
+    rp->rp_err = LY_ERR_COUNT;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "unknown error");
+    rp->rp_err = LY_OK;
+    fill_customer_op(rp);
+    strcpy(rp->rp_customer, "C 1");
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "bad customer id");
+    fill_customer_op(rp);
+    strcpy(rp->rp_tier, "Gold\n");
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "bad tier name");
+    free(rp);
+
+    rp = new_rep(LY_MSG_CUSTOMER, 1);
+    fill_customer_op(rp);
+    rp->rp_nhist = LY_HIST_MAX + 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too much history");
+    rp->rp_nhist = 1;
+    rp->rp_hist[0].hi_type = 99;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "unknown history type");
+    rp->rp_hist[0].hi_type = LY_EV_EARN;
+    rp->rp_fields = 1u << 9;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "unknown profile bits");
+    free(rp);
+
+    rp = new_rep(LY_MSG_STATUS, 1);
+    rp->rp_status.ns_nvv = LY_VV_MAX + 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too many vv entries");
+    free(rp);
+
+    rp = new_rep(LY_MSG_EVENTS, 1);
+    rp->rp_nevents = 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "events without an array");
+    rp->rp_events = calloc(LY_EVENTS_MAX + 1, sizeof(ly_event));
+    sample_events(rp->rp_events, LY_EVENTS_MAX + 1);
+    rp->rp_nevents = LY_EVENTS_MAX + 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too many events");
+    rp->rp_nevents = 2;
+    rp->rp_events[1].ev_seq = 0;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "invalid event");
+    /* 100 events with every string at its maximum do not fit in one frame. */
+    for (uint32_t i = 0; i < LY_EVENTS_MAX; i++) {
+        ly_event *e = &rp->rp_events[i];
+        memset(e, 0, sizeof *e);
+        e->ev_origin = 1;
+        e->ev_seq = i + 1;
+        e->ev_hlc = 1ULL << 20;
+        e->ev_type = LY_EV_ADJUST;
+        e->ev_amount = e->ev_points = 1;
+        memset(e->ev_customer, 'c', LY_ID_MAX);
+        memset(e->ev_txn, 't', LY_ID_MAX);
+        memset(e->ev_operator, 'o', LY_ID_MAX);
+        memset(e->ev_reason, 'r', LY_TEXT_MAX);
+        memset(e->ev_profile.pf_prefs, 'p', LY_TEXT_MAX);
+        memset(e->ev_profile.pf_name, 'n', LY_NAME_MAX);
+        cr_assert_eq(ly_event_validate(e), LY_OK);
+    }
+    rp->rp_nevents = LY_EVENTS_MAX;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_ETOOBIG, "100 large events");
+    rp->rp_nevents = 20;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK, "20 large events");
+    free(buf);
+    ly_rep_fini(rp);
+    free(rp);
+}
+
+/* ---- bad replies -------------------------------------------------------- */
+
+static const kv k_ok[] = {KU("v", 1),           KS("t", "earn"),    KU("id", 7), KT("ok", V_TRUE),
+                          KS("customer", "C1"), KI("balance", 100), KEND};
+
+Test(rep_bad, lenient_about_unknown_keys)
+{
+    kv extra[] = {KS("shiny_new_field", "x"), KT("nested_new", V_MAP0), KEND};
+    expect_rep(mk(k_ok, extra), LY_OK, NULL, "unknown keys skipped");
+    /* An unknown key holding nested containers is skipped whole. */
+    static const uint8_t tail[] = {0xa3, 'n',  'e',  'w', 0x82, 0xa1, 'a', 0x92,
+                                   0x01, 0x80, 0xa1, 'b', 0x91, 0x91, 0x90};
+    frame f = mk(k_ok, NULL);
+    f.buf[0]++; /* one more entry */
+    f.buf = realloc(f.buf, f.len + sizeof tail);
+    memcpy(f.buf + f.len, tail, sizeof tail);
+    f.len += sizeof tail;
+    expect_rep(f, LY_OK, NULL, "unknown key with nested containers");
+}
+
+Test(rep_bad, strict_about_known_keys)
+{
+    kv bal[] = {KS("balance", "100"), KEND};
+    expect_rep(mk(k_ok, bal), LY_EPROTO, "field 'balance'", "balance as a string");
+    kv balf[] = {KT("balance", V_F), KEND};
+    expect_rep(mk(k_ok, balf), LY_EPROTO, "field 'balance'", "balance as a float");
+    kv okint[] = {KU("ok", 1), KEND};
+    expect_rep(mk(k_ok, okint), LY_EPROTO, "field 'ok'", "ok as an integer");
+    kv okdel[] = {KT("ok", V_DEL), KEND};
+    expect_rep(mk(k_ok, okdel), LY_EPROTO, "field 'ok': missing", "ok missing");
+    kv iddel[] = {KT("id", V_DEL), KEND};
+    expect_rep(mk(k_ok, iddel), LY_EPROTO, "field 'id': missing", "id missing");
+    kv v2[] = {KU("v", 2), KS("balance", "changed meaning"), KEND};
+    expect_rep(mk(k_ok, v2), LY_EVERSION, "field 'v'", "v = 2");
+    kv tbad[] = {KS("t", "teleport"), KEND};
+    expect_rep(mk(k_ok, tbad), LY_EPROTO, "field 't'", "unknown t");
+    kv tdel[] = {KT("t", V_DEL), KEND};
+    expect_rep(mk(k_ok, tdel), LY_OK, NULL, "no t");
+    kv cust[] = {KS("customer", "C\0001"), KEND};
+    cust[0].n = 3;
+    expect_rep(mk(k_ok, cust), LY_EPROTO, "field 'customer'", "NUL in customer");
+    kv cust2[] = {KS("customer", "C 1"), KEND};
+    expect_rep(mk(k_ok, cust2), LY_EPROTO, "field 'customer'", "bad customer id");
+    kv tier[] = {KS("tier", "123456789012345678901234567890123"), KEND};
+    expect_rep(mk(k_ok, tier), LY_EPROTO, "field 'tier'", "33-byte tier");
+    kv origin[] = {KU("origin", 70000), KEND};
+    expect_rep(mk(k_ok, origin), LY_EPROTO, "field 'origin'", "origin 70000");
+    kv bal_big[] = {KU("balance", UINT64_MAX), KEND};
+    expect_rep(mk(k_ok, bal_big), LY_EPROTO, "field 'balance'", "balance above INT64_MAX");
+    kv hist[] = {KT("history", V_MAP0), KEND};
+    expect_rep(mk(k_ok, hist), LY_EPROTO, "field 'history'", "history as a map");
+    kv prof[] = {KT("profile", V_ARR0), KEND};
+    expect_rep(mk(k_ok, prof), LY_EPROTO, "field 'profile'", "profile as an array");
+    static const kv dup[] = {KU("v", 1),         KS("t", "earn"),  KU("id", 7), KT("ok", V_TRUE),
+                             KI("balance", 100), KI("balance", 5), KEND};
+    expect_rep(mk(dup, NULL), LY_EPROTO, "field 'balance': duplicate", "duplicate balance");
+}
+
+Test(rep_bad, error_replies)
+{
+    static const kv base[] = {KU("v", 1), KS("t", "redeem"), KU("id", 7), KEND};
+    /* {"ok": false} without "error" */
+    kv noerr[] = {{"ok", V_TRUE, 0, 0, NULL, 0}, KEND};
+    frame f = mk(base, noerr);
+    f.buf[f.len - 1] = 0xc2; /* false */
+    expect_rep(f, LY_EPROTO, "field 'error': missing", "failure without error");
+
+    /* Build {"v":1,"t":"redeem","id":7,"ok":false,"error":{...}} by hand. */
+    for (int variant = 0; variant < 6; variant++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 5);
+        pack_str(&pk, "v", 1);
+        msgpack_pack_uint8(&pk, 1);
+        pack_str(&pk, "t", 1);
+        pack_str(&pk, "redeem", 6);
+        pack_str(&pk, "id", 2);
+        msgpack_pack_uint8(&pk, 7);
+        pack_str(&pk, "ok", 2);
+        if (variant == 4)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        pack_str(&pk, "error", 5);
+        const char *code = variant == 1   ? "brand_new_error"
+                           : variant == 2 ? "ok"
+                                          : "insufficient_points";
+        msgpack_pack_map(&pk, variant == 3 ? 1 : 4);
+        if (variant != 3) {
+            pack_str(&pk, "code", 4);
+            pack_str(&pk, code, strlen(code));
+        }
+        pack_str(&pk, "available", 9);
+        if (variant == 5)
+            msgpack_pack_nil(&pk);
+        else
+            msgpack_pack_int64(&pk, 50);
+        if (variant != 3) {
+            pack_str(&pk, "message", 7);
+            pack_str(&pk, "only 50", 7);
+            pack_str(&pk, "hint", 4); /* unknown: skipped */
+            pack_str(&pk, "x", 1);
+        }
+        ly_rep *rp = malloc(sizeof *rp);
+        char why[128] = "";
+        ly_err rc = ly_rep_decode((const uint8_t *)sb.data, sb.size, rp, why, sizeof why);
+        switch (variant) {
+        case 0:
+            cr_expect_eq(rc, LY_OK, "%s", why);
+            cr_expect_eq(rp->rp_err, LY_EINSUFFICIENT);
+            cr_expect_eq(rp->rp_available, 50);
+            cr_expect_str_eq(rp->rp_message, "only 50");
+            break;
+        case 1:
+            cr_expect_eq(rc, LY_OK, "%s", why);
+            cr_expect_eq(rp->rp_err, LY_EINTERNAL, "an unknown code reads as internal_error");
+            break;
+        case 2:
+            cr_expect_eq(rc, LY_EPROTO, "code 'ok' in an error");
+            break;
+        case 3:
+            cr_expect_eq(rc, LY_EPROTO, "error without code");
+            cr_expect(strstr(why, "code") != NULL, "%s", why);
+            break;
+        case 4:
+            cr_expect_eq(rc, LY_EPROTO, "error in a success");
+            break;
+        default:
+            cr_expect_eq(rc, LY_EPROTO, "available as nil");
+            cr_expect(strstr(why, "error: field 'available'") != NULL, "%s", why);
+            break;
+        }
+        ly_rep_fini(rp);
+        free(rp);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+/* {"v":1,"t":"events","id":1,"ok":true,"events":<array header>} + body */
+static frame events_frame(const uint8_t *hdr, size_t hn, const uint8_t *body, size_t bn)
+{
+    static const kv base[] = {KU("v", 1), KS("t", "events"), KU("id", 1), KT("ok", V_TRUE), KEND};
+    frame f = mk(base, NULL);
+    f.buf[0]++;
+    f.buf = realloc(f.buf, f.len + 7 + hn + bn);
+    memcpy(f.buf + f.len,
+           "\xa6"
+           "events",
+           7);
+    memcpy(f.buf + f.len + 7, hdr, hn);
+    if (bn)
+        memcpy(f.buf + f.len + 7 + hn, body, bn);
+    f.len += 7 + hn + bn;
+    return f;
+}
+
+Test(rep_bad, events_and_lists)
+{
+    static const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    expect_rep(events_frame(huge, sizeof huge, NULL, 0), LY_EPROTO, "larger than the frame",
+               "events array32 of 2^32-1");
+    uint8_t many[101 + 3];
+    many[0] = 0xdc;
+    many[1] = 0;
+    many[2] = 101;
+    memset(many + 3, 0x80, 101);
+    expect_rep(events_frame(many, 3, many + 3, 101), LY_EPROTO, "more than 100",
+               "101 empty events");
+    uint8_t one_empty[] = {0x91, 0x80};
+    expect_rep(events_frame(one_empty, 1, one_empty + 1, 1), LY_EPROTO, "events[0]",
+               "an empty event");
+    uint8_t not_map[] = {0x91, 0x01};
+    expect_rep(events_frame(not_map, 1, not_map + 1, 1), LY_EPROTO, "expected a map",
+               "event not a map");
+
+    /* Many empty events: allocation stays bounded by LY_EVENTS_MAX events. */
+    uint8_t hundred[3 + 100];
+    hundred[0] = 0xdc;
+    hundred[1] = 0;
+    hundred[2] = 100;
+    memset(hundred + 3, 0x80, 100);
+    expect_rep(events_frame(hundred, 3, hundred + 3, 100), LY_EPROTO, "not a valid event",
+               "100 empty events");
+
+    /* A valid event with a wrong-typed field. */
+    ly_rep *rp = new_rep(LY_MSG_EVENTS, 1);
+    rp->rp_events = calloc(1, sizeof(ly_event));
+    rp->rp_nevents = 1;
+    sample_events(rp->rp_events, 1);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    uint8_t *seq = memmem(buf, len, "\xa3seq\x01", 5);
+    cr_assert_not_null(seq);
+    seq[4] = 0xc0; /* nil */
+    expect_rep(raw(buf, len), LY_EPROTO, "events[0]: field 'seq'", "event seq nil");
+    seq[4] = 0x00; /* seq 0: not a valid event */
+    expect_rep(raw(buf, len), LY_EPROTO, "not a valid event", "event seq 0");
+    free(buf);
+    ly_rep_fini(rp);
+    free(rp);
+
+    /* History and vv over their limits. */
+    static const kv cbase[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KT("ok", V_TRUE),
+                               KEND};
+    frame f = mk(cbase, NULL);
+    f.buf[0]++;
+    f.buf = realloc(f.buf, f.len + 8 + 3 + 51);
+    memcpy(f.buf + f.len,
+           "\xa7"
+           "history",
+           8);
+    memcpy(f.buf + f.len + 8, "\xdc\x00\x33", 3);
+    memset(f.buf + f.len + 11, 0x80, 51);
+    f.len += 8 + 3 + 51;
+    expect_rep(f, LY_EPROTO, "more than 50", "51 history entries");
+
+    ly_rep *st = new_rep(LY_MSG_STATUS, 1);
+    st->rp_status.ns_nvv = 1;
+    st->rp_status.ns_vv[0].origin = 1;
+    cr_assert_eq(ly_rep_encode(st, &buf, &len), LY_OK);
+    uint8_t *vv = memmem(buf, len, "\xa2vv\x91", 4);
+    cr_assert_not_null(vv);
+    vv[3] = 0xdc; /* array16 of 0x8? entries: count larger than the frame */
+    expect_rep(raw(buf, len), LY_EPROTO, NULL, "vv count beyond the frame");
+    free(buf);
+    free(st);
+}
+
+Test(rep_bad, structural)
+{
+    expect_rep(raw("", 0), LY_EPROTO, "empty", "empty reply");
+    expect_rep(nested(33, 0x91), LY_EPROTO, "nesting", "33 levels");
+    expect_rep(nested(10000, 0x91), LY_EPROTO, "nesting", "10000 levels");
+    static const uint8_t c1[] = {0x81, 0xa1, 'v', 0xc1};
+    expect_rep(raw(c1, sizeof c1), LY_EPROTO, "0xc1", "0xc1");
+    frame f = mk(k_ok, NULL);
+    for (size_t n = 0; n < f.len; n++)
+        expect_rep(raw(f.buf, n), LY_EPROTO, NULL, "truncated reply");
+    f.buf = realloc(f.buf, f.len + 1);
+    f.buf[f.len++] = 0xc0;
+    expect_rep(f, LY_EPROTO, "trailing", "reply plus nil");
+    uint8_t *big = calloc(1, LY_FRAME_MAX + 1);
+    expect_rep(raw(big, LY_FRAME_MAX + 1), LY_ETOOBIG, NULL, "reply over LY_FRAME_MAX");
+    free(big);
+    /* Deep but legal nesting of an unknown key's value (depth 8) is skipped. */
+    frame g = mk(k_ok, NULL);
+    g.buf[0]++;
+    g.buf = realloc(g.buf, g.len + 2 + 8);
+    memcpy(g.buf + g.len, "\xa1z", 2);
+    memset(g.buf + g.len + 2, 0x91, 6);
+    g.buf[g.len + 8] = 0x90;
+    g.buf[g.len + 9] = 0x00;
+    g.len += 9; /* 7 arrays: depth 8 with the top-level map */
+    expect_rep(g, LY_OK, NULL, "depth 8");
+}

@@ -1,0 +1,745 @@
+/* config_test.c -- ly_config_load and ly_endpoint_valid.
+ *
+ * Every error case asserts LY_ECONFIG and that the message starts with
+ * "PATH:LINE: " (or "PATH: ") for the right line. Configs are written to a
+ * fresh temporary directory per test. Tests about permissions drop to the
+ * "nobody" user (effective ids only) when run as root, since root may write
+ * anywhere. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+
+static char s_dir[512];       /* the test's temporary directory, as created */
+static char s_real[PATH_MAX]; /* ... with symlinks resolved */
+static char s_path[PATH_MAX]; /* the last config written */
+static char s_err[1024];
+
+static int s_chmod_dir(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_D || flag == FTW_DNR)
+        chmod(p, 0700);
+    return 0;
+}
+
+static int s_rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+static void s_setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(s_dir, sizeof s_dir, "%s/ly-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    cr_assert_not_null(mkdtemp(s_dir), "mkdtemp: %s", strerror(errno));
+    cr_assert_not_null(realpath(s_dir, s_real));
+}
+
+static void s_teardown(void)
+{
+    nftw(s_dir, s_chmod_dir, 16, FTW_PHYS);
+    nftw(s_dir, s_rm, 16, FTW_PHYS | FTW_DEPTH);
+}
+
+TestSuite(config, .init = s_setup, .fini = s_teardown);
+
+/* Writes `text` to `name` in the test directory; returns its path. */
+static const char *s_write(const char *name, const char *text)
+{
+    snprintf(s_path, sizeof s_path, "%s/%s", s_dir, name);
+    FILE *f = fopen(s_path, "w");
+    cr_assert_not_null(f, "fopen %s: %s", s_path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+    return s_path;
+}
+
+static void s_mkdir(const char *name, mode_t mode)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", s_dir, name);
+    cr_assert_eq(mkdir(p, mode), 0, "mkdir %s: %s", p, strerror(errno));
+    cr_assert_eq(chmod(p, mode), 0);
+}
+
+static int s_exists(const char *name)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", s_dir, name);
+    return stat(p, &st) == 0;
+}
+
+static ly_err s_load_text(const char *text, ly_config *cf)
+{
+    return ly_config_load(s_write("t.ini", text), cf, s_err, sizeof s_err);
+}
+
+/* Loads `text` and expects LY_ECONFIG with "PATH:LINE: " (LINE 0: "PATH: ")
+ * followed by a message containing `needle`. */
+static void s_expect_at(const char *path, ly_err rc, int line, const char *needle)
+{
+    char prefix[PATH_MAX + 32];
+    if (line > 0)
+        snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+    else
+        snprintf(prefix, sizeof prefix, "%s: ", path);
+    cr_assert_eq(rc, LY_ECONFIG, "expected LY_ECONFIG, got %d (%s)", rc, s_err);
+    cr_assert(strncmp(s_err, prefix, strlen(prefix)) == 0, "expected prefix '%s' in '%s'", prefix,
+              s_err);
+    cr_assert(strstr(s_err + strlen(prefix), needle) != NULL, "expected '%s' in '%s'", needle,
+              s_err);
+}
+
+static void s_expect(const char *text, int line, const char *needle)
+{
+    static ly_config cf;
+    ly_err rc = s_load_text(text, &cf);
+    s_expect_at(s_path, rc, line, needle);
+}
+
+static void s_expect_ok(const char *text, ly_config *cf)
+{
+    ly_err rc = s_load_text(text, cf);
+    cr_assert_eq(rc, LY_OK, "expected success, got %d: %s", rc, s_err);
+}
+
+/* Lines 1..5. */
+#define NODE                                                                                       \
+    "[node]\n"                                                                                     \
+    "id = 1\n"                                                                                     \
+    "name = north\n"                                                                               \
+    "data_dir = data/north\n"                                                                      \
+    "listen = tcp://127.0.0.1:7101\n"
+
+/* Switches the effective user to nobody when root; returns 1 if it did. */
+static int s_become_nobody(void)
+{
+    if (geteuid() != 0)
+        return 0;
+    cr_assert_eq(chmod(s_dir, 0755), 0);
+    cr_assert_eq(setegid(65534), 0, "setegid: %s", strerror(errno));
+    cr_assert_eq(seteuid(65534), 0, "seteuid: %s", strerror(errno));
+    return 1;
+}
+
+static void s_become_root(int was)
+{
+    if (!was)
+        return;
+    cr_assert_eq(seteuid(0), 0);
+    cr_assert_eq(setegid(0), 0);
+}
+
+/* ---- valid configs -------------------------------------------------------- */
+
+Test(config, full)
+{
+    static ly_config cf;
+    s_expect_ok("; north branch\n"
+                "[node]\n"
+                "id = 1\n"
+                "name = north\n"
+                "data_dir = data/north      ; relative to this file\n"
+                "listen = tcp://127.0.0.1:7101\n"
+                "peer_listen = tcp://*:7102\n"
+                "log_level = debug\n"
+                "batch_max = 100\n"
+                "map_size_mb = 128\n"
+                "max_clock_ahead_ms = 5000\n"
+                "\n"
+                "[peer south]\n"
+                "id = 2\n"
+                "endpoint = tcp://127.0.0.1:7202\n"
+                "[peer east]\n"
+                "  id = 3\n"
+                "  endpoint: tcp://[::1]:7302\n"
+                "[program]\n"
+                "version = 7\n"
+                "points_per_unit = 1.5\n"
+                "minor_units = 1000\n"
+                "join_bonus = 50\n"
+                "tier_window_days = 180\n"
+                "[tier Blue]\n"
+                "threshold = 0\n"
+                "multiplier = 1\n"
+                "[tier Gold]\n"
+                "threshold = 1000\n"
+                "multiplier = 1.25\n"
+                "[tier Black]\n"
+                "threshold = 20000\n"
+                "multiplier = 2.005\n"
+                "[category electronics]\n"
+                "multiplier = 2\n"
+                "[category gift-cards]\n"
+                "multiplier = 0\n"
+                "[category home+garden]\n"
+                "multiplier = 0.5\n",
+                &cf);
+    cr_assert_eq(cf.cf_node_id, 1);
+    cr_assert_str_eq(cf.cf_name, "north");
+    char want[PATH_MAX + 32];
+    snprintf(want, sizeof want, "%s/data/north", s_real);
+    cr_assert_str_eq(cf.cf_data_dir, want);
+    cr_assert_str_eq(cf.cf_listen, "tcp://127.0.0.1:7101");
+    cr_assert_str_eq(cf.cf_peer_listen, "tcp://*:7102");
+    cr_assert_eq(cf.cf_log_level, LY_DEBUG);
+    cr_assert_eq(cf.cf_batch_max, 100);
+    cr_assert_eq(cf.cf_map_size_mb, 128);
+    cr_assert_eq(cf.cf_max_clock_ahead_ms, 5000);
+
+    cr_assert_eq(cf.cf_npeers, 2);
+    cr_assert_eq(cf.cf_peers[0].pc_id, 2);
+    cr_assert_str_eq(cf.cf_peers[0].pc_name, "south");
+    cr_assert_str_eq(cf.cf_peers[0].pc_endpoint, "tcp://127.0.0.1:7202");
+    cr_assert_eq(cf.cf_peers[1].pc_id, 3);
+    cr_assert_str_eq(cf.cf_peers[1].pc_name, "east");
+    cr_assert_str_eq(cf.cf_peers[1].pc_endpoint, "tcp://[::1]:7302");
+
+    const ly_program *pg = &cf.cf_program;
+    cr_assert_eq(pg->pg_version, 7);
+    cr_assert_eq(pg->pg_rate, 1500);
+    cr_assert_eq(pg->pg_minor_units, 1000);
+    cr_assert_eq(pg->pg_join_bonus, 50);
+    cr_assert_eq(pg->pg_window_days, 180);
+    cr_assert_eq(pg->pg_ntiers, 3);
+    cr_assert_str_eq(pg->pg_tiers[0].ti_name, "Blue");
+    cr_assert_eq(pg->pg_tiers[0].ti_threshold, 0);
+    cr_assert_eq(pg->pg_tiers[0].ti_mult, 1000);
+    cr_assert_str_eq(pg->pg_tiers[1].ti_name, "Gold");
+    cr_assert_eq(pg->pg_tiers[1].ti_threshold, 1000);
+    cr_assert_eq(pg->pg_tiers[1].ti_mult, 1250);
+    cr_assert_str_eq(pg->pg_tiers[2].ti_name, "Black");
+    cr_assert_eq(pg->pg_tiers[2].ti_threshold, 20000);
+    cr_assert_eq(pg->pg_tiers[2].ti_mult, 2005);
+    cr_assert_eq(pg->pg_ncategories, 3);
+    cr_assert_str_eq(pg->pg_categories[0].ca_name, "electronics");
+    cr_assert_eq(pg->pg_categories[0].ca_mult, 2000);
+    cr_assert_str_eq(pg->pg_categories[1].ca_name, "gift-cards");
+    cr_assert_eq(pg->pg_categories[1].ca_mult, 0);
+    cr_assert_str_eq(pg->pg_categories[2].ca_name, "home+garden");
+    cr_assert_eq(pg->pg_categories[2].ca_mult, 500);
+    cr_assert_eq(ly_category_mult(pg, "electronics"), 2000);
+    cr_assert_eq(ly_program_validate(pg, NULL, 0), LY_OK);
+    cr_assert(!s_exists("data"), "loading must create nothing");
+}
+
+Test(config, defaults)
+{
+    static ly_config cf;
+    s_expect_ok(NODE, &cf);
+    cr_assert_eq(cf.cf_log_level, LY_INFO);
+    cr_assert_eq(cf.cf_batch_max, 512);
+    cr_assert_eq(cf.cf_map_size_mb, 64);
+    cr_assert_eq(cf.cf_max_clock_ahead_ms, 60000);
+    cr_assert_eq(cf.cf_npeers, 0);
+    cr_assert_str_eq(cf.cf_peer_listen, "");
+    ly_program def;
+    ly_program_default(&def);
+    cr_assert(memcmp(&cf.cf_program, &def, sizeof def) == 0, "program must be the default");
+}
+
+Test(config, program_keys_keep_default_tiers)
+{
+    static ly_config cf;
+    s_expect_ok(NODE "[program]\npoints_per_unit = 0.001\n[category food]\nmultiplier = 3\n", &cf);
+    ly_program def;
+    ly_program_default(&def);
+    cr_assert_eq(cf.cf_program.pg_rate, 1);
+    cr_assert_eq(cf.cf_program.pg_ntiers, def.pg_ntiers);
+    cr_assert(memcmp(cf.cf_program.pg_tiers, def.pg_tiers, sizeof def.pg_tiers) == 0);
+    cr_assert_eq(cf.cf_program.pg_ncategories, 1);
+    cr_assert_eq(cf.cf_program.pg_categories[0].ca_mult, 3000);
+}
+
+Test(config, tiers_replace_defaults)
+{
+    static ly_config cf;
+    s_expect_ok(NODE "[tier Member]\nthreshold = 0\nmultiplier = 1\n"
+                     "[tier VIP]\nthreshold = 500\nmultiplier = 3\n",
+                &cf);
+    cr_assert_eq(cf.cf_program.pg_ntiers, 2);
+    cr_assert_str_eq(cf.cf_program.pg_tiers[1].ti_name, "VIP");
+    cr_assert_eq(cf.cf_program.pg_tiers[1].ti_mult, 3000);
+}
+
+Test(config, decimals_exact)
+{
+    static const struct {
+        const char *text;
+        uint32_t milli;
+    } ok[] = {{"1", 1000},  {"1.25", 1250},  {"0.5", 500},      {"1.005", 1005}, {"2.1", 2100},
+              {"0.001", 1}, {"100", 100000}, {"99.999", 99999}, {"1.10", 1100},  {"007.5", 7500}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char text[512];
+        static ly_config cf;
+        snprintf(text, sizeof text, NODE "[tier Base]\nthreshold = 0\nmultiplier = %s\n",
+                 ok[i].text);
+        s_expect_ok(text, &cf);
+        cr_assert_eq(cf.cf_program.pg_tiers[0].ti_mult, ok[i].milli, "%s -> %u, want %u",
+                     ok[i].text, cf.cf_program.pg_tiers[0].ti_mult, ok[i].milli);
+    }
+    static const char *const bad[] = {"1.2345", "1.",  ".5",   "1.2.3", "1e3",
+                                      "-1",     "+1",  "",     "0",     "100.001",
+                                      "0x10",   "1,5", "1 .5", "nan",   "0.0001"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, NODE "[tier Base]\nthreshold = 0\nmultiplier = %s\n", bad[i]);
+        s_expect(text, 8, "expected a number 0.001..100 with at most 3 decimals");
+    }
+}
+
+Test(config, relative_data_dir)
+{
+    static ly_config cf;
+    char want[PATH_MAX + 64];
+    s_mkdir("conf", 0755);
+    s_mkdir("conf/existing", 0755);
+
+    /* ../ walks out of the config's directory; the result is absolute and tidy */
+    s_write("conf/n.ini", "[node]\nid = 1\nname = n\ndata_dir = ../data//./north/\n"
+                          "listen = ipc:///tmp/ly-n.sock\n");
+    cr_assert_eq(ly_config_load(s_path, &cf, s_err, sizeof s_err), LY_OK, "%s", s_err);
+    snprintf(want, sizeof want, "%s/data/north", s_real);
+    cr_assert_str_eq(cf.cf_data_dir, want);
+
+    /* an existing directory resolves fully */
+    s_write("conf/n.ini", "[node]\nid = 1\nname = n\ndata_dir = ./existing\n"
+                          "listen = tcp://127.0.0.1:7101\n");
+    cr_assert_eq(ly_config_load(s_path, &cf, s_err, sizeof s_err), LY_OK, "%s", s_err);
+    snprintf(want, sizeof want, "%s/conf/existing", s_real);
+    cr_assert_str_eq(cf.cf_data_dir, want);
+
+    /* a relative config path: still against the file's directory, not the cwd */
+    char cwd[PATH_MAX];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(s_dir), 0);
+    s_write("conf/n.ini", "[node]\nid = 1\nname = n\ndata_dir = d\nlisten = tcp://127.0.0.1:1\n");
+    ly_err rc = ly_config_load("conf/n.ini", &cf, s_err, sizeof s_err);
+    cr_assert_eq(chdir(cwd), 0);
+    cr_assert_eq(rc, LY_OK, "%s", s_err);
+    snprintf(want, sizeof want, "%s/conf/d", s_real);
+    cr_assert_str_eq(cf.cf_data_dir, want);
+
+    /* an absolute data_dir is kept */
+    char text[PATH_MAX + 200];
+    snprintf(text, sizeof text,
+             "[node]\nid = 1\nname = n\ndata_dir = %s/abs/x\nlisten = tcp://127.0.0.1:1\n", s_real);
+    s_write("conf/n.ini", text);
+    cr_assert_eq(ly_config_load(s_path, &cf, s_err, sizeof s_err), LY_OK, "%s", s_err);
+    snprintf(want, sizeof want, "%s/abs/x", s_real);
+    cr_assert_str_eq(cf.cf_data_dir, want);
+    cr_assert(!s_exists("data") && !s_exists("conf/d") && !s_exists("abs"));
+}
+
+Test(config, long_data_dir_line)
+{
+    /* longer than libinih's 200-byte line buffer */
+    static ly_config cf;
+    char rel[1200] = "";
+    for (int i = 0; i < 20; i++)
+        strcat(rel, "a-rather-long-directory-name-for-testing-0123456789/");
+    strcat(rel, "end");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[node]\nid = 1\nname = n\ndata_dir = %s   ; a comment\nlisten = tcp://127.0.0.1:1\n",
+             rel);
+    s_expect_ok(text, &cf);
+    char want[PATH_MAX + 1300];
+    snprintf(want, sizeof want, "%s/%s", s_real, rel);
+    cr_assert_str_eq(cf.cf_data_dir, want);
+}
+
+Test(config, syntax_variants)
+{
+    /* BOM, CRLF, ':' separators, comments of both kinds, indentation */
+    static ly_config cf;
+    s_expect_ok("\xEF\xBB\xBF# comment\r\n"
+                "[node]  ; the node\r\n"
+                "    id: 1\r\n"
+                "name=north\r\n"
+                "data_dir = data\r\n"
+                "\tlisten = tcp://127.0.0.1:7101 ; inline\r\n",
+                &cf);
+    cr_assert_eq(cf.cf_node_id, 1);
+    cr_assert_str_eq(cf.cf_listen, "tcp://127.0.0.1:7101");
+}
+
+/* ---- the file itself ------------------------------------------------------ */
+
+Test(config, missing_file)
+{
+    static ly_config cf;
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/nope.ini", s_dir);
+    ly_err rc = ly_config_load(p, &cf, s_err, sizeof s_err);
+    s_expect_at(p, rc, 0, "cannot open: No such file or directory");
+}
+
+Test(config, directory_as_file)
+{
+    static ly_config cf;
+    ly_err rc = ly_config_load(s_dir, &cf, s_err, sizeof s_err);
+    s_expect_at(s_dir, rc, 0, "is a directory");
+}
+
+Test(config, unreadable_file)
+{
+    static ly_config cf;
+    const char *p = s_write("t.ini", NODE);
+    cr_assert_eq(chmod(p, 0), 0);
+    int was = s_become_nobody();
+    ly_err rc = ly_config_load(p, &cf, s_err, sizeof s_err);
+    s_become_root(was);
+    s_expect_at(p, rc, 0, "cannot open: Permission denied");
+}
+
+Test(config, empty_file)
+{
+    s_expect("", 0, "missing [node] section");
+    s_expect("; only a comment\n[program]\nversion = 2\n", 0, "missing [node] section");
+}
+
+/* ---- syntax ----------------------------------------------------------------- */
+
+Test(config, syntax_errors)
+{
+    s_expect(NODE "batch_max 5\n", 6, "expected 'key = value' or '[section]', found 'batch_max 5'");
+    /* ':' separates too, as in Python's configparser */
+    s_expect(NODE "peer_listen tcp://127.0.0.1:7102\n", 6, "unknown key 'peer_listen tcp'");
+    s_expect(NODE "[peer south\nid = 2\n", 6, "missing ']'");
+    s_expect(NODE "[peer south ;x]\n", 6, "missing ']'");
+    s_expect(NODE "[peer south] id = 2\n", 6, "unexpected text after ']'");
+    s_expect(NODE "= 5\n", 6, "missing key name");
+    s_expect("id = 1\n" NODE, 1, "outside any section");
+}
+
+Test(config, nul_byte)
+{
+    const char text[] = NODE "batch_max = 5\0junk\n";
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/nul.ini", s_dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+    fclose(f);
+    static ly_config cf;
+    ly_err rc = ly_config_load(p, &cf, s_err, sizeof s_err);
+    s_expect_at(p, rc, 6, "NUL byte");
+}
+
+Test(config, unknown_section)
+{
+    s_expect(NODE "[nodes]\nid = 2\n", 6, "unknown section [nodes]");
+    s_expect(NODE "\n[bogus thing]\n", 7, "unknown section [bogus thing]"); /* no keys */
+    s_expect(NODE "[Node]\n", 6, "unknown section [Node]");
+    s_expect(NODE "[]\n", 6, "unknown section []");
+    s_expect(NODE "[peer]\nid = 2\n", 6, "section [peer] needs a name");
+    s_expect(NODE "[program main]\n", 6, "section [program] takes no name");
+    s_expect(NODE "[peer so/uth]\n", 6, "bad peer name 'so/uth'");
+    s_expect(NODE "[tier Gold;x]\n", 6, "bad tier name");
+    s_expect(NODE "[category a-very-long-category-name-over-32-bytes]\n", 6, "bad category name");
+}
+
+Test(config, unknown_key)
+{
+    s_expect("[node]\nid = 1\nname = north\ndata_dir = d\nlisten = tcp://127.0.0.1:7101\n"
+             "\nlisen = tcp://127.0.0.1:7101\n",
+             7, "unknown key 'lisen' in [node]");
+    s_expect(NODE "[peer south]\nid = 2\nport = 7202\n", 8, "unknown key 'port' in [peer south]");
+    s_expect(NODE "[program]\nrate = 2\n", 7, "unknown key 'rate' in [program]");
+    s_expect(NODE "[tier Gold]\nthreshold = 0\nmult = 2\n", 8, "unknown key 'mult' in [tier Gold]");
+    s_expect(NODE "[category food]\nthreshold = 0\n", 7,
+             "unknown key 'threshold' in [category food]");
+    s_expect("[node]\nID = 1\n", 2, "unknown key 'ID' in [node]");
+}
+
+Test(config, duplicate_key)
+{
+    s_expect(NODE "id = 2\n", 6, "duplicate key 'id' in [node] (first at line 2)");
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://h:1\nendpoint = tcp://h:2\n", 9,
+             "duplicate key 'endpoint' in [peer south] (first at line 8)");
+    s_expect(NODE "[tier Base]\nthreshold = 0\nthreshold = 0\n", 8,
+             "duplicate key 'threshold' in [tier Base] (first at line 7)");
+}
+
+Test(config, duplicate_section)
+{
+    s_expect(NODE "[program]\nversion = 2\n[program]\n", 8,
+             "duplicate section [program] (first at line 6)");
+    s_expect(NODE "[node]\n", 6, "duplicate section [node] (first at line 1)");
+    s_expect(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n[tier Base]\n", 9,
+             "duplicate section [tier Base] (first at line 6)");
+    s_expect(NODE "[category food]\nmultiplier = 2\n\n[category food]\n", 9,
+             "duplicate section [category food] (first at line 6)");
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+Test(config, bad_numbers)
+{
+    s_expect("[node]\nid = 0\n", 2,
+             "bad value '0' for 'id' in [node]: expected an integer 1..65535");
+    s_expect("[node]\nid = 65536\n", 2, "expected an integer 1..65535");
+    s_expect("[node]\nid = abc\n", 2, "bad value 'abc' for 'id'");
+    s_expect("[node]\nid = -1\n", 2, "expected an integer 1..65535");
+    s_expect("[node]\nid = 1.5\n", 2, "expected an integer 1..65535");
+    s_expect("[node]\nid = 99999999999999999999999\n", 2, "expected an integer 1..65535");
+    s_expect("[node]\nid =\n", 2, "bad value '' for 'id'");
+    s_expect(NODE "batch_max = 0\n", 6, "'batch_max' in [node]: expected an integer 1..4096");
+    s_expect(NODE "batch_max = 4097\n", 6, "expected an integer 1..4096");
+    s_expect(NODE "map_size_mb = 1048577\n", 6, "expected an integer 1..1048576");
+    s_expect(NODE "max_clock_ahead_ms = 0\n", 6, "'max_clock_ahead_ms' in [node]");
+    s_expect(NODE "[peer south]\nid = 70000\n", 7, "'id' in [peer south]: expected an integer");
+    s_expect(NODE "[program]\nversion = 0\n", 7, "'version' in [program]");
+    s_expect(NODE "[program]\npoints_per_unit = 1.0001\n", 7,
+             "expected a number 0.001..1000 with at most 3 decimals");
+    s_expect(NODE "[program]\nminor_units = 0\n", 7, "expected an integer 1..1000000");
+    s_expect(NODE "[program]\njoin_bonus = 1000000001\n", 7, "expected an integer 0..1000000000");
+    s_expect(NODE "[program]\ntier_window_days = 731\n", 7, "expected an integer 1..730");
+    s_expect(NODE "[tier Base]\nthreshold = x\n", 7, "'threshold' in [tier Base]");
+    s_expect(NODE "[category food]\nmultiplier = 101\n", 7,
+             "expected a number 0..100 with at most 3 decimals");
+    s_expect(NODE "log_level = verbose\n", 6, "expected debug, info, warn or error");
+}
+
+Test(config, bad_names)
+{
+    s_expect("[node]\nid = 1\nname = no rth\n", 3, "bad name 'no rth'");
+    s_expect("[node]\nid = 1\nname =\n", 3, "bad name ''");
+    s_expect("[node]\nid = 1\nname = "
+             "a123456789b123456789c123456789d123456789e123456789f123456789g1234\n",
+             3, "bad name");
+}
+
+Test(config, bad_endpoint)
+{
+    s_expect(NODE "peer_listen = tcp://127.0.0.1\n", 6,
+             "bad endpoint 'tcp://127.0.0.1' for 'peer_listen' in [node]");
+    s_expect(NODE "peer_listen = tcp://127.0.0.1:0\n", 6, "bad endpoint");
+    s_expect(NODE "peer_listen = tcp://127.0.0.1:65536\n", 6, "bad endpoint");
+    s_expect(NODE "peer_listen = udp://127.0.0.1:7102\n", 6, "bad endpoint");
+    s_expect(NODE "peer_listen =\n", 6, "bad endpoint ''");
+    s_expect("[node]\nlisten = tcp://:7101\n", 2, "bad endpoint 'tcp://:7101' for 'listen'");
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:x\n", 8,
+             "bad endpoint 'tcp://127.0.0.1:x' for 'endpoint' in [peer south]");
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://*:7202\n", 8, "not '*'");
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:*\n", 8, "not '*'");
+}
+
+Test(config, endpoint_valid)
+{
+    static const char *const ok[] = {
+        "tcp://127.0.0.1:7101", "tcp://*:7101",          "tcp://localhost:1",
+        "tcp://[::1]:65535",    "tcp://127.0.0.1:*",     "tcp://branch-7.example.com:7101",
+        "ipc:///tmp/ly.sock",   "ipc://relative/path.s", "ipc://@abstract"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        cr_assert(ly_endpoint_valid(ok[i]), "%s should be valid", ok[i]);
+    char long_ipc[200] = "ipc://";
+    memset(long_ipc + 6, 'x', 108);
+    static const char *const bad[] = {"",
+                                      "tcp://",
+                                      "tcp://127.0.0.1",
+                                      "tcp://127.0.0.1:",
+                                      "tcp://:1",
+                                      "tcp://h:0",
+                                      "tcp://h:65536",
+                                      "tcp://h:99999999",
+                                      "tcp://h:-1",
+                                      "tcp://h:+1",
+                                      "tcp://h:1x",
+                                      "tcp://a b:1",
+                                      "ipc://",
+                                      "inproc://x",
+                                      "udp://h:1",
+                                      "TCP://h:1",
+                                      "tcp://[::1:1",
+                                      "tcp://h\n:1",
+                                      "pgm://eth0;239.1.1.1:5555"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!ly_endpoint_valid(bad[i]), "'%s' should be invalid", bad[i]);
+    cr_assert(!ly_endpoint_valid(long_ipc));
+    cr_assert(!ly_endpoint_valid(NULL));
+    char huge[400] = "tcp://";
+    memset(huge + 6, 'h', 300);
+    strcat(huge, ":1");
+    cr_assert(!ly_endpoint_valid(huge));
+}
+
+Test(config, listen_equals_peer_listen)
+{
+    s_expect(NODE "peer_listen = tcp://127.0.0.1:7101\n", 6,
+             "listen 'tcp://127.0.0.1:7101' and peer_listen 'tcp://127.0.0.1:7101' are the same "
+             "address (lines 5 and 6)");
+    s_expect(NODE "peer_listen = tcp://*:7101\n", 6, "are the same address (lines 5 and 6)");
+    s_expect("[node]\npeer_listen = ipc:///tmp/x\nid = 1\nname = n\ndata_dir = d\n"
+             "listen = ipc:///tmp/x\n",
+             6, "are the same address (lines 2 and 6)");
+}
+
+/* ---- cross checks ------------------------------------------------------------ */
+
+Test(config, missing_required)
+{
+    s_expect("[node]\nname = n\ndata_dir = d\nlisten = tcp://h:1\n", 1,
+             "missing key 'id' in [node]");
+    s_expect("[node]\nid = 1\ndata_dir = d\nlisten = tcp://h:1\n", 1,
+             "missing key 'name' in [node]");
+    s_expect("[node]\nid = 1\nname = n\nlisten = tcp://h:1\n", 1,
+             "missing key 'data_dir' in [node]");
+    s_expect("\n[node]\nid = 1\nname = n\ndata_dir = d\n", 2, "missing key 'listen' in [node]");
+    s_expect(NODE "[peer south]\nid = 2\n", 6, "missing key 'endpoint' in [peer south]");
+    s_expect(NODE "[peer south]\nendpoint = tcp://h:1\n", 6, "missing key 'id' in [peer south]");
+    s_expect(NODE "[tier Base]\nthreshold = 0\n", 6, "missing key 'multiplier' in [tier Base]");
+    s_expect(NODE "[tier Base]\nmultiplier = 1\n", 6, "missing key 'threshold' in [tier Base]");
+    s_expect(NODE "[category food]\n", 6, "missing key 'multiplier' in [category food]");
+}
+
+Test(config, duplicate_node_id)
+{
+    /* a peer with the node's own id */
+    s_expect(NODE "[peer south]\nid = 1\nendpoint = tcp://h:7202\n", 7,
+             "duplicate node id 1: [peer south] has the id of [node] (line 2)");
+    /* ... with the node section after the peer */
+    s_expect("[peer south]\nid = 1\nendpoint = tcp://h:7202\n" NODE, 5,
+             "duplicate node id 1: [node] has the id of [peer south] (line 2)");
+    /* two peers with the same id */
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://h:7202\n"
+                  "[peer east]\nid = 2\nendpoint = tcp://h:7302\n",
+             10, "duplicate node id 2: [peer east] has the id of [peer south] (line 7)");
+}
+
+Test(config, duplicate_peer_name)
+{
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://h:7202\n"
+                  "[peer south]\nid = 3\nendpoint = tcp://h:7302\n",
+             9, "duplicate peer name 'south': [peer south] is already at line 6");
+    s_expect(NODE "[peer north]\nid = 2\nendpoint = tcp://h:7202\n", 6,
+             "peer name 'north' is the node's own name ([node] name at line 3)");
+}
+
+Test(config, duplicate_peer_endpoint)
+{
+    s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://h:7202\n"
+                  "[peer east]\nid = 3\nendpoint = tcp://h:7202\n",
+             11,
+             "duplicate endpoint 'tcp://h:7202': [peer east] has the endpoint of [peer south] "
+             "(line 8)");
+    s_expect(NODE "peer_listen = tcp://127.0.0.1:7102\n"
+                  "[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:7102\n",
+             9, "is this node's own peer_listen (line 6)");
+}
+
+Test(config, tier_order)
+{
+    s_expect(NODE "[tier Base]\nthreshold = 10\nmultiplier = 1\n", 7,
+             "the first tier [tier Base] must have threshold 0");
+    s_expect(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n"
+                  "[tier Gold]\nthreshold = 1000\nmultiplier = 2\n"
+                  "[tier Silver]\nthreshold = 500\nmultiplier = 1.5\n",
+             13, "threshold 500 of [tier Silver] must be above 1000 of [tier Gold] (line 10)");
+    s_expect(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n"
+                  "[tier Same]\nthreshold = 0\nmultiplier = 2\n",
+             10, "must be above 0 of [tier Base] (line 7)");
+}
+
+Test(config, too_many_sections)
+{
+    char text[8192] = NODE;
+    for (int i = 0; i < LY_TIERS_MAX + 1; i++) {
+        char t[128];
+        snprintf(t, sizeof t, "[tier T%d]\nthreshold = %d\nmultiplier = 1\n", i, i * 10);
+        strcat(text, t);
+    }
+    s_expect(text, 6 + 3 * LY_TIERS_MAX, "too many tiers (at most 8)");
+}
+
+/* ---- the data directory ---------------------------------------------------------- */
+
+Test(config, data_dir_not_a_directory)
+{
+    s_write("file", "x");
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = file\nlisten = tcp://h:1\n", 4,
+             "is not a directory");
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = file/sub/dir\nlisten = tcp://h:1\n", 4,
+             "parent '");
+    cr_assert(strstr(s_err, "/file' is not a directory"), "%s", s_err);
+}
+
+Test(config, data_dir_not_writable)
+{
+    s_mkdir("ro", 0755);
+    s_mkdir("ro/existing", 0555);
+    char ro[PATH_MAX + 8];
+    snprintf(ro, sizeof ro, "%s/ro", s_dir);
+    cr_assert_eq(chmod(ro, 0555), 0);
+    s_write("t.ini", "[node]\nid = 1\nname = n\ndata_dir = ro/new/data\nlisten = tcp://h:1\n");
+    chmod(s_path, 0644);
+    static ly_config cf;
+    int was = s_become_nobody();
+    ly_err rc = ly_config_load(s_path, &cf, s_err, sizeof s_err);
+    s_become_root(was);
+    char want[PATH_MAX * 2 + 64];
+    snprintf(want, sizeof want, "data_dir '%s/ro/new/data': parent '%s/ro' is not writable", s_real,
+             s_real);
+    s_expect_at(s_path, rc, 4, want);
+
+    s_write("t.ini", "[node]\nid = 1\nname = n\ndata_dir = ro/existing\nlisten = tcp://h:1\n");
+    chmod(s_path, 0644);
+    was = s_become_nobody();
+    rc = ly_config_load(s_path, &cf, s_err, sizeof s_err);
+    s_become_root(was);
+    s_expect_at(s_path, rc, 4, "/ro/existing' is not writable");
+    cr_assert(!s_exists("ro/new"), "loading must create nothing");
+}
+
+Test(config, nothing_created_on_error)
+{
+    /* an error found after data_dir was read, and one in the data dir check */
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://h:1\nbogus = 1\n", 6,
+             "unknown key 'bogus'");
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://h:1\n"
+             "[peer x]\nid = 1\nendpoint = tcp://h:2\n",
+             7, "duplicate node id");
+    cr_assert(!s_exists("a"), "loading must create nothing");
+    static ly_config cf;
+    s_expect_ok("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://h:1\n", &cf);
+    cr_assert(!s_exists("a"), "loading must create nothing");
+}
+
+Test(config, out_untouched_on_error)
+{
+    static ly_config cf, before;
+    memset(&cf, 0xAB, sizeof cf);
+    before = cf;
+    const char *p = s_write("t.ini", NODE "batch_max = 0\n");
+    ly_err rc = ly_config_load(p, &cf, s_err, sizeof s_err);
+    s_expect_at(p, rc, 6, "batch_max");
+    cr_assert(memcmp(&cf, &before, sizeof cf) == 0, "out must be left untouched on error");
+}
+
+Test(config, small_or_no_error_buffer)
+{
+    static ly_config cf;
+    char small[8];
+    memset(small, 'x', sizeof small);
+    cr_assert_eq(ly_config_load(s_write("t.ini", "[node]\nid = 0\n"), &cf, small, sizeof small),
+                 LY_ECONFIG);
+    cr_assert_eq(strlen(small), sizeof small - 1);
+    cr_assert_eq(ly_config_load(s_path, &cf, NULL, 0), LY_ECONFIG);
+}

@@ -215,7 +215,7 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         goto fail_txn;
     }
     ly_txn t = {.tx_store = s, .tx_txn = txn, .tx_write = 1};
-    uint64_t schema, stored_id, inc;
+    uint64_t schema = 0, stored_id = 0, inc = 0;
     e = s_meta_get(&t, "schema", &schema);
     if (e == LY_ENOTFOUND) {
         /* A new store: incarnations are creation times in seconds, so a store

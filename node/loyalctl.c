@@ -220,6 +220,7 @@ static const struct {
     {LY_PF_PREFS, "prefs", offsetof(ly_profile, pf_prefs)},
 };
 
+/* Profile field i of `pf`; a field that was set and later cleared is "". */
 static const char *s_pf_value(const ly_profile *pf, int i)
 {
     return (const char *)pf + s_pf[i].off;
@@ -526,7 +527,7 @@ static void s_show_customer_json(const ly_rep *rp)
     s_json_standing(&j, rp);
     ly_json_kobject(&j, "profile");
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if (rp->rp_fields & s_pf[i].bit)
+        if ((rp->rp_fields & s_pf[i].bit) && s_pf_value(&rp->rp_profile, i)[0])
             ly_json_kstr(&j, s_pf[i].name, s_pf_value(&rp->rp_profile, i));
     ly_json_end(&j);
     if (rp->rp_enrolled_hlc)
@@ -572,7 +573,7 @@ static void s_show_customer(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     printf("customer %s\n", rp->rp_customer);
     s_print_standing(rp);
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if (rp->rp_fields & s_pf[i].bit)
+        if ((rp->rp_fields & s_pf[i].bit) && s_pf_value(&rp->rp_profile, i)[0])
             printf("%-9s %s\n", s_pf[i].name, s_pf_value(&rp->rp_profile, i));
     printf("%-9s %s\n", "enrolled", s_iso(rp->rp_enrolled_hlc, at, sizeof at));
     printf("%-9s %s\n", "last", s_iso(rp->rp_last_hlc, at, sizeof at));
@@ -965,10 +966,11 @@ static int s_cmd_events(s_ctx *x)
 
 #define S_PROFILE_HELP                                                                             \
     "  --name NAME              the customer's name (up to 100 bytes of UTF-8)\n"                  \
-    "  --birthday YYYY-MM-DD    date of birth (an empty value clears it)\n"                        \
+    "  --birthday YYYY-MM-DD    date of birth\n"                                                   \
     "  --email EMAIL            e-mail address (up to 128 bytes)\n"                                \
     "  --phone PHONE            phone number (up to 32 bytes)\n"                                   \
-    "  --prefs TEXT             preferences (up to 200 bytes)\n"
+    "  --prefs TEXT             preferences (up to 200 bytes)\n"                                   \
+    "                           (an empty value, as in --email '', clears a field)\n"
 
 static const s_cmd s_cmds[] = {
     {.name = "enroll",

@@ -134,15 +134,23 @@ void ly_server_destroy(ly_server **svp)
     *svp = NULL;
 }
 
-static void s_set_reply(s_item *it, const ly_rep *rp)
+static void s_set_reply(s_item *it, ly_rep *rp)
 {
     free(it->it_reply);
     it->it_reply = NULL;
     it->it_reply_len = 0;
-    if (ly_rep_encode(rp, &it->it_reply, &it->it_reply_len) != LY_OK) {
-        LY_LOG(LY_ERROR, "server.encode_failed", "type=%d id=%llu", rp->rp_type,
-               (unsigned long long)rp->rp_id);
-        it->it_reply = NULL;
+    ly_err e;
+    /* An event listing may not fit one frame: send fewer (the client asks on). */
+    while ((e = ly_rep_encode(rp, &it->it_reply, &it->it_reply_len)) == LY_ETOOBIG &&
+           rp->rp_nevents > 1)
+        rp->rp_nevents /= 2;
+    if (e != LY_OK) {
+        LY_LOG(LY_ERROR, "server.encode_failed", "type=%d id=%llu error=%s", rp->rp_type,
+               (unsigned long long)rp->rp_id, ly_errname(e));
+        ly_rep_error(rp, rp->rp_type, rp->rp_id, LY_EINTERNAL, "the reply could not be encoded");
+        rp->rp_nevents = 0;
+        if (ly_rep_encode(rp, &it->it_reply, &it->it_reply_len) != LY_OK)
+            it->it_reply = NULL;
     }
 }
 

@@ -215,13 +215,19 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
             break;
         if (r.tr_type != LY_EV_EARN && r.tr_type != LY_EV_REDEEM) {
             ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_ENOTREVERSIBLE,
-                         "transaction '%s' is a %s; only earns and redemptions can be reversed",
+                         "transaction '%s' (%s) cannot be reversed; only earns and "
+                         "redemptions can",
                          rq->rq_ref_txn, ly_evtype_name(r.tr_type));
             break;
         }
         int64_t left = r.tr_amount - r.tr_refunded_amount;
         int64_t part = rq->rq_amount ? rq->rq_amount : left;
-        if (left <= 0 || part > left) {
+        if (left <= 0) {
+            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EOVERREFUND,
+                         "transaction '%s' is already fully refunded", rq->rq_ref_txn);
+            break;
+        }
+        if (part > left) {
             ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EOVERREFUND,
                          "transaction '%s' has %lld left to refund; %lld requested", rq->rq_ref_txn,
                          (long long)left, (long long)part);
@@ -367,8 +373,10 @@ static ly_err s_customer(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp
     rp->rp_last_hlc = c->cu_last_hlc;
     rp->rp_profile = c->cu_profile;
     rp->rp_fields = 0;
+    const char *pf[] = {c->cu_profile.pf_name, c->cu_profile.pf_birthday, c->cu_profile.pf_email,
+                        c->cu_profile.pf_phone, c->cu_profile.pf_prefs};
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if (c->cu_pf_hlc[i])
+        if (pf[i][0]) /* a field set to "" was cleared */
             rp->rp_fields |= 1u << i;
     size_t limit = rq->rq_limit ? rq->rq_limit : LY_HIST_DEFAULT, n = 0;
     if (limit > LY_HIST_MAX)

@@ -247,7 +247,7 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
         if (drc != LY_OK)
             return s_local_error(rp, rq, LY_EPROTO, "undecodable reply: %s", why);
         if (rp->rp_type != 0 && rp->rp_type != rq->rq_type)
-            return s_local_error(rp, rq, LY_EPROTO, "reply of type '%s' to a '%s' request",
+            return s_local_error(rp, rq, LY_EPROTO, "reply of type '%s' to request type '%s'",
                                  ly_msgtype_name(rp->rp_type), ly_msgtype_name(rq->rq_type));
         return LY_OK;
     }

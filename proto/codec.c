@@ -1127,7 +1127,7 @@ ly_err ly_req_check(const ly_req *rq, char *why, size_t why_len)
         why[0] = '\0';
     if (rq == NULL)
         return s_fail(&w, LY_EINVAL, NULL, "no request");
-    uint64_t mask;
+    uint64_t mask = 0;
     return s_req_mask(&w, rq, &mask);
 }
 
@@ -1137,7 +1137,7 @@ ly_err ly_req_encode(const ly_req *rq, uint8_t **out, size_t *len)
         return LY_EINVAL;
     s_enc e;
     s_enc_init(&e, rq->rq_type, NULL, 0);
-    uint64_t mask;
+    uint64_t mask = 0;
     ly_err rc = s_req_mask(&e.e_w, rq, &mask);
     if (rc == LY_OK)
         rc = s_enc_map(&e, &s_req_map, rq, mask);

@@ -356,7 +356,8 @@ static int s_count_entries(const char *dir)
 /* Write `body` (after a valid [node] section naming data_dir `data`) to
  * s_dir/NAME.ini, run loyald on it and expect exit 2 with "NAME.ini:LINE:" on
  * stderr for one of `lines` (0-terminated; {0}: the file name is enough), and
- * nothing created. `node_extra` goes inside [node]. */
+ * nothing created. `listen` (NULL: a free port) is the value on line 5;
+ * `node_extra` goes inside [node], from line 7. */
 static void s_bad_config(const char *name, const char *listen, const char *node_extra,
                          const char *body, const char *data, const int *lines)
 {

@@ -20,7 +20,7 @@
 #define S_CHECK(cond)                                                                              \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "codec_fuzz: check failed: %s (line %d)\n", #cond, __LINE__);         \
+            fprintf(stderr, "codec_fuzz: check failed: %s (line %d)\n", #cond, __LINE__);          \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

@@ -1,0 +1,91 @@
+/* repl.h -- replication: the peer side of a node, as a state machine.
+ *
+ * It owns no sockets. The server hands it decoded peer messages (with where
+ * they came from), timer ticks and, for messages that carry events, the write
+ * transaction of the current group commit; it answers through the send
+ * callbacks in ly_repl_io. So the same logic runs over ZeroMQ in loyald and
+ * over a simulated network in tests.
+ *
+ * What it does (see proto/peer.h for the messages):
+ *  - says hello to every configured peer on its DEALER until welcomed, and
+ *    again whenever a peer answers hello-required (the peer restarted);
+ *  - accepts hellos on the ROUTER only from configured peers with the same
+ *    protocol version, and uses nothing from a session before its hello;
+ *  - applies live events exactly once and in per-origin order (ly_store_apply);
+ *    a gap or a heartbeat showing events this node lacks starts a catch-up
+ *    (sync-req with this node's version vector), continued while "more";
+ *  - answers sync-reqs with the events the asker lacks, of every origin held;
+ *  - publishes this node's new events after each commit, and a heartbeat to
+ *    every peer once a second (version vector, HLC, digest);
+ *  - keeps per-peer status for `loyalctl status`.
+ * Sends never block: a message that cannot be sent now is dropped and counted;
+ * the receiver sees the gap and repairs it by catch-up. */
+#ifndef LY_REPL_H
+#define LY_REPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/hlc.h"
+#include "common/store.h"
+#include "proto/msg.h"
+#include "proto/peer.h"
+
+#define LY_HEARTBEAT_MS 1000
+#define LY_PEER_DOWN_MS 3500 /* no heartbeat for this long: the peer is down */
+#define LY_SYNC_TIMEOUT_MS 5000
+#define LY_HELLO_RETRY_MS 1000
+#define LY_SYNC_BATCH 1000 /* events asked for per sync-req */
+
+typedef struct ly_repl ly_repl;
+
+/* Where a peer message came from / goes to. */
+typedef struct ly_peer_addr {
+    int pa_dealer;          /* >= 0: our DEALER to peer index pa_dealer (config order) */
+    const uint8_t *pa_ident; /* else: a ROUTER session with this routing id */
+    size_t pa_ident_len;
+} ly_peer_addr;
+
+typedef struct ly_repl_io {
+    void *io_ctx;
+    /* Send on our DEALER to peer `peer` (config index). 0 sent, -1 dropped. */
+    int (*io_send_dealer)(void *ctx, int peer, const uint8_t *buf, size_t len);
+    /* Send on our ROUTER to session `ident`. 0 sent, -1 dropped. */
+    int (*io_send_router)(void *ctx, const uint8_t *ident, size_t ident_len, const uint8_t *buf,
+                          size_t len);
+} ly_repl_io;
+
+/* A replication state for node `cf` over `store`. `cf`, `store`, `hlc` are
+ * borrowed and must outlive it. `nonce` identifies this boot. NULL on ENOMEM. */
+ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly_repl_io *io,
+                     uint64_t nonce);
+void ly_repl_destroy(ly_repl **rp);
+
+/* The routing id our DEALERs use ("n<id>-<nonce>"); a static buffer of the repl. */
+const char *ly_repl_routing_id(const ly_repl *r);
+
+/* 1 if the message needs the write transaction (it carries events to apply). */
+int ly_repl_needs_txn(const ly_pmsg *m);
+
+/* Handle one decoded peer message. `t` is the batch's write transaction for
+ * messages that carry events (else may be NULL). Returns LY_OK or a store
+ * failure that requires the batch to be aborted (LY_ERETRY, LY_ENOSPC, LY_EIO…);
+ * a protocol violation by the peer is logged and refused, never an error here.
+ * Effects on other peers (catch-ups) are sent by ly_repl_after_commit. */
+ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t);
+
+/* A batch is over: `committed` says whether its transaction was committed.
+ * If not, the events applied from peers in it were lost and are asked for
+ * again. Then publishes this node's new events `evs` (n of them, committed in
+ * this batch, in seq order) to every peer and sends pending catch-up requests. */
+void ly_repl_after_commit(ly_repl *r, int committed, const ly_event *evs, size_t n);
+
+/* Timers: hellos, heartbeats, sync timeouts. Call at least every 100 ms. */
+void ly_repl_tick(ly_repl *r, uint64_t now_ms);
+
+/* Fill the peer rows of a status reply (rp_status.ns_peers, heap) using read
+ * transaction `t` for lag. */
+ly_err ly_repl_status(ly_repl *r, ly_txn *t, ly_node_status *ns);
+
+#endif

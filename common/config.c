@@ -49,12 +49,23 @@
 enum { S_NODE = 1, S_PEER, S_PROGRAM, S_TIER, S_CATEGORY };
 
 /* Keys of each section kind; the index is the key's slot in s_sect.se_key_line. */
-enum { K_ID, K_NAME, K_DATA_DIR, K_LISTEN, K_PEER_LISTEN, K_LOG_LEVEL, K_BATCH, K_MAP, K_CLOCK };
+enum {
+    K_ID,
+    K_NAME,
+    K_DATA_DIR,
+    K_LISTEN,
+    K_PEER_LISTEN,
+    K_LOG_LEVEL,
+    K_BATCH,
+    K_MAP,
+    K_CLOCK,
+    K_ADVERTISE
+};
 enum { K_PEER_ID, K_ENDPOINT };
 enum { K_VERSION, K_RATE, K_MINOR, K_JOIN, K_WINDOW };
 enum { K_THRESHOLD, K_TIER_MULT };
 enum { K_CAT_MULT };
-#define S_KEYS_MAX 9
+#define S_KEYS_MAX 10
 
 static const struct {
     const char *kind;
@@ -66,7 +77,7 @@ static const struct {
                 0,
                 0,
                 {"id", "name", "data_dir", "listen", "peer_listen", "log_level", "batch_max",
-                 "map_size_mb", "max_clock_ahead_ms", NULL}},
+                 "map_size_mb", "max_clock_ahead_ms", "advertise", NULL}},
     [S_PEER] = {"peer", 1, LY_NODE_NAME_MAX, {"id", "endpoint", NULL}},
     [S_PROGRAM] = {"program",
                    0,
@@ -622,6 +633,12 @@ static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const
     case K_PEER_LISTEN:
         s_endpoint(c, se, key, value, cf->cf_peer_listen);
         break;
+    case K_ADVERTISE:
+        s_endpoint(c, se, key, value, cf->cf_advertise);
+        if (strstr(cf->cf_advertise, ":*") || strstr(cf->cf_advertise, "://*"))
+            s_fail(c, c->lineno, "advertise '%s' must be an address others can connect to",
+                   cf->cf_advertise);
+        break;
     case K_LOG_LEVEL:
         if (ly_log_parse_level(value, &cf->cf_log_level) != 0)
             s_fail(c, c->lineno,
@@ -826,6 +843,20 @@ static void s_unique(s_ctx *c)
                 return;
             }
         }
+    }
+    if (cf->cf_npeers > 0 && !node->se_key_line[K_ADVERTISE] &&
+        (strstr(cf->cf_listen, "://*") || strstr(cf->cf_listen, "://0.0.0.0:") ||
+         strstr(cf->cf_listen, "://[::]:"))) {
+        s_fail(c, node->se_key_line[K_LISTEN],
+               "listen '%s' is a wildcard address: set 'advertise' to the address branches and "
+               "loyalctl should connect to",
+               cf->cf_listen);
+        return;
+    }
+    if (cf->cf_npeers > 0 && !cf->cf_peer_listen[0]) {
+        s_fail(c, node->se_line,
+               "[node] has peers but no peer_listen: the peers could not send to this node");
+        return;
     }
     if (cf->cf_peer_listen[0] && s_same_address(cf->cf_listen, cf->cf_peer_listen)) {
         int l = node->se_key_line[K_LISTEN], pl = node->se_key_line[K_PEER_LISTEN];
@@ -1060,6 +1091,8 @@ ly_err ly_config_load(const char *path, ly_config *out, char *err, size_t err_le
         }
     } else {
         *out = c->cf;
+        if (!out->cf_advertise[0])
+            snprintf(out->cf_advertise, sizeof out->cf_advertise, "%s", out->cf_listen);
     }
     if (c->fp)
         fclose(c->fp);

@@ -5,7 +5,8 @@
  *   name = north
  *   data_dir = ./data/north             ; relative paths are relative to the config file
  *   listen = tcp://127.0.0.1:7101       ; POS terminals and loyalctl
- *   peer_listen = tcp://127.0.0.1:7102  ; the other branches
+ *   peer_listen = tcp://127.0.0.1:7102  ; the other branches (required with peers)
+ *   advertise = tcp://10.0.0.5:7101     ; client endpoint announced to peers (default: listen)
  *   log_level = info                    ; debug | info | warn | error
  *   batch_max = 512                     ; most requests in one group commit
  *   map_size_mb = 64                    ; initial LMDB map; it grows by itself
@@ -56,7 +57,8 @@ typedef struct ly_config {
     char cf_name[LY_NODE_NAME_MAX + 1];
     char cf_data_dir[LY_PATH_MAX + 1]; /* resolved against the config file's directory */
     char cf_listen[LY_ENDPOINT_MAX + 1];
-    char cf_peer_listen[LY_ENDPOINT_MAX + 1];
+    char cf_peer_listen[LY_ENDPOINT_MAX + 1]; /* required when there are peers */
+    char cf_advertise[LY_ENDPOINT_MAX + 1];   /* client endpoint announced to peers (listen) */
     ly_level cf_log_level;
     uint32_t cf_batch_max;
     uint64_t cf_map_size_mb;

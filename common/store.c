@@ -751,6 +751,34 @@ ly_err ly_store_events(ly_txn *t, uint16_t origin, uint64_t since, ly_event *out
     return e;
 }
 
+ly_err ly_store_events_after(ly_txn *t, uint16_t origin, uint32_t incarnation, uint64_t after,
+                             ly_event *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    uint8_t key[14];
+    s_event_key(key, origin, incarnation, after + 1);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_events, &cur);
+    if (rc)
+        return s_err(NULL, rc, "cursor_open");
+    MDB_val k = {sizeof key, key}, d;
+    ly_err e = LY_OK;
+    uint64_t want = after + 1;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && *n < cap;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT), want++) {
+        const uint8_t *kp = k.mv_data;
+        if (k.mv_size != 14 || memcmp(kp, key, 6) != 0 || s_unbe(kp + 6, 8) != want)
+            break;
+        if ((e = ly_event_decode(d.mv_data, d.mv_size, &out[*n])) != LY_OK)
+            break;
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(NULL, rc, "events_after");
+    return e;
+}
+
 ly_err ly_store_vv(ly_txn *t, ly_vv_entry *out, size_t cap, size_t *n)
 {
     *n = 0;

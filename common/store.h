@@ -125,6 +125,11 @@ ly_err ly_store_history(ly_txn *t, const char *customer, ly_event *out, size_t c
 ly_err ly_store_events(ly_txn *t, uint16_t origin, uint64_t since, ly_event *out, size_t cap,
                        size_t *n);
 
+/* Up to `cap` events of (origin, incarnation) with seq > `after`, in seq order
+ * (catch-up). Stops at the first missing seq (there is none below the vv). */
+ly_err ly_store_events_after(ly_txn *t, uint16_t origin, uint32_t incarnation, uint64_t after,
+                             ly_event *out, size_t cap, size_t *n);
+
 typedef struct ly_vv_entry {
     uint16_t vv_origin;
     uint32_t vv_incarnation;

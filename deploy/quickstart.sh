@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# deploy/quickstart.sh -- build Loyal and run a local chain of three branch nodes.
+# deploy/quickstart.sh -- build Loyal and run a local chain of three branch nodes
+# that replicate to each other.
 #
 #   ./deploy/quickstart.sh [start] [--no-install]   set up, build, start, run a short demo
-#   ./deploy/quickstart.sh status                   is each node running, and its status
+#   ./deploy/quickstart.sh status                   is each node running, its status, verify
 #   ./deploy/quickstart.sh stop                     stop the nodes (SIGTERM; SIGKILL after 10 s)
 #
 # The nodes run in the background from build/release; their configs, data,
 # logs and pid files live in deploy/run/ (not tracked by git). Starting when
 # the chain already runs starts only what is missing and reruns the demo
-# with fresh transaction ids.
+# with fresh transaction ids. The demo makes changes at one branch and waits
+# (boundedly) until the others show them; when a branch does not catch up in
+# time it says so, shows the logs and exits 1, leaving the chain running.
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -25,8 +28,11 @@ declare -A client_port=([north]=7101 [south]=7201 [east]=7301)
 declare -A peer_port=([north]=7102 [south]=7202 [east]=7302)
 declare -A log_start=() # log size before this start, so failures show only new lines
 
-start_wait_s=20 # per node, until it answers `status`
-stop_wait_s=10  # after SIGTERM, before SIGKILL
+start_wait_s=20    # per node, until it answers `status`
+stop_wait_s=10     # after SIGTERM, before SIGKILL
+replicate_wait_s=5 # demo: until a change made at one branch shows at another
+verify_wait_s=10   # demo: until `loyalctl verify` finds the chain converged
+link_wait_s=15     # until every node reports its peers up (their handshakes)
 
 usage() {
     cat <<'EOF'
@@ -35,8 +41,9 @@ usage: deploy/quickstart.sh [start] [--no-install]
        deploy/quickstart.sh stop
 
 start   install missing Debian packages, build build/release, start three branch
-        nodes (north, south, east) in the background and run a short demo on north
-status  show whether each node runs, and its `loyalctl status`
+        nodes (north, south, east) that replicate to each other, in the
+        background, and run a short demo across them
+status  show whether each node runs, its `loyalctl status`, and `loyalctl verify`
 stop    stop the nodes: SIGTERM, then SIGKILL after 10 seconds
 EOF
 }
@@ -154,6 +161,45 @@ wait_node() {
     echo "$name answers on $(endpoint "$name")"
 }
 
+# Prints how many peers node $1 reports with "$2":true in its status (up,
+# converged); 0 if it does not answer.
+peers_with() {
+    local out n=0
+    out=$("$loyalctl" --node "$(endpoint "$1")" --timeout 1 --json status 2>/dev/null) || true
+    while [[ $out =~ \"$2\":true(.*) ]]; do
+        n=$((n + 1))
+        out=${BASH_REMATCH[1]}
+    done
+    echo "$n"
+}
+
+# Waits until every node reports all its peers up (replication links
+# established), for at most link_wait_s seconds. If they do not connect in
+# time, says so and shows the logs; the demo then goes on and shows what
+# replicates and what does not.
+wait_links() {
+    local name start=$SECONDS all
+    echo "== waiting until the branches are connected to each other"
+    while :; do
+        all=1
+        for name in "${names[@]}"; do
+            (($(peers_with "$name" up) == ${#names[@]} - 1)) || all=0
+        done
+        ((all)) && break
+        if ((SECONDS - start >= link_wait_s)); then
+            echo "quickstart: not every branch is connected to the other two after" \
+                "${link_wait_s} s; the demo goes on, but replication may lag or fail" >&2
+            for name in "${names[@]}"; do
+                echo "$name reports $(peers_with "$name" up) of $((${#names[@]} - 1)) peers up" >&2
+                show_log_tail "$name"
+            done
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "every branch is connected to the other two"
+}
+
 # ---- commands ------------------------------------------------------------------
 
 build() {
@@ -178,52 +224,144 @@ shell_words() {
     echo "${out[*]}"
 }
 
-# One demo step: prints what it does and the command, runs it on north.
-step() {
-    local what=$1
-    shift
+# Milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
+# Milliseconds $1 as "1.234 s".
+secs() { printf '%d.%03d s' $(($1 / 1000)) $(($1 % 1000)); }
+
+# Says that the demo could not go on, leaves the chain running, exits 1.
+demo_failed() {
+    echo "quickstart: the demo stopped here; the chain is left running" >&2
+    echo "inspect it with ./deploy/quickstart.sh status; stop it with ./deploy/quickstart.sh stop" >&2
+    exit 1
+}
+
+# One demo step at branch $1: prints what it does ($2) and the command, runs it.
+step_at() {
+    local name=$1 what=$2
+    shift 2
     echo
     echo "== $what"
-    echo "\$ build/release/node/loyalctl --node $(endpoint north) $(shell_words "$@")"
+    echo "\$ build/release/node/loyalctl --node $(endpoint "$name") $(shell_words "$@")"
     local rc=0
-    "$loyalctl" --node "$(endpoint north)" "$@" || rc=$?
+    "$loyalctl" --node "$(endpoint "$name")" "$@" || rc=$?
     if ((rc != 0)); then
-        echo "quickstart: the demo step failed (loyalctl exit status $rc)" >&2
-        show_log_tail north
-        exit 1
+        echo "quickstart: the demo step failed at $name (loyalctl exit status $rc)" >&2
+        show_log_tail "$name"
+        demo_failed
     fi
+}
+
+# Prints customer $2's balance at branch $1; nothing if the branch does not
+# know the customer (yet) or does not answer within a second.
+balance_at() {
+    local out
+    out=$("$loyalctl" --node "$(endpoint "$1")" --timeout 1 --json customer "$2" 2>/dev/null) ||
+        return 0
+    if [[ $out =~ \"balance\":(-?[0-9]+) ]]; then
+        echo "${BASH_REMATCH[1]}"
+    fi
+}
+
+# Polls branch $1 until customer $2's balance there is $3 (as branch $4 shows
+# it), for at most replicate_wait_s seconds, and says how long it waited. If it
+# does not get there in time, says so, shows the branch's log and stops the demo.
+await_balance() {
+    local name=$1 cust=$2 want=$3 from=$4 start got
+    start=$(now_ms)
+    while :; do
+        got=$(balance_at "$name" "$cust")
+        [[ $got == "$want" ]] && break
+        if (($(now_ms) - start >= replicate_wait_s * 1000)); then
+            echo
+            echo "quickstart: $name has not caught up within ${replicate_wait_s} s: it shows" \
+                "${got:+balance $got}${got:-no customer $cust}; $from shows $want" >&2
+            show_log_tail "$name"
+            echo "north's view of the chain:" >&2
+            "$loyalctl" --node "$(endpoint north)" --timeout 2 status >&2 || true
+            demo_failed
+        fi
+        sleep 0.1
+    done
+    echo
+    echo "== $name shows balance $want for $cust, as $from does (waited $(secs $(($(now_ms) - start))))"
+}
+
+# Runs `loyalctl verify` until the chain has converged, for at most
+# verify_wait_s seconds; shows the last answer. On failure shows the logs.
+verify_chain() {
+    local start rc out name
+    echo
+    echo "== every branch holds the same events and the same state (digest)"
+    echo "\$ build/release/node/loyalctl --node $(endpoint north) verify"
+    start=$(now_ms)
+    while :; do
+        rc=0
+        out=$("$loyalctl" --node "$(endpoint north)" --timeout 2 verify 2>&1) || rc=$?
+        ((rc == 0 || $(now_ms) - start >= verify_wait_s * 1000)) && break
+        sleep 0.5
+    done
+    echo "$out"
+    if ((rc != 0)); then
+        echo "quickstart: the chain has not converged within ${verify_wait_s} s" \
+            "(loyalctl verify exit status $rc)" >&2
+        for name in "${names[@]}"; do
+            show_log_tail "$name"
+        done
+        demo_failed
+    fi
+    echo "(verified $(secs $(($(now_ms) - start))) after the first try)"
 }
 
 demo() {
     # Fresh transaction ids on every run; the enroll keeps its default id
     # (enroll:CUSTOMER), so enrolling again just returns the first result.
-    local run cust=C-1001
+    local run cust=C-1001 want
     run=demo-$(date -u +%Y%m%dT%H%M%S)-$$
     echo
-    echo "== demo on north (transaction ids $run-*)"
-    step "enroll customer $cust with a name and a birthday" \
+    echo "== demo (transaction ids $run-*): changes at north, seen at south and east"
+    step_at north "at north: enroll customer $cust with a name and a birthday" \
         enroll "$cust" --name "Ada Lovelace" --birthday 1990-12-10
-    step "a purchase of 42.50 earns points" \
+    step_at north "at north: a purchase of 42.50 earns points" \
         earn "$cust" 4250 --txn "$run-sale1"
-    step "a purchase of 199.99 in category electronics earns double points" \
+    step_at north "at north: a purchase of 199.99 in category electronics earns double points" \
         earn "$cust" 19999 --category electronics --txn "$run-sale2"
-    step "the customer redeems 100 points" \
-        redeem "$cust" 100 --txn "$run-redeem1"
-    step "refund 10.00 of the 42.50 purchase: its points are taken back" \
+    step_at north "at north: refund 10.00 of the 42.50 purchase: its points are taken back" \
         reverse "$run-sale1" --amount 1000 --txn "$run-refund1"
-    step "a goodwill adjustment of 25 points, with a reason" \
+    step_at north "at north: a goodwill adjustment of 25 points, with a reason" \
         adjust "$cust" 25 --reason "sorry for the long wait at the till" --operator quickstart \
         --txn "$run-goodwill1"
-    step "the customer's balance, tier, profile and history" \
-        customer "$cust"
+    want=$(balance_at north "$cust")
+    [[ -n $want ]] || {
+        echo "quickstart: north does not show $cust" >&2
+        show_log_tail north
+        demo_failed
+    }
+
+    echo
+    echo "== replication: waiting (at most ${replicate_wait_s} s each) until south and east" \
+        "show the balance north shows, $want"
     local name
-    for name in "${names[@]}"; do
-        echo
-        echo "== status of branch node $name"
-        echo "\$ build/release/node/loyalctl --node $(endpoint "$name") status"
-        "$loyalctl" --node "$(endpoint "$name")" status ||
-            echo "quickstart: $name did not answer status" >&2
+    for name in south east; do
+        await_balance "$name" "$cust" "$want" north
+        step_at "$name" "the same customer at $name" customer "$cust" --history 3
     done
+
+    step_at south "at south: the customer redeems 100 points" \
+        redeem "$cust" 100 --txn "$run-redeem1"
+    want=$(balance_at south "$cust")
+    await_balance east "$cust" "$want" south
+    step_at east "the redemption at south, seen at east" customer "$cust" --history 3
+
+    # A node learns its peers' state from their heartbeats (one a second):
+    # give north's view a moment to catch up before showing it.
+    local start=$SECONDS
+    while (($(peers_with north converged) < ${#names[@]} - 1 && SECONDS - start < verify_wait_s)); do
+        sleep 0.2
+    done
+    step_at north "north's view of the chain: itself, then one row per peer" status
+    verify_chain
 }
 
 cmd_start() {
@@ -261,12 +399,14 @@ cmd_start() {
     for name in "${names[@]}"; do
         wait_node "$name"
     done
+    wait_links
 
     demo
 
     cat <<EOF
 
-The chain is running: three branch nodes on this machine.
+The chain is running: three branch nodes on this machine, each replicating
+to the other two.
   north  id 1  clients $(endpoint north)  peers tcp://127.0.0.1:7102
   south  id 2  clients $(endpoint south)  peers tcp://127.0.0.1:7202
   east   id 3  clients $(endpoint east)  peers tcp://127.0.0.1:7302
@@ -274,6 +414,7 @@ Configs, data, logs and pid files are in deploy/run/.
 
 Try:
   build/release/node/loyalctl --node $(endpoint south) status
+  build/release/node/loyalctl --node $(endpoint east) verify
   build/release/node/loyalctl --node $(endpoint north) customer C-1001 --history 20
   build/release/node/loyalctl --help
   tail -f deploy/run/north.log
@@ -298,6 +439,11 @@ cmd_status() {
             "$loyalctl" --node "$(endpoint "$name")" --timeout 2 status || all=1
         fi
     done
+    if [[ -x $loyalctl && -n $(node_pid north) ]]; then
+        echo
+        echo "== verify (asks north, then every peer north knows)"
+        "$loyalctl" --node "$(endpoint north)" --timeout 2 verify || all=1
+    fi
     return "$all"
 }
 

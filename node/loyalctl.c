@@ -47,6 +47,7 @@ enum {
     O_ORIGIN,
     O_SINCE,
     O_LIMIT,
+    O_CONFIG,
     O_COUNT
 };
 #define S_O(o)      (1u << (o))
@@ -70,6 +71,7 @@ static const struct {
     [O_ORIGIN] = {"origin", "ID"},
     [O_SINCE] = {"since", "SEQ"},
     [O_LIMIT] = {"limit", "N"},
+    [O_CONFIG] = {"config", "FILE"},
 };
 
 typedef struct s_ctx s_ctx;
@@ -84,6 +86,7 @@ typedef struct s_cmd {
     const char *synopsis;       /* arguments after the command name */
     const char *summary;        /* one line for the command list */
     const char *help;           /* the rest of `loyalctl CMD --help` */
+    const char *exit_text;      /* its exit statuses, if not the common ones (s_exit_text) */
 } s_cmd;
 
 struct s_ctx {
@@ -206,6 +209,70 @@ static void s_put_value(FILE *out, const char *s)
         fputc((unsigned char)*s < 0x20 ? '?' : *s, out);
     }
     fputc('"', out);
+}
+
+/* ---- aligned tables ---- */
+
+#define S_COLS_MAX 16
+#define S_CELL_MAX 512
+
+typedef struct s_col {
+    const char *head;
+    int right; /* 1: right-aligned (numbers) */
+} s_col;
+
+typedef char s_cells[S_COLS_MAX][S_CELL_MAX];
+
+/* Fills the cells of row `i` (text, truncated to S_CELL_MAX - 1 bytes). */
+typedef void (*s_row_fn)(const void *ctx, size_t i, s_cells cells);
+
+/* Display width of UTF-8 text: its code points. */
+static int s_width(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void s_pad(FILE *out, int n)
+{
+    for (; n > 0; n--)
+        fputc(' ', out);
+}
+
+/* Print `nrows` rows under the headings of `cols`, each column as wide as its
+ * widest cell, two spaces apart. `row` is called twice per row (measure, print). */
+static void s_table(FILE *out, const s_col *cols, int ncols, size_t nrows, const void *ctx,
+                    s_row_fn row)
+{
+    int width[S_COLS_MAX];
+    s_cells cells;
+    for (int c = 0; c < ncols; c++)
+        width[c] = s_width(cols[c].head);
+    for (size_t i = 0; i < nrows; i++) {
+        row(ctx, i, cells);
+        for (int c = 0; c < ncols; c++) {
+            int w = s_width(cells[c]);
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    for (size_t i = 0; i <= nrows; i++) {
+        if (i > 0)
+            row(ctx, i - 1, cells);
+        for (int c = 0; c < ncols; c++) {
+            const char *v = i == 0 ? cols[c].head : cells[c];
+            int pad = width[c] - s_width(v), last = c == ncols - 1;
+            if (c > 0)
+                s_pad(out, 2);
+            if (cols[c].right)
+                s_pad(out, pad);
+            fputs(v, out);
+            if (!cols[c].right && !last)
+                s_pad(out, pad);
+        }
+        fputc('\n', out);
+    }
 }
 
 static const struct {
@@ -369,38 +436,76 @@ static int s_profile(const s_ctx *x, ly_req *rq)
 
 /* ---- talking to the node ---- */
 
+/* Ask `ep` for `rq` and wait up to `timeout_s` seconds. Returns S_EXIT_OK when
+ * `rp` holds the node's answer: a refusal (rp_err != LY_OK) or a reply of the
+ * request's type. Otherwise returns the exit status (S_EXIT_UNREACHABLE: no
+ * answer; S_EXIT_USAGE: the client library refused the request, nothing was
+ * sent; S_EXIT_FAILED: a bad answer), with the error's name in *code and a
+ * message in `why`. `rp` is always initialised: the caller calls ly_rep_fini. */
+static int s_ask(const char *ep, double timeout_s, ly_req *rq, ly_rep *rp, const char **code,
+                 char *why, size_t cap)
+{
+    int timeout_ms = (int)(timeout_s * 1000.0 + 0.5);
+    ly_rep_init(rp);
+    ly_client *c = ly_client_new(ep, timeout_ms);
+    if (!c) {
+        *code = ly_errname(LY_EIO);
+        snprintf(why, cap, "cannot connect to '%s'", ep);
+        return S_EXIT_UNREACHABLE;
+    }
+    ly_err e = ly_client_call(c, rq, rp);
+    ly_client_destroy(&c);
+    *code = ly_errname(e);
+    if (e == LY_ETIMEDOUT) {
+        snprintf(why, cap, "no answer from %s within %g s", ep, timeout_s);
+        return S_EXIT_UNREACHABLE;
+    }
+    if (e == LY_EIO) {
+        snprintf(why, cap, "cannot talk to %s: %s", ep, ly_strerror(e));
+        return S_EXIT_UNREACHABLE;
+    }
+    if (e == LY_EINVAL) {
+        snprintf(why, cap, "the client library refused the request: %s", ly_strerror(e));
+        return S_EXIT_USAGE;
+    }
+    if (e != LY_OK) {
+        snprintf(why, cap, "bad answer from %s: %s", ep, ly_strerror(e));
+        return S_EXIT_FAILED;
+    }
+    if (rp->rp_err == LY_OK && rp->rp_type != rq->rq_type) {
+        *code = ly_errname(LY_EPROTO);
+        snprintf(why, cap, "%s answered '%s' to '%s'", ep,
+                 ly_msgtype_name(rp->rp_type) ? ly_msgtype_name(rp->rp_type) : "?",
+                 ly_msgtype_name(rq->rq_type));
+        return S_EXIT_FAILED;
+    }
+    return S_EXIT_OK;
+}
+
+/* Ask `ep` for `rq`; on failure report it (stderr, and the JSON error with
+ * --json) and return its exit status. On S_EXIT_OK `rp` holds a successful
+ * reply of the request's type. The caller calls ly_rep_fini on `rp` either way. */
+static int s_call_ep(const s_ctx *x, const char *ep, ly_req *rq, ly_rep *rp)
+{
+    const char *code;
+    char why[512];
+    int rc = s_ask(ep, x->timeout_s, rq, rp, &code, why, sizeof why);
+    if (rc == S_EXIT_USAGE)
+        return s_usage(x, "%s", why);
+    if (rc != S_EXIT_OK)
+        return s_fail(x, rc, code, "%s", why);
+    if (rp->rp_err != LY_OK)
+        return s_refused(x, rp);
+    return S_EXIT_OK;
+}
+
 static int s_call(const s_ctx *x, ly_req *rq, s_show_fn show)
 {
-    int timeout_ms = (int)(x->timeout_s * 1000.0 + 0.5);
-    ly_client *c = ly_client_new(x->node, timeout_ms);
-    if (!c)
-        return s_fail(x, S_EXIT_UNREACHABLE, ly_errname(LY_EIO), "cannot connect to '%s'", x->node);
     ly_rep rp;
-    ly_err e = ly_client_call(c, rq, &rp);
-    int rc;
-    if (e == LY_ETIMEDOUT)
-        rc = s_fail(x, S_EXIT_UNREACHABLE, ly_errname(e), "no answer from %s within %g s", x->node,
-                    x->timeout_s);
-    else if (e == LY_EIO)
-        rc = s_fail(x, S_EXIT_UNREACHABLE, ly_errname(e), "cannot talk to %s: %s", x->node,
-                    ly_strerror(e));
-    else if (e == LY_EINVAL)
-        rc = s_usage(x, "the client library refused the request: %s", ly_strerror(e));
-    else if (e != LY_OK)
-        rc = s_fail(x, S_EXIT_FAILED, ly_errname(e), "bad answer from %s: %s", x->node,
-                    ly_strerror(e));
-    else if (rp.rp_err != LY_OK)
-        rc = s_refused(x, &rp);
-    else if (rp.rp_type != rq->rq_type)
-        rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_EPROTO), "%s answered '%s' to '%s'", x->node,
-                    ly_msgtype_name(rp.rp_type) ? ly_msgtype_name(rp.rp_type) : "?",
-                    ly_msgtype_name(rq->rq_type));
-    else {
+    int rc = s_call_ep(x, x->node, rq, &rp);
+    if (rc == S_EXIT_OK)
         show(x, rq, &rp);
-        rc = S_EXIT_OK;
-    }
     ly_rep_fini(&rp);
-    ly_client_destroy(&c);
     return rc;
 }
 
@@ -620,54 +725,150 @@ static int s_vv_first(const ly_node_status *ns, uint32_t i)
     return 1;
 }
 
+/* The "vv" object: origin -> seq of its newest incarnation. */
+static void s_json_vv(ly_json *j, const ly_node_status *ns)
+{
+    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
+    char key[16];
+    ly_json_object(j);
+    for (uint32_t i = 0; i < nvv; i++) {
+        if (!s_vv_first(ns, i))
+            continue;
+        snprintf(key, sizeof key, "%u", (unsigned)ns->ns_vv[i].origin);
+        ly_json_kuint(j, key, ns->ns_vv[s_vv_newest(ns, i)].seq);
+    }
+    ly_json_end(j);
+}
+
+static const char *s_hex64(uint64_t v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%016" PRIx64, v);
+    return buf;
+}
+
+/* The peer rows the reply holds (0 if none were decoded). */
+static uint32_t s_npeers(const ly_node_status *ns)
+{
+    return ns->ns_peers ? ns->ns_npeers : 0;
+}
+
+static void s_json_peer(ly_json *j, const ly_peer_status *ps)
+{
+    char digest[17];
+    ly_json_object(j);
+    ly_json_kuint(j, "id", ps->ps_id);
+    ly_json_kstr(j, "name", ps->ps_name);
+    ly_json_kstr(j, "endpoint", ps->ps_endpoint);
+    ly_json_kstr(j, "client", ps->ps_client);
+    ly_json_kbool(j, "up", ps->ps_up);
+    if (ps->ps_last_heard_ms == UINT64_MAX)
+        ly_json_knull(j, "last_heard_ms");
+    else
+        ly_json_kuint(j, "last_heard_ms", ps->ps_last_heard_ms);
+    ly_json_kuint(j, "behind", ps->ps_behind);
+    ly_json_kuint(j, "missing", ps->ps_missing);
+    ly_json_kuint(j, "lag_ms", ps->ps_lag_ms);
+    ly_json_kstr(j, "digest", s_hex64(ps->ps_digest, digest, sizeof digest));
+    ly_json_kbool(j, "converged", ps->ps_converged);
+    ly_json_kuint(j, "events", ps->ps_events);
+    ly_json_kuint(j, "sent", ps->ps_sent);
+    ly_json_kuint(j, "received", ps->ps_received);
+    ly_json_kuint(j, "dropped", ps->ps_dropped);
+    ly_json_end(j);
+}
+
+/* "850 ms ago", "2m 5s ago", "never". */
+static const char *s_ago(uint64_t ms, char *buf, size_t cap)
+{
+    char d[40];
+    if (ms == UINT64_MAX)
+        snprintf(buf, cap, "never");
+    else if (ms < 60000)
+        snprintf(buf, cap, "%s ms ago", s_unum(ms));
+    else
+        snprintf(buf, cap, "%s ago", s_duration(ms, d, sizeof d));
+    return buf;
+}
+
+static const s_col s_peer_cols[] = {
+    {"ID", 1},        {"NAME", 0},   {"ENDPOINT", 0}, {"STATE", 0},   {"LAST HEARD", 0},
+    {"EVENTS", 1},    {"BEHIND", 1}, {"MISSING", 1},  {"LAG", 1},     {"DIGEST", 0},
+    {"CONVERGED", 0}, {"SENT", 1},   {"RECEIVED", 1}, {"DROPPED", 1},
+};
+#define S_PEER_NCOLS ((int)(sizeof s_peer_cols / sizeof s_peer_cols[0]))
+
+static void s_peer_row(const void *ctx, size_t i, s_cells c)
+{
+    const ly_peer_status *ps = &((const ly_node_status *)ctx)->ns_peers[i];
+    int k = 0;
+    snprintf(c[k++], S_CELL_MAX, "%u", (unsigned)ps->ps_id);
+    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_name[0] ? ps->ps_name : "-");
+    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_endpoint);
+    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_up ? "up" : "down");
+    s_ago(ps->ps_last_heard_ms, c[k++], S_CELL_MAX);
+    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_events));
+    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_behind));
+    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_missing));
+    snprintf(c[k++], S_CELL_MAX, "%s ms", s_unum(ps->ps_lag_ms));
+    s_hex64(ps->ps_digest, c[k++], S_CELL_MAX);
+    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_converged ? "yes" : "no");
+    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_sent));
+    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_received));
+    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_dropped));
+}
+
+static void s_show_status_json(const ly_node_status *ns)
+{
+    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
+    char digest[17];
+    ly_json j;
+    ly_json_init(&j, stdout);
+    ly_json_object(&j);
+    ly_json_kobject(&j, "node");
+    ly_json_kuint(&j, "id", ns->ns_id);
+    ly_json_kstr(&j, "name", ns->ns_name);
+    ly_json_kstr(&j, "client", ns->ns_client);
+    ly_json_kuint(&j, "incarnation", ns->ns_incarnation);
+    ly_json_kuint(&j, "program", ns->ns_program);
+    ly_json_kuint(&j, "events", ns->ns_events);
+    ly_json_kuint(&j, "customers", ns->ns_customers);
+    ly_json_key(&j, "vv");
+    s_json_vv(&j, ns);
+    ly_json_karray(&j, "vv_full");
+    for (uint32_t i = 0; i < nvv; i++) {
+        ly_json_object(&j);
+        ly_json_kuint(&j, "origin", ns->ns_vv[i].origin);
+        ly_json_kuint(&j, "incarnation", ns->ns_vv[i].incarnation);
+        ly_json_kuint(&j, "seq", ns->ns_vv[i].seq);
+        ly_json_end(&j);
+    }
+    ly_json_end(&j);
+    ly_json_kstr(&j, "digest", s_hex64(ns->ns_digest, digest, sizeof digest));
+    ly_json_kuint(&j, "hlc", ns->ns_hlc);
+    ly_json_kuint(&j, "uptime_ms", ns->ns_uptime_ms);
+    ly_json_kuint(&j, "map_size", ns->ns_map_size);
+    ly_json_kuint(&j, "map_used", ns->ns_map_used);
+    ly_json_end(&j);
+    ly_json_karray(&j, "peers");
+    for (uint32_t i = 0; i < s_npeers(ns); i++)
+        s_json_peer(&j, &ns->ns_peers[i]);
+    ly_json_end(&j);
+    ly_json_end(&j);
+    ly_json_finish(&j);
+}
+
 static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     const ly_node_status *ns = &rp->rp_status;
-    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
-    char digest[17], buf[64], buf2[64];
+    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX, npeers = s_npeers(ns);
+    char buf[64], buf2[64];
     (void)rq;
-    snprintf(digest, sizeof digest, "%016" PRIx64, ns->ns_digest);
     if (x->json) {
-        ly_json j;
-        ly_json_init(&j, stdout);
-        ly_json_object(&j);
-        ly_json_kobject(&j, "node");
-        ly_json_kuint(&j, "id", ns->ns_id);
-        ly_json_kstr(&j, "name", ns->ns_name);
-        ly_json_kuint(&j, "incarnation", ns->ns_incarnation);
-        ly_json_kuint(&j, "program", ns->ns_program);
-        ly_json_kuint(&j, "events", ns->ns_events);
-        ly_json_kuint(&j, "customers", ns->ns_customers);
-        ly_json_kobject(&j, "vv");
-        for (uint32_t i = 0; i < nvv; i++) {
-            if (!s_vv_first(ns, i))
-                continue;
-            snprintf(buf, sizeof buf, "%u", (unsigned)ns->ns_vv[i].origin);
-            ly_json_kuint(&j, buf, ns->ns_vv[s_vv_newest(ns, i)].seq);
-        }
-        ly_json_end(&j);
-        ly_json_karray(&j, "vv_full");
-        for (uint32_t i = 0; i < nvv; i++) {
-            ly_json_object(&j);
-            ly_json_kuint(&j, "origin", ns->ns_vv[i].origin);
-            ly_json_kuint(&j, "incarnation", ns->ns_vv[i].incarnation);
-            ly_json_kuint(&j, "seq", ns->ns_vv[i].seq);
-            ly_json_end(&j);
-        }
-        ly_json_end(&j);
-        ly_json_kstr(&j, "digest", digest);
-        ly_json_kuint(&j, "hlc", ns->ns_hlc);
-        ly_json_kuint(&j, "uptime_ms", ns->ns_uptime_ms);
-        ly_json_kuint(&j, "map_size", ns->ns_map_size);
-        ly_json_kuint(&j, "map_used", ns->ns_map_used);
-        ly_json_end(&j);
-        ly_json_karray(&j, "peers");
-        ly_json_end(&j);
-        ly_json_end(&j);
-        ly_json_finish(&j);
+        s_show_status_json(ns);
         return;
     }
     printf("node         %u (%s)\n", (unsigned)ns->ns_id, ns->ns_name);
+    printf("client       %s\n", ns->ns_client[0] ? ns->ns_client : "- (not reported)");
     printf("incarnation  %" PRIu32 "\n", ns->ns_incarnation);
     printf("program      version %" PRIu32 "\n", ns->ns_program);
     printf("events       %s\n", s_unum(ns->ns_events));
@@ -682,7 +883,7 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
             printf(" (old incarnation %u@%" PRIu32 ":%" PRIu64 ")", (unsigned)ns->ns_vv[i].origin,
                    ns->ns_vv[i].incarnation, ns->ns_vv[i].seq);
     printf("%s\n", nvv ? "" : " -");
-    printf("digest       %s\n", digest);
+    printf("digest       %s\n", s_hex64(ns->ns_digest, buf, sizeof buf));
     printf("clock        %s\n", s_iso(ns->ns_hlc, buf, sizeof buf));
     printf("uptime       %s\n", s_duration(ns->ns_uptime_ms, buf, sizeof buf));
     printf("map          %s used of %s", s_bytes(ns->ns_map_used, buf, sizeof buf),
@@ -690,6 +891,18 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     if (ns->ns_map_size)
         printf(" (%.0f%%)", 100.0 * (double)ns->ns_map_used / (double)ns->ns_map_size);
     printf("\n");
+    if (npeers == 0) {
+        printf("peers        none\n");
+        return;
+    }
+    uint32_t up = 0, converged = 0;
+    for (uint32_t i = 0; i < npeers; i++) {
+        up += ns->ns_peers[i].ps_up != 0;
+        converged += ns->ns_peers[i].ps_converged != 0;
+    }
+    printf("peers        %" PRIu32 ": %" PRIu32 " up, %" PRIu32 " converged with this node\n\n",
+           npeers, up, converged);
+    s_table(stdout, s_peer_cols, S_PEER_NCOLS, npeers, ns, s_peer_row);
 }
 
 static void s_json_event(ly_json *j, const ly_event *ev)
@@ -964,6 +1177,341 @@ static int s_cmd_events(s_ctx *x)
     return s_call(x, &rq, s_show_events);
 }
 
+/* ---- verify ---- */
+
+/* One node of the chain as `verify` sees it. */
+typedef struct s_vnode {
+    uint16_t vn_id;
+    char vn_name[64];
+    char vn_client[LY_ENDPOINT_MAX + 1]; /* the endpoint asked ("" if none is known) */
+    int vn_answered;
+    char vn_why[S_CELL_MAX]; /* why it did not answer */
+    ly_node_status vn_st;    /* its status if it answered (without peer rows) */
+    uint64_t vn_behind;      /* events of the union of all version vectors it lacks */
+    int vn_digest_ok;        /* it holds the union and the reference digest */
+} s_vnode;
+
+/* One (origin, incarnation) of the union of the version vectors. */
+typedef struct s_vvmax {
+    uint16_t vm_origin;
+    uint32_t vm_incarnation;
+    uint64_t vm_seq; /* the highest any node holds */
+} s_vvmax;
+
+/* 1 if `h` (`n` bytes) is a host that means "every interface" for a bind. */
+static int s_wildcard_host(const char *h, size_t n)
+{
+    return (n == 1 && h[0] == '*') || (n == 7 && memcmp(h, "0.0.0.0", 7) == 0) ||
+           (n == 4 && memcmp(h, "[::]", 4) == 0);
+}
+
+/* The host of "tcp://HOST:PORT" (`*len` bytes; the port follows it), or NULL
+ * if `ep` is NULL or no TCP endpoint. */
+static const char *s_tcp_host(const char *ep, size_t *len)
+{
+    const char *colon;
+    if (!ep || strncmp(ep, "tcp://", 6) != 0 || !(colon = strrchr(ep + 6, ':')))
+        return NULL;
+    *len = (size_t)(colon - (ep + 6));
+    return ep + 6;
+}
+
+/* `ep` as an endpoint to connect to, into `dst`: a wildcard TCP host (as in a
+ * bind address: "*", 0.0.0.0 or [::]) is replaced by the host of `like` (a TCP
+ * endpoint that reaches the same machine) or, without one, by 127.0.0.1.
+ * Returns 0, or -1 (and `dst` empty) if the result is no endpoint one can
+ * connect to. */
+static int s_connect_form(const char *ep, const char *like, char *dst, size_t cap)
+{
+    size_t n = 0, ln = 0;
+    const char *host = s_tcp_host(ep, &n), *lhost = s_tcp_host(like, &ln);
+    int rc;
+    if (!host || !s_wildcard_host(host, n))
+        rc = ly_strlcpy(dst, ep, cap);
+    else if (lhost && ln > 0 && !s_wildcard_host(lhost, ln))
+        rc = (size_t)snprintf(dst, cap, "tcp://%.*s%s", (int)ln, lhost, host + n) >= cap;
+    else
+        rc = (size_t)snprintf(dst, cap, "tcp://127.0.0.1%s", host + n) >= cap;
+    if (rc != 0 || !ly_endpoint_valid(dst) || strchr(dst, '*')) {
+        dst[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* Keep the status in `rp` as node `v`'s answer (without its peer rows). */
+static void s_verify_take(s_vnode *v, const ly_rep *rp)
+{
+    v->vn_answered = 1;
+    v->vn_st = rp->rp_status;
+    v->vn_st.ns_peers = NULL; /* still owned by `rp` */
+    v->vn_st.ns_npeers = 0;
+    if (!v->vn_name[0])
+        ly_strlcpy(v->vn_name, rp->rp_status.ns_name, sizeof v->vn_name);
+}
+
+/* Ask peer `v` (vn_id and vn_client set) for its status: fills vn_st, or vn_why
+ * when it does not answer, refuses, or is another node than expected. */
+static void s_verify_ask(const s_ctx *x, s_vnode *v)
+{
+    const char *code;
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_STATUS);
+    int rc = s_ask(v->vn_client, x->timeout_s, &rq, &rp, &code, v->vn_why, sizeof v->vn_why);
+    if (rc == S_EXIT_OK && rp.rp_err != LY_OK)
+        snprintf(v->vn_why, sizeof v->vn_why, "refused: %s (%s)",
+                 rp.rp_message[0] ? rp.rp_message : ly_strerror((ly_err)rp.rp_err),
+                 ly_errname((ly_err)rp.rp_err));
+    else if (rc == S_EXIT_OK && rp.rp_status.ns_id != v->vn_id)
+        snprintf(v->vn_why, sizeof v->vn_why, "%s is node %u (%s), not node %u", v->vn_client,
+                 (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, (unsigned)v->vn_id);
+    else if (rc == S_EXIT_OK)
+        s_verify_take(v, &rp);
+    ly_rep_fini(&rp);
+}
+
+/* Seq of (origin, incarnation) in `ns`'s version vector, 0 if absent. */
+static uint64_t s_vv_seq(const ly_node_status *ns, uint16_t origin, uint32_t incarnation)
+{
+    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
+    for (uint32_t i = 0; i < nvv; i++)
+        if (ns->ns_vv[i].origin == origin && ns->ns_vv[i].incarnation == incarnation)
+            return ns->ns_vv[i].seq;
+    return 0;
+}
+
+/* Compare the nodes that answered: the union of their version vectors (in
+ * `um`, room for n * LY_VV_MAX entries), each one's events behind it, and
+ * each one's digest against the first node that holds the whole union.
+ * Returns 1 if every node answered and all agree. */
+static int s_verify_compare(s_vnode *v, size_t n, s_vvmax *um)
+{
+    size_t nu = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ly_node_status *ns = &v[i].vn_st;
+        uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
+        for (uint32_t k = 0; v[i].vn_answered && k < nvv; k++) {
+            size_t u = 0;
+            while (u < nu && (um[u].vm_origin != ns->ns_vv[k].origin ||
+                              um[u].vm_incarnation != ns->ns_vv[k].incarnation))
+                u++;
+            if (u == nu)
+                um[nu++] = (s_vvmax){ns->ns_vv[k].origin, ns->ns_vv[k].incarnation, 0};
+            if (ns->ns_vv[k].seq > um[u].vm_seq)
+                um[u].vm_seq = ns->ns_vv[k].seq;
+        }
+    }
+    const s_vnode *ref = NULL;
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].vn_answered) {
+            ok = 0;
+            continue;
+        }
+        v[i].vn_behind = 0;
+        for (size_t u = 0; u < nu; u++) {
+            uint64_t have = s_vv_seq(&v[i].vn_st, um[u].vm_origin, um[u].vm_incarnation);
+            uint64_t d = um[u].vm_seq - have;
+            v[i].vn_behind = v[i].vn_behind > UINT64_MAX - d ? UINT64_MAX : v[i].vn_behind + d;
+        }
+        if (v[i].vn_behind == 0 && !ref)
+            ref = &v[i];
+        v[i].vn_digest_ok =
+            v[i].vn_behind == 0 && ref && v[i].vn_st.ns_digest == ref->vn_st.ns_digest;
+        ok &= v[i].vn_digest_ok;
+    }
+    return ok;
+}
+
+/* The last column of a verify line. */
+static const char *s_verify_state(const s_vnode *v, char *buf, size_t cap)
+{
+    if (!v->vn_answered)
+        snprintf(buf, cap, "%s", v->vn_why);
+    else if (v->vn_behind > 0)
+        snprintf(buf, cap, "differs by %s event%s", s_unum(v->vn_behind),
+                 v->vn_behind == 1 ? "" : "s");
+    else if (!v->vn_digest_ok)
+        snprintf(buf, cap, "same events, different digest (state diverged)");
+    else
+        snprintf(buf, cap, "agrees");
+    return buf;
+}
+
+static const s_col s_verify_cols[] = {
+    {"ID", 1},     {"NAME", 0},   {"CLIENT", 0}, {"ANSWERED", 0},
+    {"EVENTS", 1}, {"DIGEST", 0}, {"STATE", 0},
+};
+#define S_VERIFY_NCOLS ((int)(sizeof s_verify_cols / sizeof s_verify_cols[0]))
+
+static void s_verify_row(const void *ctx, size_t i, s_cells c)
+{
+    const s_vnode *v = &((const s_vnode *)ctx)[i];
+    int k = 0;
+    snprintf(c[k++], S_CELL_MAX, "%u", (unsigned)v->vn_id);
+    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_name[0] ? v->vn_name : "-");
+    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_client[0] ? v->vn_client : "-");
+    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_answered ? "yes" : "no");
+    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_answered ? s_unum(v->vn_st.ns_events) : "-");
+    if (v->vn_answered)
+        s_hex64(v->vn_st.ns_digest, c[k++], S_CELL_MAX);
+    else
+        snprintf(c[k++], S_CELL_MAX, "-");
+    s_verify_state(v, c[k++], S_CELL_MAX);
+}
+
+static void s_verify_json(const s_vnode *v, size_t n, int ok)
+{
+    char digest[17];
+    ly_json j;
+    ly_json_init(&j, stdout);
+    ly_json_object(&j);
+    ly_json_kbool(&j, "ok", ok);
+    ly_json_karray(&j, "nodes");
+    for (size_t i = 0; i < n; i++) {
+        ly_json_object(&j);
+        ly_json_kuint(&j, "id", v[i].vn_id);
+        ly_json_kstr(&j, "name", v[i].vn_name);
+        ly_json_kstr(&j, "client", v[i].vn_client);
+        ly_json_kbool(&j, "answered", v[i].vn_answered);
+        if (v[i].vn_answered) {
+            ly_json_kuint(&j, "events", v[i].vn_st.ns_events);
+            ly_json_kstr(&j, "digest", s_hex64(v[i].vn_st.ns_digest, digest, sizeof digest));
+            ly_json_kuint(&j, "behind", v[i].vn_behind);
+            ly_json_key(&j, "vv");
+            s_json_vv(&j, &v[i].vn_st);
+            ly_json_knull(&j, "error");
+        } else {
+            ly_json_knull(&j, "events");
+            ly_json_knull(&j, "digest");
+            ly_json_knull(&j, "behind");
+            ly_json_knull(&j, "vv");
+            ly_json_kstr(&j, "error", v[i].vn_why);
+        }
+        ly_json_end(&j);
+    }
+    ly_json_end(&j);
+    ly_json_end(&j);
+    ly_json_finish(&j);
+}
+
+static void s_verify_print(const s_vnode *v, size_t n, int ok)
+{
+    size_t answered = 0, differ = 0;
+    char digest[17];
+    s_table(stdout, s_verify_cols, S_VERIFY_NCOLS, n, v, s_verify_row);
+    for (size_t i = 0; i < n; i++) {
+        answered += v[i].vn_answered != 0;
+        differ += v[i].vn_answered && !v[i].vn_digest_ok;
+    }
+    if (ok && n == 1)
+        printf("\nconverged, trivially: node %u reported no peers (%s events, digest %s)\n",
+               (unsigned)v[0].vn_id, s_unum(v[0].vn_st.ns_events),
+               s_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
+    else if (ok)
+        printf("\nconverged: all %zu nodes hold the same %s events, digest %s\n", n,
+               s_unum(v[0].vn_st.ns_events), s_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
+    else if (differ > 0 && answered < n)
+        printf("\nnot converged: %zu of %zu nodes differ, %zu did not answer\n", differ, n,
+               n - answered);
+    else if (differ > 0)
+        printf("\nnot converged: %zu of %zu nodes differ\n", differ, n);
+    else
+        printf("\nnot verified: %zu of %zu nodes did not answer\n", n - answered, n);
+}
+
+static int s_cmd_verify(s_ctx *x)
+{
+    static ly_config cf; /* large: not on the stack */
+    const char *first = x->node;
+    char from_config[LY_ENDPOINT_MAX + 1];
+    if (x->opt[O_CONFIG]) {
+        char err[512];
+        if (strcmp(x->node_from, "--node") == 0)
+            return s_usage(x, "give --node or --config, not both");
+        if (ly_config_load(x->opt[O_CONFIG], &cf, err, sizeof err) != LY_OK)
+            return s_usage(x, "%s", err);
+        if (s_connect_form(cf.cf_listen, NULL, from_config, sizeof from_config) != 0)
+            return s_usage(x, "cannot connect to the listen endpoint '%s' of %s", cf.cf_listen,
+                           x->opt[O_CONFIG]);
+        first = from_config;
+    }
+
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_STATUS);
+    int rc = s_call_ep(x, first, &rq, &rp);
+    if (rc != S_EXIT_OK) {
+        ly_rep_fini(&rp);
+        return rc;
+    }
+
+    if (x->opt[O_CONFIG] && rp.rp_status.ns_id != cf.cf_node_id) {
+        rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_EINVAL),
+                    "%s is node %u (%s), but %s configures node %u", first,
+                    (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, x->opt[O_CONFIG],
+                    (unsigned)cf.cf_node_id);
+        ly_rep_fini(&rp);
+        return rc;
+    }
+
+    /* With --config, peers configured there but missing from the status count too. */
+    size_t n = 1 + s_npeers(&rp.rp_status), nconf = x->opt[O_CONFIG] ? (size_t)cf.cf_npeers : 0;
+    s_vnode *v = calloc(n + nconf, sizeof *v);
+    s_vvmax *um = calloc((n + nconf) * LY_VV_MAX, sizeof *um);
+    if (!v || !um) {
+        free(v);
+        free(um);
+        ly_rep_fini(&rp);
+        return s_fail(x, S_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
+    }
+    v[0].vn_id = rp.rp_status.ns_id;
+    ly_strlcpy(v[0].vn_client, first, sizeof v[0].vn_client);
+    s_verify_take(&v[0], &rp);
+    for (size_t i = 1; i < n; i++) {
+        const ly_peer_status *ps = &rp.rp_status.ns_peers[i - 1];
+        v[i].vn_id = ps->ps_id;
+        ly_strlcpy(v[i].vn_name, ps->ps_name, sizeof v[i].vn_name);
+        if (!ps->ps_client[0])
+            snprintf(v[i].vn_why, sizeof v[i].vn_why,
+                     "its client endpoint is unknown (node %u has not heard it announce one)",
+                     (unsigned)v[0].vn_id);
+        else if (s_connect_form(ps->ps_client, ps->ps_endpoint, v[i].vn_client,
+                                sizeof v[i].vn_client) != 0)
+            snprintf(v[i].vn_why, sizeof v[i].vn_why,
+                     "its announced client endpoint '%s' is not one to connect to", ps->ps_client);
+    }
+    ly_rep_fini(&rp);
+    for (size_t k = 0, n0 = n; k < nconf; k++) {
+        const ly_peer_conf *pc = &cf.cf_peers[k];
+        size_t i = 1;
+        while (i < n0 && v[i].vn_id != pc->pc_id)
+            i++;
+        if (i < n0)
+            continue;
+        v[n].vn_id = pc->pc_id;
+        ly_strlcpy(v[n].vn_name, pc->pc_name, sizeof v[n].vn_name);
+        snprintf(v[n].vn_why, sizeof v[n].vn_why,
+                 "a peer in %.200s, but not in the status of node %u", x->opt[O_CONFIG],
+                 (unsigned)v[0].vn_id);
+        n++;
+    }
+
+    for (size_t i = 1; i < n; i++) {
+        if (v[i].vn_client[0])
+            s_verify_ask(x, &v[i]);
+    }
+    int ok = s_verify_compare(v, n, um);
+    if (x->json)
+        s_verify_json(v, n, ok);
+    else
+        s_verify_print(v, n, ok);
+    free(v);
+    free(um);
+    return ok ? S_EXIT_OK : S_EXIT_FAILED;
+}
+
 #define S_PROFILE_HELP                                                                             \
     "  --name NAME              the customer's name (up to 100 bytes of UTF-8)\n"                  \
     "  --birthday YYYY-MM-DD    date of birth\n"                                                   \
@@ -1071,9 +1619,48 @@ static const s_cmd s_cmds[] = {
      .pos = {NULL},
      .opts = 0,
      .synopsis = "",
-     .summary = "show the node's state",
-     .help = "Show the node's id, name, incarnation, program version, event and customer\n"
-             "counts, version vector (origin:seq), state digest, clock, uptime and store use.\n"},
+     .summary = "show the node's state and its view of the other nodes",
+     .help = "Show the node's id, name, client endpoint, incarnation, program version, event\n"
+             "and customer counts, version vector (origin:seq), state digest, clock, uptime\n"
+             "and store use; then one row per peer, as this node sees it:\n\n"
+             "  ID, NAME, ENDPOINT  the peer and its peer endpoint (from this node's config)\n"
+             "  STATE               up (session established and heard recently) or down\n"
+             "  LAST HEARD          time since its last message, or never\n"
+             "  EVENTS              its event count, as it last announced\n"
+             "  BEHIND              events this node holds that the peer lacks\n"
+             "  MISSING             events the peer holds that this node lacks\n"
+             "  LAG                 age of the oldest event the peer lacks (0 ms: none)\n"
+             "  DIGEST              its state digest, as it last announced\n"
+             "  CONVERGED           yes: same version vector and digest as this node\n"
+             "  SENT, RECEIVED      events sent to it, and received from it and applied here\n"
+             "  DROPPED             messages to it dropped (queue full or link down); the\n"
+             "                      peer repairs such gaps by catch-up\n"},
+    {.name = "verify",
+     .run = s_cmd_verify,
+     .npos = 0,
+     .pos = {NULL},
+     .opts = S_O(O_CONFIG),
+     .synopsis = "[--timeout SECONDS] [--config FILE]",
+     .summary = "check that every node of the chain holds the same state",
+     .help = "Ask every node of the chain for its status and compare them. The chain is\n"
+             "this node (--node, or the [node] listen endpoint of a loyald config file with\n"
+             "--config) and every peer in its status, each asked at the client endpoint it\n"
+             "announced (a peer that has announced none counts as not answering). Nodes are\n"
+             "asked one after the other, each within --timeout (default 5 s).\n\n"
+             "One line per node: id, name, client endpoint, whether it answered, its event\n"
+             "count and digest, and how many events it lacks of the union of all the nodes'\n"
+             "version vectors (for each origin and incarnation, the highest sequence number\n"
+             "any node holds, minus its own).\n\n"
+             "options:\n"
+             "  --config FILE            the loyald config file of the node to start from\n"
+             "                           (instead of --node; a wildcard listen host such as\n"
+             "                           tcp://*:7101 is asked at 127.0.0.1)\n",
+     .exit_text = "exit status:\n"
+                  "  0  every node answered, and all hold the same events and the same digest\n"
+                  "  1  a node differs or did not answer (or the first node refused, or is not\n"
+                  "     the node that --config describes)\n"
+                  "  2  usage error (or an unreadable --config file); nothing was sent\n"
+                  "  3  the first node was unreachable or did not answer in time\n"},
     {.name = "events",
      .run = s_cmd_events,
      .npos = 0,
@@ -1112,7 +1699,7 @@ static void s_cmd_help(const s_cmd *cmd)
     s_print_usage(stdout, cmd);
     printf("\n%s\nglobal options: --node ENDPOINT, --timeout SECONDS, --json, -h/--help "
            "(see 'loyalctl --help')\n\n%s",
-           cmd->help, s_exit_text);
+           cmd->help, cmd->exit_text ? cmd->exit_text : s_exit_text);
 }
 
 /* ---- the command line ---- */

@@ -32,17 +32,17 @@
 #include "proto/msg.h"
 #include "proto/peer.h"
 
-#define LY_HEARTBEAT_MS 1000
-#define LY_PEER_DOWN_MS 3500 /* no heartbeat for this long: the peer is down */
+#define LY_HEARTBEAT_MS    1000
+#define LY_PEER_DOWN_MS    3500 /* no heartbeat for this long: the peer is down */
 #define LY_SYNC_TIMEOUT_MS 5000
-#define LY_HELLO_RETRY_MS 1000
-#define LY_SYNC_BATCH 1000 /* events asked for per sync-req */
+#define LY_HELLO_RETRY_MS  1000
+#define LY_SYNC_BATCH      1000 /* events asked for per sync-req */
 
 typedef struct ly_repl ly_repl;
 
 /* Where a peer message came from / goes to. */
 typedef struct ly_peer_addr {
-    int pa_dealer;          /* >= 0: our DEALER to peer index pa_dealer (config order) */
+    int pa_dealer;           /* >= 0: our DEALER to peer index pa_dealer (config order) */
     const uint8_t *pa_ident; /* else: a ROUTER session with this routing id */
     size_t pa_ident_len;
 } ly_peer_addr;
@@ -57,13 +57,9 @@ typedef struct ly_repl_io {
 } ly_repl_io;
 
 /* A replication state for node `cf` over `store`. `cf`, `store`, `hlc` are
- * borrowed and must outlive it. `nonce` identifies this boot. NULL on ENOMEM. */
-ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly_repl_io *io,
-                     uint64_t nonce);
+ * borrowed and must outlive it. NULL on ENOMEM. */
+ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly_repl_io *io);
 void ly_repl_destroy(ly_repl **rp);
-
-/* The routing id our DEALERs use ("n<id>-<nonce>"); a static buffer of the repl. */
-const char *ly_repl_routing_id(const ly_repl *r);
 
 /* 1 if the message needs the write transaction (it carries events to apply). */
 int ly_repl_needs_txn(const ly_pmsg *m);

@@ -4,25 +4,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "node/repl.h"
 #include "node/service.h"
 #include "proto/codec.h"
+#include "proto/peer.h"
 
-#define S_IDENT_MAX 256
-#define S_RETRIES   8 /* map growths in a row before a batch is refused */
+#define S_IDENT_MAX      256
+#define S_RETRIES        8  /* map growths in a row before a batch is refused */
+#define S_PEER_ITEMS_MAX 16 /* peer event messages in one batch (each up to 2000 events) */
+#define S_TICK_MS        100
 
-/* One request of a batch and, once executed, its encoded reply. */
+/* One message of a batch: a client request (and, once executed, its encoded
+ * reply) or a peer message that carries events. */
 typedef struct s_item {
+    int it_peer; /* 0: client request; 1: peer message */
     uint8_t it_ident[S_IDENT_MAX];
     size_t it_ident_len;
-    int it_decoded; /* it_req holds a valid request; else it_reply is already an error */
+    int it_decoded; /* client: it_req is valid; else it_reply is already an error */
     ly_req it_req;
     uint8_t *it_reply;
     size_t it_reply_len;
+    ly_pmsg *it_pmsg; /* peer: heap */
+    int it_dealer;    /* peer: >= 0 came on our DEALER to that peer, else on the ROUTER */
 } s_item;
 
 struct ly_server {
@@ -30,16 +39,113 @@ struct ly_server {
     ly_store *sv_store;
     ly_hlc sv_hlc;
     ly_service sv_service;
+    ly_repl *sv_repl;
     void *sv_ctx;
-    void *sv_clients; /* ROUTER */
+    void *sv_clients;  /* ROUTER on listen */
+    void *sv_peers;    /* ROUTER on peer_listen (NULL without peers) */
+    void **sv_dealers; /* one DEALER per configured peer */
+    zmq_pollitem_t *sv_poll;
+    int sv_npoll;
     s_item *sv_batch;
-    ly_rep *sv_rep; /* scratch reply */
-    uint64_t sv_batches, sv_requests, sv_dropped_replies, sv_bad_frames;
+    uint32_t sv_batch_cap;
+    ly_rep *sv_rep;       /* scratch reply */
+    ly_event *sv_created; /* this node's events created in the current batch */
+    size_t sv_ncreated;
+    uint64_t sv_batches, sv_requests, sv_dropped_replies, sv_bad_frames, sv_bad_peer;
 };
+
+static uint64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+}
 
 static void s_set_int(void *sock, int opt, int v)
 {
     zmq_setsockopt(sock, opt, &v, sizeof v);
+}
+
+/* ---- replication I/O: never blocks; a message that cannot go now is dropped ---- */
+
+static int s_send_dealer(void *ctx, int peer, const uint8_t *buf, size_t len)
+{
+    ly_server *sv = ctx;
+    return zmq_send(sv->sv_dealers[peer], buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static int s_send_router(void *ctx, const uint8_t *ident, size_t ident_len, const uint8_t *buf,
+                         size_t len)
+{
+    ly_server *sv = ctx;
+    if (zmq_send(sv->sv_peers, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    return zmq_send(sv->sv_peers, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
+{
+    ly_server *sv = ctx;
+    return ly_repl_status(sv->sv_repl, t, ns);
+}
+
+static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg, char *why,
+                     size_t why_len)
+{
+    *sock = zmq_socket(sv->sv_ctx, ZMQ_ROUTER);
+    if (!*sock)
+        return LY_ENOMEM;
+    zmq_setsockopt(*sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    s_set_int(*sock, ZMQ_ROUTER_MANDATORY, 1); /* unroutable replies fail, not vanish */
+    s_set_int(*sock, ZMQ_LINGER, 1000);
+    s_set_int(*sock, ZMQ_SNDHWM, 10000);
+    s_set_int(*sock, ZMQ_RCVHWM, 10000);
+    s_set_int(*sock, ZMQ_HEARTBEAT_IVL, 2000);
+    s_set_int(*sock, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+    if (zmq_bind(*sock, ep) != 0) {
+        snprintf(why, why_len, "cannot listen on '%s': %s", ep, zmq_strerror(errno));
+        return LY_EUNAVAIL;
+    }
+    return LY_OK;
+}
+
+static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
+{
+    const ly_config *cf = sv->sv_cf;
+    ly_repl_io io = {sv, s_send_dealer, s_send_router};
+    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &io);
+    sv->sv_dealers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *sv->sv_dealers);
+    if (!sv->sv_repl || !sv->sv_dealers)
+        return LY_ENOMEM;
+    sv->sv_service.sv_status_hook = s_status_hook;
+    sv->sv_service.sv_status_ctx = sv;
+    if (cf->cf_npeers == 0)
+        return LY_OK;
+    ly_err e = s_bind(sv, &sv->sv_peers, cf->cf_peer_listen, LY_PEER_FRAME_MAX, why, why_len);
+    if (e != LY_OK)
+        return e;
+    for (int i = 0; i < cf->cf_npeers; i++) {
+        void *d = zmq_socket(sv->sv_ctx, ZMQ_DEALER);
+        if (!d)
+            return LY_ENOMEM;
+        sv->sv_dealers[i] = d;
+        int64_t maxmsg = LY_PEER_FRAME_MAX;
+        zmq_setsockopt(d, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        s_set_int(d, ZMQ_LINGER, 0);
+        s_set_int(d, ZMQ_IMMEDIATE, 1); /* queue nothing for a peer that is not connected */
+        s_set_int(d, ZMQ_SNDHWM, 1000);
+        s_set_int(d, ZMQ_RCVHWM, 1000);
+        s_set_int(d, ZMQ_RECONNECT_IVL, 100);
+        s_set_int(d, ZMQ_RECONNECT_IVL_MAX, 2000); /* back off to 2 s for a dead peer */
+        s_set_int(d, ZMQ_HEARTBEAT_IVL, 2000);
+        s_set_int(d, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+        if (zmq_connect(d, cf->cf_peers[i].pc_endpoint) != 0) {
+            snprintf(why, why_len, "cannot connect to peer '%s' at '%s': %s",
+                     cf->cf_peers[i].pc_name, cf->cf_peers[i].pc_endpoint, zmq_strerror(errno));
+            return LY_EUNAVAIL;
+        }
+    }
+    return LY_OK;
 }
 
 ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why_len)
@@ -72,39 +178,30 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     ly_strlcpy(sv->sv_service.sv_name, cf->cf_name, sizeof sv->sv_service.sv_name);
     sv->sv_service.sv_started_ms = ly_wall_ms();
 
-    sv->sv_batch = calloc(cf->cf_batch_max, sizeof *sv->sv_batch);
+    sv->sv_batch_cap = cf->cf_batch_max + S_PEER_ITEMS_MAX;
+    sv->sv_batch = calloc(sv->sv_batch_cap, sizeof *sv->sv_batch);
     sv->sv_rep = malloc(sizeof *sv->sv_rep);
+    sv->sv_created = malloc(cf->cf_batch_max * sizeof *sv->sv_created);
+    sv->sv_poll = calloc((size_t)cf->cf_npeers + 2, sizeof *sv->sv_poll);
     sv->sv_ctx = zmq_ctx_new();
-    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_ctx) {
+    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created || !sv->sv_poll || !sv->sv_ctx) {
         e = LY_ENOMEM;
         goto fail;
     }
-    sv->sv_clients = zmq_socket(sv->sv_ctx, ZMQ_ROUTER);
-    if (!sv->sv_clients) {
-        e = LY_ENOMEM;
+    if ((e = s_bind(sv, &sv->sv_clients, cf->cf_listen, LY_FRAME_MAX, why, why_len)) != LY_OK)
         goto fail;
-    }
-    int64_t maxmsg = LY_FRAME_MAX;
-    zmq_setsockopt(sv->sv_clients, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    s_set_int(sv->sv_clients, ZMQ_ROUTER_MANDATORY, 1); /* unroutable replies fail, not vanish */
-    s_set_int(sv->sv_clients, ZMQ_LINGER, 1000);
-    s_set_int(sv->sv_clients, ZMQ_SNDHWM, 10000);
-    s_set_int(sv->sv_clients, ZMQ_RCVHWM, 10000);
-    s_set_int(sv->sv_clients, ZMQ_HEARTBEAT_IVL, 5000);
-    s_set_int(sv->sv_clients, ZMQ_HEARTBEAT_TIMEOUT, 15000);
-    if (zmq_bind(sv->sv_clients, cf->cf_listen) != 0) {
-        snprintf(why, why_len, "cannot listen on '%s': %s", cf->cf_listen, zmq_strerror(errno));
-        e = LY_EUNAVAIL;
+    if ((e = s_open_peers(sv, why, why_len)) != LY_OK)
         goto fail;
-    }
-    if (cf->cf_npeers > 0)
-        LY_LOG(LY_WARN, "node.peers_idle",
-               "peers=%d: this version serves one branch; replication links are not opened",
-               cf->cf_npeers);
+    sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_clients, 0, ZMQ_POLLIN, 0};
+    if (sv->sv_peers)
+        sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_peers, 0, ZMQ_POLLIN, 0};
+    for (int i = 0; i < cf->cf_npeers; i++)
+        sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_dealers[i], 0, ZMQ_POLLIN, 0};
     LY_LOG(LY_INFO, "node.listening",
-           "id=%u name=%s listen=%s data_dir=%s incarnation=%u events=%llu customers=%llu "
-           "program=%u",
-           cf->cf_node_id, cf->cf_name, cf->cf_listen, cf->cf_data_dir,
+           "id=%u name=%s listen=%s peer_listen=%s peers=%d data_dir=%s incarnation=%u "
+           "events=%llu customers=%llu program=%u",
+           cf->cf_node_id, cf->cf_name, cf->cf_listen,
+           cf->cf_peer_listen[0] ? cf->cf_peer_listen : "-", cf->cf_npeers, cf->cf_data_dir,
            ly_store_incarnation(sv->sv_store), (unsigned long long)st.st_events,
            (unsigned long long)st.st_customers, cf->cf_program.pg_version);
     *out = sv;
@@ -114,6 +211,17 @@ fail:
     return e;
 }
 
+static void s_item_clear(s_item *it)
+{
+    free(it->it_reply);
+    it->it_reply = NULL;
+    if (it->it_pmsg) {
+        ly_pmsg_fini(it->it_pmsg);
+        free(it->it_pmsg);
+        it->it_pmsg = NULL;
+    }
+}
+
 void ly_server_destroy(ly_server **svp)
 {
     if (!svp || !*svp)
@@ -121,14 +229,23 @@ void ly_server_destroy(ly_server **svp)
     ly_server *sv = *svp;
     if (sv->sv_clients)
         zmq_close(sv->sv_clients);
+    if (sv->sv_peers)
+        zmq_close(sv->sv_peers);
+    for (int i = 0; sv->sv_dealers && i < sv->sv_cf->cf_npeers; i++)
+        if (sv->sv_dealers[i])
+            zmq_close(sv->sv_dealers[i]);
     if (sv->sv_ctx)
         zmq_ctx_term(sv->sv_ctx);
     if (sv->sv_batch) {
-        for (uint32_t i = 0; i < sv->sv_cf->cf_batch_max; i++)
-            free(sv->sv_batch[i].it_reply);
+        for (uint32_t i = 0; i < sv->sv_batch_cap; i++)
+            s_item_clear(&sv->sv_batch[i]);
         free(sv->sv_batch);
     }
+    ly_repl_destroy(&sv->sv_repl);
+    free(sv->sv_dealers);
+    free(sv->sv_poll);
     free(sv->sv_rep);
+    free(sv->sv_created);
     ly_store_close(&sv->sv_store);
     free(sv);
     *svp = NULL;
@@ -161,6 +278,7 @@ static void s_error_reply(ly_server *sv, s_item *it, int type, uint64_t id, ly_e
     ly_rep_init(rp);
     ly_rep_error(rp, type, id, err, "%s", why && why[0] ? why : ly_strerror(err));
     s_set_reply(it, rp);
+    ly_rep_fini(rp);
 }
 
 static void s_drain_frames(void *sock)
@@ -175,35 +293,54 @@ static void s_drain_frames(void *sock)
     }
 }
 
-/* Read up to batch_max ready requests without blocking. Returns the count. */
-static uint32_t s_gather(ly_server *sv)
+/* Receive [ident] body from a ROUTER (ident = NULL for a DEALER). Returns 1 with
+ * a message, 0 when none is ready, -1 for a malformed one (already drained). */
+static int s_recv(void *sock, uint8_t *ident, size_t *ident_len, zmq_msg_t *body)
 {
-    uint32_t n = 0;
+    if (ident) {
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            return 0;
+        }
+        int ok = zmq_msg_more(&id) && zmq_msg_size(&id) <= S_IDENT_MAX;
+        *ident_len = zmq_msg_size(&id);
+        if (ok)
+            memcpy(ident, zmq_msg_data(&id), *ident_len);
+        zmq_msg_close(&id);
+        if (!ok) {
+            s_drain_frames(sock);
+            return -1;
+        }
+    }
+    zmq_msg_init(body);
+    if (zmq_msg_recv(body, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(body);
+        return ident ? -1 : 0;
+    }
+    if (zmq_msg_more(body)) {
+        s_drain_frames(sock);
+        zmq_msg_close(body);
+        return -2; /* more than one frame */
+    }
+    return 1;
+}
+
+/* Read ready client requests into the batch. */
+static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
+{
     while (n < sv->sv_cf->cf_batch_max) {
         s_item *it = &sv->sv_batch[n];
-        zmq_msg_t ident, body;
-        zmq_msg_init(&ident);
-        if (zmq_msg_recv(&ident, sv->sv_clients, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ident);
+        zmq_msg_t body;
+        int rc = s_recv(sv->sv_clients, it->it_ident, &it->it_ident_len, &body);
+        if (rc == 0)
             break;
-        }
-        if (!zmq_msg_more(&ident) || zmq_msg_size(&ident) > S_IDENT_MAX) {
-            zmq_msg_close(&ident);
-            s_drain_frames(sv->sv_clients);
+        if (rc == -1)
             continue;
-        }
-        it->it_ident_len = zmq_msg_size(&ident);
-        memcpy(it->it_ident, zmq_msg_data(&ident), it->it_ident_len);
-        zmq_msg_close(&ident);
-        zmq_msg_init(&body);
-        if (zmq_msg_recv(&body, sv->sv_clients, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&body);
-            continue;
-        }
-        int more = zmq_msg_more(&body);
+        it->it_peer = 0;
         it->it_decoded = 0;
-        if (more) {
-            s_drain_frames(sv->sv_clients);
+        if (rc == -2) {
             sv->sv_bad_frames++;
             s_error_reply(sv, it, 0, 0, LY_EPROTO, "a request is exactly one frame");
         } else {
@@ -220,31 +357,88 @@ static uint32_t s_gather(ly_server *sv)
                        (unsigned long long)id, why);
                 s_error_reply(sv, it, 0, id, e, why);
             }
+            zmq_msg_close(&body);
         }
-        zmq_msg_close(&body);
         n++;
     }
     return n;
 }
 
-/* Execute the decoded requests of the batch in one transaction and commit it. */
+/* Read ready peer messages from `sock`. Those that carry events join the batch;
+ * the others are handled at once. Returns the new batch size. */
+static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n, int *peer_items)
+{
+    while (*peer_items < S_PEER_ITEMS_MAX && n < sv->sv_batch_cap) {
+        s_item *it = &sv->sv_batch[n];
+        zmq_msg_t body;
+        int rc = s_recv(sock, dealer < 0 ? it->it_ident : NULL, &it->it_ident_len, &body);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            sv->sv_bad_peer++;
+            LY_LOG(LY_WARN, "peer.bad_frame", "channel=%s: not one frame; dropped",
+                   dealer < 0 ? "push" : "reply");
+            continue;
+        }
+        ly_pmsg *m = malloc(sizeof *m);
+        char why[200] = "";
+        ly_err e = m ? ly_pmsg_decode(zmq_msg_data(&body), zmq_msg_size(&body), m, why, sizeof why)
+                     : LY_ENOMEM;
+        zmq_msg_close(&body);
+        if (e != LY_OK) {
+            sv->sv_bad_peer++;
+            LY_LOG(LY_WARN, "peer.bad_message", "channel=%s error=%s why=\"%s\"; dropped",
+                   dealer < 0 ? "push" : "reply", ly_errname(e), why);
+            if (m) {
+                ly_pmsg_fini(m);
+                free(m);
+            }
+            continue;
+        }
+        ly_peer_addr from = {dealer, dealer < 0 ? it->it_ident : NULL, it->it_ident_len};
+        if (!ly_repl_needs_txn(m)) {
+            ly_repl_handle(sv->sv_repl, &from, m, NULL);
+            ly_pmsg_fini(m);
+            free(m);
+            continue;
+        }
+        it->it_peer = 1;
+        it->it_pmsg = m;
+        it->it_dealer = dealer;
+        (*peer_items)++;
+        n++;
+    }
+    return n;
+}
+
+/* Execute the batch in one transaction and commit it. */
 static ly_err s_execute(ly_server *sv, uint32_t n)
 {
     ly_err e = LY_OK;
     for (int attempt = 0; attempt < S_RETRIES; attempt++) {
         ly_txn *t;
+        sv->sv_ncreated = 0;
         if ((e = ly_store_begin(sv->sv_store, 1, &t)) != LY_OK)
             return e;
         for (uint32_t i = 0; i < n && e == LY_OK; i++) {
             s_item *it = &sv->sv_batch[i];
+            if (it->it_peer) {
+                ly_peer_addr from = {it->it_dealer, it->it_dealer < 0 ? it->it_ident : NULL,
+                                     it->it_ident_len};
+                e = ly_repl_handle(sv->sv_repl, &from, it->it_pmsg, t);
+                continue;
+            }
             if (!it->it_decoded)
                 continue;
             ly_rep *rp = sv->sv_rep;
             int created;
             ly_rep_init(rp);
-            e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp, NULL, &created);
-            if (e == LY_OK)
+            e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp,
+                                &sv->sv_created[sv->sv_ncreated], &created);
+            if (e == LY_OK) {
                 s_set_reply(it, rp);
+                sv->sv_ncreated += (size_t)created;
+            }
             ly_rep_fini(rp);
         }
         if (e == LY_OK)
@@ -253,26 +447,24 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
             ly_store_abort(&t);
         if (e != LY_ERETRY)
             return e;
-        LY_LOG(LY_INFO, "server.batch_replay", "requests=%u attempt=%d", n, attempt + 1);
+        LY_LOG(LY_INFO, "server.batch_replay", "messages=%u attempt=%d", n, attempt + 1);
     }
     return LY_ENOSPC;
 }
 
-static void s_send(ly_server *sv, uint32_t n)
+static void s_send_replies(ly_server *sv, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         s_item *it = &sv->sv_batch[i];
-        if (!it->it_reply)
-            continue;
-        if (zmq_send(sv->sv_clients, it->it_ident, it->it_ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-                0 ||
-            zmq_send(sv->sv_clients, it->it_reply, it->it_reply_len, ZMQ_DONTWAIT) < 0) {
+        if (!it->it_peer && it->it_reply &&
+            (zmq_send(sv->sv_clients, it->it_ident, it->it_ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+                 0 ||
+             zmq_send(sv->sv_clients, it->it_reply, it->it_reply_len, ZMQ_DONTWAIT) < 0)) {
             /* The client is gone or does not read: its reply is dropped, nobody waits. */
             sv->sv_dropped_replies++;
             LY_LOG(LY_DEBUG, "client.reply_dropped", "error=\"%s\"", zmq_strerror(errno));
         }
-        free(it->it_reply);
-        it->it_reply = NULL;
+        s_item_clear(it);
     }
 }
 
@@ -281,41 +473,51 @@ static void s_process(ly_server *sv, uint32_t n)
     ly_err e = s_execute(sv, n);
     if (e != LY_OK) {
         /* Nothing of this batch was committed: every request gets the error. */
-        LY_LOG(LY_ERROR, "server.batch_failed", "requests=%u error=%s", n, ly_errname(e));
+        LY_LOG(LY_ERROR, "server.batch_failed", "messages=%u error=%s", n, ly_errname(e));
         ly_err shown = e == LY_ENOSPC ? LY_ENOSPC : LY_EUNAVAIL;
         for (uint32_t i = 0; i < n; i++) {
             s_item *it = &sv->sv_batch[i];
-            if (it->it_decoded)
+            if (!it->it_peer && it->it_decoded)
                 s_error_reply(sv, it, it->it_req.rq_type, it->it_req.rq_id, shown,
                               e == LY_ENOSPC ? "storage is full; nothing was changed"
                                              : "storage failed; nothing was changed");
         }
+        sv->sv_ncreated = 0;
     }
-    s_send(sv, n);
+    /* Acknowledge, then publish: both only after the commit. */
+    s_send_replies(sv, n);
+    ly_repl_after_commit(sv->sv_repl, e == LY_OK, sv->sv_created, sv->sv_ncreated);
     sv->sv_batches++;
     sv->sv_requests += n;
 }
 
 ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
 {
-    zmq_pollitem_t items[] = {{sv->sv_clients, 0, ZMQ_POLLIN, 0}};
     LY_LOG(LY_INFO, "node.ready", "name=%s", sv->sv_cf->cf_name);
+    ly_repl_tick(sv->sv_repl, s_mono_ms());
     while (!*stop) {
-        int rc = zmq_poll(items, 1, 1000);
-        if (rc < 0) {
-            if (errno == EINTR)
-                continue;
+        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll, S_TICK_MS);
+        if (rc < 0 && errno != EINTR) {
             LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
             return LY_EIO;
         }
-        uint32_t n = s_gather(sv);
+        ly_repl_tick(sv->sv_repl, s_mono_ms());
+        if (rc <= 0)
+            continue;
+        int peer_items = 0;
+        uint32_t n = s_gather_clients(sv, 0);
+        if (sv->sv_peers)
+            n = s_gather_peer(sv, sv->sv_peers, -1, n, &peer_items);
+        for (int i = 0; i < sv->sv_cf->cf_npeers; i++)
+            n = s_gather_peer(sv, sv->sv_dealers[i], i, n, &peer_items);
         if (n > 0)
             s_process(sv, n);
     }
     LY_LOG(LY_INFO, "node.stopping",
-           "batches=%llu requests=%llu bad_frames=%llu "
+           "batches=%llu requests=%llu bad_frames=%llu bad_peer_messages=%llu "
            "dropped_replies=%llu",
            (unsigned long long)sv->sv_batches, (unsigned long long)sv->sv_requests,
-           (unsigned long long)sv->sv_bad_frames, (unsigned long long)sv->sv_dropped_replies);
+           (unsigned long long)sv->sv_bad_frames, (unsigned long long)sv->sv_bad_peer,
+           (unsigned long long)sv->sv_dropped_replies);
     return LY_OK;
 }

@@ -422,6 +422,8 @@ static ly_err s_status(ly_service *sv, ly_txn *t, ly_rep *rp)
         ns->ns_vv[i].seq = vv[i].vv_seq;
     }
     ns->ns_nvv = (uint32_t)n;
+    if (sv->sv_status_hook)
+        return sv->sv_status_hook(sv->sv_status_ctx, t, ns);
     return LY_OK;
 }
 

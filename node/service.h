@@ -23,6 +23,10 @@ typedef struct ly_service {
     ly_hlc *sv_hlc;               /* borrowed */
     char sv_name[64];
     uint64_t sv_started_ms;
+    /* Optional: adds what the service does not know (peers, client endpoint) to
+     * a status reply, inside the same transaction. */
+    ly_err (*sv_status_hook)(void *ctx, ly_txn *t, ly_node_status *ns);
+    void *sv_status_ctx;
 } ly_service;
 
 /* Execute `rq` in transaction `t` (a write transaction for mutations) and fill

@@ -37,6 +37,16 @@
  * refuses with LY_EINVAL exactly the requests whose encoding ly_req_decode would
  * refuse.
  *
+ * A status reply carries "node" (this node: id, name, incarnation, program,
+ * events, customers, digest, hlc, uptime_ms, map_size, map_used, vv, client)
+ * and "peers": an array of at most LY_STATUS_PEERS_MAX maps {id, name, endpoint,
+ * client, up, last_heard_ms, behind, missing, lag_ms, digest, events,
+ * converged, sent, received, dropped} (ly_peer_status; up and converged are
+ * booleans, last_heard_ms is UINT64_MAX for never). "peers" is always written
+ * for a status reply, an empty array when the node has none; a reply without
+ * it (an older node) reads as no peers. Decoded rows go to rp_status.ns_peers
+ * (heap, freed by ly_rep_fini).
+ *
  * Replies are decoded leniently about keys (an unknown key is skipped: a newer
  * node may add fields) but strictly about the keys known here, with the same
  * structural limits; any malformed or out-of-contract reply is LY_EPROTO (never
@@ -69,7 +79,7 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len);
 ly_err ly_req_check(const ly_req *rq, char *why, size_t why_len);
 
 /* Decode one frame. The struct is initialised first (ly_req_init/ly_rep_init:
- * pass a reply that holds no events). On error the struct is unspecified except
+ * pass a reply that holds no events or peer rows). On error the struct is unspecified except
  * that ly_rep_fini is always safe; `why` (may be NULL) receives a human reason
  * naming the field (empty on success). */
 ly_err ly_req_decode(const uint8_t *buf, size_t len, ly_req *rq, char *why, size_t why_len);

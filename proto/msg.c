@@ -66,6 +66,9 @@ void ly_rep_fini(ly_rep *rp)
     free(rp->rp_events);
     rp->rp_events = NULL;
     rp->rp_nevents = 0;
+    free(rp->rp_status.ns_peers);
+    rp->rp_status.ns_peers = NULL;
+    rp->rp_status.ns_npeers = 0;
 }
 
 /* Sets rp_type, rp_id, rp_err and rp_message; every other field (rp_available

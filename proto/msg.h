@@ -14,12 +14,13 @@
 
 #include "common/event.h"
 
-#define LY_PROTO_VERSION 1
-#define LY_FRAME_MAX     65536 /* largest frame either side accepts */
-#define LY_HIST_MAX      50    /* history entries in a customer reply */
-#define LY_HIST_DEFAULT  10
-#define LY_VV_MAX        64  /* version vector entries in a status reply */
-#define LY_EVENTS_MAX    100 /* events in one `events` reply */
+#define LY_PROTO_VERSION    1
+#define LY_FRAME_MAX        65536 /* largest frame either side accepts */
+#define LY_HIST_MAX         50    /* history entries in a customer reply */
+#define LY_HIST_DEFAULT     10
+#define LY_VV_MAX           64  /* version vector entries in a status reply */
+#define LY_EVENTS_MAX       100 /* events in one `events` reply */
+#define LY_STATUS_PEERS_MAX 64  /* peer rows in a status reply (LY_PEERS_MAX of config.h) */
 
 typedef enum ly_msgtype {
     LY_MSG_ENROLL = 1,
@@ -77,6 +78,25 @@ typedef struct ly_hist {
     char hi_tier_to[LY_TIER_NAME_MAX + 1];
 } ly_hist;
 
+/* One peer as this node sees it (status reply). */
+typedef struct ly_peer_status {
+    uint16_t ps_id;
+    char ps_name[64];
+    char ps_endpoint[256];     /* its peer_listen, from this node's config */
+    char ps_client[256];       /* its client endpoint, as it announced it ("" until known) */
+    uint8_t ps_up;             /* a session is established and it was heard recently */
+    uint64_t ps_last_heard_ms; /* ms since its last message; UINT64_MAX if never */
+    uint64_t ps_behind;        /* events this node holds that the peer lacks */
+    uint64_t ps_missing;       /* events the peer holds that this node lacks */
+    uint64_t ps_lag_ms;        /* age of the oldest event the peer lacks (0 if none) */
+    uint64_t ps_digest;        /* its last announced digest */
+    uint64_t ps_events;        /* its last announced event count */
+    uint8_t ps_converged;      /* same version vector and digest as this node */
+    uint64_t ps_sent;          /* events sent to it (live and catch-up) */
+    uint64_t ps_received;      /* events received from it and applied here */
+    uint64_t ps_dropped;       /* messages to it dropped (queue full or link down) */
+} ly_peer_status;
+
 typedef struct ly_node_status {
     uint16_t ns_id;
     char ns_name[64];
@@ -95,6 +115,9 @@ typedef struct ly_node_status {
         uint32_t incarnation;
         uint64_t seq;
     } ns_vv[LY_VV_MAX];
+    char ns_client[256];      /* this node's client endpoint */
+    uint32_t ns_npeers;       /* at most LY_STATUS_PEERS_MAX */
+    ly_peer_status *ns_peers; /* heap, owned by the reply: freed by ly_rep_fini */
 } ly_node_status;
 
 typedef struct ly_rep {
@@ -134,7 +157,8 @@ typedef struct ly_rep {
     ly_event *rp_events; /* heap, owned by the reply: free with ly_rep_fini */
 } ly_rep;
 
-/* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_events). */
+/* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_events,
+ * rp_status.ns_peers). */
 void ly_req_init(ly_req *rq, int type);
 void ly_rep_init(ly_rep *rp);
 void ly_rep_fini(ly_rep *rp);

@@ -6,11 +6,12 @@
  * on its ROUTER; answers to its requests (welcome, sync replies) come back on
  * the DEALER that asked. One msgpack map per frame, like the client protocol.
  *
- * Sessions: a DEALER's routing id is "n<node>-<boot nonce>", so a receiver can
- * tell a restarted sender from the old one. Nothing from a session is used
- * before its hello is accepted; a message from an unknown session is answered
- * with hello-required, and the sender says hello again (after a restart of the
- * receiver, say).
+ * Sessions: a session is one connection of a peer's DEALER to our ROUTER (the
+ * ROUTER names each connection; DEALERs set no routing id, so a reconnect can
+ * never be confused with, or blocked by, an old connection). Nothing from a
+ * session is used before its hello is accepted; a message from an unknown
+ * session is answered with hello-required, and the sender says hello again
+ * (after either side restarted or the link was cut).
  *
  * Messages ("t"):
  *   hello       {node, incarnation, name, program, proto, client}  DEALER -> ROUTER
@@ -18,16 +19,44 @@
  *   refused     {node, reason}                                     ROUTER -> DEALER
  *   hello-required {node}                                          ROUTER -> DEALER
  *   heartbeat   {node, hlc, digest, events, vv}                    DEALER -> ROUTER
- *   events      {node, origin, incarnation, prev, events}          DEALER -> ROUTER
+ *               `events` here is the count of events held (pm_events_total)
+ *   events      {node, origin, incarnation, prev, evs}             DEALER -> ROUTER
  *               live: the sender's own new events in seq order; `prev` is the seq
  *               before the first, so a gap is seen at once
  *   sync-req    {node, vv, max}                                    DEALER -> ROUTER
- *   sync-rep    {node, events, more}                               ROUTER -> DEALER
+ *   sync-rep    {node, evs, more}                                  ROUTER -> DEALER
  *               events of any origins the asker lacks (transitive catch-up),
  *               per origin in seq order, at most `max`; more = 1 if there are more
  *
+ * Wire form: one map with "v" (LY_PEER_PROTO) and "t" (the name above) and
+ * exactly the keys listed for its type, all required, no others:
+ *   {"v":1, "t":"heartbeat", "node":2, "hlc":..., "digest":..., "events":1234,
+ *    "vv":[{"origin":1, "incarnation":7, "seq":1200}, ...]}
+ *   {"v":1, "t":"events", "node":2, "origin":2, "incarnation":9, "prev":41,
+ *    "evs":[{"origin":2, "incarnation":9, "seq":42, "hlc":..., "type":2, ...}]}
+ * The events themselves travel under "evs" ("events" is a heartbeat's count):
+ * an array of event maps exactly as in the client protocol's events reply (one
+ * implementation for both: every integer field of ly_event, its strings when
+ * not empty; a key left out reads as 0 or ""); unknown keys are refused there
+ * too.
+ *
+ * Values (else LY_EINVAL): node and origin 1..65535; name 1..63 bytes of
+ * [A-Za-z0-9._-]; client "" or an endpoint that ly_endpoint_valid accepts (at
+ * most 255 bytes); reason 1..199 bytes of UTF-8 text without control
+ * characters; max 1..LY_PEER_EVENTS_MAX; more a boolean; every other integer
+ * anything its field holds (proto too: whether the version suits is for the
+ * replication layer to say, with a refused). vv: at most LY_PEER_VV_MAX entries
+ * (else LY_EPROTO), each with its three keys, origin 1..65535, no (origin,
+ * incarnation) twice. evs: at most LY_PEER_EVENTS_MAX events (else LY_EPROTO),
+ * each valid by ly_event_validate; in an events message each of origin
+ * `origin` and incarnation `incarnation`, with seqs prev+1, prev+2, ...; in a
+ * sync-rep the events of each (origin, incarnation) in increasing seq order
+ * (gaps allowed, origins may interleave). Empty vv and evs arrays are valid.
+ *
  * Decoding is as strict as the client codec (see codec.h): limits are checked on
- * the raw bytes first, every event is validated with ly_event_validate. */
+ * the raw bytes first (frame size, structure, counts against the bytes left),
+ * and an events array is allocated only after its count is checked against
+ * LY_PEER_EVENTS_MAX and against its bytes (a valid event takes 32 at least). */
 #ifndef LY_PEER_H
 #define LY_PEER_H
 
@@ -36,10 +65,10 @@
 #include "common/event.h"
 #include "common/store.h"
 
-#define LY_PEER_PROTO 1
-#define LY_PEER_FRAME_MAX (4u << 20) /* largest peer frame */
-#define LY_PEER_EVENTS_MAX 2000      /* events in one events / sync-rep message */
-#define LY_PEER_VV_MAX 256           /* version vector entries in one message */
+#define LY_PEER_PROTO      1
+#define LY_PEER_FRAME_MAX  (4u << 20) /* largest peer frame */
+#define LY_PEER_EVENTS_MAX 2000       /* events in one events / sync-rep message */
+#define LY_PEER_VV_MAX     256        /* version vector entries in one message */
 
 typedef enum ly_pmsgtype {
     LY_PM_HELLO = 1,
@@ -81,16 +110,35 @@ void ly_pmsg_fini(ly_pmsg *m);
 /* Wire name ("sync-req") of a type, or NULL. */
 const char *ly_pmsgtype_name(int type);
 
-/* Encode into a new heap buffer (caller frees). LY_EINVAL if a field breaks its
- * contract (e.g. an invalid event, node 0), LY_ETOOBIG over LY_PEER_FRAME_MAX. */
+/* Encode into a new heap buffer (caller frees). Only the keys of m->pm_type
+ * are written and checked (the other fields are ignored). LY_EINVAL if a field
+ * breaks its contract (e.g. an invalid event, node 0, a type out of range): the
+ * encoder refuses exactly what ly_pmsg_decode would refuse; LY_ETOOBIG over
+ * LY_PEER_FRAME_MAX (cannot happen within the limits above: 2000 events with
+ * every string at its maximum take about 2.6 MB); LY_ENOMEM. */
 ly_err ly_pmsg_encode(const ly_pmsg *m, uint8_t **out, size_t *len);
 
-/* Decode one frame; strict: unknown/missing/mistyped keys -> LY_EPROTO, bad
- * values and invalid events -> LY_EINVAL, wrong "v" -> LY_EVERSION, frame over
- * LY_PEER_FRAME_MAX -> LY_ETOOBIG. For events messages, every event must have
- * origin == pm_origin, incarnation == pm_incarnation and consecutive seqs
- * starting at pm_prev + 1 (else LY_EINVAL). `why` names the problem. On error
- * ly_pmsg_fini is still safe. */
+/* Decode one frame into `m`, which is initialised first (ly_pmsg_init: pass a
+ * message that holds no events, or they leak). Strict:
+ *   LY_ETOOBIG   the frame is over LY_PEER_FRAME_MAX;
+ *   LY_EVERSION  "v" is an unsigned integer other than LY_PEER_PROTO (checked
+ *                before anything else in the map);
+ *   LY_EPROTO    the bytes cannot be a message: empty, truncated or trailing
+ *                bytes, 0xc1, nesting deeper than 8, counts beyond the frame,
+ *                not a map, a non-string key, an unknown "t"; an unknown,
+ *                duplicate, missing or not-allowed-for-this-type key (in vv
+ *                entries and event maps too); a value of the wrong msgpack type
+ *                (nil, float, bin, ext..., a negative integer for an unsigned
+ *                field, one above INT64_MAX for a signed one); a NUL in a
+ *                string; vv or evs
+ *                over their limits, or more events than the array's bytes hold;
+ *   LY_EINVAL    well formed, but a value breaks its contract (see Values
+ *                above): a range, a string's syntax or length, an invalid
+ *                event, events not following the header or not in seq order;
+ *   LY_ENOMEM.
+ * `why` (may be NULL) names the problem ("evs[3]: not a valid event", "field
+ * 'node': must be 1..65535"), empty on success. On error ly_pmsg_fini is still
+ * safe (and needed: events may have been allocated). */
 ly_err ly_pmsg_decode(const uint8_t *buf, size_t len, ly_pmsg *m, char *why, size_t why_len);
 
 #endif

@@ -58,7 +58,8 @@ static void s_fuzz_rep(const uint8_t *data, size_t size)
     S_CHECK(rc == LY_OK || rc == LY_EPROTO || rc == LY_EVERSION || rc == LY_ETOOBIG ||
             rc == LY_ENOMEM);
     S_CHECK(rp.rp_nevents <= LY_EVENTS_MAX && rp.rp_nhist <= LY_HIST_MAX &&
-            rp.rp_status.ns_nvv <= LY_VV_MAX);
+            rp.rp_status.ns_nvv <= LY_VV_MAX && rp.rp_status.ns_npeers <= LY_STATUS_PEERS_MAX);
+    S_CHECK((rp.rp_status.ns_npeers == 0) == (rp.rp_status.ns_peers == NULL));
     if (rc != LY_OK) {
         ly_rep_fini(&rp);
         return;
@@ -71,6 +72,12 @@ static void s_fuzz_rep(const uint8_t *data, size_t size)
     if (rc == LY_OK) {
         S_CHECK(ly_rep_decode(b1, n1, &rp2, why, sizeof why) == LY_OK);
         S_CHECK(rp2.rp_type == rp.rp_type && rp2.rp_id == rp.rp_id && rp2.rp_err == rp.rp_err);
+        if (rp.rp_type == LY_MSG_STATUS && rp.rp_err == LY_OK) {
+            S_CHECK(rp2.rp_status.ns_npeers == rp.rp_status.ns_npeers);
+            if (rp.rp_status.ns_npeers > 0)
+                S_CHECK(memcmp(rp.rp_status.ns_peers, rp2.rp_status.ns_peers,
+                               rp.rp_status.ns_npeers * sizeof(ly_peer_status)) == 0);
+        }
         S_CHECK(ly_rep_encode(&rp2, &b2, &n2) == LY_OK);
         S_CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0);
         ly_rep_fini(&rp2);

@@ -437,8 +437,11 @@ ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out)
     ly_err e = ly_client_call(c, &rq, &rp);
     if (e == LY_OK)
         e = (ly_err)rp.rp_err;
-    if (e == LY_OK && out != NULL)
+    if (e == LY_OK && out != NULL) {
         *out = rp.rp_status;
+        out->ns_peers = NULL; /* freed by ly_rep_fini: see lyh_node_status_peers */
+        out->ns_npeers = 0;
+    }
     ly_rep_fini(&rp);
     ly_client_destroy(&c);
     return e;
@@ -720,4 +723,351 @@ int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
         argv[n++] = args[i];
     argv[n] = NULL;
     return lyh_run(argv, timeout_ms, out);
+}
+
+/* ---- status with peer rows ---------------------------------------------- */
+
+ly_err lyh_node_status_peers(const lyh_node *n, int timeout_ms, ly_node_status *out)
+{
+    memset(out, 0, sizeof *out);
+    ly_client *c = ly_client_new(n->nd_listen, timeout_ms);
+    if (c == NULL)
+        return LY_ENOMEM;
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_STATUS);
+    ly_err e = ly_client_call(c, &rq, &rp);
+    if (e == LY_OK)
+        e = (ly_err)rp.rp_err;
+    if (e == LY_OK) {
+        *out = rp.rp_status; /* the rows move to *out */
+        rp.rp_status.ns_peers = NULL;
+        rp.rp_status.ns_npeers = 0;
+    }
+    ly_rep_fini(&rp);
+    ly_client_destroy(&c);
+    return e;
+}
+
+void lyh_status_fini(ly_node_status *st)
+{
+    free(st->ns_peers);
+    st->ns_peers = NULL;
+    st->ns_npeers = 0;
+}
+
+const ly_peer_status *lyh_status_peer(const ly_node_status *st, uint16_t id)
+{
+    for (uint32_t i = 0; i < st->ns_npeers && st->ns_peers != NULL; i++)
+        if (st->ns_peers[i].ps_id == id)
+            return &st->ns_peers[i];
+    return NULL;
+}
+
+uint64_t lyh_status_vv(const ly_node_status *st, uint16_t origin)
+{
+    uint64_t seq = 0;
+    for (uint32_t i = 0; i < st->ns_nvv && i < LY_VV_MAX; i++)
+        if (st->ns_vv[i].origin == origin && st->ns_vv[i].seq > seq)
+            seq = st->ns_vv[i].seq;
+    return seq;
+}
+
+/* ---- chains of nodes ------------------------------------------------------ */
+
+#define S_CHAIN_EXTRA_MAX 6144
+#define S_CHAIN_POLL_MS   100
+#define S_CHAIN_CALL_MS   2000
+#define S_CHAIN_TAIL      15
+
+void lyh_adj_mesh(int n, lyh_adj adj)
+{
+    memset(adj, 0, sizeof(lyh_adj));
+    for (int i = 0; i < n && i < LYH_CHAIN_MAX; i++)
+        for (int j = 0; j < n && j < LYH_CHAIN_MAX; j++)
+            adj[i][j] = i != j;
+}
+
+void lyh_adj_line(int n, lyh_adj adj)
+{
+    memset(adj, 0, sizeof(lyh_adj));
+    for (int i = 0; i + 1 < n && i + 1 < LYH_CHAIN_MAX; i++)
+        adj[i][i + 1] = adj[i + 1][i] = 1;
+}
+
+lyh_node *lyh_chain_node(const lyh_chain *ch, int i)
+{
+    return i >= 1 && i <= ch->ch_n ? ch->ch_nodes[i - 1] : NULL;
+}
+
+/* The `extra` config text node i should have now: the chain's [node] settings,
+ * then one [peer] section per node it knows. 0 or -1 (too long). */
+static int s_chain_extra(const lyh_chain *ch, int i, char *out, size_t cap)
+{
+    size_t len = 0;
+    int w = snprintf(out, cap, "%s", ch->ch_node_extra);
+    if (w < 0 || (size_t)w >= cap)
+        return -1;
+    len = (size_t)w;
+    for (int j = 1; j <= ch->ch_n; j++) {
+        if (!ch->ch_adj[i - 1][j - 1] || j == i)
+            continue;
+        const lyh_node *p = ch->ch_nodes[j - 1];
+        w = snprintf(out + len, cap - len, "\n[peer %s]\nid = %u\nendpoint = %s\n", p->nd_name,
+                     (unsigned)p->nd_id, p->nd_peer_listen);
+        if (w < 0 || (size_t)w >= cap - len)
+            return -1;
+        len += (size_t)w;
+    }
+    return 0;
+}
+
+/* Make every config name the peers' current ports; a running node whose config
+ * changed is restarted. 0 or -1. */
+static int s_chain_sync_configs(lyh_chain *ch, int timeout_ms)
+{
+    char *text = malloc(S_CHAIN_EXTRA_MAX);
+    if (text == NULL)
+        return -1;
+    int rc = 0;
+    for (int round = 0; round < 4; round++) {
+        int changed = 0;
+        for (int i = 1; i <= ch->ch_n && rc == 0; i++) {
+            lyh_node *n = ch->ch_nodes[i - 1];
+            if (s_chain_extra(ch, i, text, S_CHAIN_EXTRA_MAX) != 0) {
+                fprintf(stderr, "harness: the config of node %s is too long\n", n->nd_name);
+                rc = -1;
+                break;
+            }
+            if (n->nd_extra != NULL && strcmp(n->nd_extra, text) == 0)
+                continue;
+            changed = 1;
+            if (lyh_node_write_config(n, text) != 0) {
+                rc = -1;
+                break;
+            }
+            if (n->nd_pid > 0) {
+                fprintf(stderr, "harness: restarting node %s: a peer's ports changed\n",
+                        n->nd_name);
+                lyh_node_stop(n, timeout_ms);
+                if (lyh_node_up(n, timeout_ms) != 0)
+                    rc = -1;
+            }
+        }
+        if (rc != 0 || !changed)
+            break;
+    }
+    free(text);
+    return rc;
+}
+
+lyh_chain *lyh_chain_new(int n, const lyh_adj adj, const char *node_extra)
+{
+    if (n < 1 || n > LYH_CHAIN_MAX) {
+        fprintf(stderr, "harness: a chain has 1..%d nodes, not %d\n", LYH_CHAIN_MAX, n);
+        return NULL;
+    }
+    lyh_chain *ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        return NULL;
+    ch->ch_n = n;
+    if (adj != NULL)
+        memcpy(ch->ch_adj, adj, sizeof(lyh_adj));
+    else
+        lyh_adj_mesh(n, ch->ch_adj);
+    ch->ch_node_extra = strdup(node_extra ? node_extra : "");
+    if (ch->ch_node_extra == NULL)
+        goto fail;
+    for (int i = 1; i <= n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        ch->ch_nodes[i - 1] = lyh_node_new((uint16_t)i, name, NULL);
+        if (ch->ch_nodes[i - 1] == NULL)
+            goto fail;
+    }
+    /* All ports are known now: write the real configs. */
+    if (s_chain_sync_configs(ch, 0) != 0)
+        goto fail;
+    return ch;
+
+fail:
+    fprintf(stderr, "harness: unable to set up a chain of %d nodes\n", n);
+    lyh_chain_destroy(&ch);
+    return NULL;
+}
+
+int lyh_chain_up(lyh_chain *ch, int first, int last, int timeout_ms)
+{
+    if (first < 1 || last > ch->ch_n || first > last) {
+        fprintf(stderr, "harness: no nodes %d..%d in a chain of %d\n", first, last, ch->ch_n);
+        return -1;
+    }
+    for (int i = first; i <= last; i++) {
+        lyh_node *n = ch->ch_nodes[i - 1];
+        if (n->nd_pid > 0)
+            continue;
+        if (lyh_node_up(n, timeout_ms) != 0) {
+            fprintf(stderr, "harness: node %s of the chain did not start\n", n->nd_name);
+            return -1;
+        }
+    }
+    return s_chain_sync_configs(ch, timeout_ms);
+}
+
+int lyh_chain_kill(lyh_chain *ch, int i)
+{
+    lyh_node *n = lyh_chain_node(ch, i);
+    return n != NULL ? lyh_node_kill(n) : -1;
+}
+
+ly_err lyh_chain_status(const lyh_chain *ch, int i, int timeout_ms, ly_node_status *out)
+{
+    const lyh_node *n = lyh_chain_node(ch, i);
+    if (n == NULL) {
+        memset(out, 0, sizeof *out);
+        return LY_EINVAL;
+    }
+    return lyh_node_status_peers(n, timeout_ms, out);
+}
+
+/* 1 if the two statuses hold the same version vector (as sets). */
+static int s_same_vv(const ly_node_status *a, const ly_node_status *b)
+{
+    if (a->ns_nvv != b->ns_nvv)
+        return 0;
+    for (uint32_t i = 0; i < a->ns_nvv && i < LY_VV_MAX; i++) {
+        int found = 0;
+        for (uint32_t j = 0; j < b->ns_nvv && j < LY_VV_MAX && !found; j++)
+            found = a->ns_vv[i].origin == b->ns_vv[j].origin &&
+                    a->ns_vv[i].incarnation == b->ns_vv[j].incarnation &&
+                    a->ns_vv[i].seq == b->ns_vv[j].seq;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+static void s_print_status(const char *name, const ly_node_status *st)
+{
+    fprintf(stderr, "  %s: id=%u events=%llu customers=%llu digest=%016llx vv={", name,
+            (unsigned)st->ns_id, (unsigned long long)st->ns_events,
+            (unsigned long long)st->ns_customers, (unsigned long long)st->ns_digest);
+    for (uint32_t i = 0; i < st->ns_nvv && i < LY_VV_MAX; i++)
+        fprintf(stderr, "%s%u/%u:%llu", i ? " " : "", (unsigned)st->ns_vv[i].origin,
+                (unsigned)st->ns_vv[i].incarnation, (unsigned long long)st->ns_vv[i].seq);
+    fprintf(stderr, "}\n");
+    for (uint32_t i = 0; i < st->ns_npeers && st->ns_peers != NULL; i++) {
+        const ly_peer_status *p = &st->ns_peers[i];
+        fprintf(stderr,
+                "    peer %u %s: up=%u last_heard_ms=%lld behind=%llu missing=%llu "
+                "lag_ms=%llu converged=%u digest=%016llx events=%llu sent=%llu received=%llu "
+                "dropped=%llu\n",
+                (unsigned)p->ps_id, p->ps_name, (unsigned)p->ps_up,
+                p->ps_last_heard_ms == UINT64_MAX ? -1LL : (long long)p->ps_last_heard_ms,
+                (unsigned long long)p->ps_behind, (unsigned long long)p->ps_missing,
+                (unsigned long long)p->ps_lag_ms, (unsigned)p->ps_converged,
+                (unsigned long long)p->ps_digest, (unsigned long long)p->ps_events,
+                (unsigned long long)p->ps_sent, (unsigned long long)p->ps_received,
+                (unsigned long long)p->ps_dropped);
+    }
+}
+
+void lyh_chain_print(const lyh_chain *ch)
+{
+    for (int i = 1; i <= ch->ch_n; i++) {
+        const lyh_node *n = ch->ch_nodes[i - 1];
+        if (n->nd_pid <= 0) {
+            fprintf(stderr, "  %s: not running\n", n->nd_name);
+            continue;
+        }
+        ly_node_status st;
+        ly_err e = lyh_node_status_peers(n, S_CHAIN_CALL_MS, &st);
+        if (e != LY_OK)
+            fprintf(stderr, "  %s: no status: %s\n", n->nd_name, ly_errname(e));
+        else
+            s_print_status(n->nd_name, &st);
+        lyh_status_fini(&st);
+    }
+}
+
+int64_t lyh_chain_wait_converged(lyh_chain *ch, int timeout_ms)
+{
+    uint64_t t0 = lyh_now_ms();
+    ly_node_status *st = calloc(LYH_CHAIN_MAX, sizeof *st);
+    if (st == NULL)
+        return -1;
+    int64_t took = -1;
+    for (;;) {
+        uint64_t round = lyh_now_ms();
+        int ok = 1, first = -1;
+        for (int i = 0; i < ch->ch_n && ok; i++) {
+            lyh_node *n = ch->ch_nodes[i];
+            if (n->nd_pid <= 0)
+                continue;
+            if (lyh_node_status(n, S_CHAIN_CALL_MS, &st[i]) != LY_OK) {
+                ok = 0;
+                break;
+            }
+            if (first < 0)
+                first = i;
+            else
+                ok = st[i].ns_digest == st[first].ns_digest &&
+                     st[i].ns_events == st[first].ns_events && s_same_vv(&st[i], &st[first]);
+        }
+        if (ok) {
+            took = (int64_t)(lyh_now_ms() - t0);
+            break;
+        }
+        if (lyh_now_ms() - t0 >= (uint64_t)timeout_ms)
+            break;
+        uint64_t spent = lyh_now_ms() - round;
+        if (spent < S_CHAIN_POLL_MS)
+            lyh_sleep_ms((int)(S_CHAIN_POLL_MS - spent));
+    }
+    free(st);
+    if (took < 0) {
+        fprintf(stderr, "harness: the chain did not converge within %d ms:\n", timeout_ms);
+        lyh_chain_print(ch);
+        for (int i = 0; i < ch->ch_n; i++)
+            if (ch->ch_nodes[i]->nd_pid > 0 || lyh_exists(ch->ch_nodes[i]->nd_log))
+                lyh_print_tail(ch->ch_nodes[i]->nd_log, S_CHAIN_TAIL);
+    }
+    return took;
+}
+
+int lyh_chain_stop(lyh_chain *ch, int timeout_ms)
+{
+    int bad = 0;
+    for (int i = 0; i < ch->ch_n; i++) {
+        lyh_node *n = ch->ch_nodes[i];
+        if (n->nd_pid <= 0)
+            continue;
+        int code = lyh_node_stop(n, timeout_ms);
+        if (code != 0) {
+            fprintf(stderr, "harness: node %s exited %d on SIGTERM\n", n->nd_name, code);
+            if (code != LYH_TIMEDOUT) /* lyh_node_stop printed the tail already */
+                lyh_print_tail(n->nd_log, S_TAIL_LINES);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+void lyh_chain_keep(lyh_chain *ch)
+{
+    for (int i = 0; i < ch->ch_n; i++)
+        if (ch->ch_nodes[i] != NULL)
+            lyh_node_keep(ch->ch_nodes[i]);
+}
+
+void lyh_chain_destroy(lyh_chain **chp)
+{
+    if (chp == NULL || *chp == NULL)
+        return;
+    lyh_chain *ch = *chp;
+    *chp = NULL;
+    for (int i = 0; i < ch->ch_n; i++)
+        lyh_node_destroy(&ch->ch_nodes[i]);
+    free(ch->ch_node_extra);
+    free(ch);
 }

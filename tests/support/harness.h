@@ -128,7 +128,9 @@ int lyh_node_kill(lyh_node *n);
 int lyh_node_alive(lyh_node *n, int *exit_code);
 
 /* One status call to the node with `timeout_ms`. Returns the transport outcome
- * (ly_client_call) or, if a reply came, the reply's rp_err; fills *out on LY_OK. */
+ * (ly_client_call) or, if a reply came, the reply's rp_err; fills *out on LY_OK,
+ * without the peer rows (ns_peers NULL, ns_npeers 0: lyh_node_status_peers
+ * keeps them). */
 ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out);
 
 /* Keep the directory at destroy time (call on a failure path). */
@@ -166,5 +168,93 @@ void lyh_output_fini(lyh_output *out);
 
 /* SIGKILL and reap every process the harness started that still runs. */
 void lyh_kill_all(void);
+
+/* ---- status with peer rows ---------------------------------------------- */
+
+/* As lyh_node_status, but *out keeps the reply's peer rows (ns_peers, heap):
+ * release them with lyh_status_fini. On failure *out holds no rows. */
+ly_err lyh_node_status_peers(const lyh_node *n, int timeout_ms, ly_node_status *out);
+
+/* Free the peer rows of a status filled by lyh_node_status_peers; accepts a
+ * status without rows. */
+void lyh_status_fini(ly_node_status *st);
+
+/* The row of peer `id` in `st`, or NULL. Valid while `st` holds its rows. */
+const ly_peer_status *lyh_status_peer(const ly_node_status *st, uint16_t id);
+
+/* The highest contiguous seq `st` holds of `origin` (any incarnation), 0 if none. */
+uint64_t lyh_status_vv(const ly_node_status *st, uint16_t origin);
+
+/* ---- chains of nodes (replication) --------------------------------------- */
+
+#define LYH_CHAIN_MAX 16
+
+/* adj[i][j] != 0: node i + 1 lists node j + 1 as a peer. */
+typedef uint8_t lyh_adj[LYH_CHAIN_MAX][LYH_CHAIN_MAX];
+
+/* Every node knows every other one. */
+void lyh_adj_mesh(int n, lyh_adj adj);
+
+/* A line: node i knows nodes i - 1 and i + 1 only. */
+void lyh_adj_line(int n, lyh_adj adj);
+
+/*   lyh_chain *ch = lyh_chain_new(3, NULL, NULL);  // n1..n3, full mesh
+ *   lyh_chain_up(ch, 1, 3, 20000);                 // start them, wait until they answer
+ *   int64_t ms = lyh_chain_wait_converged(ch, 30000);
+ *   lyh_chain_destroy(&ch);
+ *
+ * Node i (1-based) has id i, name "n<i>", its own temporary directory and free
+ * ports (lyh_node_new), and a config with `node_extra` in [node] followed by a
+ * [peer n<j>] section (id, endpoint = its peer_listen) for every j it knows.
+ * Every node is configured from the start, so a node started later (a new
+ * branch) is already known to the others. */
+typedef struct lyh_chain {
+    int ch_n;
+    lyh_node *ch_nodes[LYH_CHAIN_MAX]; /* [i - 1]: node i */
+    lyh_adj ch_adj;
+    char *ch_node_extra; /* owned; "" if none */
+} lyh_chain;
+
+/* `n` nodes (1..LYH_CHAIN_MAX) with adjacency `adj` (NULL: full mesh) and extra
+ * [node] settings `node_extra` (NULL: none, e.g. "batch_max = 64\n"). Nothing
+ * is started. Caller owns the result; NULL on failure. */
+lyh_chain *lyh_chain_new(int n, const lyh_adj adj, const char *node_extra);
+
+/* Node i (1..ch_n), borrowed from the chain. */
+lyh_node *lyh_chain_node(const lyh_chain *ch, int i);
+
+/* Start nodes first..last (1-based) that do not run, and wait until each
+ * answers (at most `timeout_ms` each). If a start had to take new ports (see
+ * lyh_node_up), the configs that name them are rewritten and the running nodes
+ * concerned restarted, so every config stays true. 0 or -1. */
+int lyh_chain_up(lyh_chain *ch, int first, int last, int timeout_ms);
+
+/* kill -9 node i and reap it. 0, or -1 if it did not run. */
+int lyh_chain_kill(lyh_chain *ch, int i);
+
+/* Status of node i with its peer rows (lyh_node_status_peers). */
+ly_err lyh_chain_status(const lyh_chain *ch, int i, int timeout_ms, ly_node_status *out);
+
+/* Poll every running node (nd_pid != 0) each 100 ms until all answer status
+ * with identical version vectors (as sets of origin, incarnation, seq),
+ * identical digests and equal event counts. Returns the milliseconds it took,
+ * or -1 after `timeout_ms` (then prints each node's vv, digest and peer rows,
+ * and the tail of each log). */
+int64_t lyh_chain_wait_converged(lyh_chain *ch, int timeout_ms);
+
+/* Print each running node's status (vv, digest, events, peer rows) to stderr. */
+void lyh_chain_print(const lyh_chain *ch);
+
+/* SIGTERM every running node and wait at most `timeout_ms` for each. Returns
+ * how many did not exit 0 (each is named on stderr with its code and log
+ * tail; under LY_SANITIZE a leak or error report makes the code nonzero). */
+int lyh_chain_stop(lyh_chain *ch, int timeout_ms);
+
+/* Keep every node's directory at destroy time (call on a failure path). */
+void lyh_chain_keep(lyh_chain *ch);
+
+/* Destroy every node (lyh_node_destroy) and the chain. Accepts NULL and
+ * *chp == NULL; clears *chp. */
+void lyh_chain_destroy(lyh_chain **chp);
 
 #endif

@@ -860,11 +860,19 @@ static void rep_roundtrip_x(const ly_rep *in, int exact)
     if (in->rp_nevents)
         cr_assert(memcmp(in->rp_events, out->rp_events, in->rp_nevents * sizeof(ly_event)) == 0,
                   "events differ");
+    cr_assert_eq(out->rp_status.ns_npeers, in->rp_status.ns_npeers);
+    if (in->rp_status.ns_npeers)
+        cr_assert(memcmp(in->rp_status.ns_peers, out->rp_status.ns_peers,
+                         in->rp_status.ns_npeers * sizeof(ly_peer_status)) == 0,
+                  "peers differ");
     if (exact) {
         ly_event *keep = out->rp_events;
+        ly_peer_status *keep_peers = out->rp_status.ns_peers;
         out->rp_events = in->rp_events;
+        out->rp_status.ns_peers = in->rp_status.ns_peers;
         cr_assert(memcmp(in, out, sizeof *out) == 0, "type %d: decoded reply differs", in->rp_type);
         out->rp_events = keep;
+        out->rp_status.ns_peers = keep_peers;
     }
     ly_rep_fini(out);
     free(out);
@@ -988,10 +996,179 @@ Test(rep, roundtrip_status)
         ns->ns_vv[i].incarnation = i * 3;
         ns->ns_vv[i].seq = (uint64_t)i << 33;
     }
-    rep_roundtrip(rp);
+    strcpy(ns->ns_client, "tcp://10.1.2.3:7101");
+    rep_roundtrip(rp); /* no peers: an empty "peers" array */
     ns->ns_nvv = 0;
     rep_roundtrip_reused(rp);
     free(rp);
+}
+
+static void fill_peers(ly_node_status *ns, uint32_t n)
+{
+    ns->ns_peers = calloc(n, sizeof *ns->ns_peers);
+    ns->ns_npeers = n;
+    for (uint32_t i = 0; i < n; i++) {
+        ly_peer_status *ps = &ns->ns_peers[i];
+        ps->ps_id = (uint16_t)(i + 2);
+        snprintf(ps->ps_name, sizeof ps->ps_name, "branch-%u", i + 2);
+        snprintf(ps->ps_endpoint, sizeof ps->ps_endpoint, "tcp://10.0.%u.1:7102", i);
+        if (i % 3 != 2)
+            snprintf(ps->ps_client, sizeof ps->ps_client, "tcp://10.0.%u.1:7101", i);
+        ps->ps_up = i % 3 != 2;
+        ps->ps_last_heard_ms = i % 3 == 2 ? UINT64_MAX : 250 + i;
+        ps->ps_behind = i * 10;
+        ps->ps_missing = i % 5;
+        ps->ps_lag_ms = i * 1000;
+        ps->ps_digest = 0x9e3779b97f4a7c15ULL * (i + 1);
+        ps->ps_events = 1000000 + i;
+        ps->ps_converged = i % 2;
+        ps->ps_sent = 1ULL << (i % 64);
+        ps->ps_received = i;
+        ps->ps_dropped = UINT64_MAX - i;
+    }
+}
+
+Test(rep, roundtrip_status_with_peers)
+{
+    ly_rep *rp = new_rep(LY_MSG_STATUS, 13);
+    ly_node_status *ns = &rp->rp_status;
+    ns->ns_id = 1;
+    strcpy(ns->ns_name, "north");
+    strcpy(ns->ns_client, "tcp://*:7101");
+    ns->ns_nvv = 2;
+    ns->ns_vv[0].origin = 1;
+    ns->ns_vv[0].seq = 10;
+    ns->ns_vv[1].origin = 2;
+    ns->ns_vv[1].seq = 20;
+    fill_peers(ns, LY_STATUS_PEERS_MAX);
+    rep_roundtrip(rp);
+    ns->ns_npeers = 1;
+    rep_roundtrip_reused(rp);
+    ly_rep_fini(rp);
+    cr_assert_null(rp->rp_status.ns_peers);
+    cr_assert_eq(rp->rp_status.ns_npeers, 0);
+    ly_rep_fini(rp); /* twice: harmless */
+    free(rp);
+}
+
+Test(rep, status_peers_always_written)
+{
+    ly_rep *rp = new_rep(LY_MSG_STATUS, 1);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_not_null(memmem(buf, len, "\xa5peers\x90", 7), "empty peers array");
+    cr_assert_not_null(memmem(buf, len,
+                              "\xa6"
+                              "client\xa0",
+                              8),
+                       "empty client string");
+    free(buf);
+    /* Not a status reply: no peers key, even if the struct holds some. */
+    rp->rp_type = LY_MSG_EARN;
+    fill_customer_op(rp);
+    fill_peers(&rp->rp_status, 2);
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_null(memmem(buf, len, "peers", 5));
+    free(buf);
+    ly_rep_fini(rp);
+    free(rp);
+}
+
+/* A status reply {"v":1,"t":"status","id":1,"ok":true,"node":{"id":1},"peers":<value>},
+ * the value given as raw bytes. */
+static frame status_frame(const uint8_t *peers, size_t n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, peers ? 6 : 5);
+    pack_str(&pk, "v", 1);
+    msgpack_pack_uint64(&pk, 1);
+    pack_str(&pk, "t", 1);
+    pack_str(&pk, "status", 6);
+    pack_str(&pk, "id", 2);
+    msgpack_pack_uint64(&pk, 1);
+    pack_str(&pk, "ok", 2);
+    msgpack_pack_true(&pk);
+    pack_str(&pk, "node", 4);
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "id", 2);
+    msgpack_pack_uint64(&pk, 1);
+    if (peers) {
+        pack_str(&pk, "peers", 5);
+        msgpack_sbuffer_write(&sb, (const char *)peers, n);
+    }
+    frame f = {malloc(sb.size), sb.size};
+    memcpy(f.buf, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return f;
+}
+
+Test(rep_bad, status_peers)
+{
+    /* An older node sends no "peers" and no "client": read as none. */
+    frame f = status_frame(NULL, 0);
+    ly_rep *rp = malloc(sizeof *rp);
+    char why[256];
+    cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, why, sizeof why), LY_OK, "%s", why);
+    cr_assert_eq(rp->rp_status.ns_npeers, 0);
+    cr_assert_null(rp->rp_status.ns_peers);
+    cr_assert_str_eq(rp->rp_status.ns_client, "");
+    ly_rep_fini(rp);
+    free(rp);
+    free(f.buf);
+
+    static const uint8_t empty[] = {0x90};
+    expect_rep(status_frame(empty, sizeof empty), LY_OK, NULL, "empty peers");
+    static const uint8_t one[] = {0x91, 0x82, 0xa2, 'i', 'd', 0x07, 0xa2, 'u', 'p', 0xc3};
+    f = status_frame(one, sizeof one);
+    rp = malloc(sizeof *rp);
+    cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, why, sizeof why), LY_OK, "%s", why);
+    cr_assert_eq(rp->rp_status.ns_npeers, 1);
+    cr_assert_eq(rp->rp_status.ns_peers[0].ps_id, 7);
+    cr_assert_eq(rp->rp_status.ns_peers[0].ps_up, 1);
+    cr_assert_eq(rp->rp_status.ns_peers[0].ps_last_heard_ms, 0, "absent: 0");
+    ly_rep_fini(rp);
+    free(rp);
+    free(f.buf);
+
+    static const uint8_t as_map[] = {0x80};
+    expect_rep(status_frame(as_map, sizeof as_map), LY_EPROTO, "field 'peers'", "peers as a map");
+    static const uint8_t not_map[] = {0x91, 0x01};
+    expect_rep(status_frame(not_map, sizeof not_map), LY_EPROTO, "field 'peers[0]'",
+               "a peer row that is not a map");
+    static const uint8_t up_int[] = {0x91, 0x81, 0xa2, 'u', 'p', 0x01};
+    expect_rep(status_frame(up_int, sizeof up_int), LY_EPROTO, "peers[0]: field 'up'",
+               "up as an integer");
+    static const uint8_t id_big[] = {0x91, 0x81, 0xa2, 'i', 'd', 0xce, 0x00, 0x01, 0x00, 0x00};
+    expect_rep(status_frame(id_big, sizeof id_big), LY_EPROTO, "peers[0]: field 'id'",
+               "peer id 65536");
+    static const uint8_t name_ctl[] = {0x91, 0x81, 0xa4, 'n', 'a', 'm', 'e', 0xa2, 'a', '\n'};
+    expect_rep(status_frame(name_ctl, sizeof name_ctl), LY_EPROTO, "peers[0]: field 'name'",
+               "control character in a peer name");
+    uint8_t many[3 + LY_STATUS_PEERS_MAX + 1] = {0xdc, 0x00, LY_STATUS_PEERS_MAX + 1};
+    memset(many + 3, 0x80, LY_STATUS_PEERS_MAX + 1);
+    expect_rep(status_frame(many, sizeof many), LY_EPROTO, "more than 64", "65 peer rows");
+    static const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    expect_rep(status_frame(huge, sizeof huge), LY_EPROTO, "larger than the frame",
+               "peers array32 of 2^32-1");
+
+    /* "client" of the node: a string. */
+    ly_rep *st = new_rep(LY_MSG_STATUS, 1);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(st, &buf, &len), LY_OK);
+    uint8_t *cl = memmem(buf, len,
+                         "\xa6"
+                         "client\xa0",
+                         8);
+    cr_assert_not_null(cl);
+    cl[7] = 0xc0; /* nil */
+    expect_rep(raw(buf, len), LY_EPROTO, "node: field 'client'", "client nil");
+    free(buf);
+    free(st);
 }
 
 static void sample_events(ly_event *ev, uint32_t n)
@@ -1149,6 +1326,22 @@ Test(rep_enc, refuses_invalid)
     rp = new_rep(LY_MSG_STATUS, 1);
     rp->rp_status.ns_nvv = LY_VV_MAX + 1;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too many vv entries");
+    rp->rp_status.ns_nvv = 0;
+    strcpy(rp->rp_status.ns_client, "tcp://x:1\t");
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "control character in client");
+    rp->rp_status.ns_client[0] = '\0';
+    rp->rp_status.ns_npeers = 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "peers without an array");
+    fill_peers(&rp->rp_status, LY_STATUS_PEERS_MAX);
+    rp->rp_status.ns_npeers = LY_STATUS_PEERS_MAX + 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too many peers");
+    rp->rp_status.ns_npeers = 3;
+    rp->rp_status.ns_peers[2].ps_up = 2;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "up not a boolean");
+    rp->rp_status.ns_peers[2].ps_up = 1;
+    strcpy(rp->rp_status.ns_peers[1].ps_name, "bad\x01name");
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "control character in a peer name");
+    ly_rep_fini(rp);
     free(rp);
 
     rp = new_rep(LY_MSG_EVENTS, 1);
@@ -1357,21 +1550,26 @@ Test(rep_bad, events_and_lists)
     memset(many + 3, 0x80, 101);
     expect_rep(events_frame(many, 3, many + 3, 101), LY_EPROTO, "more than 100",
                "101 empty events");
+    /* Fewer bytes than a valid event needs (LYP_EVENT_MIN): refused before
+     * anything is allocated for them. */
     uint8_t one_empty[] = {0x91, 0x80};
-    expect_rep(events_frame(one_empty, 1, one_empty + 1, 1), LY_EPROTO, "events[0]",
-               "an empty event");
-    uint8_t not_map[] = {0x91, 0x01};
-    expect_rep(events_frame(not_map, 1, not_map + 1, 1), LY_EPROTO, "expected a map",
-               "event not a map");
-
-    /* Many empty events: allocation stays bounded by LY_EVENTS_MAX events. */
+    expect_rep(events_frame(one_empty, 1, one_empty + 1, 1), LY_EPROTO, "cannot fit",
+               "an empty event alone");
     uint8_t hundred[3 + 100];
     hundred[0] = 0xdc;
     hundred[1] = 0;
     hundred[2] = 100;
     memset(hundred + 3, 0x80, 100);
-    expect_rep(events_frame(hundred, 3, hundred + 3, 100), LY_EPROTO, "not a valid event",
+    expect_rep(events_frame(hundred, 3, hundred + 3, 100), LY_EPROTO, "cannot fit",
                "100 empty events");
+    /* With room for two events: the first is looked at. */
+    uint8_t two[2 + 2 + 70] = {0x92, 0x80, 0xd9, 70};
+    memset(two + 4, 'x', 70);
+    expect_rep(events_frame(two, 1, two + 1, sizeof two - 1), LY_EPROTO,
+               "events[0]: not a valid event", "an empty event");
+    two[1] = 0x01;
+    expect_rep(events_frame(two, 1, two + 1, sizeof two - 1), LY_EPROTO,
+               "field 'events[0]': expected a map", "event not a map");
 
     /* A valid event with a wrong-typed field. */
     ly_rep *rp = new_rep(LY_MSG_EVENTS, 1);

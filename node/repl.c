@@ -32,6 +32,12 @@ typedef struct s_peer {
     uint64_t p_clamp_logged_ms;
 } s_peer;
 
+/* Replication lag: wall time at the local commit minus the event's HLC at the
+ * origin, for every event applied from a peer; 1 ms buckets up to 10 s. */
+#define S_LAG_BUCKETS   10001
+#define S_LAG_PENDING   8192
+#define S_LAG_REPORT_MS 10000
+
 struct ly_repl {
     const ly_config *r_cf;
     ly_store *r_store;
@@ -45,8 +51,13 @@ struct ly_repl {
     uint32_t r_nvv;
     ly_vv_entry r_vv[LY_PEER_VV_MAX];
     uint64_t r_digest, r_events;
-    ly_event *r_evbuf; /* LY_PEER_EVENTS_MAX events for sync replies */
-    ly_pmsg *r_out;    /* scratch outgoing message */
+    ly_event *r_evbuf;                     /* LY_PEER_EVENTS_MAX events for sync replies */
+    uint64_t r_pending_hlc[S_LAG_PENDING]; /* applied in this batch, not yet committed */
+    uint32_t r_npending;
+    uint32_t *r_lag; /* histogram since the last report */
+    uint64_t r_lag_n;
+    uint64_t r_lag_report_ms;
+    ly_pmsg *r_out; /* scratch outgoing message */
 };
 
 static void s_refresh_view(ly_repl *r)
@@ -78,7 +89,8 @@ ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly
     r->r_peers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *r->r_peers);
     r->r_evbuf = malloc(LY_PEER_EVENTS_MAX * sizeof *r->r_evbuf);
     r->r_out = malloc(sizeof *r->r_out);
-    if (!r->r_peers || !r->r_evbuf || !r->r_out) {
+    r->r_lag = calloc(S_LAG_BUCKETS, sizeof *r->r_lag);
+    if (!r->r_peers || !r->r_evbuf || !r->r_out || !r->r_lag) {
         ly_repl_destroy(&r);
         return NULL;
     }
@@ -95,6 +107,7 @@ void ly_repl_destroy(ly_repl **rp)
     free((*rp)->r_peers);
     free((*rp)->r_evbuf);
     free((*rp)->r_out);
+    free((*rp)->r_lag);
     free(*rp);
     *rp = NULL;
 }
@@ -262,6 +275,8 @@ static ly_err s_apply(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t)
             return e;
         if (out == LY_APPLIED) {
             applied++;
+            if (r->r_npending < S_LAG_PENDING)
+                r->r_pending_hlc[r->r_npending++] = LY_HLC_MS(ev->ev_hlc);
             s_merge_clock(r, p, ev->ev_hlc);
             if (ev->ev_origin == r->r_cf->cf_node_id)
                 LY_LOG(LY_WARN, "peer.own_event",
@@ -496,8 +511,53 @@ ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly
     return LY_OK;
 }
 
+static void s_lag_record(ly_repl *r, int committed)
+{
+    if (committed && r->r_npending) {
+        uint64_t now = ly_wall_ms();
+        for (uint32_t i = 0; i < r->r_npending; i++) {
+            uint64_t lag = now > r->r_pending_hlc[i] ? now - r->r_pending_hlc[i] : 0;
+            r->r_lag[lag < S_LAG_BUCKETS - 1 ? lag : S_LAG_BUCKETS - 1]++;
+        }
+        r->r_lag_n += r->r_npending;
+    }
+    r->r_npending = 0;
+}
+
+static uint64_t s_lag_pct(const ly_repl *r, double q)
+{
+    uint64_t want = (uint64_t)(q * (double)r->r_lag_n), seen = 0;
+    for (uint64_t b = 0; b < S_LAG_BUCKETS; b++) {
+        seen += r->r_lag[b];
+        if (seen > want)
+            return b;
+    }
+    return S_LAG_BUCKETS - 1;
+}
+
+/* Every 10 s with traffic: one log line with the replication lag percentiles. */
+static void s_lag_report(ly_repl *r)
+{
+    if (r->r_now - r->r_lag_report_ms < S_LAG_REPORT_MS)
+        return;
+    r->r_lag_report_ms = r->r_now;
+    if (r->r_lag_n == 0)
+        return;
+    uint64_t max = 0;
+    for (uint64_t b = 0; b < S_LAG_BUCKETS; b++)
+        if (r->r_lag[b])
+            max = b;
+    LY_LOG(LY_INFO, "repl.lag", "events=%llu p50_ms=%llu p90_ms=%llu p99_ms=%llu max_ms=%llu",
+           (unsigned long long)r->r_lag_n, (unsigned long long)s_lag_pct(r, 0.50),
+           (unsigned long long)s_lag_pct(r, 0.90), (unsigned long long)s_lag_pct(r, 0.99),
+           (unsigned long long)max);
+    memset(r->r_lag, 0, S_LAG_BUCKETS * sizeof *r->r_lag);
+    r->r_lag_n = 0;
+}
+
 void ly_repl_after_commit(ly_repl *r, int committed, const ly_event *evs, size_t n)
 {
+    s_lag_record(r, committed);
     for (int i = 0; i < r->r_npeers; i++) {
         s_peer *p = &r->r_peers[i];
         if (p->p_uncommitted && !committed)
@@ -533,6 +593,7 @@ void ly_repl_after_commit(ly_repl *r, int committed, const ly_event *evs, size_t
 void ly_repl_tick(ly_repl *r, uint64_t now_ms)
 {
     r->r_now = now_ms;
+    s_lag_report(r);
     for (int i = 0; i < r->r_npeers; i++) {
         s_peer *p = &r->r_peers[i];
         /* 100 ms, 200, 400... up to LY_HELLO_RETRY_MS (5x that after a refusal). */

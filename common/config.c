@@ -59,13 +59,14 @@ enum {
     K_BATCH,
     K_MAP,
     K_CLOCK,
-    K_ADVERTISE
+    K_ADVERTISE,
+    K_RIGHTS_WAIT
 };
 enum { K_PEER_ID, K_ENDPOINT };
 enum { K_VERSION, K_RATE, K_MINOR, K_JOIN, K_WINDOW };
 enum { K_THRESHOLD, K_TIER_MULT };
 enum { K_CAT_MULT };
-#define S_KEYS_MAX 10
+#define S_KEYS_MAX 11
 
 static const struct {
     const char *kind;
@@ -77,7 +78,7 @@ static const struct {
                 0,
                 0,
                 {"id", "name", "data_dir", "listen", "peer_listen", "log_level", "batch_max",
-                 "map_size_mb", "max_clock_ahead_ms", "advertise", NULL}},
+                 "map_size_mb", "max_clock_ahead_ms", "advertise", "rights_wait_ms", NULL}},
     [S_PEER] = {"peer", 1, LY_NODE_NAME_MAX, {"id", "endpoint", NULL}},
     [S_PROGRAM] = {"program",
                    0,
@@ -633,6 +634,11 @@ static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const
     case K_PEER_LISTEN:
         s_endpoint(c, se, key, value, cf->cf_peer_listen);
         break;
+    case K_RIGHTS_WAIT:
+        /* Bounded well below clients' timeouts (loyalctl's default is 5 s). */
+        if (s_uint(c, se, key, value, 0, 2000, &v) == 0)
+            cf->cf_rights_wait_ms = (uint32_t)v;
+        break;
     case K_ADVERTISE:
         s_endpoint(c, se, key, value, cf->cf_advertise);
         if (strstr(cf->cf_advertise, ":*") || strstr(cf->cf_advertise, "://*"))
@@ -1015,6 +1021,7 @@ static void s_defaults(ly_config *cf)
     cf->cf_batch_max = S_BATCH_MAX_DEFAULT;
     cf->cf_map_size_mb = S_MAP_SIZE_MB_DEFAULT;
     cf->cf_max_clock_ahead_ms = S_CLOCK_AHEAD_DEFAULT;
+    cf->cf_rights_wait_ms = 300;
     ly_program_default(&cf->cf_program);
 }
 

@@ -11,6 +11,7 @@
  *   batch_max = 512                     ; most requests in one group commit
  *   map_size_mb = 64                    ; initial LMDB map; it grows by itself
  *   max_clock_ahead_ms = 60000          ; HLC clamp for peers' clocks
+ *   rights_wait_ms = 300                ; how long a redemption waits for rights from peers
  *
  *   [peer south]
  *   id = 2
@@ -63,6 +64,7 @@ typedef struct ly_config {
     uint32_t cf_batch_max;
     uint64_t cf_map_size_mb;
     uint64_t cf_max_clock_ahead_ms;
+    uint32_t cf_rights_wait_ms; /* 0: answer at once with what is redeemable here */
     int cf_npeers;
     ly_peer_conf cf_peers[LY_PEERS_MAX];
     ly_program cf_program;

@@ -26,6 +26,8 @@ static const struct {
     [LY_EVERSION] = {"unsupported_version", "unsupported version"},
     [LY_ECONFIG] = {"config_error", "configuration error"},
     [LY_EINTERNAL] = {"internal_error", "internal error"},
+    [LY_EINSUFFICIENT_LOCAL] = {"insufficient_local_rights",
+                                "not enough points redeemable at this branch right now"},
     [LY_ERETRY] = {"retry", "try again"},
 };
 

@@ -4,10 +4,10 @@
 
 /* The store's record form of an event (little-endian, version 1):
  *   u8 version, u16 origin, u32 incarnation, u64 seq, u64 hlc, u8 type, u8 ref_type,
- *   u8 tier_from, u8 tier_to, u32 program, u32 fields, i32 qual_day, i64 amount,
+ *   u8 tier_from, u8 tier_to, u16 to, u32 program, u32 fields, i32 qual_day, i64 amount,
  *   i64 points, i64 qual, u64 req_hash, then strings as u8 length + bytes:
  *   customer, txn, ref_txn, category, reason, operator, name, birthday, email, phone, prefs. */
-#define S_RECORD_VERSION 1
+#define S_RECORD_VERSION 2
 
 typedef struct s_writer {
     uint8_t *p;
@@ -73,6 +73,7 @@ size_t ly_event_encode(const ly_event *ev, uint8_t *buf)
     s_put(&w, ev->ev_ref_type, 1);
     s_put(&w, ev->ev_tier_from, 1);
     s_put(&w, ev->ev_tier_to, 1);
+    s_put(&w, ev->ev_to, 2);
     s_put(&w, ev->ev_program, 4);
     s_put(&w, ev->ev_fields, 4);
     s_put(&w, (uint32_t)ev->ev_qual_day, 4);
@@ -109,6 +110,7 @@ ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev)
     ev->ev_ref_type = (uint8_t)s_get(&r, 1);
     ev->ev_tier_from = (uint8_t)s_get(&r, 1);
     ev->ev_tier_to = (uint8_t)s_get(&r, 1);
+    ev->ev_to = (uint16_t)s_get(&r, 2);
     ev->ev_program = (uint32_t)s_get(&r, 4);
     ev->ev_fields = (uint32_t)s_get(&r, 4);
     ev->ev_qual_day = (int32_t)(uint32_t)s_get(&r, 4);
@@ -162,6 +164,8 @@ ly_err ly_event_validate(const ly_event *ev)
         return LY_EPROTO;
     if (ev->ev_fields & ~(uint32_t)LY_PF_ALL)
         return LY_EPROTO;
+    if (ev->ev_to != 0 && ev->ev_type != LY_EV_TRANSFER)
+        return LY_EPROTO;
     switch (ev->ev_type) {
     case LY_EV_ENROLL:
         if (ev->ev_points < 0 || ev->ev_qual != 0)
@@ -194,6 +198,11 @@ ly_err ly_event_validate(const ly_event *ev)
         if (ev->ev_points != 0 || ev->ev_qual != 0 || ev->ev_fields == 0)
             return LY_EPROTO;
         break;
+    case LY_EV_TRANSFER:
+        if (ev->ev_points <= 0 || ev->ev_amount != ev->ev_points || ev->ev_qual != 0 ||
+            ev->ev_to == 0 || ev->ev_to == ev->ev_origin)
+            return LY_EPROTO;
+        break;
     default:
         return LY_EPROTO;
     }
@@ -215,6 +224,8 @@ const char *ly_evtype_name(int type)
         return "adjust";
     case LY_EV_PROFILE:
         return "profile";
+    case LY_EV_TRANSFER:
+        return "transfer";
     default:
         return "?";
     }

@@ -36,6 +36,9 @@ typedef enum ly_evtype {
     LY_EV_REVERSE = 4, /* ev_ref_*: the original; ev_amount: refunded part; ev_points: change */
     LY_EV_ADJUST = 5,  /* ev_amount = ev_points: signed; ev_reason, ev_operator */
     LY_EV_PROFILE = 6, /* ev_fields: which profile fields are set */
+    /* Rights move: the origin gives ev_points (= ev_amount > 0) of its redeemable
+     * rights for the customer to node ev_to. The balance does not change. */
+    LY_EV_TRANSFER = 7,
 } ly_evtype;
 
 /* Profile fields; ev_fields / rq_fields is a mask of these bits. */
@@ -66,6 +69,7 @@ typedef struct ly_event {
     uint8_t ev_ref_type;     /* reverse: type of the original (earn or redeem) */
     uint8_t ev_tier_from;    /* earn/reverse: tier index before, as the origin saw it */
     uint8_t ev_tier_to;      /* ... and after; equal when the tier did not change */
+    uint16_t ev_to;          /* transfer: the node receiving the rights */
     uint32_t ev_program;     /* program version the origin applied */
     uint32_t ev_fields;      /* profile: LY_PF_* mask */
     int32_t ev_qual_day;     /* the UTC day (since 1970-01-01) ev_qual counts on */

@@ -193,12 +193,65 @@ static void s_qual_add(ly_cust *c, int32_t day, int64_t delta)
     c->cu_nqual++;
 }
 
+/* Add `delta` to node's rights, keeping the array sorted and free of zeros. */
+static void s_rights_add(ly_cust *c, uint16_t node, int64_t delta)
+{
+    if (delta == 0)
+        return;
+    int i = 0;
+    while (i < c->cu_nrights && c->cu_rights[i].rt_node < node)
+        i++;
+    if (i < c->cu_nrights && c->cu_rights[i].rt_node == node) {
+        c->cu_rights[i].rt_points += delta;
+        if (c->cu_rights[i].rt_points == 0) {
+            memmove(c->cu_rights + i, c->cu_rights + i + 1,
+                    (size_t)(c->cu_nrights - i - 1) * sizeof *c->cu_rights);
+            c->cu_nrights--;
+        }
+        return;
+    }
+    if (c->cu_nrights == LY_RIGHTS_MAX) {
+        /* Rights at more nodes than LY_RIGHTS_MAX: credit the last slot's node.
+         * The sum (the balance) stays right, so nothing can be spent twice; the
+         * points are only attributed to another node. */
+        c->cu_rights[LY_RIGHTS_MAX - 1].rt_points += delta;
+        return;
+    }
+    memmove(c->cu_rights + i + 1, c->cu_rights + i,
+            (size_t)(c->cu_nrights - i) * sizeof *c->cu_rights);
+    c->cu_rights[i].rt_node = node;
+    c->cu_rights[i].rt_points = delta;
+    c->cu_nrights++;
+}
+
+int64_t ly_cust_rights(const ly_cust *c, uint16_t node)
+{
+    for (int i = 0; i < c->cu_nrights; i++)
+        if (c->cu_rights[i].rt_node == node)
+            return c->cu_rights[i].rt_points;
+    return 0;
+}
+
+int64_t ly_cust_redeemable(const ly_cust *c, uint16_t node)
+{
+    int64_t r = ly_cust_rights(c, node), b = ly_cust_balance(c);
+    r = r < b ? r : b;
+    return r > 0 ? r : 0;
+}
+
 void ly_cust_apply(ly_cust *c, const ly_event *ev)
 {
     c->cu_events++;
     if (ev->ev_hlc > c->cu_last_hlc)
         c->cu_last_hlc = ev->ev_hlc;
+    if (ev->ev_type == LY_EV_TRANSFER) {
+        /* Rights move between nodes; the balance stays. */
+        s_rights_add(c, ev->ev_origin, -ev->ev_points);
+        s_rights_add(c, ev->ev_to, ev->ev_points);
+        return;
+    }
     c->cu_net += ev->ev_points;
+    s_rights_add(c, ev->ev_origin, ev->ev_points);
     switch (ev->ev_type) {
     case LY_EV_ENROLL:
         c->cu_enrolls++;
@@ -260,8 +313,9 @@ int ly_tier_at(const ly_program *pg, const ly_cust *c, int32_t day)
 
 /* Customer record (little-endian, version 1): u8 version, id, u32 enrolls,
  * u64 enrolled_hlc, last_hlc, events, i64 net, lifetime, redeemed, profile
- * strings, per field u64 hlc + u16 origin, i32 maxday, u16 n, n x (i32 day, i64 points). */
-#define S_CUST_VERSION 1
+ * strings, per field u64 hlc + u16 origin, i32 maxday, u16 n, n x (i32 day, i64 points),
+ * u16 m, m x (u16 node, i64 rights). */
+#define S_CUST_VERSION 2
 
 static uint8_t *s_w(uint8_t *p, uint64_t v, int bytes)
 {
@@ -301,6 +355,11 @@ size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
     for (int i = 0; i < c->cu_nqual; i++) {
         p = s_w(p, (uint32_t)c->cu_qual[i].qb_day, 4);
         p = s_w(p, (uint64_t)c->cu_qual[i].qb_points, 8);
+    }
+    p = s_w(p, (uint64_t)c->cu_nrights, 2);
+    for (int i = 0; i < c->cu_nrights; i++) {
+        p = s_w(p, c->cu_rights[i].rt_node, 2);
+        p = s_w(p, (uint64_t)c->cu_rights[i].rt_points, 8);
     }
     return (size_t)(p - buf);
 }
@@ -365,6 +424,14 @@ ly_err ly_cust_decode(const uint8_t *buf, size_t len, ly_cust *c)
     for (int i = 0; i < c->cu_nqual; i++) {
         c->cu_qual[i].qb_day = (int32_t)(uint32_t)s_r(&r, 4);
         c->cu_qual[i].qb_points = (int64_t)s_r(&r, 8);
+    }
+    uint64_t m = s_r(&r, 2);
+    if (m > LY_RIGHTS_MAX)
+        return LY_EPROTO;
+    c->cu_nrights = (int)m;
+    for (int i = 0; i < c->cu_nrights; i++) {
+        c->cu_rights[i].rt_node = (uint16_t)s_r(&r, 2);
+        c->cu_rights[i].rt_points = (int64_t)s_r(&r, 8);
     }
     if (r.bad || r.p != r.end)
         return LY_EPROTO;

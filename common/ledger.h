@@ -73,6 +73,13 @@ int64_t ly_earn_points(const ly_program *pg, int64_t amount, int tier, const cha
                        int64_t *qual);
 
 #define LY_QUAL_BUCKETS_MAX (LY_QUAL_KEEP_DAYS + 1)
+#define LY_RIGHTS_MAX       256 /* nodes that may hold rights for one customer */
+
+/* Redeemable rights one node holds for a customer (DESIGN.md section 5). */
+typedef struct ly_right {
+    uint16_t rt_node;
+    int64_t rt_points; /* negative: a refund there took back points already spent */
+} ly_right;
 
 typedef struct ly_qual_bucket {
     int32_t qb_day;
@@ -96,7 +103,21 @@ typedef struct ly_cust {
     int32_t cu_qual_maxday;             /* newest day with a qualifying change */
     int cu_nqual;                       /* buckets, sorted by day, nonzero points */
     ly_qual_bucket cu_qual[LY_QUAL_BUCKETS_MAX];
+    /* Rights per node, sorted by node, nonzero only. Every event credits or
+     * debits its origin (an earn at A is A's to redeem, a redemption at A uses
+     * A's), a transfer moves rights from its origin to ev_to. So the rights
+     * always add up to cu_net, and a node that redeems only its own rights can
+     * never make the chain spend the same points twice. */
+    int cu_nrights;
+    ly_right cu_rights[LY_RIGHTS_MAX];
 } ly_cust;
+
+/* Rights node `node` holds for the customer (may be negative). */
+int64_t ly_cust_rights(const ly_cust *c, uint16_t node);
+
+/* What node `node` may redeem for the customer now: its rights, but never more
+ * than the chain-wide balance as this node knows it (so a debt is repaid first). */
+int64_t ly_cust_redeemable(const ly_cust *c, uint16_t node);
 
 /* An empty state for customer `id` (not yet enrolled). */
 void ly_cust_init(ly_cust *c, const char *id);
@@ -124,7 +145,7 @@ int ly_tier_at(const ly_program *pg, const ly_cust *c, int32_t day);
 int ly_tier_for(const ly_program *pg, int64_t qualifying);
 
 /* Largest encoded customer state. */
-#define LY_CUST_ENC_MAX (1024 + LY_QUAL_BUCKETS_MAX * 12)
+#define LY_CUST_ENC_MAX (1024 + LY_QUAL_BUCKETS_MAX * 12 + LY_RIGHTS_MAX * 10)
 
 /* Deterministic binary form of the state (the digest hashes these bytes).
  * `buf` must hold LY_CUST_ENC_MAX bytes. Returns the length written. */

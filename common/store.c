@@ -20,7 +20,7 @@
 
 struct ly_store {
     MDB_env *st_env;
-    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta;
+    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta, st_debts;
     uint16_t st_node_id;
     uint32_t st_incarnation;
     uint64_t st_map_size;
@@ -159,7 +159,8 @@ static ly_err s_open_dbis(ly_store *s, MDB_txn *txn)
         (rc = mdb_dbi_open(txn, "hist", MDB_CREATE, &s->st_hist)) ||
         (rc = mdb_dbi_open(txn, "vv", MDB_CREATE, &s->st_vv)) ||
         (rc = mdb_dbi_open(txn, "txn", MDB_CREATE, &s->st_txn)) ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->st_meta)))
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->st_meta)) ||
+        (rc = mdb_dbi_open(txn, "debts", MDB_CREATE, &s->st_debts)))
         return s_err(NULL, rc, "dbi_open");
     return LY_OK;
 }
@@ -654,7 +655,17 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
         e = s_err(t, rc, "cust_get");
         goto out;
     }
+    int64_t old_net = c->cu_net;
     ly_cust_apply(c, ev);
+    if ((old_net < 0) != (c->cu_net < 0)) {
+        MDB_val dd = {0, ""};
+        rc = c->cu_net < 0 ? mdb_put(t->tx_txn, s->st_debts, &ck, &dd, 0)
+                           : mdb_del(t->tx_txn, s->st_debts, &ck, NULL);
+        if (rc) {
+            e = s_err(t, rc, "debts_put");
+            goto out;
+        }
+    }
     uint8_t cbuf[LY_CUST_ENC_MAX];
     cd.mv_size = ly_cust_encode(c, cbuf);
     cd.mv_data = cbuf;
@@ -776,6 +787,40 @@ ly_err ly_store_events_after(ly_txn *t, uint16_t origin, uint32_t incarnation, u
     mdb_cursor_close(cur);
     if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
         e = s_err(NULL, rc, "events_after");
+    return e;
+}
+
+ly_err ly_store_debts(ly_txn *t, const char *after, ly_cust *out, size_t cap, size_t *n, int *more)
+{
+    *n = 0;
+    *more = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_debts, &cur);
+    if (rc)
+        return s_err(NULL, rc, "cursor_open");
+    size_t alen = after ? strlen(after) : 0;
+    MDB_val k = {alen, (void *)after}, d;
+    rc = alen ? mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    if (rc == 0 && alen && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT); /* strictly after */
+    ly_err e = LY_OK;
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (*n == cap) {
+            *more = 1;
+            break;
+        }
+        char id[LY_ID_MAX + 1];
+        if (k.mv_size > LY_ID_MAX)
+            continue;
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        if ((e = ly_store_cust_get(t, id, &out[*n])) != LY_OK)
+            break;
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(NULL, rc, "debts_scan");
     return e;
 }
 

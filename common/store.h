@@ -6,6 +6,7 @@
  *   hist      len(1) customer id, hlc(8) origin(2) incarnation(4) seq(8) -> "" (history index)
  *   vv        origin(2) incarnation(4) -> highest contiguous seq applied (8)
  *   txn       client transaction id -> ly_txnrec (idempotency, refund bookkeeping)
+ *   debts     customer id -> "" for every customer whose net is below zero
  *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc"
  *
  * One writer: the node's loop owns the single write transaction and applies a
@@ -28,7 +29,7 @@
 #include "common/event.h"
 #include "common/ledger.h"
 
-#define LY_SCHEMA_VERSION 1
+#define LY_SCHEMA_VERSION 2 /* 2: events carry ev_to, customers carry rights */
 
 typedef struct ly_store ly_store;
 typedef struct ly_txn ly_txn;
@@ -129,6 +130,10 @@ ly_err ly_store_events(ly_txn *t, uint16_t origin, uint64_t since, ly_event *out
  * (catch-up). Stops at the first missing seq (there is none below the vv). */
 ly_err ly_store_events_after(ly_txn *t, uint16_t origin, uint32_t incarnation, uint64_t after,
                              ly_event *out, size_t cap, size_t *n);
+
+/* Up to `cap` customers with a debt, in id order, after customer id `after`
+ * ("" or NULL: from the first). *more = 1 if there are more. */
+ly_err ly_store_debts(ly_txn *t, const char *after, ly_cust *out, size_t cap, size_t *n, int *more);
 
 typedef struct ly_vv_entry {
     uint16_t vv_origin;

@@ -48,6 +48,9 @@ enum {
     O_SINCE,
     O_LIMIT,
     O_CONFIG,
+    O_AFTER,
+    O_ALL,
+    O_PREFETCH,
     O_COUNT
 };
 #define S_O(o)      (1u << (o))
@@ -55,7 +58,7 @@ enum {
 
 static const struct {
     const char *name; /* without the leading "--" */
-    const char *arg;  /* the value's placeholder in messages */
+    const char *arg;  /* the value's placeholder in messages; NULL: a flag without value */
 } s_opts[O_COUNT] = {
     [O_TXN] = {"txn", "ID"},
     [O_NAME] = {"name", "NAME"},
@@ -72,6 +75,9 @@ static const struct {
     [O_SINCE] = {"since", "SEQ"},
     [O_LIMIT] = {"limit", "N"},
     [O_CONFIG] = {"config", "FILE"},
+    [O_AFTER] = {"after", "CUSTOMER"},
+    [O_ALL] = {"all", NULL},
+    [O_PREFETCH] = {"prefetch", NULL},
 };
 
 typedef struct s_ctx s_ctx;
@@ -98,7 +104,7 @@ struct s_ctx {
     int json;
     int npos;
     const char *pos[S_POS_MAX];
-    const char *opt[O_COUNT]; /* NULL: not given */
+    const char *opt[O_COUNT]; /* NULL: not given; a flag given is "" */
 };
 
 typedef void (*s_show_fn)(const s_ctx *x, const ly_req *rq, const ly_rep *rp);
@@ -354,11 +360,34 @@ static int s_fail(const s_ctx *x, int rc, const char *code, const char *fmt, ...
     return rc;
 }
 
-/* The node refused the operation (rp_err != LY_OK). Returns 1. */
-static int s_refused(const s_ctx *x, const ly_rep *rp)
+/* The node refused the operation `rq` (rp_err != LY_OK). Returns 1. */
+static int s_refused(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     ly_err e = (ly_err)rp->rp_err;
     const char *msg = rp->rp_message[0] ? rp->rp_message : ly_strerror(e);
+    if (e == LY_EINSUFFICIENT_LOCAL) {
+        /* The balance suffices, this branch's rights do not, and the other
+         * branches did not transfer theirs in time (DESIGN.md section 5). */
+        char full[512], asked[64] = "";
+        int64_t a = rp->rp_available > 0 ? rp->rp_available : 0;
+        if (rq->rq_type == LY_MSG_REDEEM || (rq->rq_type == LY_MSG_ADJUST && rq->rq_amount < 0))
+            snprintf(asked, sizeof asked, " (%s requested)",
+                     s_num(rq->rq_amount < 0 ? -rq->rq_amount : rq->rq_amount));
+        if (a > 0)
+            snprintf(full, sizeof full,
+                     "only %s %s redeemable at this branch now%s; the rest of the balance is "
+                     "held at other branches that could not be reached in time",
+                     s_num(a), a == 1 ? "point is" : "points are", asked);
+        else
+            snprintf(full, sizeof full,
+                     "no points are redeemable at this branch now%s; the balance is held at "
+                     "other branches that could not be reached in time",
+                     asked);
+        fprintf(stderr, "loyalctl: %s (%s)\n", full, ly_errname(e));
+        if (x->json)
+            s_json_error(ly_errname(e), full, 1, a);
+        return S_EXIT_FAILED;
+    }
     int with_available = e == LY_EINSUFFICIENT || rp->rp_available != 0;
     if (with_available)
         fprintf(stderr, "loyalctl: %s (%s; %s points available)\n", msg, ly_errname(e),
@@ -495,7 +524,7 @@ static int s_call_ep(const s_ctx *x, const char *ep, ly_req *rq, ly_rep *rp)
     if (rc != S_EXIT_OK)
         return s_fail(x, rc, code, "%s", why);
     if (rp->rp_err != LY_OK)
-        return s_refused(x, rp);
+        return s_refused(x, rq, rp);
     return S_EXIT_OK;
 }
 
@@ -507,6 +536,73 @@ static int s_call(const s_ctx *x, ly_req *rq, s_show_fn show)
         show(x, rq, &rp);
     ly_rep_fini(&rp);
     return rc;
+}
+
+/* ---- node names ---- */
+
+/* Names of the chain's nodes as one node knows them (itself and its peers). */
+typedef struct s_names {
+    uint32_t nm_n;
+    struct {
+        uint16_t id;
+        char name[64];
+    } nm_node[1 + LY_STATUS_PEERS_MAX];
+} s_names;
+
+/* Fill `nm` from the node's status, asked within min(--timeout, 2 s). Best
+ * effort: on any failure `nm` stays empty (nodes are then shown by id) and
+ * nothing is reported, since the command itself already has its answer. */
+static void s_names_load(const s_ctx *x, s_names *nm)
+{
+    const char *code;
+    char why[512];
+    ly_req rq;
+    ly_rep rp;
+    nm->nm_n = 0;
+    ly_req_init(&rq, LY_MSG_STATUS);
+    int rc =
+        s_ask(x->node, x->timeout_s < 2.0 ? x->timeout_s : 2.0, &rq, &rp, &code, why, sizeof why);
+    if (rc == S_EXIT_OK && rp.rp_err == LY_OK) {
+        const ly_node_status *ns = &rp.rp_status;
+        uint32_t np = ns->ns_peers ? ns->ns_npeers : 0;
+        nm->nm_node[nm->nm_n].id = ns->ns_id;
+        ly_strlcpy(nm->nm_node[nm->nm_n++].name, ns->ns_name, sizeof nm->nm_node[0].name);
+        for (uint32_t i = 0; i < np && i < LY_STATUS_PEERS_MAX; i++) {
+            nm->nm_node[nm->nm_n].id = ns->ns_peers[i].ps_id;
+            ly_strlcpy(nm->nm_node[nm->nm_n++].name, ns->ns_peers[i].ps_name,
+                       sizeof nm->nm_node[0].name);
+        }
+    }
+    ly_rep_fini(&rp);
+}
+
+/* The name of node `id`, or NULL if `nm` does not know it. */
+static const char *s_node_name(const s_names *nm, uint16_t id)
+{
+    for (uint32_t i = 0; nm && i < nm->nm_n; i++)
+        if (nm->nm_node[i].id == id && nm->nm_node[i].name[0])
+            return nm->nm_node[i].name;
+    return NULL;
+}
+
+/* Node `id` for people: with `with_id`, "node 2 (south)", else "south"; "node
+ * 2" either way if its name is unknown. In one of a few rotating static
+ * buffers: valid until the 8th call after this one. */
+static const char *s_node_label(const s_names *nm, uint16_t id, int with_id)
+{
+    static char bufs[8][96];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    const char *name = s_node_name(nm, id);
+    if (id == 0) /* no node has id 0: the reply did not say */
+        snprintf(b, sizeof bufs[0], "node ?");
+    else if (!name)
+        snprintf(b, sizeof bufs[0], "node %u", (unsigned)id);
+    else if (with_id)
+        snprintf(b, sizeof bufs[0], "node %u (%s)", (unsigned)id, name);
+    else
+        snprintf(b, sizeof bufs[0], "%s", name);
+    return b;
 }
 
 /* ---- showing replies ---- */
@@ -594,8 +690,25 @@ static void s_show_mutation(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     s_print_standing(rp);
 }
 
+/* Points a transfer moved (its amount; the balance does not change). */
+static int64_t s_hist_moved(const ly_hist *h)
+{
+    if (h->hi_amount != 0)
+        return h->hi_amount;
+    return h->hi_points < 0 ? -h->hi_points : h->hi_points;
+}
+
+/* The POINTS column of a history line: the signed change of the balance, or
+ * for a transfer the points moved (unsigned: the balance stays). */
+static const char *s_hist_points(const ly_hist *h)
+{
+    if (h->hi_type == LY_EV_TRANSFER)
+        return s_num(s_hist_moved(h));
+    return s_num_sign(h->hi_points, 1);
+}
+
 /* The details column of a history line. */
-static void s_hist_details(const ly_hist *h, char *buf, size_t cap)
+static void s_hist_details(const ly_hist *h, const s_names *nm, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
@@ -604,6 +717,8 @@ static void s_hist_details(const ly_hist *h, char *buf, size_t cap)
         if (n < cap)                                                                               \
             n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                  \
     } while (0)
+    if (h->hi_type == LY_EV_TRANSFER)
+        S_ADD("%s \u2192 %s", s_node_label(nm, h->hi_origin, 1), s_node_label(nm, h->hi_to, 1));
     if (h->hi_type == LY_EV_REVERSE && h->hi_ref_txn[0])
         S_ADD("refund of %s", h->hi_ref_txn);
     if (h->hi_category[0])
@@ -623,13 +738,26 @@ static void s_json_optstr(ly_json *j, const char *key, const char *s)
         ly_json_kstr(j, key, s);
 }
 
+/* Rights rows the reply holds. */
+static uint32_t s_nrights(const ly_rep *rp)
+{
+    return rp->rp_nrights < LY_RIGHTS_REPLY_MAX ? rp->rp_nrights : LY_RIGHTS_REPLY_MAX;
+}
+
 static void s_show_customer_json(const ly_rep *rp)
 {
-    char at[40];
+    char at[40], key[16];
     ly_json j;
     ly_json_init(&j, stdout);
     ly_json_object(&j);
     s_json_standing(&j, rp);
+    ly_json_kint(&j, "local_rights", rp->rp_local_rights);
+    ly_json_kobject(&j, "rights");
+    for (uint32_t i = 0; i < s_nrights(rp); i++) {
+        snprintf(key, sizeof key, "%u", (unsigned)rp->rp_rights[i].node);
+        ly_json_kint(&j, key, rp->rp_rights[i].points);
+    }
+    ly_json_end(&j);
     ly_json_kobject(&j, "profile");
     for (int i = 0; i < LY_PF_COUNT; i++)
         if ((rp->rp_fields & s_pf[i].bit) && s_pf_value(&rp->rp_profile, i)[0])
@@ -660,6 +788,10 @@ static void s_show_customer_json(const ly_rep *rp)
         s_json_optstr(&j, "tier_from", h->hi_tier_from);
         s_json_optstr(&j, "tier_to", h->hi_tier_to);
         ly_json_kuint(&j, "origin", h->hi_origin);
+        if (h->hi_type == LY_EV_TRANSFER && h->hi_to)
+            ly_json_kuint(&j, "to", h->hi_to);
+        else if (h->hi_type == LY_EV_TRANSFER)
+            ly_json_knull(&j, "to"); /* the node did not say */
         ly_json_end(&j);
     }
     ly_json_end(&j);
@@ -667,38 +799,57 @@ static void s_show_customer_json(const ly_rep *rp)
     ly_json_finish(&j);
 }
 
+/* "redeemable here: 120; rights: north 120, south 30" */
+static void s_print_rights(const ly_rep *rp, const s_names *nm)
+{
+    printf("redeemable here: %s; rights: ", s_num(rp->rp_local_rights));
+    for (uint32_t i = 0; i < s_nrights(rp); i++)
+        printf("%s%s %s", i ? ", " : "", s_node_label(nm, rp->rp_rights[i].node, 0),
+               s_num(rp->rp_rights[i].points));
+    printf("%s\n", s_nrights(rp) ? "" : "none");
+}
+
 static void s_show_customer(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
-    char at[40], details[LY_TEXT_MAX + LY_ID_MAX * 2 + 128];
+    static s_names nm; /* large: not on the stack */
+    char at[40], details[LY_TEXT_MAX + LY_ID_MAX * 2 + 256];
+    uint32_t nhist = rp->rp_nhist < LY_HIST_MAX ? rp->rp_nhist : LY_HIST_MAX;
+    int need_names = s_nrights(rp) > 0;
     (void)rq;
     if (x->json) {
         s_show_customer_json(rp);
         return;
     }
+    for (uint32_t i = 0; i < nhist; i++)
+        need_names |= rp->rp_hist[i].hi_type == LY_EV_TRANSFER;
+    if (need_names)
+        s_names_load(x, &nm);
     printf("customer %s\n", rp->rp_customer);
     s_print_standing(rp);
+    s_print_rights(rp, &nm);
     for (int i = 0; i < LY_PF_COUNT; i++)
         if ((rp->rp_fields & s_pf[i].bit) && s_pf_value(&rp->rp_profile, i)[0])
             printf("%-9s %s\n", s_pf[i].name, s_pf_value(&rp->rp_profile, i));
     printf("%-9s %s\n", "enrolled", s_iso(rp->rp_enrolled_hlc, at, sizeof at));
     printf("%-9s %s\n", "last", s_iso(rp->rp_last_hlc, at, sizeof at));
-    uint32_t nhist = rp->rp_nhist < LY_HIST_MAX ? rp->rp_nhist : LY_HIST_MAX;
     if (nhist == 0)
         return;
-    int wpts = (int)strlen("POINTS"), wtxn = (int)strlen("TXN");
+    int wpts = (int)strlen("POINTS"), wtxn = (int)strlen("TXN"), wtype = 7;
     for (uint32_t i = 0; i < nhist; i++) {
-        int n = (int)strlen(s_num_sign(rp->rp_hist[i].hi_points, 1));
+        int n = (int)strlen(s_hist_points(&rp->rp_hist[i]));
         int t = (int)strlen(rp->rp_hist[i].hi_txn);
+        int y = (int)strlen(ly_evtype_name(rp->rp_hist[i].hi_type));
         wpts = n > wpts ? n : wpts;
         wtxn = t > wtxn ? t : wtxn;
+        wtype = y > wtype ? y : wtype;
     }
-    printf("\nhistory, newest first:\n%-24s  %-7s  %*s  %-*s  DETAILS\n", "TIME", "TYPE", wpts,
-           "POINTS", wtxn, "TXN");
+    printf("\nhistory, newest first:\n%-24s  %-*s  %*s  %-*s  DETAILS\n", "TIME", wtype, "TYPE",
+           wpts, "POINTS", wtxn, "TXN");
     for (uint32_t i = 0; i < nhist; i++) {
         const ly_hist *h = &rp->rp_hist[i];
-        s_hist_details(h, details, sizeof details);
-        printf("%-24s  %-7s  %*s  %s", s_iso(h->hi_hlc, at, sizeof at), ly_evtype_name(h->hi_type),
-               wpts, s_num_sign(h->hi_points, 1), h->hi_txn);
+        s_hist_details(h, &nm, details, sizeof details);
+        printf("%-24s  %-*s  %*s  %s", s_iso(h->hi_hlc, at, sizeof at), wtype,
+               ly_evtype_name(h->hi_type), wpts, s_hist_points(h), h->hi_txn);
         if (details[0])
             printf("%*s  %s", wtxn - (int)strlen(h->hi_txn), "", details);
         printf("\n");
@@ -848,6 +999,10 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_kuint(&j, "uptime_ms", ns->ns_uptime_ms);
     ly_json_kuint(&j, "map_size", ns->ns_map_size);
     ly_json_kuint(&j, "map_used", ns->ns_map_used);
+    ly_json_kuint(&j, "transfers_sent", ns->ns_transfers_sent);
+    ly_json_kuint(&j, "transfers_received", ns->ns_transfers_received);
+    ly_json_kuint(&j, "rights_pending", ns->ns_rights_pending);
+    ly_json_kuint(&j, "rights_asked", ns->ns_rights_asked);
     ly_json_end(&j);
     ly_json_karray(&j, "peers");
     for (uint32_t i = 0; i < s_npeers(ns); i++)
@@ -891,6 +1046,10 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     if (ns->ns_map_size)
         printf(" (%.0f%%)", 100.0 * (double)ns->ns_map_used / (double)ns->ns_map_size);
     printf("\n");
+    printf("transfers    %s sent, %s received (rights moved to and from other branches)\n",
+           s_unum(ns->ns_transfers_sent), s_unum(ns->ns_transfers_received));
+    printf("rights asks  %s pending (redemptions waiting for rights), %s sent to peers\n",
+           s_unum(ns->ns_rights_pending), s_unum(ns->ns_rights_asked));
     if (npeers == 0) {
         printf("peers        none\n");
         return;
@@ -926,6 +1085,10 @@ static void s_json_event(ly_json *j, const ly_event *ev)
     ly_json_kint(j, "amount", ev->ev_amount);
     ly_json_kint(j, "points", ev->ev_points);
     ly_json_kint(j, "qual", ev->ev_qual);
+    if (ev->ev_type == LY_EV_TRANSFER && ev->ev_to)
+        ly_json_kuint(j, "to", ev->ev_to);
+    else
+        ly_json_knull(j, "to");
     snprintf(hash, sizeof hash, "%016" PRIx64, ev->ev_req_hash);
     ly_json_kstr(j, "req_hash", hash);
     ly_json_kstr(j, "customer", ev->ev_customer);
@@ -947,16 +1110,21 @@ static void s_json_event(ly_json *j, const ly_event *ev)
     ly_json_end(j);
 }
 
-/* One line: ORIGIN:SEQ TIME TYPE CUSTOMER POINTS key=value... */
+/* One line: ORIGIN:SEQ TIME TYPE CUSTOMER POINTS key=value...; for a
+ * transfer, POINTS is the points moved and "→ node N" follows it. */
 static void s_print_event(const ly_event *ev)
 {
     char at[40];
+    int transfer = ev->ev_type == LY_EV_TRANSFER;
     printf("%u:%" PRIu64 " %s %s ", (unsigned)ev->ev_origin, ev->ev_seq,
            s_iso(ev->ev_hlc, at, sizeof at), ly_evtype_name(ev->ev_type));
     s_put_value(stdout, ev->ev_customer);
-    printf(" %s txn=", s_num_sign(ev->ev_points, 1));
+    if (transfer)
+        printf(" %s \u2192 node %u txn=", s_num(ev->ev_points), (unsigned)ev->ev_to);
+    else
+        printf(" %s txn=", s_num_sign(ev->ev_points, 1));
     s_put_value(stdout, ev->ev_txn);
-    if (ev->ev_type != LY_EV_ADJUST && ev->ev_amount != 0)
+    if (ev->ev_type != LY_EV_ADJUST && !transfer && ev->ev_amount != 0)
         printf(" amount=%" PRId64, ev->ev_amount);
     if (ev->ev_ref_txn[0]) {
         printf(" ref=");
@@ -1137,6 +1305,7 @@ static int s_cmd_customer(s_ctx *x)
     if (x->opt[O_HISTORY] && (rc = s_int(x, "history", x->opt[O_HISTORY], 1, LY_HIST_MAX, &n)) != 0)
         return rc;
     rq.rq_limit = (uint32_t)n;
+    rq.rq_prefetch = x->opt[O_PREFETCH] != NULL;
     return s_call(x, &rq, s_show_customer);
 }
 
@@ -1175,6 +1344,143 @@ static int s_cmd_events(s_ctx *x)
     rq.rq_since = (uint64_t)since;
     rq.rq_limit = (uint32_t)limit;
     return s_call(x, &rq, s_show_events);
+}
+
+/* ---- debts ---- */
+
+/* The rows gathered from one or more debts replies. */
+typedef struct s_debts {
+    ly_debt *dl_rows; /* heap */
+    size_t dl_n, dl_cap;
+    int dl_more; /* the node has rows after the last one */
+} s_debts;
+
+static const s_col s_debt_cols[] = {
+    {"CUSTOMER", 0},
+    {"DEBT", 1},
+    {"LIFETIME", 1},
+    {"LAST ACTIVITY", 0},
+};
+#define S_DEBT_NCOLS ((int)(sizeof s_debt_cols / sizeof s_debt_cols[0]))
+
+static void s_debt_row(const void *ctx, size_t i, s_cells c)
+{
+    const ly_debt *d = &((const s_debts *)ctx)->dl_rows[i];
+    int k = 0;
+    snprintf(c[k++], S_CELL_MAX, "%s", d->de_customer);
+    snprintf(c[k++], S_CELL_MAX, "%s", s_num(d->de_debt));
+    snprintf(c[k++], S_CELL_MAX, "%s", s_num(d->de_lifetime));
+    s_iso(d->de_last_hlc, c[k++], S_CELL_MAX);
+}
+
+/* Append the rows of `rp`. Returns 0, or -1 when out of memory. */
+static int s_debts_add(s_debts *dl, const ly_rep *rp)
+{
+    size_t n = rp->rp_debts ? rp->rp_ndebts : 0;
+    if (n > LY_DEBTS_MAX)
+        n = LY_DEBTS_MAX;
+    if (dl->dl_n + n > dl->dl_cap) {
+        size_t cap = dl->dl_cap ? dl->dl_cap * 2 : 128;
+        while (cap < dl->dl_n + n)
+            cap *= 2;
+        ly_debt *rows = realloc(dl->dl_rows, cap * sizeof *rows);
+        if (!rows)
+            return -1;
+        dl->dl_rows = rows;
+        dl->dl_cap = cap;
+    }
+    if (n > 0)
+        memcpy(dl->dl_rows + dl->dl_n, rp->rp_debts, n * sizeof *rp->rp_debts);
+    dl->dl_n += n;
+    dl->dl_more = rp->rp_more != 0;
+    return 0;
+}
+
+static void s_debts_show(const s_ctx *x, const s_debts *dl, uint32_t limit)
+{
+    char at[40];
+    if (x->json) {
+        ly_json j;
+        ly_json_init(&j, stdout);
+        ly_json_object(&j);
+        ly_json_karray(&j, "debts");
+        for (size_t i = 0; i < dl->dl_n; i++) {
+            const ly_debt *d = &dl->dl_rows[i];
+            ly_json_object(&j);
+            ly_json_kstr(&j, "customer", d->de_customer);
+            ly_json_kint(&j, "debt", d->de_debt);
+            ly_json_kint(&j, "lifetime_points", d->de_lifetime);
+            if (d->de_last_hlc)
+                ly_json_kstr(&j, "last_activity_at", s_iso(d->de_last_hlc, at, sizeof at));
+            else
+                ly_json_knull(&j, "last_activity_at");
+            ly_json_end(&j);
+        }
+        ly_json_end(&j);
+        ly_json_kbool(&j, "more", dl->dl_more);
+        ly_json_end(&j);
+        ly_json_finish(&j);
+        return;
+    }
+    if (dl->dl_n == 0) {
+        if (x->opt[O_AFTER])
+            printf("no customer after %s owes points\n", x->opt[O_AFTER]);
+        else
+            printf("no customer owes points\n");
+        return;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < dl->dl_n; i++)
+        total =
+            dl->dl_rows[i].de_debt > INT64_MAX - total ? INT64_MAX : total + dl->dl_rows[i].de_debt;
+    s_table(stdout, s_debt_cols, S_DEBT_NCOLS, dl->dl_n, dl, s_debt_row);
+    printf("\n%zu customer%s listed, owing %s %s%s\n", dl->dl_n, dl->dl_n == 1 ? "" : "s",
+           s_num(total), s_points_word(total), dl->dl_more ? " (more follow)" : "");
+    if (dl->dl_more)
+        fprintf(stderr,
+                "loyalctl: stopped at the limit of %" PRIu32 " customers; more with --after %s, "
+                "or all with --all\n",
+                limit, dl->dl_rows[dl->dl_n - 1].de_customer);
+}
+
+static int s_cmd_debts(s_ctx *x)
+{
+    int64_t limit = LY_DEBTS_MAX;
+    char after[LY_ID_MAX + 1] = "";
+    int rc = 0, all = x->opt[O_ALL] != NULL;
+    if (x->opt[O_LIMIT] && (rc = s_int(x, "limit", x->opt[O_LIMIT], 1, LY_DEBTS_MAX, &limit)))
+        return rc;
+    if (x->opt[O_AFTER] && (rc = s_id(x, "customer id", x->opt[O_AFTER], after, sizeof after)))
+        return rc;
+
+    s_debts dl = {0};
+    for (;;) {
+        ly_req rq;
+        ly_rep rp;
+        ly_req_init(&rq, LY_MSG_DEBTS);
+        rq.rq_limit = (uint32_t)limit;
+        ly_strlcpy(rq.rq_customer, after, sizeof rq.rq_customer);
+        rc = s_call_ep(x, x->node, &rq, &rp);
+        size_t got = rp.rp_debts ? rp.rp_ndebts : 0;
+        if (rc == S_EXIT_OK && s_debts_add(&dl, &rp) != 0)
+            rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
+        ly_rep_fini(&rp);
+        if (rc != S_EXIT_OK || !all || !dl.dl_more)
+            break;
+        /* The next page starts after the last row; a node that says "more" but
+         * does not move forward would make this loop forever. */
+        const char *last = got > 0 ? dl.dl_rows[dl.dl_n - 1].de_customer : NULL;
+        if (!last || strcmp(last, after) <= 0) {
+            rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_EPROTO),
+                        "%s answered a debts page that does not advance past '%s'", x->node, after);
+            break;
+        }
+        ly_strlcpy(after, last, sizeof after);
+    }
+    if (rc == S_EXIT_OK)
+        s_debts_show(x, &dl, (uint32_t)limit);
+    free(dl.dl_rows);
+    return rc;
 }
 
 /* ---- verify ---- */
@@ -1557,7 +1863,14 @@ static const s_cmd s_cmds[] = {
      .synopsis = "CUSTOMER POINTS --txn ID",
      .summary = "redeem points",
      .help = "Redeem POINTS from CUSTOMER's balance. Refused (exit 1, insufficient_points)\n"
-             "when the customer has fewer points redeemable here.\n\n"
+             "when the customer's balance is smaller.\n\n"
+             "A branch redeems only the rights it holds: the customer's points are split\n"
+             "among the branches (points earned at a branch are its rights). When this\n"
+             "branch holds too few, it asks the other branches to transfer rights and waits\n"
+             "a bounded time; if they do not arrive in time the redemption is refused (exit\n"
+             "1, insufficient_local_rights) with the points redeemable at this branch now\n"
+             "(\"available\" with --json): redeem at most that many, or try again once the\n"
+             "other branches can be reached.\n\n"
              "options:\n"
              "  --txn ID                 transaction id (required)\n"},
     {.name = "reverse",
@@ -1594,13 +1907,21 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_customer,
      .npos = 1,
      .pos = {"CUSTOMER"},
-     .opts = S_O(O_HISTORY),
-     .synopsis = "CUSTOMER [--history N]",
+     .opts = S_O(O_HISTORY) | S_O(O_PREFETCH),
+     .synopsis = "CUSTOMER [--history N] [--prefetch]",
      .summary = "show a customer's balance, tier, profile and history",
      .help = "Show CUSTOMER's balance, lifetime points, debt, tier and progress to the next\n"
-             "tier, profile, and recent history, newest first.\n\n"
+             "tier, what is redeemable at this branch now and the rights each branch holds\n"
+             "(\"redeemable here: 120; rights: north 120, south 30\"; a negative figure is a\n"
+             "refund taken back there after the points were spent), profile, and recent\n"
+             "history, newest first; a transfer line shows the rights moved between\n"
+             "branches (\"transfer 50 ... node 1 (north) \u2192 node 2 (south)\").\n\n"
              "options:\n"
-             "  --history N              history entries, 1 to 50 (default 10)\n"},
+             "  --history N              history entries, 1 to 50 (default 10)\n"
+             "  --prefetch               the card was scanned for a purchase: start moving\n"
+             "                           the customer's rights to this branch now, so a\n"
+             "                           redemption that follows needs no wait (a plain\n"
+             "                           lookup changes nothing)\n"},
     {.name = "set-profile",
      .run = s_cmd_set_profile,
      .npos = 1,
@@ -1621,8 +1942,11 @@ static const s_cmd s_cmds[] = {
      .synopsis = "",
      .summary = "show the node's state and its view of the other nodes",
      .help = "Show the node's id, name, client endpoint, incarnation, program version, event\n"
-             "and customer counts, version vector (origin:seq), state digest, clock, uptime\n"
-             "and store use; then one row per peer, as this node sees it:\n\n"
+             "and customer counts, version vector (origin:seq), state digest, clock, uptime,\n"
+             "store use; the transfers of rights it gave (sent) and received and the\n"
+             "requests for rights it sent to peers, since it started, and the redemptions\n"
+             "waiting for rights now (pending); then one row per peer, as this node sees\n"
+             "it:\n\n"
              "  ID, NAME, ENDPOINT  the peer and its peer endpoint (from this node's config)\n"
              "  STATE               up (session established and heard recently) or down\n"
              "  LAST HEARD          time since its last message, or never\n"
@@ -1661,6 +1985,22 @@ static const s_cmd s_cmds[] = {
                   "     the node that --config describes)\n"
                   "  2  usage error (or an unreadable --config file); nothing was sent\n"
                   "  3  the first node was unreachable or did not answer in time\n"},
+    {.name = "debts",
+     .run = s_cmd_debts,
+     .npos = 0,
+     .pos = {NULL},
+     .opts = S_O(O_LIMIT) | S_O(O_AFTER) | S_O(O_ALL),
+     .synopsis = "[--limit N] [--after CUSTOMER] [--all]",
+     .summary = "list the customers who owe points",
+     .help = "List the customers with a debt: points refunded after they were already spent.\n"
+             "Their next earnings repay the debt first. One line per customer, by customer\n"
+             "id: the debt, lifetime points and the time of the last activity; then how many\n"
+             "customers were listed and what they owe together.\n\n"
+             "options:\n"
+             "  --limit N                customers per request, 1 to 100 (default 100);\n"
+             "                           without --all, the most listed\n"
+             "  --after CUSTOMER         start after this customer id (to continue a listing)\n"
+             "  --all                    ask page after page until every debt is listed\n"},
     {.name = "events",
      .run = s_cmd_events,
      .npos = 0,
@@ -1668,7 +2008,10 @@ static const s_cmd s_cmds[] = {
      .opts = S_O(O_ORIGIN) | S_O(O_SINCE) | S_O(O_LIMIT),
      .synopsis = "[--origin ID] [--since SEQ] [--limit N]",
      .summary = "list the node's events",
-     .help = "List the events the node holds, one per line, by origin and sequence number.\n\n"
+     .help = "List the events the node holds, one per line, by origin and sequence number:\n"
+             "ORIGIN:SEQ TIME TYPE CUSTOMER POINTS, then key=value fields. A transfer of\n"
+             "rights shows the points moved and the receiving node (\"transfer C1 50 \u2192\n"
+             "node 2\"); it does not change the balance.\n\n"
              "options:\n"
              "  --origin ID              only events created by node ID\n"
              "  --since SEQ              only events with a sequence number above SEQ\n"
@@ -1793,6 +2136,15 @@ int main(int argc, char **argv)
 #undef S_IS
         if (!dst)
             continue;
+        if (o >= 0 && dst == &x.opt[o] && !s_opts[o].arg) { /* a flag */
+            if (val)
+                snprintf(err, sizeof err, "option '%.*s' takes no value", (int)len, a);
+            else if (*dst)
+                snprintf(err, sizeof err, "option '%.*s' given twice", (int)len, a);
+            else
+                *dst = "";
+            continue;
+        }
         if (!val && i + 1 >= argc)
             snprintf(err, sizeof err, "option '%.*s' needs a value", (int)len, a);
         else if (*dst)

@@ -42,7 +42,9 @@ struct ly_repl {
     const ly_config *r_cf;
     ly_store *r_store;
     ly_hlc *r_hlc;
+    ly_service *r_svc;
     ly_repl_io r_io;
+    uint64_t r_transfers_in, r_transfers_out, r_rights_asked;
     int r_npeers;
     s_peer *r_peers;
     uint64_t r_now;
@@ -76,7 +78,8 @@ static void s_refresh_view(ly_repl *r)
     ly_store_abort(&t);
 }
 
-ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly_repl_io *io)
+ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_service *svc,
+                     const ly_repl_io *io)
 {
     ly_repl *r = calloc(1, sizeof *r);
     if (!r)
@@ -84,6 +87,7 @@ ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly
     r->r_cf = cf;
     r->r_store = store;
     r->r_hlc = hlc;
+    r->r_svc = svc;
     r->r_io = *io;
     r->r_npeers = cf->cf_npeers;
     r->r_peers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *r->r_peers);
@@ -114,7 +118,13 @@ void ly_repl_destroy(ly_repl **rp)
 
 int ly_repl_needs_txn(const ly_pmsg *m)
 {
-    return m->pm_type == LY_PM_EVENTS || m->pm_type == LY_PM_SYNC_REP;
+    return m->pm_type == LY_PM_EVENTS || m->pm_type == LY_PM_SYNC_REP ||
+           m->pm_type == LY_PM_RIGHTS_REQ;
+}
+
+uint64_t ly_repl_transfers_in(const ly_repl *r)
+{
+    return r->r_transfers_in;
 }
 
 /* ---- sending ---- */
@@ -277,6 +287,8 @@ static ly_err s_apply(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t)
             applied++;
             if (r->r_npending < S_LAG_PENDING)
                 r->r_pending_hlc[r->r_npending++] = LY_HLC_MS(ev->ev_hlc);
+            if (ev->ev_type == LY_EV_TRANSFER && ev->ev_to == r->r_cf->cf_node_id)
+                r->r_transfers_in++;
             s_merge_clock(r, p, ev->ev_hlc);
             if (ev->ev_origin == r->r_cf->cf_node_id)
                 LY_LOG(LY_WARN, "peer.own_event",
@@ -450,7 +462,25 @@ static ly_err s_on_dealer(ly_repl *r, int pi, const ly_pmsg *m, ly_txn *t)
     }
 }
 
-static ly_err s_on_router(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t)
+/* A peer asks for rights: give what we hold, as a transfer event of ours. */
+static ly_err s_give(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t, ly_evlist *created)
+{
+    if (!t || !created || created->el_n == created->el_cap)
+        return LY_OK; /* no room in this batch: the asker's wait runs out */
+    int made = 0;
+    ly_err e = ly_service_give_rights(r->r_svc, t, m->pm_customer, p->p_conf->pc_id, m->pm_points,
+                                      &created->el_ev[created->el_n], &made);
+    if (e == LY_OK && made) {
+        created->el_n++;
+        r->r_transfers_out++;
+        LY_LOG(LY_DEBUG, "rights.given", "peer=%s customer=%s points=%lld", p->p_conf->pc_name,
+               m->pm_customer, (long long)created->el_ev[created->el_n - 1].ev_points);
+    }
+    return e;
+}
+
+static ly_err s_on_router(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t,
+                          ly_evlist *created)
 {
     if (m->pm_type == LY_PM_HELLO) {
         s_on_hello(r, from, m);
@@ -495,6 +525,8 @@ static ly_err s_on_router(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m
     case LY_PM_SYNC_REQ:
         s_serve_sync(r, p, from, m);
         return LY_OK;
+    case LY_PM_RIGHTS_REQ:
+        return s_give(r, p, m, t, created);
     default:
         LY_LOG(LY_WARN, "peer.unexpected", "peer=%s type=%s on its push channel",
                p->p_conf->pc_name, ly_pmsgtype_name(m->pm_type));
@@ -502,13 +534,48 @@ static ly_err s_on_router(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m
     }
 }
 
-ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t)
+ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t,
+                      ly_evlist *created)
 {
     if (from->pa_dealer >= 0 && from->pa_dealer < r->r_npeers)
         return s_on_dealer(r, from->pa_dealer, m, t);
     if (from->pa_dealer < 0 && from->pa_ident)
-        return s_on_router(r, from, m, t);
+        return s_on_router(r, from, m, t, created);
     return LY_OK;
+}
+
+int ly_repl_want_rights(ly_repl *r, const ly_cust *c, int64_t need)
+{
+    /* Holders, most rights first. */
+    int order[LY_RIGHTS_MAX], n = 0;
+    for (int i = 0; i < c->cu_nrights; i++)
+        if (c->cu_rights[i].rt_points > 0 && c->cu_rights[i].rt_node != r->r_cf->cf_node_id)
+            order[n++] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i;
+             j > 0 && c->cu_rights[order[j]].rt_points > c->cu_rights[order[j - 1]].rt_points;
+             j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+    int sent = 0;
+    for (int k = 0; k < n && need > 0; k++) {
+        const ly_right *rt = &c->cu_rights[order[k]];
+        int pi;
+        s_peer *p = s_peer_by_id(r, rt->rt_node, &pi);
+        if (!p || !p->p_welcomed)
+            continue; /* not a peer of ours, or not reachable now */
+        ly_pmsg *m = s_msg(r, LY_PM_RIGHTS_REQ);
+        snprintf(m->pm_customer, sizeof m->pm_customer, "%s", c->cu_id);
+        m->pm_points = rt->rt_points < need ? rt->rt_points : need;
+        if (s_to_dealer(r, pi, m) == 0) {
+            need -= m->pm_points;
+            sent++;
+            r->r_rights_asked++;
+        }
+    }
+    return sent;
 }
 
 static void s_lag_record(ly_repl *r, int committed)
@@ -630,6 +697,9 @@ ly_err ly_repl_status(ly_repl *r, ly_txn *t, ly_node_status *ns)
     if (nvv > LY_PEER_VV_MAX)
         nvv = LY_PEER_VV_MAX;
     snprintf(ns->ns_client, sizeof ns->ns_client, "%s", r->r_cf->cf_advertise);
+    ns->ns_transfers_sent = r->r_transfers_out;
+    ns->ns_transfers_received = r->r_transfers_in;
+    ns->ns_rights_asked = r->r_rights_asked;
     ns->ns_npeers = 0;
     if (r->r_npeers == 0)
         return LY_OK;

@@ -30,6 +30,7 @@
 #include "common/config.h"
 #include "common/hlc.h"
 #include "common/store.h"
+#include "node/service.h"
 #include "proto/msg.h"
 #include "proto/peer.h"
 
@@ -40,6 +41,12 @@
 #define LY_SYNC_BATCH      1000 /* events asked for per sync-req */
 
 typedef struct ly_repl ly_repl;
+
+/* The events this node creates in one batch, in seq order: published after commit. */
+typedef struct ly_evlist {
+    ly_event *el_ev;
+    size_t el_n, el_cap;
+} ly_evlist;
 
 /* Where a peer message came from / goes to. */
 typedef struct ly_peer_addr {
@@ -57,20 +64,33 @@ typedef struct ly_repl_io {
                           size_t len);
 } ly_repl_io;
 
-/* A replication state for node `cf` over `store`. `cf`, `store`, `hlc` are
- * borrowed and must outlive it. NULL on ENOMEM. */
-ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, const ly_repl_io *io);
+/* A replication state for node `cf` over `store`; `svc` creates the transfers
+ * it gives. `cf`, `store`, `hlc`, `svc` are borrowed and must outlive it. NULL
+ * on ENOMEM. */
+ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_service *svc,
+                     const ly_repl_io *io);
 void ly_repl_destroy(ly_repl **rp);
 
-/* 1 if the message needs the write transaction (it carries events to apply). */
+/* 1 if the message needs the write transaction (it carries events to apply, or
+ * asks for rights, which creates a transfer event). */
 int ly_repl_needs_txn(const ly_pmsg *m);
 
 /* Handle one decoded peer message. `t` is the batch's write transaction for
- * messages that carry events (else may be NULL). Returns LY_OK or a store
+ * messages that need it (else may be NULL); events this node creates (a
+ * transfer it gives) are appended to `created`. Returns LY_OK or a store
  * failure that requires the batch to be aborted (LY_ERETRY, LY_ENOSPC, LY_EIO…);
  * a protocol violation by the peer is logged and refused, never an error here.
  * Effects on other peers (catch-ups) are sent by ly_repl_after_commit. */
-ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t);
+ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t,
+                      ly_evlist *created);
+
+/* Ask reachable peers for `need` points of rights for customer `c`, those that
+ * hold most first (as this node knows from the events it holds). Returns the
+ * number of requests sent: 0 means nobody can be asked now. */
+int ly_repl_want_rights(ly_repl *r, const ly_cust *c, int64_t need);
+
+/* Transfers received by this node so far (grows when rights arrive). */
+uint64_t ly_repl_transfers_in(const ly_repl *r);
 
 /* A batch is over: `committed` says whether its transaction was committed.
  * If not, the events applied from peers in it were lost and are asked for
@@ -81,8 +101,8 @@ void ly_repl_after_commit(ly_repl *r, int committed, const ly_event *evs, size_t
 /* Timers: hellos, heartbeats, sync timeouts. Call at least every 100 ms. */
 void ly_repl_tick(ly_repl *r, uint64_t now_ms);
 
-/* Fill the peer rows of a status reply (rp_status.ns_peers, heap) using read
- * transaction `t` for lag. */
+/* Fill the peer rows of a status reply (rp_status.ns_peers, heap) and the
+ * rights counters, using read transaction `t` for lag. */
 ly_err ly_repl_status(ly_repl *r, ly_txn *t, ly_node_status *ns);
 
 #endif

@@ -30,9 +30,22 @@ typedef struct s_item {
     ly_req it_req;
     uint8_t *it_reply;
     size_t it_reply_len;
-    ly_pmsg *it_pmsg; /* peer: heap */
-    int it_dealer;    /* peer: >= 0 came on our DEALER to that peer, else on the ROUTER */
+    ly_pmsg *it_pmsg;     /* peer: heap */
+    int it_dealer;        /* peer: >= 0 came on our DEALER to that peer, else on the ROUTER */
+    uint64_t it_deadline; /* client: a redemption waiting for rights until then (0: fresh) */
+    int it_defer;         /* client: no reply yet, wait for rights */
 } s_item;
+
+/* A redemption waiting for rights from peers, with its client. */
+typedef struct s_pending {
+    uint8_t pe_ident[S_IDENT_MAX];
+    size_t pe_ident_len;
+    ly_req pe_req;
+    uint64_t pe_deadline;
+} s_pending;
+
+#define S_PREFETCH_SLOTS 64
+#define S_PREFETCH_MS    2000 /* a customer's rights are fetched at most this often */
 
 struct ly_server {
     const ly_config *sv_cf;
@@ -49,8 +62,16 @@ struct ly_server {
     s_item *sv_batch;
     uint32_t sv_batch_cap;
     ly_rep *sv_rep;       /* scratch reply */
-    ly_event *sv_created; /* this node's events created in the current batch */
-    size_t sv_ncreated;
+    ly_evlist sv_created; /* this node's events created in the current batch */
+    s_pending *sv_pending;
+    uint32_t sv_npending, sv_pending_cap;
+    uint64_t sv_seen_transfers;
+    struct {
+        char pf_customer[LY_ID_MAX + 1];
+        uint64_t pf_at;
+    } sv_prefetch[S_PREFETCH_SLOTS];
+    int sv_prefetch_next;
+    ly_cust *sv_cust; /* scratch */
     uint64_t sv_batches, sv_requests, sv_dropped_replies, sv_bad_frames, sv_bad_peer;
 };
 
@@ -86,6 +107,7 @@ static int s_send_router(void *ctx, const uint8_t *ident, size_t ident_len, cons
 static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
 {
     ly_server *sv = ctx;
+    ns->ns_rights_pending = sv->sv_npending;
     return ly_repl_status(sv->sv_repl, t, ns);
 }
 
@@ -113,7 +135,7 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
 {
     const ly_config *cf = sv->sv_cf;
     ly_repl_io io = {sv, s_send_dealer, s_send_router};
-    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &io);
+    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &sv->sv_service, &io);
     sv->sv_dealers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *sv->sv_dealers);
     if (!sv->sv_repl || !sv->sv_dealers)
         return LY_ENOMEM;
@@ -181,10 +203,16 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     sv->sv_batch_cap = cf->cf_batch_max + S_PEER_ITEMS_MAX;
     sv->sv_batch = calloc(sv->sv_batch_cap, sizeof *sv->sv_batch);
     sv->sv_rep = malloc(sizeof *sv->sv_rep);
-    sv->sv_created = malloc(cf->cf_batch_max * sizeof *sv->sv_created);
+    /* Each client request creates at most one event, each peer message at most one. */
+    sv->sv_created.el_cap = sv->sv_batch_cap;
+    sv->sv_created.el_ev = malloc(sv->sv_created.el_cap * sizeof *sv->sv_created.el_ev);
+    sv->sv_pending_cap = cf->cf_batch_max < 256 ? cf->cf_batch_max : 256;
+    sv->sv_pending = calloc(sv->sv_pending_cap, sizeof *sv->sv_pending);
+    sv->sv_cust = malloc(sizeof *sv->sv_cust);
     sv->sv_poll = calloc((size_t)cf->cf_npeers + 2, sizeof *sv->sv_poll);
     sv->sv_ctx = zmq_ctx_new();
-    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created || !sv->sv_poll || !sv->sv_ctx) {
+    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_pending || !sv->sv_cust ||
+        !sv->sv_poll || !sv->sv_ctx) {
         e = LY_ENOMEM;
         goto fail;
     }
@@ -245,7 +273,9 @@ void ly_server_destroy(ly_server **svp)
     free(sv->sv_dealers);
     free(sv->sv_poll);
     free(sv->sv_rep);
-    free(sv->sv_created);
+    free(sv->sv_created.el_ev);
+    free(sv->sv_pending);
+    free(sv->sv_cust);
     ly_store_close(&sv->sv_store);
     free(sv);
     *svp = NULL;
@@ -340,6 +370,8 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
             continue;
         it->it_peer = 0;
         it->it_decoded = 0;
+        it->it_deadline = 0;
+        it->it_defer = 0;
         if (rc == -2) {
             sv->sv_bad_frames++;
             s_error_reply(sv, it, 0, 0, LY_EPROTO, "a request is exactly one frame");
@@ -397,12 +429,13 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
         }
         ly_peer_addr from = {dealer, dealer < 0 ? it->it_ident : NULL, it->it_ident_len};
         if (!ly_repl_needs_txn(m)) {
-            ly_repl_handle(sv->sv_repl, &from, m, NULL);
+            ly_repl_handle(sv->sv_repl, &from, m, NULL, NULL);
             ly_pmsg_fini(m);
             free(m);
             continue;
         }
         it->it_peer = 1;
+        it->it_defer = 0;
         it->it_pmsg = m;
         it->it_dealer = dealer;
         (*peer_items)++;
@@ -411,13 +444,62 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
     return n;
 }
 
+/* Ask peers for the rights a request lacks. Returns 1 if anyone was asked. */
+static int s_want_rights(ly_server *sv, ly_txn *t, const char *customer, int64_t need)
+{
+    if (need <= 0 || sv->sv_cf->cf_npeers == 0)
+        return 0;
+    if (ly_store_cust_get(t, customer, sv->sv_cust) != LY_OK)
+        return 0;
+    return ly_repl_want_rights(sv->sv_repl, sv->sv_cust, need) > 0;
+}
+
+/* A cashier scanned the card: start moving the customer's rights here, so the
+ * redemption that may follow needs no wait. At most once per S_PREFETCH_MS. */
+static void s_prefetch(ly_server *sv, ly_txn *t, const ly_rep *rp)
+{
+    uint64_t now = s_mono_ms();
+    if (rp->rp_local_rights >= rp->rp_balance)
+        return;
+    for (int i = 0; i < S_PREFETCH_SLOTS; i++)
+        if (now - sv->sv_prefetch[i].pf_at < S_PREFETCH_MS &&
+            strcmp(sv->sv_prefetch[i].pf_customer, rp->rp_customer) == 0)
+            return;
+    if (!s_want_rights(sv, t, rp->rp_customer, rp->rp_balance - rp->rp_local_rights))
+        return;
+    ly_strlcpy(sv->sv_prefetch[sv->sv_prefetch_next].pf_customer, rp->rp_customer,
+               sizeof sv->sv_prefetch[0].pf_customer);
+    sv->sv_prefetch[sv->sv_prefetch_next].pf_at = now;
+    sv->sv_prefetch_next = (sv->sv_prefetch_next + 1) % S_PREFETCH_SLOTS;
+}
+
+/* A request refused for lack of local rights: wait for them (no reply now) if
+ * peers hold some and can be asked, until the item's deadline. */
+static void s_maybe_defer(ly_server *sv, ly_txn *t, s_item *it, const ly_rep *rp)
+{
+    uint64_t now = s_mono_ms();
+    if (sv->sv_cf->cf_rights_wait_ms == 0)
+        return;
+    if (it->it_deadline) {
+        it->it_defer = now < it->it_deadline; /* asked already: wait on */
+        return;
+    }
+    int64_t want =
+        it->it_req.rq_type == LY_MSG_REDEEM ? it->it_req.rq_amount : -it->it_req.rq_amount;
+    if (sv->sv_npending >= sv->sv_pending_cap ||
+        !s_want_rights(sv, t, it->it_req.rq_customer, want - rp->rp_available))
+        return;
+    it->it_deadline = now + sv->sv_cf->cf_rights_wait_ms;
+    it->it_defer = 1;
+}
+
 /* Execute the batch in one transaction and commit it. */
 static ly_err s_execute(ly_server *sv, uint32_t n)
 {
     ly_err e = LY_OK;
     for (int attempt = 0; attempt < S_RETRIES; attempt++) {
         ly_txn *t;
-        sv->sv_ncreated = 0;
+        sv->sv_created.el_n = 0;
         if ((e = ly_store_begin(sv->sv_store, 1, &t)) != LY_OK)
             return e;
         for (uint32_t i = 0; i < n && e == LY_OK; i++) {
@@ -425,7 +507,7 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
             if (it->it_peer) {
                 ly_peer_addr from = {it->it_dealer, it->it_dealer < 0 ? it->it_ident : NULL,
                                      it->it_ident_len};
-                e = ly_repl_handle(sv->sv_repl, &from, it->it_pmsg, t);
+                e = ly_repl_handle(sv->sv_repl, &from, it->it_pmsg, t, &sv->sv_created);
                 continue;
             }
             if (!it->it_decoded)
@@ -433,11 +515,17 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
             ly_rep *rp = sv->sv_rep;
             int created;
             ly_rep_init(rp);
+            it->it_defer = 0;
             e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp,
-                                &sv->sv_created[sv->sv_ncreated], &created);
+                                &sv->sv_created.el_ev[sv->sv_created.el_n], &created);
             if (e == LY_OK) {
                 s_set_reply(it, rp);
-                sv->sv_ncreated += (size_t)created;
+                sv->sv_created.el_n += (size_t)created;
+                if (rp->rp_err == LY_EINSUFFICIENT_LOCAL)
+                    s_maybe_defer(sv, t, it, rp);
+                else if (rp->rp_err == LY_OK && it->it_req.rq_type == LY_MSG_CUSTOMER &&
+                         it->it_req.rq_prefetch)
+                    s_prefetch(sv, t, rp);
             }
             ly_rep_fini(rp);
         }
@@ -456,6 +544,17 @@ static void s_send_replies(ly_server *sv, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         s_item *it = &sv->sv_batch[i];
+        if (!it->it_peer && it->it_defer && sv->sv_npending < sv->sv_pending_cap) {
+            /* Waits for rights: answered by a later batch. */
+            s_pending *pe = &sv->sv_pending[sv->sv_npending++];
+            memcpy(pe->pe_ident, it->it_ident, it->it_ident_len);
+            pe->pe_ident_len = it->it_ident_len;
+            pe->pe_req = it->it_req;
+            pe->pe_deadline = it->it_deadline;
+            s_item_clear(it);
+            it->it_defer = 0;
+            continue;
+        }
         if (!it->it_peer && it->it_reply &&
             (zmq_send(sv->sv_clients, it->it_ident, it->it_ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
                  0 ||
@@ -477,18 +576,61 @@ static void s_process(ly_server *sv, uint32_t n)
         ly_err shown = e == LY_ENOSPC ? LY_ENOSPC : LY_EUNAVAIL;
         for (uint32_t i = 0; i < n; i++) {
             s_item *it = &sv->sv_batch[i];
-            if (!it->it_peer && it->it_decoded)
+            if (!it->it_peer && it->it_decoded) {
+                it->it_defer = 0;
                 s_error_reply(sv, it, it->it_req.rq_type, it->it_req.rq_id, shown,
                               e == LY_ENOSPC ? "storage is full; nothing was changed"
                                              : "storage failed; nothing was changed");
+            }
         }
-        sv->sv_ncreated = 0;
+        sv->sv_created.el_n = 0;
     }
     /* Acknowledge, then publish: both only after the commit. */
     s_send_replies(sv, n);
-    ly_repl_after_commit(sv->sv_repl, e == LY_OK, sv->sv_created, sv->sv_ncreated);
+    ly_repl_after_commit(sv->sv_repl, e == LY_OK, sv->sv_created.el_ev, sv->sv_created.el_n);
     sv->sv_batches++;
     sv->sv_requests += n;
+}
+
+/* Put the waiting redemptions back into the batch when rights arrived or a
+ * deadline passed. Returns the batch size. */
+static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
+{
+    if (sv->sv_npending == 0)
+        return 0;
+    uint64_t in = ly_repl_transfers_in(sv->sv_repl);
+    int due = in != sv->sv_seen_transfers;
+    for (uint32_t i = 0; i < sv->sv_npending && !due; i++)
+        due = sv->sv_pending[i].pe_deadline <= now;
+    if (!due)
+        return 0;
+    sv->sv_seen_transfers = in;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sv->sv_npending; i++, n++) {
+        s_item *it = &sv->sv_batch[n];
+        const s_pending *pe = &sv->sv_pending[i];
+        it->it_peer = 0;
+        it->it_decoded = 1;
+        it->it_defer = 0;
+        memcpy(it->it_ident, pe->pe_ident, pe->pe_ident_len);
+        it->it_ident_len = pe->pe_ident_len;
+        it->it_req = pe->pe_req;
+        it->it_deadline = pe->pe_deadline;
+    }
+    sv->sv_npending = 0;
+    return n;
+}
+
+static int s_poll_timeout(const ly_server *sv, uint64_t now)
+{
+    uint64_t wait = S_TICK_MS;
+    for (uint32_t i = 0; i < sv->sv_npending; i++) {
+        uint64_t d = sv->sv_pending[i].pe_deadline;
+        uint64_t left = d > now ? d - now : 0;
+        if (left < wait)
+            wait = left;
+    }
+    return (int)wait;
 }
 
 ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
@@ -496,16 +638,18 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
     LY_LOG(LY_INFO, "node.ready", "name=%s", sv->sv_cf->cf_name);
     ly_repl_tick(sv->sv_repl, s_mono_ms());
     while (!*stop) {
-        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll, S_TICK_MS);
+        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll, s_poll_timeout(sv, s_mono_ms()));
         if (rc < 0 && errno != EINTR) {
             LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
             return LY_EIO;
         }
-        ly_repl_tick(sv->sv_repl, s_mono_ms());
-        if (rc <= 0)
+        uint64_t now = s_mono_ms();
+        ly_repl_tick(sv->sv_repl, now);
+        uint32_t n = s_gather_pending(sv, now);
+        if (rc <= 0 && n == 0)
             continue;
         int peer_items = 0;
-        uint32_t n = s_gather_clients(sv, 0);
+        n = s_gather_clients(sv, n);
         if (sv->sv_peers)
             n = s_gather_peer(sv, sv->sv_peers, -1, n, &peer_items);
         for (int i = 0; i < sv->sv_cf->cf_npeers; i++)

@@ -36,6 +36,19 @@ static const char *s_tier_name(const ly_program *pg, int i)
     return i >= 0 && i < pg->pg_ntiers ? pg->pg_tiers[i].ti_name : "";
 }
 
+/* Rights per node, and what this branch may redeem now. */
+static void s_fill_rights(ly_service *sv, const ly_cust *c, ly_rep *rp)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < c->cu_nrights && n < LY_RIGHTS_REPLY_MAX; i++, n++) {
+        rp->rp_rights[n].node = c->cu_rights[i].rt_node;
+        rp->rp_rights[n].points = c->cu_rights[i].rt_points;
+    }
+    rp->rp_nrights = n;
+    rp->rp_local_rights = ly_cust_redeemable(c, ly_store_node_id(sv->sv_store));
+    ly_strlcpy(rp->rp_customer, c->cu_id, sizeof rp->rp_customer);
+}
+
 /* Balance, tier and progress of a customer, as of today. */
 static void s_fill_summary(ly_service *sv, const ly_cust *c, ly_rep *rp)
 {
@@ -53,6 +66,7 @@ static void s_fill_summary(ly_service *sv, const ly_cust *c, ly_rep *rp)
         ly_strlcpy(rp->rp_next_tier, s_tier_name(pg, tier + 1), sizeof rp->rp_next_tier);
         rp->rp_to_next = pg->pg_tiers[tier + 1].ti_threshold - rp->rp_qualifying;
     }
+    s_fill_rights(sv, c, rp);
 }
 
 /* The customer's state; LY_EUNKNOWN_CUST (as a refusal in rp) if not enrolled.
@@ -181,11 +195,23 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
         if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
             break;
         int64_t take = rq->rq_type == LY_MSG_REDEEM ? rq->rq_amount : -rq->rq_amount;
+        int64_t here = ly_cust_redeemable(c, ly_store_node_id(sv->sv_store));
         if (take > 0 && take > ly_cust_balance(c)) {
             ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINSUFFICIENT,
                          "customer '%s' has %lld points; %lld requested", rq->rq_customer,
                          (long long)ly_cust_balance(c), (long long)take);
             rp->rp_available = ly_cust_balance(c);
+            s_fill_rights(sv, c, rp);
+            break;
+        }
+        if (take > 0 && take > here) {
+            /* The balance covers it but the rights are held at other branches. */
+            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINSUFFICIENT_LOCAL,
+                         "%lld of the %lld points of customer '%s' are redeemable at this branch "
+                         "now; the rest is held at branches that did not answer in time",
+                         (long long)here, (long long)ly_cust_balance(c), rq->rq_customer);
+            rp->rp_available = here;
+            s_fill_rights(sv, c, rp);
             break;
         }
         if (rq->rq_type == LY_MSG_REDEEM) {
@@ -352,6 +378,7 @@ static void s_hist_from_event(const ly_program *pg, const ly_event *ev, ly_hist 
     ly_strlcpy(h->hi_category, ev->ev_category, sizeof h->hi_category);
     ly_strlcpy(h->hi_reason, ev->ev_reason, sizeof h->hi_reason);
     ly_strlcpy(h->hi_operator, ev->ev_operator, sizeof h->hi_operator);
+    h->hi_to = ev->ev_to;
     if (ev->ev_tier_from != ev->ev_tier_to) {
         ly_strlcpy(h->hi_tier_from, s_tier_name(pg, ev->ev_tier_from), sizeof h->hi_tier_from);
         ly_strlcpy(h->hi_tier_to, s_tier_name(pg, ev->ev_tier_to), sizeof h->hi_tier_to);
@@ -440,6 +467,79 @@ static ly_err s_events(ly_txn *t, const ly_req *rq, ly_rep *rp)
     return e;
 }
 
+static ly_err s_debts(ly_txn *t, const ly_req *rq, ly_rep *rp)
+{
+    size_t limit = rq->rq_limit ? rq->rq_limit : LY_DEBTS_MAX, n = 0;
+    if (limit > LY_DEBTS_MAX)
+        limit = LY_DEBTS_MAX;
+    ly_cust *cs = malloc(limit * sizeof *cs);
+    rp->rp_debts = calloc(limit, sizeof *rp->rp_debts);
+    if (!cs || !rp->rp_debts) {
+        free(cs);
+        return LY_ENOMEM;
+    }
+    int more = 0;
+    ly_err e = ly_store_debts(t, rq->rq_customer, cs, limit, &n, &more);
+    for (size_t i = 0; e == LY_OK && i < n; i++) {
+        ly_debt *d = &rp->rp_debts[i];
+        ly_strlcpy(d->de_customer, cs[i].cu_id, sizeof d->de_customer);
+        d->de_debt = ly_cust_debt(&cs[i]);
+        d->de_lifetime = cs[i].cu_lifetime;
+        d->de_last_hlc = cs[i].cu_last_hlc;
+    }
+    rp->rp_ndebts = e == LY_OK ? (uint32_t)n : 0;
+    rp->rp_more = (uint8_t)more;
+    free(cs);
+    return e;
+}
+
+ly_err ly_service_give_rights(ly_service *sv, ly_txn *t, const char *customer, uint16_t to,
+                              int64_t want, ly_event *ev_out, int *created)
+{
+    *created = 0;
+    ly_cust *c = malloc(sizeof *c);
+    ly_event *ev = calloc(1, sizeof *ev);
+    ly_err e = LY_ENOMEM;
+    if (!c || !ev)
+        goto out;
+    e = ly_store_cust_get(t, customer, c);
+    if (e == LY_ENOTFOUND) {
+        e = LY_OK;
+        goto out;
+    }
+    if (e != LY_OK)
+        goto out;
+    uint16_t self = ly_store_node_id(sv->sv_store);
+    int64_t give = ly_cust_rights(c, self);
+    if (give > want)
+        give = want;
+    if (give <= 0 || to == self)
+        goto out;
+    ev->ev_origin = self;
+    ev->ev_incarnation = ly_store_incarnation(sv->sv_store);
+    ev->ev_hlc = ly_hlc_now(sv->sv_hlc);
+    ev->ev_program = sv->sv_program->pg_version;
+    ev->ev_type = LY_EV_TRANSFER;
+    ev->ev_to = to;
+    ev->ev_amount = ev->ev_points = give;
+    ly_strlcpy(ev->ev_customer, customer, sizeof ev->ev_customer);
+    if ((e = ly_store_next_seq(t, &ev->ev_seq)) != LY_OK)
+        goto out;
+    ly_apply outcome;
+    if ((e = ly_store_apply(t, ev, &outcome, NULL)) != LY_OK)
+        goto out;
+    if (outcome != LY_APPLIED) {
+        e = LY_EINTERNAL;
+        goto out;
+    }
+    *ev_out = *ev;
+    *created = 1;
+out:
+    free(c);
+    free(ev);
+    return e;
+}
+
 ly_err ly_service_exec(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, ly_event *ev_out,
                        int *created)
 {
@@ -454,6 +554,8 @@ ly_err ly_service_exec(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
         return s_status(sv, t, rp);
     case LY_MSG_EVENTS:
         return s_events(t, rq, rp);
+    case LY_MSG_DEBTS:
+        return s_debts(t, rq, rp);
     default:
         if (!ly_msgtype_is_mutation(rq->rq_type)) {
             ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EPROTO, "unknown request type %d",

@@ -40,6 +40,13 @@ typedef struct ly_service {
 ly_err ly_service_exec(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, ly_event *ev_out,
                        int *created);
 
+/* Give up to `want` points of this node's rights for `customer` to node `to`:
+ * creates, applies and returns (in *ev_out, *created = 1) a transfer event of
+ * min(want, what this node may redeem for the customer). Nothing when it holds
+ * none (*created = 0). Errors as ly_service_exec. */
+ly_err ly_service_give_rights(ly_service *sv, ly_txn *t, const char *customer, uint16_t to,
+                              int64_t want, ly_event *ev_out, int *created);
+
 /* Fingerprint of a request's payload (everything but the request id). */
 uint64_t ly_req_fingerprint(const ly_req *rq);
 

@@ -41,6 +41,7 @@ enum {
     RQ_LIMIT,
     RQ_ORIGIN,
     RQ_SINCE,
+    RQ_PREFETCH,
 };
 
 static const lyp_field s_req_tab[] = {
@@ -63,6 +64,7 @@ static const lyp_field s_req_tab[] = {
     [RQ_LIMIT] = LYP_FU("limit", ly_req, rq_limit),
     [RQ_ORIGIN] = LYP_FU("origin", ly_req, rq_origin),
     [RQ_SINCE] = LYP_FU("since", ly_req, rq_since),
+    [RQ_PREFETCH] = LYP_FB("prefetch", ly_req, rq_prefetch),
 };
 
 #define RQ_PROFILE                                                                                 \
@@ -83,10 +85,11 @@ static const struct {
     [LY_MSG_ADJUST] = {LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_TXN) | LYP_BIT(RQ_AMOUNT) |
                            LYP_BIT(RQ_REASON) | LYP_BIT(RQ_OPERATOR),
                        0},
-    [LY_MSG_CUSTOMER] = {LYP_BIT(RQ_CUSTOMER), LYP_BIT(RQ_LIMIT)},
+    [LY_MSG_CUSTOMER] = {LYP_BIT(RQ_CUSTOMER), LYP_BIT(RQ_LIMIT) | LYP_BIT(RQ_PREFETCH)},
     [LY_MSG_SET_PROFILE] = {LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_TXN), RQ_PROFILE},
     [LY_MSG_STATUS] = {0, 0},
     [LY_MSG_EVENTS] = {0, LYP_BIT(RQ_ORIGIN) | LYP_BIT(RQ_SINCE) | LYP_BIT(RQ_LIMIT)},
+    [LY_MSG_DEBTS] = {0, LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_LIMIT)},
 };
 
 static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonzero)
@@ -96,7 +99,9 @@ static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonze
         *hi = LY_AMOUNT_MAX;
         *nonzero = type == LY_MSG_ADJUST;
     } else if (fid == RQ_LIMIT) {
-        *hi = type == LY_MSG_EVENTS ? LY_EVENTS_MAX : LY_HIST_MAX;
+        *hi = type == LY_MSG_EVENTS  ? LY_EVENTS_MAX
+              : type == LY_MSG_DEBTS ? LY_DEBTS_MAX
+                                     : LY_HIST_MAX;
     }
 }
 
@@ -141,6 +146,8 @@ static ly_err s_req_mask(lyp_why *w, const ly_req *rq, uint64_t *mask)
             if (rq->rq_fields & s_req_tab[fid].f_bit)
                 m |= LYP_BIT(fid);
     }
+    if ((allowed & LYP_BIT(RQ_CUSTOMER)) && rq->rq_customer[0] != '\0')
+        m |= LYP_BIT(RQ_CUSTOMER);
     if ((allowed & LYP_BIT(RQ_CATEGORY)) && rq->rq_category[0] != '\0')
         m |= LYP_BIT(RQ_CATEGORY);
     if ((allowed & LYP_BIT(RQ_AMOUNT)) && rq->rq_amount != 0)
@@ -151,6 +158,8 @@ static ly_err s_req_mask(lyp_why *w, const ly_req *rq, uint64_t *mask)
         m |= LYP_BIT(RQ_ORIGIN);
     if ((allowed & LYP_BIT(RQ_SINCE)) && rq->rq_since != 0)
         m |= LYP_BIT(RQ_SINCE);
+    if ((allowed & LYP_BIT(RQ_PREFETCH)) && rq->rq_prefetch)
+        m |= LYP_BIT(RQ_PREFETCH);
     *mask = m;
     return lyp_check_fields(w, &s_req_map, type, rq, m);
 }
@@ -245,6 +254,7 @@ static const lyp_field s_hist_tab[] = {
     LYP_FU("hlc", ly_hist, hi_hlc),
     [HI_TYPE] = LYP_FX("type"),
     LYP_FU("origin", ly_hist, hi_origin),
+    LYP_FUO("to", ly_hist, hi_to),
     LYP_FI("points", ly_hist, hi_points),
     LYP_FI("amount", ly_hist, hi_amount),
     LYP_FS("txn", ly_hist, hi_txn, LYP_C_IDE, 1),
@@ -317,6 +327,10 @@ static const lyp_field s_node_tab[] = {
     LYP_FU("map_used", ly_node_status, ns_map_used),
     [NS_VV] = LYP_FX("vv"),
     LYP_FS("client", ly_node_status, ns_client, LYP_C_TEXT, 0),
+    LYP_FU("transfers_sent", ly_node_status, ns_transfers_sent),
+    LYP_FU("transfers_received", ly_node_status, ns_transfers_received),
+    LYP_FU("rights_pending", ly_node_status, ns_rights_pending),
+    LYP_FU("rights_asked", ly_node_status, ns_rights_asked),
 };
 
 static ly_err s_node_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
@@ -422,6 +436,114 @@ static ly_err s_peers_enc(lyp_enc *e, const ly_node_status *ns)
     return LY_OK;
 }
 
+/* One row of "rights" in a customer-op reply: both keys required. */
+typedef __typeof__(((ly_rep *)0)->rp_rights[0]) s_right;
+static const lyp_field s_right_tab[] = {
+    LYP_FUR("node", s_right, node, 1, UINT16_MAX),
+    LYP_FI("points", s_right, points),
+};
+static const lyp_map s_right_map = {s_right_tab, LYP_COUNT(s_right_tab), NULL, NULL, NULL};
+
+/* One row of "debts" in a debts reply: "customer" required. */
+enum { DE_CUSTOMER };
+static const lyp_field s_debt_tab[] = {
+    [DE_CUSTOMER] = LYP_FS("customer", ly_debt, de_customer, LYP_C_ID, 0),
+    LYP_FI("debt", ly_debt, de_debt),
+    LYP_FI("lifetime", ly_debt, de_lifetime),
+    LYP_FU("last_hlc", ly_debt, de_last_hlc),
+};
+static const lyp_map s_debt_map = {s_debt_tab, LYP_COUNT(s_debt_tab), NULL, NULL, NULL};
+
+static ly_err s_rights_dec(lyp_dec *d, const lyp_obj *v, ly_rep *rp)
+{
+    if (v->o_type != LYP_ARRAY)
+        return lyp_fail(&d->d_w, LY_EPROTO, "rights", "expected an array, got %s",
+                        lyp_otype_names[v->o_type]);
+    if (v->o_u > LY_RIGHTS_REPLY_MAX)
+        return lyp_fail(&d->d_w, LY_EPROTO, "rights", "more than %d entries", LY_RIGHTS_REPLY_MAX);
+    rp->rp_nrights = (uint32_t)v->o_u;
+    for (uint32_t i = 0; i < rp->rp_nrights; i++) {
+        lyp_obj el;
+        uint64_t seen = 0;
+        if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
+            return lyp_trunc(d);
+        ly_err rc =
+            lyp_dec_submap(d, &s_right_map, &el, "rights", (long)i, &rp->rp_rights[i], &seen, NULL);
+        if (rc != LY_OK)
+            return rc;
+        for (int fid = 0; fid < LYP_COUNT(s_right_tab); fid++)
+            if (!(seen & LYP_BIT(fid)))
+                return lyp_fail(&d->d_w, LY_EPROTO, NULL, "rights[%u]: field '%s': missing", i,
+                                s_right_tab[fid].f_name);
+    }
+    return LY_OK;
+}
+
+/* "rights" is always written for a customer operation, an empty array when there are none. */
+static ly_err s_rights_enc(lyp_enc *e, const ly_rep *rp)
+{
+    if (rp->rp_nrights > LY_RIGHTS_REPLY_MAX)
+        return lyp_fail(&e->e_w, LY_EINVAL, "rights", "more than %d entries", LY_RIGHTS_REPLY_MAX);
+    e->e_fail |= msgpack_pack_array(&e->e_pk, rp->rp_nrights);
+    for (uint32_t i = 0; i < rp->rp_nrights; i++) {
+        char saved[sizeof e->e_w.w_where];
+        lyp_where_push(&e->e_w, saved, "rights", (long)i);
+        ly_err rc = lyp_enc_map(e, &s_right_map, &rp->rp_rights[i], LYP_ALL(s_right_map.m_n));
+        lyp_where_pop(&e->e_w, saved);
+        if (rc != LY_OK)
+            return rc;
+    }
+    return LY_OK;
+}
+
+/* "debts": at most LY_DEBTS_MAX rows into rp->rp_debts (heap, owned by the reply). */
+static ly_err s_debts_dec(lyp_dec *d, const lyp_obj *v, ly_rep *rp)
+{
+    if (v->o_type != LYP_ARRAY)
+        return lyp_fail(&d->d_w, LY_EPROTO, "debts", "expected an array, got %s",
+                        lyp_otype_names[v->o_type]);
+    if (v->o_u > LY_DEBTS_MAX)
+        return lyp_fail(&d->d_w, LY_EPROTO, "debts", "more than %d entries", LY_DEBTS_MAX);
+    if (v->o_u == 0)
+        return LY_OK;
+    rp->rp_debts = calloc((size_t)v->o_u, sizeof *rp->rp_debts);
+    if (rp->rp_debts == NULL)
+        return lyp_fail(&d->d_w, LY_ENOMEM, "debts", "out of memory");
+    rp->rp_ndebts = (uint32_t)v->o_u;
+    for (uint32_t i = 0; i < rp->rp_ndebts; i++) {
+        lyp_obj el;
+        uint64_t seen = 0;
+        if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
+            return lyp_trunc(d);
+        ly_err rc =
+            lyp_dec_submap(d, &s_debt_map, &el, "debts", (long)i, &rp->rp_debts[i], &seen, NULL);
+        if (rc != LY_OK)
+            return rc;
+        if (!(seen & LYP_BIT(DE_CUSTOMER)))
+            return lyp_fail(&d->d_w, LY_EPROTO, NULL, "debts[%u]: field 'customer': missing", i);
+    }
+    return LY_OK;
+}
+
+/* "debts" is always written for a debts reply, an empty array when there are none. */
+static ly_err s_debts_enc(lyp_enc *e, const ly_rep *rp)
+{
+    if (rp->rp_ndebts > LY_DEBTS_MAX)
+        return lyp_fail(&e->e_w, LY_EINVAL, "debts", "more than %d entries", LY_DEBTS_MAX);
+    if (rp->rp_ndebts > 0 && rp->rp_debts == NULL)
+        return lyp_fail(&e->e_w, LY_EINVAL, "debts", "no debt array");
+    e->e_fail |= msgpack_pack_array(&e->e_pk, rp->rp_ndebts);
+    for (uint32_t i = 0; i < rp->rp_ndebts; i++) {
+        char saved[sizeof e->e_w.w_where];
+        lyp_where_push(&e->e_w, saved, "debts", (long)i);
+        ly_err rc = lyp_enc_map(e, &s_debt_map, &rp->rp_debts[i], LYP_ALL(s_debt_map.m_n));
+        lyp_where_pop(&e->e_w, saved);
+        if (rc != LY_OK)
+            return rc;
+    }
+    return LY_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Replies: the top level                                                    */
 
@@ -452,6 +574,10 @@ enum {
     RP_NODE,
     RP_PEERS,
     RP_EVENTS,
+    RP_RIGHTS,
+    RP_LOCAL_RIGHTS,
+    RP_DEBTS,
+    RP_MORE,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -481,6 +607,10 @@ static const lyp_field s_rep_tab[] = {
     [RP_NODE] = LYP_FX("node"),
     [RP_PEERS] = LYP_FX("peers"),
     [RP_EVENTS] = LYP_FX("events"),
+    [RP_RIGHTS] = LYP_FX("rights"),
+    [RP_LOCAL_RIGHTS] = LYP_FI("local_rights", ly_rep, rp_local_rights),
+    [RP_DEBTS] = LYP_FX("debts"),
+    [RP_MORE] = LYP_FB("more", ly_rep, rp_more),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -562,6 +692,10 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
         return s_peers_dec(d, v, &rp->rp_status);
     case RP_EVENTS:
         return lyp_events_dec(d, v, "events", LY_EVENTS_MAX, &rp->rp_events, &rp->rp_nevents);
+    case RP_RIGHTS:
+        return s_rights_dec(d, v, rp);
+    case RP_DEBTS:
+        return s_debts_dec(d, v, rp);
     default: /* "v" and "t": read by lyp_dec_vt */
         return LY_OK;
     }
@@ -595,7 +729,8 @@ static ly_err s_rep_enc(lyp_enc *e, int fid, const void *base)
         lyp_sanitize(clean, msg);
         if (clean[0] == '\0')
             snprintf(clean, sizeof clean, "%s", ly_strerror((ly_err)rp->rp_err));
-        int avail = rp->rp_err == LY_EINSUFFICIENT || rp->rp_available != 0;
+        int avail = rp->rp_err == LY_EINSUFFICIENT || rp->rp_err == LY_EINSUFFICIENT_LOCAL ||
+                    rp->rp_available != 0;
         const char *code = ly_errname((ly_err)rp->rp_err);
         e->e_fail |= msgpack_pack_map(&e->e_pk, avail ? 3 : 2);
         lyp_pack_key(e, "code");
@@ -644,6 +779,10 @@ static ly_err s_rep_enc(lyp_enc *e, int fid, const void *base)
         return s_peers_enc(e, &rp->rp_status);
     case RP_EVENTS:
         return lyp_events_enc(e, "events", rp->rp_events, rp->rp_nevents, LY_EVENTS_MAX);
+    case RP_RIGHTS:
+        return s_rights_enc(e, rp);
+    case RP_DEBTS:
+        return s_debts_enc(e, rp);
     default:
         return lyp_fail(&e->e_w, LY_EINTERNAL, NULL, "no encoder for field %d", fid);
     }
@@ -669,11 +808,14 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
         mask |= LYP_BIT(RP_NODE) | LYP_BIT(RP_PEERS);
     } else if (type == LY_MSG_EVENTS) {
         mask |= LYP_BIT(RP_EVENTS);
+    } else if (type == LY_MSG_DEBTS) {
+        mask |= LYP_BIT(RP_DEBTS) | LYP_BIT(RP_MORE);
     } else if (type != 0) {
         mask |= LYP_BIT(RP_CUSTOMER) | LYP_BIT(RP_POINTS) | LYP_BIT(RP_BALANCE) |
                 LYP_BIT(RP_LIFETIME) | LYP_BIT(RP_DEBT) | LYP_BIT(RP_QUALIFYING) |
                 LYP_BIT(RP_TIER) | LYP_BIT(RP_NEXT_TIER) | LYP_BIT(RP_TO_NEXT) |
-                LYP_BIT(RP_REPLAYED) | LYP_BIT(RP_HLC) | LYP_BIT(RP_ORIGIN) | LYP_BIT(RP_SEQ);
+                LYP_BIT(RP_REPLAYED) | LYP_BIT(RP_HLC) | LYP_BIT(RP_ORIGIN) | LYP_BIT(RP_SEQ) |
+                LYP_BIT(RP_RIGHTS) | LYP_BIT(RP_LOCAL_RIGHTS);
         if (ly_msgtype_is_mutation(type))
             mask |= LYP_BIT(RP_TXN);
         if (type == LY_MSG_CUSTOMER)

@@ -6,6 +6,9 @@
  *   reply:   {"v":1, "t":"earn", "id":7, "ok":true, "customer":"C1", "points":12, ...}
  *            {"v":1, "t":"earn", "id":7, "ok":false,
  *             "error":{"code":"insufficient_points", "message":"...", "available":50}}
+ * "available" is always written for insufficient_points and
+ * insufficient_local_rights (rp_available: what can be redeemed, chain-wide or
+ * at this branch), and for any other error whose rp_available is not 0.
  * Decoding is strict: unknown, duplicate, missing or mistyped fields, trailing
  * bytes, nesting deeper than the message needs, and container counts larger
  * than the bytes left are all refused (LY_EPROTO) before msgpack-c allocates
@@ -37,8 +40,22 @@
  * refuses with LY_EINVAL exactly the requests whose encoding ly_req_decode would
  * refuse.
  *
+ * A customer-operation reply (enroll, earn, redeem, reverse, adjust, customer,
+ * set-profile) always carries "rights": an array of at most
+ * LY_RIGHTS_REPLY_MAX maps {node, points} (node 1..65535, both keys required;
+ * an empty array when no node holds any), and "local_rights" (what this branch
+ * may redeem now). A customer reply's "history" rows may be transfers (type
+ * "transfer", with "to": the receiving node; "to" is left out when 0).
+ *
+ * A debts request takes an optional "customer" (list the customers after this
+ * id; absent for the first page) and "limit" (0..LY_DEBTS_MAX). Its reply
+ * carries "debts": an array of at most LY_DEBTS_MAX maps {customer, debt,
+ * lifetime, last_hlc} ("customer" required; rp_debts, heap, freed by
+ * ly_rep_fini) and "more" (a boolean: rows after the last one).
+ *
  * A status reply carries "node" (this node: id, name, incarnation, program,
- * events, customers, digest, hlc, uptime_ms, map_size, map_used, vv, client)
+ * events, customers, digest, hlc, uptime_ms, map_size, map_used, vv, client,
+ * transfers_sent, transfers_received, rights_pending, rights_asked)
  * and "peers": an array of at most LY_STATUS_PEERS_MAX maps {id, name, endpoint,
  * client, up, last_heard_ms, behind, missing, lag_ms, digest, events,
  * converged, sent, received, dropped} (ly_peer_status; up and converged are
@@ -67,9 +84,9 @@
  * (a reply with many large events: send fewer). Only the fields that apply to
  * the type are written: required ones always, optional ones when set (a
  * profile field when its rq_fields/rp_fields bit is set; category, a reverse's
- * amount, limit, origin and since when not empty or 0). A reply's rp_message is
- * sent with every byte that is not valid text replaced by '?' (and
- * ly_strerror's text when empty), never refused. */
+ * amount, limit, origin and since, a debts request's customer, when not empty
+ * or 0). A reply's rp_message is sent with every byte that is not valid text
+ * replaced by '?' (and ly_strerror's text when empty), never refused. */
 ly_err ly_req_encode(const ly_req *rq, uint8_t **out, size_t *len);
 ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len);
 
@@ -79,9 +96,9 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len);
 ly_err ly_req_check(const ly_req *rq, char *why, size_t why_len);
 
 /* Decode one frame. The struct is initialised first (ly_req_init/ly_rep_init:
- * pass a reply that holds no events or peer rows). On error the struct is unspecified except
- * that ly_rep_fini is always safe; `why` (may be NULL) receives a human reason
- * naming the field (empty on success). */
+ * pass a reply that holds no events, peer rows or debt rows). On error the
+ * struct is unspecified except that ly_rep_fini is always safe; `why` (may be
+ * NULL) receives a human reason naming the field (empty on success). */
 ly_err ly_req_decode(const uint8_t *buf, size_t len, ly_req *rq, char *why, size_t why_len);
 ly_err ly_rep_decode(const uint8_t *buf, size_t len, ly_rep *rp, char *why, size_t why_len);
 

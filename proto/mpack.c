@@ -721,8 +721,8 @@ void lyp_pack_key(lyp_enc *e, const char *key)
     lyp_pack_str(e, key, strlen(key));
 }
 
-/* Fields of `base` selected by `all` that the encoder writes: f_omit strings
- * are left out when empty. */
+/* Fields of `base` selected by `all` that the encoder writes: f_omit fields
+ * are left out when empty (strings) or 0 (integers). */
 uint64_t lyp_enc_mask(const lyp_map *m, const void *base, uint64_t all)
 {
     uint64_t mask = 0;
@@ -730,8 +730,14 @@ uint64_t lyp_enc_mask(const lyp_map *m, const void *base, uint64_t all)
         if (!(all & LYP_BIT(fid)))
             continue;
         const lyp_field *f = &m->m_tab[fid];
-        if (f->f_kind == LYP_K_STR && f->f_omit && ((const char *)base + f->f_off)[0] == '\0')
-            continue;
+        if (f->f_omit) {
+            if (f->f_kind == LYP_K_STR && ((const char *)base + f->f_off)[0] == '\0')
+                continue;
+            if (f->f_kind == LYP_K_U && s_getu(base, f) == 0)
+                continue;
+            if (f->f_kind == LYP_K_I && s_geti(base, f) == 0)
+                continue;
+        }
         mask |= LYP_BIT(fid);
     }
     return mask;
@@ -888,8 +894,8 @@ ly_err lyp_dec_start(lyp_dec *d, const lyp_proto *p, const uint8_t *buf, size_t 
 /* ------------------------------------------------------------------------ */
 /* Events: the one description of an event on the wire, for both protocols  */
 
-/* Every field of ly_event; strings omitted when empty. Checked as a whole with
- * ly_event_validate. */
+/* Every field of ly_event; strings omitted when empty, "to" when 0 (it is
+ * nonzero in a transfer only). Checked as a whole with ly_event_validate. */
 static const lyp_field s_event_tab[] = {
     LYP_FU("origin", ly_event, ev_origin),
     LYP_FU("incarnation", ly_event, ev_incarnation),
@@ -899,6 +905,7 @@ static const lyp_field s_event_tab[] = {
     LYP_FU("ref_type", ly_event, ev_ref_type),
     LYP_FU("tier_from", ly_event, ev_tier_from),
     LYP_FU("tier_to", ly_event, ev_tier_to),
+    LYP_FUO("to", ly_event, ev_to),
     LYP_FU("program", ly_event, ev_program),
     LYP_FU("fields", ly_event, ev_fields),
     LYP_FI("qual_day", ly_event, ev_qual_day),

@@ -129,7 +129,8 @@ typedef struct lyp_field {
     uint8_t f_kind;     /* lyp_kind */
     uint8_t f_size;     /* K_U, K_I, K_BOOL: bytes of the C field */
     uint8_t f_chk;      /* K_STR: lyp_chk */
-    uint8_t f_omit;     /* K_STR: the encoder leaves the key out when the string is empty */
+    uint8_t f_omit;     /* the encoder leaves the key out when the string is empty (K_STR)
+                         * or the integer is 0 (K_U, K_I) */
     uint16_t f_cap;     /* K_STR: most bytes, NUL excluded */
     uint32_t f_bit;     /* profile fields: the LY_PF_* bit the key stands for */
     size_t f_off;       /* offset in the struct the table describes */
@@ -144,6 +145,12 @@ typedef struct lyp_field {
         .f_name = n, .f_kind = LYP_K_U, .f_size = LYP_MSIZE(T, m), .f_off = offsetof(T, m),        \
         .f_hi = UINT64_MAX >> (64 - 8 * LYP_MSIZE(T, m))                                           \
     }
+/* Unsigned, the whole range of the C field; the encoder leaves it out when 0. */
+#define LYP_FUO(n, T, m)                                                                           \
+    {                                                                                              \
+        .f_name = n, .f_kind = LYP_K_U, .f_size = LYP_MSIZE(T, m), .f_off = offsetof(T, m),        \
+        .f_hi = UINT64_MAX >> (64 - 8 * LYP_MSIZE(T, m)), .f_omit = 1                              \
+    }
 /* Unsigned, lo..hi (within the C field's range). */
 #define LYP_FUR(n, T, m, lo, hi)                                                                   \
     {                                                                                              \
@@ -156,6 +163,12 @@ typedef struct lyp_field {
         .f_name = n, .f_kind = LYP_K_I, .f_size = LYP_MSIZE(T, m), .f_off = offsetof(T, m),        \
         .f_lo = -(int64_t)(UINT64_MAX >> (65 - 8 * LYP_MSIZE(T, m))) - 1,                          \
         .f_hi = UINT64_MAX >> (65 - 8 * LYP_MSIZE(T, m))                                           \
+    }
+/* Signed, lo..hi (within the C field's range). */
+#define LYP_FIR(n, T, m, lo, hi)                                                                   \
+    {                                                                                              \
+        .f_name = n, .f_kind = LYP_K_I, .f_size = LYP_MSIZE(T, m), .f_off = offsetof(T, m),        \
+        .f_lo = lo, .f_hi = hi                                                                     \
     }
 #define LYP_FB(n, T, m)                                                                            \
     {                                                                                              \
@@ -283,16 +296,18 @@ ly_err lyp_enc_finish(lyp_enc *e, ly_err rc, uint8_t **out, size_t *len);
 void lyp_pack_str(lyp_enc *e, const char *s, size_t n);
 void lyp_pack_key(lyp_enc *e, const char *key);
 
-/* Fields of `base` selected by `all` that the encoder writes: f_omit strings
- * are left out when empty. */
+/* Fields of `base` selected by `all` that the encoder writes: f_omit fields
+ * are left out when empty (strings) or 0 (integers). */
 uint64_t lyp_enc_mask(const lyp_map *m, const void *base, uint64_t all);
 
 /* Checks then writes the fields of `base` selected by `mask`, as one map. */
 ly_err lyp_enc_map(lyp_enc *e, const lyp_map *m, const void *base, uint64_t mask);
 
 /* Writes `n` events (at most `max`, each valid by ly_event_validate, else
- * LY_EINVAL) as an array of event maps: every integer field, the strings that
- * are not empty. `name` is the key, for reasons. */
+ * LY_EINVAL) as an array of event maps: every integer field but "to" (only a
+ * transfer has one, and it is written only there, so an event of any other
+ * type has the same bytes as before transfers existed), the strings that are
+ * not empty. `name` is the key, for reasons. */
 ly_err lyp_events_enc(lyp_enc *e, const char *name, const ly_event *evs, uint32_t n, uint32_t max);
 
 #endif

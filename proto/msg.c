@@ -12,7 +12,7 @@ static const char *const s_names[LY_MSG_TYPE_MAX + 1] = {
     [LY_MSG_REDEEM] = "redeem",           [LY_MSG_REVERSE] = "reverse",
     [LY_MSG_ADJUST] = "adjust",           [LY_MSG_CUSTOMER] = "customer",
     [LY_MSG_SET_PROFILE] = "set-profile", [LY_MSG_STATUS] = "status",
-    [LY_MSG_EVENTS] = "events",
+    [LY_MSG_EVENTS] = "events",           [LY_MSG_DEBTS] = "debts",
 };
 
 const char *ly_msgtype_name(int type)
@@ -69,10 +69,14 @@ void ly_rep_fini(ly_rep *rp)
     free(rp->rp_status.ns_peers);
     rp->rp_status.ns_peers = NULL;
     rp->rp_status.ns_npeers = 0;
+    free(rp->rp_debts);
+    rp->rp_debts = NULL;
+    rp->rp_ndebts = 0;
 }
 
 /* Sets rp_type, rp_id, rp_err and rp_message; every other field (rp_available
- * included: set it after this call for insufficient_points) is left as it is,
+ * included: set it after this call for insufficient_points and
+ * insufficient_local_rights) is left as it is,
  * because an error reply encodes only these. `rp` must have been initialised.
  * The message is truncated to fit; the encoder replaces any byte that is not
  * valid text, so a message may quote what it likes. */

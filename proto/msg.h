@@ -32,7 +32,8 @@ typedef enum ly_msgtype {
     LY_MSG_SET_PROFILE = 7,
     LY_MSG_STATUS = 8,
     LY_MSG_EVENTS = 9,
-    LY_MSG_TYPE_MAX = 9
+    LY_MSG_DEBTS = 10, /* customers with a debt (refunds of points already spent) */
+    LY_MSG_TYPE_MAX = 10
 } ly_msgtype;
 
 /* Wire name of a message type ("earn"), or NULL if out of range. */
@@ -57,9 +58,15 @@ typedef struct ly_req {
     int64_t rq_amount;
     uint32_t rq_fields; /* enroll, set-profile: LY_PF_* mask of rq_profile fields given */
     ly_profile rq_profile;
-    uint32_t rq_limit;  /* customer: history entries (0: LY_HIST_DEFAULT); events: count */
+    uint32_t rq_limit; /* customer: history entries (0: LY_HIST_DEFAULT); events, debts: count */
+    /* customer: 1 = the cashier scanned the card before payment: start moving
+     * the customer's rights to this branch so a redemption needs no wait. A
+     * plain lookup (0) changes nothing. */
+    uint8_t rq_prefetch;
     uint16_t rq_origin; /* events: only this origin (0: all) */
     uint64_t rq_since;  /* events: seq greater than this */
+    /* debts: rq_customer (optional, "" for the first page) = list customers after
+     * this id; rq_limit 0..LY_DEBTS_MAX. */
 } ly_req;
 
 /* One line of a customer's history. */
@@ -67,6 +74,7 @@ typedef struct ly_hist {
     uint64_t hi_hlc;
     uint8_t hi_type; /* ly_evtype */
     uint16_t hi_origin;
+    uint16_t hi_to; /* transfer: the node receiving the rights; else 0 */
     int64_t hi_points;
     int64_t hi_amount;
     char hi_txn[LY_ID_MAX + 1];
@@ -115,17 +123,33 @@ typedef struct ly_node_status {
         uint32_t incarnation;
         uint64_t seq;
     } ns_vv[LY_VV_MAX];
-    char ns_client[256];      /* this node's client endpoint */
-    uint32_t ns_npeers;       /* at most LY_STATUS_PEERS_MAX */
-    ly_peer_status *ns_peers; /* heap, owned by the reply: freed by ly_rep_fini */
+    char ns_client[256];            /* this node's client endpoint */
+    uint64_t ns_transfers_sent;     /* rights transfers this node gave */
+    uint64_t ns_transfers_received; /* rights transfers this node received */
+    uint64_t ns_rights_pending;     /* redemptions waiting for rights now */
+    uint64_t ns_rights_asked;       /* rights requests sent to peers */
+    uint32_t ns_npeers;             /* at most LY_STATUS_PEERS_MAX */
+    ly_peer_status *ns_peers;       /* heap, owned by the reply: freed by ly_rep_fini */
 } ly_node_status;
+
+#define LY_RIGHTS_REPLY_MAX 64  /* rights rows in a customer reply */
+#define LY_DEBTS_MAX        100 /* rows in one debts reply */
+
+typedef struct ly_debt {
+    char de_customer[LY_ID_MAX + 1];
+    int64_t de_debt;
+    int64_t de_lifetime;
+    uint64_t de_last_hlc;
+} ly_debt;
 
 typedef struct ly_rep {
     uint8_t rp_type;      /* echo of the request type (0 if the request was undecodable) */
     uint64_t rp_id;       /* echo of the request id (0 if undecodable) */
     uint8_t rp_err;       /* ly_err; LY_OK on success */
     char rp_message[256]; /* error: human message */
-    int64_t rp_available; /* insufficient_points: points redeemable now; else 0 */
+    /* insufficient_points: points redeemable now; insufficient_local_rights:
+     * what this branch may redeem now; else 0 */
+    int64_t rp_available;
 
     /* Customer operations (enroll, earn, redeem, reverse, adjust, customer, set-profile). */
     char rp_customer[LY_ID_MAX + 1];
@@ -148,9 +172,21 @@ typedef struct ly_rep {
     ly_profile rp_profile;
     uint32_t rp_nhist;
     ly_hist rp_hist[LY_HIST_MAX]; /* newest first */
+    /* customer ops: redeemable rights per node (DESIGN.md section 5) */
+    uint32_t rp_nrights;
+    struct {
+        uint16_t node;
+        int64_t points;
+    } rp_rights[LY_RIGHTS_REPLY_MAX];
+    int64_t rp_local_rights; /* what this branch may redeem now (insufficient_local_rights too) */
 
     /* status */
     ly_node_status rp_status;
+
+    /* debts */
+    uint32_t rp_ndebts;
+    ly_debt *rp_debts; /* heap, owned by the reply: freed by ly_rep_fini */
+    uint8_t rp_more;   /* debts: more rows after the last one */
 
     /* events */
     uint32_t rp_nevents;
@@ -158,7 +194,7 @@ typedef struct ly_rep {
 } ly_rep;
 
 /* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_events,
- * rp_status.ns_peers). */
+ * rp_status.ns_peers, rp_debts). */
 void ly_req_init(ly_req *rq, int type);
 void ly_rep_init(ly_rep *rp);
 void ly_rep_fini(ly_rep *rp);

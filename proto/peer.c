@@ -13,10 +13,11 @@
 
 /* Wire names, indexed by ly_pmsgtype; other nodes depend on them. */
 static const char *const s_names[LY_PM_TYPE_MAX + 1] = {
-    [LY_PM_HELLO] = "hello",         [LY_PM_WELCOME] = "welcome",
-    [LY_PM_REFUSED] = "refused",     [LY_PM_HELLO_REQUIRED] = "hello-required",
-    [LY_PM_HEARTBEAT] = "heartbeat", [LY_PM_EVENTS] = "events",
-    [LY_PM_SYNC_REQ] = "sync-req",   [LY_PM_SYNC_REP] = "sync-rep",
+    [LY_PM_HELLO] = "hello",           [LY_PM_WELCOME] = "welcome",
+    [LY_PM_REFUSED] = "refused",       [LY_PM_HELLO_REQUIRED] = "hello-required",
+    [LY_PM_HEARTBEAT] = "heartbeat",   [LY_PM_EVENTS] = "events",
+    [LY_PM_SYNC_REQ] = "sync-req",     [LY_PM_SYNC_REP] = "sync-rep",
+    [LY_PM_RIGHTS_REQ] = "rights-req",
 };
 
 const char *ly_pmsgtype_name(int type)
@@ -83,6 +84,8 @@ enum {
     PM_MAX,
     PM_MORE,
     PM_EVS,
+    PM_CUSTOMER,
+    PM_POINTS,
 };
 
 static const lyp_field s_pm_tab[] = {
@@ -104,6 +107,8 @@ static const lyp_field s_pm_tab[] = {
     [PM_MAX] = LYP_FUR("max", ly_pmsg, pm_max, 1, LY_PEER_EVENTS_MAX),
     [PM_MORE] = LYP_FB("more", ly_pmsg, pm_more),
     [PM_EVS] = LYP_FX("evs"),
+    [PM_CUSTOMER] = LYP_FS("customer", ly_pmsg, pm_customer, LYP_C_ID, 0),
+    [PM_POINTS] = LYP_FIR("points", ly_pmsg, pm_points, 1, LY_AMOUNT_MAX),
 };
 
 #define PM_BASE (LYP_BIT(PM_V) | LYP_BIT(PM_T) | LYP_BIT(PM_NODE))
@@ -122,6 +127,7 @@ static const uint64_t s_pm_keys[LY_PM_TYPE_MAX + 1] = {
         PM_BASE | LYP_BIT(PM_ORIGIN) | LYP_BIT(PM_INCARNATION) | LYP_BIT(PM_PREV) | LYP_BIT(PM_EVS),
     [LY_PM_SYNC_REQ] = PM_BASE | LYP_BIT(PM_VV) | LYP_BIT(PM_MAX),
     [LY_PM_SYNC_REP] = PM_BASE | LYP_BIT(PM_EVS) | LYP_BIT(PM_MORE),
+    [LY_PM_RIGHTS_REQ] = PM_BASE | LYP_BIT(PM_CUSTOMER) | LYP_BIT(PM_POINTS),
 };
 
 /* ------------------------------------------------------------------------ */

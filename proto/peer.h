@@ -24,6 +24,10 @@
  *               live: the sender's own new events in seq order; `prev` is the seq
  *               before the first, so a gap is seen at once
  *   sync-req    {node, vv, max}                                    DEALER -> ROUTER
+ *   rights-req  {node, customer, points}                           DEALER -> ROUTER
+ *               "give me up to `points` of your rights for this customer": the
+ *               receiver answers with a transfer event of its own (published like
+ *               any event), or not at all if it holds none
  *   sync-rep    {node, evs, more}                                  ROUTER -> DEALER
  *               events of any origins the asker lacks (transitive catch-up),
  *               per origin in seq order, at most `max`; more = 1 if there are more
@@ -36,16 +40,20 @@
  *    "evs":[{"origin":2, "incarnation":9, "seq":42, "hlc":..., "type":2, ...}]}
  * The events themselves travel under "evs" ("events" is a heartbeat's count):
  * an array of event maps exactly as in the client protocol's events reply (one
- * implementation for both: every integer field of ly_event, its strings when
+ * implementation for both: every integer field of ly_event but "to", which a
+ * transfer alone carries and which is written only there, its strings when
  * not empty; a key left out reads as 0 or ""); unknown keys are refused there
- * too.
+ * too. A transfer (type 7) is an event like any other:
+ *   {"origin":2, ..., "type":7, "to":5, "amount":300, "points":300, "customer":"C1", ...}
  *
  * Values (else LY_EINVAL): node and origin 1..65535; name 1..63 bytes of
  * [A-Za-z0-9._-]; client "" or an endpoint that ly_endpoint_valid accepts (at
  * most 255 bytes); reason 1..199 bytes of UTF-8 text without control
  * characters; max 1..LY_PEER_EVENTS_MAX; more a boolean; every other integer
  * anything its field holds (proto too: whether the version suits is for the
- * replication layer to say, with a refused). vv: at most LY_PEER_VV_MAX entries
+ * replication layer to say, with a refused); customer (rights-req) an id
+ * (1..LY_ID_MAX bytes of [A-Za-z0-9._:@#/+-]); points (rights-req)
+ * 1..LY_AMOUNT_MAX. vv: at most LY_PEER_VV_MAX entries
  * (else LY_EPROTO), each with its three keys, origin 1..65535, no (origin,
  * incarnation) twice. evs: at most LY_PEER_EVENTS_MAX events (else LY_EPROTO),
  * each valid by ly_event_validate; in an events message each of origin
@@ -65,7 +73,7 @@
 #include "common/event.h"
 #include "common/store.h"
 
-#define LY_PEER_PROTO      1
+#define LY_PEER_PROTO      2          /* 2: events may be transfers (key "to") */
 #define LY_PEER_FRAME_MAX  (4u << 20) /* largest peer frame */
 #define LY_PEER_EVENTS_MAX 2000       /* events in one events / sync-rep message */
 #define LY_PEER_VV_MAX     256        /* version vector entries in one message */
@@ -79,7 +87,8 @@ typedef enum ly_pmsgtype {
     LY_PM_EVENTS = 6,
     LY_PM_SYNC_REQ = 7,
     LY_PM_SYNC_REP = 8,
-    LY_PM_TYPE_MAX = 8
+    LY_PM_RIGHTS_REQ = 9,
+    LY_PM_TYPE_MAX = 9
 } ly_pmsgtype;
 
 typedef struct ly_pmsg {
@@ -96,10 +105,12 @@ typedef struct ly_pmsg {
     uint64_t pm_events_total; /* heartbeat: events held */
     uint32_t pm_nvv;          /* heartbeat, sync-req */
     ly_vv_entry pm_vv[LY_PEER_VV_MAX];
-    uint16_t pm_origin; /* events */
-    uint64_t pm_prev;   /* events */
-    uint32_t pm_max;    /* sync-req: most events wanted (1..LY_PEER_EVENTS_MAX) */
-    uint8_t pm_more;    /* sync-rep */
+    uint16_t pm_origin;              /* events */
+    uint64_t pm_prev;                /* events */
+    uint32_t pm_max;                 /* sync-req: most events wanted (1..LY_PEER_EVENTS_MAX) */
+    uint8_t pm_more;                 /* sync-rep */
+    char pm_customer[LY_ID_MAX + 1]; /* rights-req */
+    int64_t pm_points;               /* rights-req: 1..LY_AMOUNT_MAX */
     uint32_t pm_nevents;
     ly_event *pm_events; /* events, sync-rep: heap, owned; free with ly_pmsg_fini */
 } ly_pmsg;

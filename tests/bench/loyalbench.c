@@ -1,20 +1,31 @@
-/* loyalbench -- closed-loop load generator for one loyald.
+/* loyalbench -- load generator for one loyald or a chain of them.
  *
- *   loyalbench --node EP [--clients N] [--ops N | --duration S] [--customers N] [--skew]
- *              [--mix earn=90,redeem=5,customer=5] [--enroll] [--timeout MS] [--json]
+ *   loyalbench (--node EP | --nodes EP1,EP2,...) [--clients N] [--ops N | --duration S]
+ *              [--rate OPS] [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]
+ *              [--enroll] [--timeout MS] [--json]
  *
- * N client threads, one ly_client each, each sending its next request as soon
- * as the previous one is answered. Every operation's latency is kept, so the
- * percentiles are exact. --skew sends 80% of the operations to 20% of the
- * customers. --enroll first enrolls the customers (and gives each 100 points
- * so redemptions of 1 point succeed), in parallel, with fixed transaction ids:
- * running it again on the same node changes nothing. --ops 0 with --enroll only
- * enrolls.
+ * N client threads, one ly_client each (one request in flight per client). By
+ * default the loop is closed: each client sends its next request as soon as
+ * the previous one is answered. With --rate the loop is open: the clients
+ * together offer OPS operations per second on a fixed schedule (client i sends
+ * its k-th request at start + (k * N + i) / OPS), so the offered load does not
+ * drop when the node slows down; a client that falls behind sends at once
+ * until it is back on schedule, and latency is measured from the scheduled
+ * send time (no coordinated omission), the service time from the actual send.
+ * Every operation's latency is kept, so the percentiles are exact. --nodes
+ * spreads the clients round-robin over several nodes (client i talks to node
+ * i mod the number of nodes), for driving a chain. --skew sends 80% of the
+ * operations to 20% of the customers. --enroll first enrolls the customers
+ * (and gives each 100 points so redemptions of 1 point succeed), in parallel,
+ * with fixed transaction ids: running it again on the same node changes
+ * nothing. --ops 0 with --enroll only enrolls.
  *
  * Exit status: 0 done, 1 no operation succeeded, 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,16 +37,20 @@
 #include "proto/client.h"
 
 #define S_CLIENTS_MAX        1024
+#define S_NODES_MAX          64
 #define S_SEED_POINTS_AMOUNT 10000 /* minor units: 100 points at the base tier */
 
 enum { S_OP_EARN, S_OP_REDEEM, S_OP_CUSTOMER, S_OP_COUNT };
 static const char *const s_op_names[S_OP_COUNT] = {"earn", "redeem", "customer"};
 
 typedef struct s_opts {
-    const char *node;
+    const char *node; /* as given: one endpoint or the --nodes list */
+    char *nodes[S_NODES_MAX];
+    int nnodes;
     int clients;
     long ops; /* -1: run for `duration` */
     double duration;
+    double rate; /* total offered operations/s; 0: closed loop */
     int customers;
     int skew;
     int mix[S_OP_COUNT]; /* weights */
@@ -45,12 +60,20 @@ typedef struct s_opts {
     const char *prefix;
 } s_opts;
 
+/* Latencies in microseconds, one per answered operation. */
+typedef struct s_samples {
+    uint32_t *sa_v;
+    size_t sa_n, sa_cap;
+} s_samples;
+
 typedef struct s_worker {
     int w_index;
     pthread_t w_thread;
     unsigned long long w_rng;
-    uint32_t *w_lat; /* microseconds, one per answered operation */
-    size_t w_nlat, w_caplat;
+    s_samples w_lat; /* from the scheduled send time (--rate) or the send */
+    s_samples w_svc; /* --rate: from the actual send */
+    long w_offered;  /* --rate: operations scheduled before the deadline */
+    long w_late;     /* --rate: sent more than 1 ms after their scheduled time */
     long w_ok;
     long w_refused[LY_ERR_COUNT];   /* by the reply's error */
     long w_transport[LY_ERR_COUNT]; /* no reply: by the client's error */
@@ -63,7 +86,7 @@ static s_worker *s_workers;
 static atomic_long s_claimed; /* operations handed out (--ops mode) */
 static atomic_int s_next_enroll;
 static atomic_long s_enroll_failed;
-static uint64_t s_deadline_us;
+static uint64_t s_start_us, s_deadline_us;
 static char s_run_id[24];
 
 static uint64_t s_now_us(void)
@@ -110,20 +133,35 @@ static int s_pick_op(s_worker *w)
     return S_OP_EARN;
 }
 
-static int s_record(s_worker *w, uint32_t us)
+static int s_record(s_worker *w, s_samples *sa, uint64_t us)
 {
-    if (w->w_nlat == w->w_caplat) {
-        size_t cap = w->w_caplat ? w->w_caplat * 2 : 65536;
-        uint32_t *nl = realloc(w->w_lat, cap * sizeof *nl);
+    if (sa->sa_n == sa->sa_cap) {
+        size_t cap = sa->sa_cap ? sa->sa_cap * 2 : 65536;
+        uint32_t *nl = realloc(sa->sa_v, cap * sizeof *nl);
         if (nl == NULL) {
             w->w_oom = 1;
             return -1;
         }
-        w->w_lat = nl;
-        w->w_caplat = cap;
+        sa->sa_v = nl;
+        sa->sa_cap = cap;
     }
-    w->w_lat[w->w_nlat++] = us;
+    sa->sa_v[sa->sa_n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
     return 0;
+}
+
+/* Sleep until CLOCK_MONOTONIC reaches `us`. */
+static void s_sleep_until(uint64_t us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
+                          .tv_nsec = (long)(us % 1000000u) * 1000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* The endpoint of client (or enroll thread) i: round-robin over the nodes. */
+static const char *s_endpoint(int i)
+{
+    return s_o.nodes[i % s_o.nnodes];
 }
 
 /* Enroll customers handed out by a shared counter; each gets a seed earn. */
@@ -157,18 +195,34 @@ static void s_enroll_part(ly_client *c)
 static void *s_worker_main(void *arg)
 {
     s_worker *w = arg;
-    ly_client *c = ly_client_new(s_o.node, s_o.timeout_ms);
+    ly_client *c = ly_client_new(s_endpoint(w->w_index), s_o.timeout_ms);
     if (c == NULL) {
         w->w_transport[LY_EIO]++;
         return NULL;
     }
     unsigned long long n = 0;
-    for (;;) {
+    for (unsigned long long k = 0;; k++) {
+        uint64_t sched = 0;
+        if (s_o.rate > 0) {
+            /* Client i's k-th send: start + (k * clients + i) / rate. */
+            double at = ((double)k * s_o.clients + w->w_index) / s_o.rate;
+            sched = s_start_us + (uint64_t)(at * 1e6);
+            if (s_o.ops < 0 && sched >= s_deadline_us)
+                break;
+        }
         if (s_o.ops >= 0) {
             if (atomic_fetch_add(&s_claimed, 1) >= s_o.ops)
                 break;
         } else if (s_now_us() >= s_deadline_us) {
             break;
+        }
+        if (s_o.rate > 0) {
+            w->w_offered++;
+            uint64_t now = s_now_us();
+            if (now < sched)
+                s_sleep_until(sched);
+            else if (now - sched > 1000)
+                w->w_late++;
         }
         int op = s_pick_op(w);
         ly_req rq;
@@ -185,7 +239,8 @@ static void *s_worker_main(void *arg)
         }
         uint64_t t0 = s_now_us();
         ly_err e = ly_client_call(c, &rq, &rp);
-        uint64_t us = s_now_us() - t0;
+        uint64_t t1 = s_now_us();
+        uint64_t us = t1 - (sched && sched < t0 ? sched : t0);
         w->w_ops_by_type[op]++;
         if (e != LY_OK) {
             w->w_transport[e < LY_ERR_COUNT ? e : LY_EINTERNAL]++;
@@ -194,7 +249,8 @@ static void *s_worker_main(void *arg)
                 w->w_ok++;
             else
                 w->w_refused[rp.rp_err < LY_ERR_COUNT ? rp.rp_err : LY_EINTERNAL]++;
-            if (s_record(w, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us) != 0) {
+            if (s_record(w, &w->w_lat, us) != 0 ||
+                (s_o.rate > 0 && s_record(w, &w->w_svc, t1 - t0) != 0)) {
                 ly_rep_fini(&rp);
                 break;
             }
@@ -207,8 +263,7 @@ static void *s_worker_main(void *arg)
 
 static void *s_enroll_main(void *arg)
 {
-    (void)arg;
-    ly_client *c = ly_client_new(s_o.node, s_o.timeout_ms);
+    ly_client *c = ly_client_new(s_endpoint((int)(intptr_t)arg), s_o.timeout_ms);
     if (c == NULL) {
         atomic_fetch_add(&s_enroll_failed, 1);
         return NULL;
@@ -269,16 +324,65 @@ static int s_parse_mix(const char *s, int *mix)
     return 0;
 }
 
+/* Split an endpoint list ("tcp://a:1,tcp://b:2") into s_o.nodes; `list` 0
+ * takes the whole string as one endpoint. 0 ok, -1 bad. */
+static int s_parse_nodes(const char *s, int list)
+{
+    for (int i = 0; i < s_o.nnodes; i++)
+        free(s_o.nodes[i]);
+    s_o.nnodes = 0;
+    const char *p = s;
+    for (;;) {
+        size_t len = list ? strcspn(p, ",") : strlen(p);
+        if (len == 0 || len > 255 || s_o.nnodes == S_NODES_MAX)
+            return -1;
+        char *ep = strndup(p, len);
+        if (ep == NULL)
+            return -1;
+        s_o.nodes[s_o.nnodes++] = ep;
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+/* All workers' samples of one kind (the s_samples at `off` in s_worker),
+ * sorted, in one array (freed here: the workers' arrays). Caller owns it. */
+static uint32_t *s_merge(int nworkers, size_t off, size_t *n)
+{
+    size_t total = 0, k = 0;
+    for (int i = 0; i < nworkers; i++)
+        total += ((s_samples *)((char *)&s_workers[i] + off))->sa_n;
+    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
+    for (int i = 0; i < nworkers; i++) {
+        s_samples *sa = (s_samples *)((char *)&s_workers[i] + off);
+        if (all != NULL && sa->sa_n)
+            memcpy(all + k, sa->sa_v, sa->sa_n * sizeof *all);
+        k += sa->sa_n;
+        free(sa->sa_v);
+        *sa = (s_samples){0};
+    }
+    if (all != NULL)
+        qsort(all, total, sizeof *all, s_cmp_u32);
+    *n = total;
+    return all;
+}
+
 static void s_usage(FILE *out)
 {
-    fputs("usage: loyalbench --node ENDPOINT [--clients N] [--ops N | --duration SECONDS]\n"
+    fputs("usage: loyalbench (--node ENDPOINT | --nodes EP1,EP2,...) [--clients N]\n"
+          "                  [--ops N | --duration SECONDS] [--rate OPS]\n"
           "                  [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]\n"
           "                  [--enroll] [--timeout MS] [--prefix ID] [--json]\n"
           "\n"
           "  --node ENDPOINT   the node's client endpoint (tcp://HOST:PORT)\n"
-          "  --clients N       concurrent closed-loop clients, 1..1024 (default 8)\n"
+          "  --nodes LIST      several nodes' client endpoints, comma-separated (at most 64):\n"
+          "                    client i talks to node i mod their number\n"
+          "  --clients N       concurrent clients, 1..1024 (default 8)\n"
           "  --ops N           total operations (0 with --enroll: only enroll)\n"
           "  --duration S      run for S seconds instead (default 10)\n"
+          "  --rate OPS        open loop: offer OPS operations/s in total, paced per client\n"
+          "                    (default: closed loop, each client sends when answered)\n"
           "  --customers N     customers PREFIX-000000.. (default 10000)\n"
           "  --skew            80% of the operations go to 20% of the customers\n"
           "  --mix SPEC        operation weights (default earn=90,redeem=5,customer=5)\n"
@@ -309,6 +413,8 @@ int main(int argc, char **argv)
                    .timeout_ms = 10000,
                    .prefix = "bench"};
     static const struct option longopts[] = {{"node", required_argument, 0, 'n'},
+                                             {"nodes", required_argument, 0, 'N'},
+                                             {"rate", required_argument, 0, 'r'},
                                              {"clients", required_argument, 0, 'c'},
                                              {"ops", required_argument, 0, 'o'},
                                              {"duration", required_argument, 0, 'd'},
@@ -321,12 +427,23 @@ int main(int argc, char **argv)
                                              {"json", no_argument, 0, 'j'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    int ch, bad = 0;
+    int ch, bad = 0, nnode_opts = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'n':
+        case 'N':
             s_o.node = optarg;
+            nnode_opts++;
+            if (s_parse_nodes(optarg, ch == 'N') != 0)
+                bad = 1;
             break;
+        case 'r': {
+            char *end;
+            s_o.rate = strtod(optarg, &end);
+            if (*end || !(s_o.rate > 0 && s_o.rate <= 10000000))
+                bad = 1;
+            break;
+        }
         case 'c':
             s_o.clients = (int)s_num(optarg, 1, S_CLIENTS_MAX, &bad);
             break;
@@ -376,9 +493,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc || s_o.node == NULL) {
+    if (optind < argc || s_o.node == NULL || nnode_opts > 1) {
         fprintf(stderr, "loyalbench: %s\n",
-                s_o.node ? "unexpected argument" : "--node is required");
+                nnode_opts > 1 ? "give one --node or one --nodes"
+                : s_o.node     ? "unexpected argument"
+                               : "--node or --nodes is required");
         s_usage(stderr);
         return 2;
     }
@@ -391,7 +510,7 @@ int main(int argc, char **argv)
         if (th == NULL)
             return 1;
         for (int i = 0; i < n; i++)
-            if (pthread_create(&th[i], NULL, s_enroll_main, NULL) != 0)
+            if (pthread_create(&th[i], NULL, s_enroll_main, (void *)(intptr_t)i) != 0)
                 n = i;
         for (int i = 0; i < n; i++)
             pthread_join(th[i], NULL);
@@ -409,6 +528,7 @@ int main(int argc, char **argv)
     if (s_workers == NULL)
         return 1;
     uint64_t t0 = s_now_us();
+    s_start_us = t0;
     s_deadline_us = t0 + (uint64_t)(s_o.duration * 1e6);
     int started = 0;
     for (int i = 0; i < s_o.clients; i++) {
@@ -422,41 +542,44 @@ int main(int argc, char **argv)
         pthread_join(s_workers[i].w_thread, NULL);
     double secs = (double)(s_now_us() - t0) / 1e6;
 
-    size_t total = 0;
-    long ok = 0, refused[LY_ERR_COUNT] = {0}, transport[LY_ERR_COUNT] = {0},
+    long ok = 0, offered = 0, late = 0, refused[LY_ERR_COUNT] = {0}, transport[LY_ERR_COUNT] = {0},
          by_type[S_OP_COUNT] = {0};
-    for (int i = 0; i < started; i++)
-        total += s_workers[i].w_nlat;
-    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
-    if (all == NULL)
+    size_t total = 0, nsvc = 0;
+    uint32_t *all = s_merge(started, offsetof(s_worker, w_lat), &total);
+    uint32_t *svc = s_merge(started, offsetof(s_worker, w_svc), &nsvc);
+    if (all == NULL || svc == NULL)
         return 1;
-    size_t k = 0;
     for (int i = 0; i < started; i++) {
         s_worker *w = &s_workers[i];
-        memcpy(all + k, w->w_lat, w->w_nlat * sizeof *all);
-        k += w->w_nlat;
         ok += w->w_ok;
+        offered += w->w_offered;
+        late += w->w_late;
         for (int e = 0; e < LY_ERR_COUNT; e++) {
             refused[e] += w->w_refused[e];
             transport[e] += w->w_transport[e];
         }
         for (int t = 0; t < S_OP_COUNT; t++)
             by_type[t] += w->w_ops_by_type[t];
-        free(w->w_lat);
     }
-    qsort(all, total, sizeof *all, s_cmp_u32);
     double rate = secs > 0 ? (double)total / secs : 0;
     uint32_t p50 = s_quantile(all, total, 0.50), p90 = s_quantile(all, total, 0.90),
              p99 = s_quantile(all, total, 0.99), p999 = s_quantile(all, total, 0.999),
              pmax = total ? all[total - 1] : 0;
+    uint32_t s50 = s_quantile(svc, nsvc, 0.50), s99 = s_quantile(svc, nsvc, 0.99);
 
     if (s_o.json) {
-        printf("{\"node\":\"%s\",\"clients\":%d,\"customers\":%d,\"skew\":%s,"
+        printf("{\"node\":\"%s\",\"nodes\":%d,\"clients\":%d,\"customers\":%d,\"skew\":%s,"
                "\"mix\":{\"earn\":%d,\"redeem\":%d,\"customer\":%d},\"seconds\":%.3f,"
                "\"ops\":%zu,\"ok\":%ld,\"ops_per_s\":%.1f,\"p50_us\":%u,\"p90_us\":%u,"
-               "\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"errors\":{",
-               s_o.node, started, s_o.customers, s_o.skew ? "true" : "false", s_o.mix[0],
-               s_o.mix[1], s_o.mix[2], secs, total, ok, rate, p50, p90, p99, p999, pmax);
+               "\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,",
+               s_o.node, s_o.nnodes, started, s_o.customers, s_o.skew ? "true" : "false",
+               s_o.mix[0], s_o.mix[1], s_o.mix[2], secs, total, ok, rate, p50, p90, p99, p999,
+               pmax);
+        if (s_o.rate > 0)
+            printf("\"rate\":%.1f,\"offered\":%ld,\"late\":%ld,\"svc_p50_us\":%u,"
+                   "\"svc_p99_us\":%u,",
+                   s_o.rate, offered, late, s50, s99);
+        printf("\"errors\":{");
         int first = 1;
         for (int e = 0; e < LY_ERR_COUNT; e++) {
             if (refused[e]) {
@@ -475,10 +598,17 @@ int main(int argc, char **argv)
                "customer=%d\n",
                s_o.node, started, s_o.skew ? "skewed 80/20" : "uniform", s_o.customers, s_o.mix[0],
                s_o.mix[1], s_o.mix[2]);
+        if (s_o.rate > 0)
+            printf("open loop: %.1f ops/s offered, %ld operations scheduled, %ld sent over 1 ms "
+                   "late\n",
+                   s_o.rate, offered, late);
         printf("operations: %zu answered (%ld ok) in %.2f s = %.1f ops/s "
                "(earn %ld, redeem %ld, customer %ld)\n",
                total, ok, secs, rate, by_type[0], by_type[1], by_type[2]);
-        printf("latency us: p50 %u  p90 %u  p99 %u  p99.9 %u  max %u\n", p50, p90, p99, p999, pmax);
+        printf("latency us%s: p50 %u  p90 %u  p99 %u  p99.9 %u  max %u\n",
+               s_o.rate > 0 ? " (from the scheduled send)" : "", p50, p90, p99, p999, pmax);
+        if (s_o.rate > 0)
+            printf("service us (from the actual send): p50 %u  p99 %u\n", s50, s99);
         printf("errors:");
         int any = 0;
         for (int e = 0; e < LY_ERR_COUNT; e++) {
@@ -494,6 +624,9 @@ int main(int argc, char **argv)
         printf("%s\n", any ? "" : " none");
     }
     free(all);
+    free(svc);
     free(s_workers);
+    for (int i = 0; i < s_o.nnodes; i++)
+        free(s_o.nodes[i]);
     return ok > 0 ? 0 : 1;
 }

@@ -18,9 +18,11 @@
  *     bounded batches with "more";
  * (c) bad input (ROBUSTNESS.md): messages before hello, refused hellos,
  *     garbage, empty, multi-frame and oversized frames, hostile msgpack,
- *     broken event sequences, forged origins, invalid events. After each, n1
- *     still serves clients and its store holds exactly what it held before
- *     (checked after a valid "sentinel" event has gone through). */
+ *     broken event sequences, forged origins, invalid events, a replaced
+ *     session. After each, n1 still serves clients and its store holds exactly
+ *     what it held before (checked after a valid "sentinel" event has gone
+ *     through). Also: a peer clock far ahead is clamped; rights-reqs give at
+ *     most what n1 holds, and out-of-contract ones nothing. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
@@ -44,6 +46,7 @@
 #define PT_QUIET_MS 1000  /* to be sure no reply comes */
 #define PT_EVS_MAX  200
 #define PT_CUST     "pc-1"
+#define PT_GOT_MAX  64
 
 /* ---- the test peer -------------------------------------------------------- */
 
@@ -63,6 +66,12 @@ typedef struct tp {
     ly_pmsg t_last_req; /* the last one (no events: nothing to free) */
     int t_auto_sync;    /* answer n1's sync-reqs at once, with s_evs up to t_offer */
     uint64_t t_offer;
+    void *t_others[8];          /* other sessions' DEALERs still open (closed at teardown) */
+    ly_event t_got[PT_GOT_MAX]; /* n1's live events, as pushed to us */
+    uint32_t t_ngot;
+    int t_node_hbs;    /* heartbeats from n1 (it sends them once welcomed) */
+    int t_rights_reqs; /* rights-reqs from n1 */
+    char t_rights_cust[LY_ID_MAX + 1];
 } tp;
 
 static lyh_node *s_node;
@@ -78,6 +87,9 @@ static void s_teardown(void)
 {
     if (s_tp.t_dealer)
         zmq_close(s_tp.t_dealer);
+    for (size_t i = 0; i < sizeof s_tp.t_others / sizeof s_tp.t_others[0]; i++)
+        if (s_tp.t_others[i])
+            zmq_close(s_tp.t_others[i]);
     if (s_tp.t_router)
         zmq_close(s_tp.t_router);
     if (s_tp.t_ctx)
@@ -96,7 +108,8 @@ static void s_setopt_int(void *sock, int opt, int v)
     zmq_setsockopt(sock, opt, &v, sizeof v);
 }
 
-/* A DEALER connected to n1's peer_listen: a new session. */
+/* A DEALER connected to n1's peer_listen: a new session. Close it with
+ * s_close (or the teardown does, so a failed case cannot block zmq_ctx_term). */
 static void *s_dealer(void)
 {
     void *s = zmq_socket(s_tp.t_ctx, ZMQ_DEALER);
@@ -105,7 +118,27 @@ static void *s_dealer(void)
     s_setopt_int(s, ZMQ_SNDTIMEO, 5000);
     cr_assert_eq(zmq_connect(s, s_node->nd_peer_listen), 0, "connect %s: %s",
                  s_node->nd_peer_listen, zmq_strerror(zmq_errno()));
-    return s;
+    for (size_t i = 0; i < sizeof s_tp.t_others / sizeof s_tp.t_others[0]; i++)
+        if (s_tp.t_others[i] == NULL) {
+            s_tp.t_others[i] = s;
+            return s;
+        }
+    cr_assert_fail("too many test sessions open at once");
+    return NULL;
+}
+
+/* Forget `s` as an extra session (it is closed, or became the main one). */
+static void s_forget(void *s)
+{
+    for (size_t i = 0; i < sizeof s_tp.t_others / sizeof s_tp.t_others[0]; i++)
+        if (s_tp.t_others[i] == s)
+            s_tp.t_others[i] = NULL;
+}
+
+static void s_close(void *s)
+{
+    s_forget(s);
+    zmq_close(s);
 }
 
 static void s_send_raw(void *sock, const void *buf, size_t len, int flags)
@@ -211,7 +244,8 @@ static void s_pump(void)
             got = 0;
         }
         ly_pmsg m;
-        char why[200];
+        char why[200] = "";
+        ly_pmsg_init(&m, 0);
         if (got && ly_pmsg_decode(zmq_msg_data(&body), zmq_msg_size(&body), &m, why, sizeof why) ==
                        LY_OK) {
             size_t il = zmq_msg_size(&id);
@@ -238,6 +272,14 @@ static void s_pump(void)
                 s_tp.t_last_req = m;
                 if (s_tp.t_auto_sync)
                     s_answer_sync(&m, s_tp.t_offer);
+            } else if (m.pm_type == LY_PM_EVENTS) {
+                for (uint32_t i = 0; i < m.pm_nevents && s_tp.t_ngot < PT_GOT_MAX; i++)
+                    s_tp.t_got[s_tp.t_ngot++] = m.pm_events[i];
+            } else if (m.pm_type == LY_PM_HEARTBEAT) {
+                s_tp.t_node_hbs++;
+            } else if (m.pm_type == LY_PM_RIGHTS_REQ) {
+                s_tp.t_rights_reqs++;
+                snprintf(s_tp.t_rights_cust, sizeof s_tp.t_rights_cust, "%s", m.pm_customer);
             }
         } else if (got) {
             cr_log_warn("n1 sent the test peer an undecodable frame: %s", why);
@@ -336,6 +378,7 @@ static void s_start(const char *name)
     cr_assert_eq(lyh_node_up(s_node, PT_READY_MS), 0, "loyald did not start");
 
     s_tp.t_dealer = s_dealer();
+    s_forget(s_tp.t_dealer);
     ly_pmsg m;
     s_hello_msg(&m, PT_ID, LY_PEER_PROTO);
     s_send_pmsg(s_tp.t_dealer, &m);
@@ -760,7 +803,7 @@ Test(peer_input, sync_req_gets_what_the_asker_lacks_of_every_origin)
 
 /* Rewrite a valid frame: replace the top-level `key` (or, with ev >= 0, that key
  * of event `ev` in "evs") by an unsigned or signed integer, or drop it. */
-enum { ED_UINT, ED_INT, ED_DROP };
+enum { ED_UINT, ED_INT, ED_DROP, ED_STR };
 
 typedef struct pt_edit {
     const char *e_key;
@@ -768,6 +811,7 @@ typedef struct pt_edit {
     int e_kind;
     uint64_t e_u;
     int64_t e_i;
+    const char *e_s;
 } pt_edit;
 
 static int s_key_is(const msgpack_object *k, const char *name)
@@ -792,8 +836,10 @@ static void s_pack_map_edited(msgpack_packer *pk, const msgpack_object_map *map,
             msgpack_pack_object(pk, kv->key);
             if (ed->e_kind == ED_UINT)
                 msgpack_pack_uint64(pk, ed->e_u);
-            else
+            else if (ed->e_kind == ED_INT)
                 msgpack_pack_int64(pk, ed->e_i);
+            else
+                msgpack_pack_str_with_body(pk, ed->e_s, strlen(ed->e_s));
         }
     }
 }
@@ -934,7 +980,7 @@ static void s_sentinel(const char *after, int rehello_ok)
 {
     uint64_t seq = s_applied + 1;
     uint64_t deadline = lyh_now_ms() + PT_WAIT_MS;
-    int rehellos = 0;
+    int rehellos = 0, hello_out = 0;
     s_send_events(s_tp.t_dealer, seq, 1);
     for (;;) {
         ly_pmsg m;
@@ -942,29 +988,39 @@ static void s_sentinel(const char *after, int rehello_ok)
             int type = m.pm_type;
             ly_pmsg_fini(&m);
             if (type == LY_PM_HELLO_REQUIRED) {
+                /* One per message n1 did not take; one hello answers them all. */
                 cr_assert(rehello_ok,
                           "after %s (on another session), n1 forgot the test peer's session",
                           after);
-                cr_assert_lt(rehellos++, 3, "n1 keeps asking for hello after %s", after);
-                ly_pmsg h;
-                s_hello_msg(&h, PT_ID, LY_PEER_PROTO);
-                s_send_pmsg(s_tp.t_dealer, &h);
-                s_expect(s_tp.t_dealer, LY_PM_WELCOME, "a new hello", NULL);
+                if (!hello_out) {
+                    cr_assert_lt(rehellos++, 3, "n1 keeps asking for hello after %s", after);
+                    ly_pmsg h;
+                    s_hello_msg(&h, PT_ID, LY_PEER_PROTO);
+                    s_send_pmsg(s_tp.t_dealer, &h);
+                    hello_out = 1;
+                }
+            } else if (type == LY_PM_WELCOME) {
+                cr_assert(hello_out, "an unasked welcome after %s", after);
+                hello_out = 0;
                 s_send_events(s_tp.t_dealer, seq, 1);
             } else {
-                cr_assert(type == LY_PM_SYNC_REP || type == LY_PM_WELCOME,
+                cr_assert(type == LY_PM_SYNC_REP,
                           "unexpected %s on the test peer's session after %s",
                           ly_pmsgtype_name(type), after);
             }
         }
         ly_node_status st;
-        if (lyh_node_status(s_node, PT_CALL_MS, &st) == LY_OK && lyh_status_vv(&st, PT_ID) >= seq)
+        if (!hello_out && lyh_node_status(s_node, PT_CALL_MS, &st) == LY_OK &&
+            lyh_status_vv(&st, PT_ID) >= seq)
             break;
         cr_assert(lyh_node_alive(s_node, NULL), "loyald died after %s", after);
         cr_assert_lt(lyh_now_ms(), deadline,
-                     "after %s, the next event (seq %llu) was not applied within %d ms", after,
-                     (unsigned long long)seq, PT_WAIT_MS);
+                     "after %s, the next event (seq %llu) was not applied within %d ms%s", after,
+                     (unsigned long long)seq, PT_WAIT_MS,
+                     hello_out ? " (a new hello was never welcomed)" : "");
     }
+    if (rehellos > 0)
+        cr_log_info("(c) %s: n1 dropped the session; a new hello was welcomed", after);
     char what[160];
     snprintf(what, sizeof what, "%s (and one valid event)", after);
     s_wait_applied(seq, what);
@@ -1020,7 +1076,7 @@ static void s_refused_hello(const char *name, uint16_t node, uint32_t proto)
               "%s: events after a refused hello answered with %s", name,
               ly_pmsgtype_name(m.pm_type));
     ly_pmsg_fini(&m);
-    zmq_close(s);
+    s_close(s);
     s_sentinel(name, 0);
     cr_assert(s_log_has(log_from, "refus"), "%s: the refusal is not in the node's log", name);
 }
@@ -1035,7 +1091,7 @@ static void s_unwelcome_hello(const char *name, const uint8_t *buf, size_t len)
         cr_assert_neq(m.pm_type, LY_PM_WELCOME, "%s was welcomed", name);
         ly_pmsg_fini(&m);
     }
-    zmq_close(s);
+    s_close(s);
     s_sentinel(name, 0);
 }
 
@@ -1068,18 +1124,18 @@ Test(peer_input, bad_input_is_refused_and_changes_nothing)
         rq.pm_max = 100;
         s_send_pmsg(s, &rq);
         s_expect(s, LY_PM_HELLO_REQUIRED, "a sync-req before hello (no events may leak)", NULL);
-        zmq_close(s);
+        s_close(s);
         s_sentinel("messages before hello", 0);
     }
     s_refused_hello("a hello from node 10, not configured", 10, LY_PEER_PROTO);
     s_refused_hello("a hello claiming n1's own id", 1, LY_PEER_PROTO);
-    s_refused_hello("a hello of peer protocol 2", PT_ID, LY_PEER_PROTO + 1);
+    s_refused_hello("a hello of the next peer protocol", PT_ID, LY_PEER_PROTO + 1);
     {
         ly_pmsg h;
         s_hello_msg(&h, PT_ID, LY_PEER_PROTO);
         buf = s_encode(&h, &len);
-        bad = s_edit(buf, len, (pt_edit){"v", -1, ED_UINT, 2, 0}, &len2);
-        s_unwelcome_hello("a hello with \"v\": 2", bad, len2);
+        bad = s_edit(buf, len, (pt_edit){"v", -1, ED_UINT, LY_PEER_PROTO + 1, 0}, &len2);
+        s_unwelcome_hello("a hello whose \"v\" is the next protocol version", bad, len2);
         free(bad);
         bad = s_edit(buf, len, (pt_edit){"node", -1, ED_UINT, 0, 0}, &len2);
         s_unwelcome_hello("a hello from node 0", bad, len2);
@@ -1278,6 +1334,7 @@ Test(peer_input, bad_input_is_refused_and_changes_nothing)
         s_expect(s_tp.t_dealer, LY_PM_HELLO_REQUIRED,
                  "events on the session that a newer hello of node 9 replaced", NULL);
         zmq_close(s_tp.t_dealer);
+        s_forget(fresh);
         s_tp.t_dealer = fresh;
         s_sentinel("events on a replaced session", 0);
     }
@@ -1388,5 +1445,200 @@ Test(peer_input, live_events_of_an_origin_not_the_sender_are_refused)
               "n1's next event is %u/%llu, expected 1/%llu", rp.rp_origin,
               (unsigned long long)rp.rp_seq, (unsigned long long)own_next);
     ly_rep_fini(&rp);
+    s_stop_clean();
+}
+
+/* ---- (c) rights requests ------------------------------------------------------ */
+
+static void s_rights_req_msg(ly_pmsg *m, const char *cust, int64_t points)
+{
+    ly_pmsg_init(m, LY_PM_RIGHTS_REQ);
+    m->pm_node = PT_ID;
+    snprintf(m->pm_customer, sizeof m->pm_customer, "%s", cust);
+    m->pm_points = points;
+}
+
+/* Everything sent before on the main session has been handled once the next
+ * origin-9 event is applied (n1 takes a session's messages in order). */
+static void s_barrier(const char *after)
+{
+    uint64_t seq = s_applied + 1, deadline = lyh_now_ms() + PT_WAIT_MS;
+    s_send_events(s_tp.t_dealer, seq, 1);
+    for (;;) {
+        s_pump();
+        ly_node_status st;
+        if (lyh_node_status(s_node, PT_CALL_MS, &st) == LY_OK && lyh_status_vv(&st, PT_ID) >= seq)
+            break;
+        cr_assert_lt(lyh_now_ms(), deadline, "after %s, event 9/%llu was not applied", after,
+                     (unsigned long long)seq);
+        lyh_sleep_ms(20);
+    }
+    s_applied = seq;
+    s_tp.t_hb_seq = s_tp.t_offer = seq;
+}
+
+/* n1's view of customer `cust`: balance, its own rights and node 9's. */
+static void s_rights_view(const char *cust, int64_t *balance, int64_t *r1, int64_t *r9,
+                          int64_t *local)
+{
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_CUSTOMER);
+    snprintf(rq.rq_customer, sizeof rq.rq_customer, "%s", cust);
+    ly_err e = ly_client_call(s_client, &rq, &rp);
+    cr_assert_eq(e, LY_OK, "customer %s: %s", cust, ly_errname(e));
+    cr_assert_eq(rp.rp_err, LY_OK, "customer %s: %s", cust, rp.rp_message);
+    *balance = rp.rp_balance;
+    *r1 = *r9 = 0;
+    for (uint32_t i = 0; i < rp.rp_nrights; i++) {
+        if (rp.rp_rights[i].node == 1)
+            *r1 = rp.rp_rights[i].points;
+        else if (rp.rp_rights[i].node == PT_ID)
+            *r9 = rp.rp_rights[i].points;
+    }
+    *local = rp.rp_local_rights;
+    ly_rep_fini(&rp);
+}
+
+/* n1's own events so far (the seq of origin 1). */
+static uint64_t s_own_seq(void)
+{
+    ly_node_status st;
+    cr_assert_eq(lyh_node_status(s_node, PT_CALL_MS, &st), LY_OK);
+    return lyh_status_vv(&st, 1);
+}
+
+/* Wait until n1 has pushed us `n` live events in all; returns the last. */
+static ly_event s_wait_pushed(uint32_t n, const char *what)
+{
+    uint64_t deadline = lyh_now_ms() + PT_WAIT_MS;
+    while (s_tp.t_ngot < n && lyh_now_ms() < deadline) {
+        s_pump();
+        lyh_sleep_ms(10);
+    }
+    cr_assert_geq(s_tp.t_ngot, n, "n1 did not publish %s to the test peer", what);
+    return s_tp.t_got[n - 1];
+}
+
+/* peer.h: a rights-req is answered with a transfer event of the receiver's own
+ * (published like any event) for at most what it holds, or not at all. */
+Test(peer_input, rights_req_gives_at_most_what_the_node_holds)
+{
+    s_start("rights");
+    s_client = ly_client_new(s_node->nd_listen, PT_CALL_MS);
+    cr_assert_not_null(s_client);
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_ENROLL);
+    snprintf(rq.rq_customer, sizeof rq.rq_customer, "rq-1");
+    snprintf(rq.rq_txn, sizeof rq.rq_txn, "rq-1-enroll");
+    cr_assert_eq(ly_client_call(s_client, &rq, &rp), LY_OK);
+    cr_assert_eq(rp.rp_err, LY_OK, "enroll: %s", rp.rp_message);
+    ly_rep_fini(&rp);
+    ly_req_init(&rq, LY_MSG_EARN);
+    snprintf(rq.rq_customer, sizeof rq.rq_customer, "rq-1");
+    snprintf(rq.rq_txn, sizeof rq.rq_txn, "rq-1-earn");
+    rq.rq_amount = 10000;
+    cr_assert_eq(ly_client_call(s_client, &rq, &rp), LY_OK);
+    cr_assert_eq(rp.rp_err, LY_OK, "earn: %s", rp.rp_message);
+    cr_assert_eq(rp.rp_points, 100);
+    ly_rep_fini(&rp);
+    /* n1 publishes its events to peers that welcomed it: wait until it has
+     * taken our welcome (it heartbeats us from then on). */
+    uint64_t deadline = lyh_now_ms() + PT_WAIT_MS;
+    while (s_tp.t_node_hbs == 0 && lyh_now_ms() < deadline) {
+        s_pump();
+        lyh_sleep_ms(10);
+    }
+    cr_assert_gt(s_tp.t_node_hbs, 0, "n1 never took the test peer's welcome");
+    uint32_t pushed = s_tp.t_ngot;
+
+    int64_t bal, r1, r9, local;
+    ly_pmsg m;
+    s_rights_req_msg(&m, "rq-1", 30);
+    s_send_pmsg(s_tp.t_dealer, &m);
+    s_barrier("a rights-req for 30 of 100");
+    cr_assert_eq(s_own_seq(), 3, "n1 did not make one transfer event for a rights-req");
+    ly_event tr = s_wait_pushed(++pushed, "the transfer");
+    cr_assert(tr.ev_type == LY_EV_TRANSFER && tr.ev_origin == 1 && tr.ev_to == PT_ID &&
+                  tr.ev_points == 30 && strcmp(tr.ev_customer, "rq-1") == 0,
+              "n1 published %s of %lld points to node %u for '%s', expected a transfer of 30 to 9",
+              ly_evtype_name(tr.ev_type), (long long)tr.ev_points, tr.ev_to, tr.ev_customer);
+    s_rights_view("rq-1", &bal, &r1, &r9, &local);
+    cr_assert(bal == 100 && r1 == 70 && r9 == 30 && local == 70,
+              "after giving 30: balance %lld, rights n1 %lld n9 %lld, redeemable at n1 %lld",
+              (long long)bal, (long long)r1, (long long)r9, (long long)local);
+
+    s_rights_req_msg(&m, "rq-1", 500);
+    s_send_pmsg(s_tp.t_dealer, &m);
+    s_barrier("a rights-req for 500 of 70");
+    cr_assert_eq(s_own_seq(), 4);
+    tr = s_wait_pushed(++pushed, "the second transfer");
+    cr_assert(tr.ev_type == LY_EV_TRANSFER && tr.ev_to == PT_ID && tr.ev_points == 70,
+              "asked for 500 of the 70 it holds, n1 gave %lld", (long long)tr.ev_points);
+    s_rights_view("rq-1", &bal, &r1, &r9, &local);
+    cr_assert(bal == 100 && r1 == 0 && r9 == 100 && local == 0,
+              "after giving all: balance %lld, rights n1 %lld n9 %lld, redeemable at n1 %lld",
+              (long long)bal, (long long)r1, (long long)r9, (long long)local);
+
+    /* Nothing left to give, nobody to give for, out-of-contract requests and
+     * requests before hello: no transfer. */
+    s_rights_req_msg(&m, "rq-1", 10);
+    s_send_pmsg(s_tp.t_dealer, &m);
+    s_rights_req_msg(&m, "nobody", 10);
+    s_send_pmsg(s_tp.t_dealer, &m);
+    size_t len, len2;
+    s_rights_req_msg(&m, "rq-1", 10);
+    uint8_t *buf = s_encode(&m, &len), *bad;
+    pt_edit edits[] = {
+        {"points", -1, ED_INT, 0, 0, NULL},
+        {"points", -1, ED_INT, 0, -5, NULL},
+        {"points", -1, ED_UINT, (uint64_t)LY_AMOUNT_MAX + 1, 0, NULL},
+        {"customer", -1, ED_STR, 0, 0, "bad id!"},
+        {"customer", -1, ED_STR, 0, 0, ""},
+        {"customer", -1, ED_DROP, 0, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        bad = s_edit(buf, len, edits[i], &len2);
+        s_send_raw(s_tp.t_dealer, bad, len2, 0);
+        free(bad);
+    }
+    void *s = s_dealer();
+    s_send_raw(s, buf, len, 0);
+    s_expect(s, LY_PM_HELLO_REQUIRED, "a rights-req before hello", NULL);
+    s_close(s);
+    free(buf);
+    s_barrier("rights-reqs that must give nothing");
+    cr_assert_eq(s_own_seq(), 4, "n1 made a transfer it should not have (seq %llu)",
+                 (unsigned long long)s_own_seq());
+
+    /* n1 gave all its rights away: a redemption there is refused in bounded
+     * time (after asking us, who do not answer), and spends nothing. */
+    int asked = s_tp.t_rights_reqs;
+    ly_req_init(&rq, LY_MSG_REDEEM);
+    snprintf(rq.rq_customer, sizeof rq.rq_customer, "rq-1");
+    snprintf(rq.rq_txn, sizeof rq.rq_txn, "rq-1-redeem");
+    rq.rq_amount = 10;
+    uint64_t t0 = lyh_now_ms();
+    cr_assert_eq(ly_client_call(s_client, &rq, &rp), LY_OK);
+    uint64_t ms = lyh_now_ms() - t0;
+    cr_assert_eq(rp.rp_err, LY_EINSUFFICIENT_LOCAL,
+                 "redeem at n1 after it gave every right away: %s: %s (available %lld)",
+                 ly_errname((ly_err)rp.rp_err), rp.rp_message, (long long)rp.rp_available);
+    cr_assert_eq(rp.rp_available, 0);
+    ly_rep_fini(&rp);
+    cr_assert_leq(ms, 5000, "the refusal took %llu ms", (unsigned long long)ms);
+    for (int i = 0; i < 20 && s_tp.t_rights_reqs == asked; i++) {
+        s_pump();
+        lyh_sleep_ms(10);
+    }
+    cr_assert_gt(s_tp.t_rights_reqs, asked, "n1 did not ask node 9, which holds the rights");
+    cr_assert_str_eq(s_tp.t_rights_cust, "rq-1");
+    cr_assert_eq(s_own_seq(), 4, "a refused redemption made an event");
+    s_rights_view("rq-1", &bal, &r1, &r9, &local);
+    cr_assert(bal == 100 && r9 == 100, "balance %lld, n9 rights %lld", (long long)bal,
+              (long long)r9);
+    cr_log_info("(c) a redemption without local rights was refused after %llu ms",
+                (unsigned long long)ms);
     s_stop_clean();
 }

@@ -12,7 +12,12 @@
  *       catches up from the others;
  *   (c) a line 1 - 2 - 3: events of 1 reach 3 and back (transitive catch-up);
  *   (d) the peer rows of `status`: up, converged, behind 0; a killed peer shows
- *       down within ~5 s, and up again after its restart.
+ *       down within ~5 s, and up again after its restart;
+ *   (e) the same points redeemed at three nodes at once are spent once
+ *       (rights, DESIGN.md section 5), and an uncontended redemption of a
+ *       balance held elsewhere succeeds once the rights have moved.
+ * Exactly once is checked by listing every event a node holds: one per
+ * acknowledged transaction id, plus the rights transfers between nodes.
  * Convergence times are printed (cr_log_info) so regressions show in the log. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -94,15 +99,17 @@ typedef struct rt_op {
     uint8_t op_type;
     uint8_t op_node;
     int op_cust;
+    char op_txn[LY_ID_MAX + 1];
     int64_t op_points;   /* the acknowledged change (rp_points) */
     int64_t op_lifetime; /* its effect on lifetime points */
     int64_t op_qual;     /* its effect on qualifying points */
 } rt_op;
 
-/* Send `rq` until a reply comes (a transport failure or "unavailable" leaves
- * the outcome unknown: the same request, same txn, is sent again). Returns the
- * transport outcome of the last try: LY_OK with `rp` holding the reply, or
- * LY_ETIMEDOUT after `deadline_ms`. *tries counts the sends. */
+/* Send `rq` until a reply comes (a timeout, an I/O failure or "unavailable"
+ * leaves the outcome unknown: the same request, same txn, is sent again).
+ * Returns the transport outcome of the last try: LY_OK with `rp` holding the
+ * reply (finish it), else `rp` holds nothing; LY_ETIMEDOUT after `deadline_ms`.
+ * *tries counts the sends. */
 static ly_err s_call_until(ly_client *c, ly_req *rq, ly_rep *rp, int deadline_ms, int *tries)
 {
     uint64_t deadline = lyh_now_ms() + (uint64_t)deadline_ms;
@@ -113,6 +120,8 @@ static ly_err s_call_until(ly_client *c, ly_req *rq, ly_rep *rp, int deadline_ms
         if (e == LY_OK && rp->rp_err != LY_EUNAVAIL)
             return LY_OK;
         ly_rep_fini(rp);
+        if (e != LY_OK && e != LY_ETIMEDOUT && e != LY_EIO)
+            return e; /* the request itself is wrong: retrying cannot help */
         if (lyh_now_ms() >= deadline)
             return e == LY_OK ? LY_ETIMEDOUT : e;
         lyh_sleep_ms(RT_RETRY_MS);
@@ -193,16 +202,153 @@ static void s_expect_add(rt_expect *x, const rt_op *op)
     x->x_events++;
 }
 
-/* Check `cust` at nodes first..last: every node answers the same (balance,
- * lifetime, debt, qualifying, tier, history) and that equals `x`. */
+/* The transaction ids of every acknowledged mutation (enrollments included). */
+typedef struct rt_txns {
+    char (*tx_ids)[LY_ID_MAX + 1];
+    size_t tx_n, tx_cap;
+} rt_txns;
+
+static void s_txns_add(rt_txns *s, const char *txn)
+{
+    if (s->tx_n == s->tx_cap) {
+        size_t cap = s->tx_cap ? 2 * s->tx_cap : 1024;
+        void *p = realloc(s->tx_ids, cap * sizeof *s->tx_ids);
+        cr_assert_not_null(p);
+        s->tx_ids = p;
+        s->tx_cap = cap;
+    }
+    snprintf(s->tx_ids[s->tx_n++], sizeof s->tx_ids[0], "%s", txn);
+}
+
+static void s_txns_free(rt_txns *s)
+{
+    free(s->tx_ids);
+    memset(s, 0, sizeof *s);
+}
+
+static int s_cmp_txn(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Every event node `i` holds, per origin in seq order (client `events`
+ * requests). Caller frees. */
+static ly_event *s_all_events(int i, size_t *n)
+{
+    ly_node_status st;
+    cr_assert_eq(lyh_node_status(lyh_chain_node(s_chain, i), RT_CALL_MS, &st), LY_OK);
+    ly_client *c = ly_client_new(lyh_chain_node(s_chain, i)->nd_listen, RT_CALL_MS);
+    cr_assert_not_null(c);
+    ly_event *all = malloc((st.ns_events + 1) * sizeof *all);
+    cr_assert_not_null(all);
+    *n = 0;
+    for (uint32_t k = 0; k < st.ns_nvv; k++) {
+        uint64_t since = 0;
+        for (;;) {
+            ly_req rq;
+            ly_rep rp;
+            ly_req_init(&rq, LY_MSG_EVENTS);
+            rq.rq_origin = st.ns_vv[k].origin;
+            rq.rq_since = since;
+            rq.rq_limit = LY_EVENTS_MAX;
+            ly_err e = ly_client_call(c, &rq, &rp);
+            cr_assert_eq(e, LY_OK, "events of n%d: %s", i, ly_errname(e));
+            cr_assert_eq(rp.rp_err, LY_OK, "events of n%d: %s", i, rp.rp_message);
+            uint32_t got = rp.rp_nevents;
+            for (uint32_t j = 0; j < got; j++) {
+                const ly_event *ev = &rp.rp_events[j];
+                cr_assert(ev->ev_origin == st.ns_vv[k].origin && ev->ev_seq == since + 1,
+                          "n%d lists %u/%llu after %u/%llu", i, ev->ev_origin,
+                          (unsigned long long)ev->ev_seq, st.ns_vv[k].origin,
+                          (unsigned long long)since);
+                cr_assert_lt(*n, st.ns_events, "n%d lists more events than it counts", i);
+                all[(*n)++] = *ev;
+                since = ev->ev_seq;
+            }
+            ly_rep_fini(&rp);
+            if (got == 0)
+                break;
+        }
+        cr_assert_eq(since, st.ns_vv[k].seq, "n%d lists origin %u up to %llu, its vv says %llu", i,
+                     st.ns_vv[k].origin, (unsigned long long)since,
+                     (unsigned long long)st.ns_vv[k].seq);
+    }
+    ly_client_destroy(&c);
+    cr_assert_eq(*n, st.ns_events, "n%d lists %zu events and counts %llu", i, *n,
+                 (unsigned long long)st.ns_events);
+    return all;
+}
+
+/* Exactly once at node i: its events other than rights transfers carry
+ * exactly the transaction ids in `want`, each once; a transfer moves a
+ * positive number of points from its origin to another node. Returns the
+ * number of transfers. */
+static size_t s_check_exactly_once(int i, const rt_txns *want)
+{
+    size_t n = 0, transfers = 0;
+    ly_event *all = s_all_events(i, &n);
+    rt_txns held = {0};
+    for (size_t k = 0; k < n; k++) {
+        const ly_event *ev = &all[k];
+        if (ev->ev_type == LY_EV_TRANSFER) {
+            cr_assert(ev->ev_points > 0 && ev->ev_to != 0 && ev->ev_to != ev->ev_origin,
+                      "n%d holds a transfer %u/%llu of %lld points to node %u", i, ev->ev_origin,
+                      (unsigned long long)ev->ev_seq, (long long)ev->ev_points, ev->ev_to);
+            transfers++;
+            continue;
+        }
+        s_txns_add(&held, ev->ev_txn);
+    }
+    rt_txns exp = {0};
+    for (size_t k = 0; k < want->tx_n; k++)
+        s_txns_add(&exp, want->tx_ids[k]);
+    qsort(held.tx_ids, held.tx_n, sizeof held.tx_ids[0], s_cmp_txn);
+    qsort(exp.tx_ids, exp.tx_n, sizeof exp.tx_ids[0], s_cmp_txn);
+    size_t a = 0, b = 0;
+    while (a < held.tx_n || b < exp.tx_n) {
+        int c = a == held.tx_n ? 1 : b == exp.tx_n ? -1 : strcmp(held.tx_ids[a], exp.tx_ids[b]);
+        cr_assert(c >= 0, "n%d holds an event of txn '%s' %s", i, held.tx_ids[a],
+                  a > 0 && strcmp(held.tx_ids[a], held.tx_ids[a - 1]) == 0
+                      ? "twice (applied more than once)"
+                      : "that was never acknowledged");
+        cr_assert(c <= 0, "n%d lacks the acknowledged txn '%s' (lost)", i, exp.tx_ids[b]);
+        a++;
+        b++;
+    }
+    s_txns_free(&held);
+    s_txns_free(&exp);
+    free(all);
+    return transfers;
+}
+
+/* The history entries of a customer reply that are not rights transfers
+ * (newest first); returns their count. */
+static uint32_t s_own_hist(const ly_rep *rp, const ly_hist **out)
+{
+    uint32_t k = 0;
+    for (uint32_t h = 0; h < rp->rp_nhist; h++)
+        if (rp->rp_hist[h].hi_type != LY_EV_TRANSFER)
+            out[k++] = &rp->rp_hist[h];
+    return k;
+}
+
+/* Check `cust` at nodes first..last: every node answers the same balance,
+ * lifetime, debt, qualifying points, tier and history, and that equals `x`.
+ *
+ * A customer lookup makes a node fetch the customer's rights from its peers
+ * (DESIGN.md section 5: pre-fetch while the cashier scans), so lookups add
+ * rights transfers while this runs: they change no balance, but they appear in
+ * the history and push older entries out of its LY_HIST_MAX window. So the
+ * histories are compared without transfers, over the entries both show. */
 static void s_check_customer(const char *cust, const rt_expect *x, int first, int last)
 {
     static ly_program pg; /* the default program: every test node runs it */
     ly_program_default(&pg);
     int64_t balance = x->x_net > 0 ? x->x_net : 0, debt = x->x_net < 0 ? -x->x_net : 0;
     const char *tier = pg.pg_tiers[ly_tier_for(&pg, x->x_qual)].ti_name;
-    uint32_t nhist = x->x_events < LY_HIST_MAX ? x->x_events : LY_HIST_MAX;
     ly_rep *ref = malloc(sizeof *ref), *rp = malloc(sizeof *rp);
+    const ly_hist *ha[LY_HIST_MAX], *hb[LY_HIST_MAX];
+    uint32_t na = 0;
     cr_assert(ref != NULL && rp != NULL);
     for (int i = first; i <= last; i++) {
         const lyh_node *n = lyh_chain_node(s_chain, i);
@@ -220,21 +366,30 @@ static void s_check_customer(const char *cust, const rt_expect *x, int first, in
                      cust, n->nd_name, (long long)cur->rp_qualifying, (long long)x->x_qual);
         cr_assert_str_eq(cur->rp_tier, tier, "%s at %s: tier %s, expected %s", cust, n->nd_name,
                          cur->rp_tier, tier);
-        cr_assert_eq(cur->rp_nhist, nhist, "%s at %s: %u history entries, expected %u", cust,
-                     n->nd_name, cur->rp_nhist, nhist);
-        if (cur == ref)
+        const ly_hist **h = cur == ref ? ha : hb;
+        uint32_t k = s_own_hist(cur, h);
+        if (cur->rp_nhist < LY_HIST_MAX)
+            cr_assert_eq(k, x->x_events,
+                         "%s at %s: %u history entries (transfers aside), %u "
+                         "acknowledged",
+                         cust, n->nd_name, k, x->x_events);
+        else
+            cr_assert_leq(k, x->x_events, "%s at %s: %u history entries for %u acknowledged", cust,
+                          n->nd_name, k, x->x_events);
+        if (cur == ref) {
+            na = k;
             continue;
-        cr_assert_eq(cur->rp_enrolled_hlc, ref->rp_enrolled_hlc, "%s: enrolled_hlc differs", cust);
-        cr_assert_eq(cur->rp_last_hlc, ref->rp_last_hlc, "%s: last_hlc differs at %s", cust,
-                     n->nd_name);
-        for (uint32_t h = 0; h < nhist; h++) {
-            const ly_hist *a = &ref->rp_hist[h], *b = &cur->rp_hist[h];
+        }
+        cr_assert_eq(cur->rp_enrolled_hlc, ref->rp_enrolled_hlc, "%s: enrolled_hlc differs at %s",
+                     cust, n->nd_name);
+        for (uint32_t j = 0; j < k && j < na; j++) {
+            const ly_hist *a = ha[j], *b = hb[j];
             cr_assert(a->hi_hlc == b->hi_hlc && a->hi_origin == b->hi_origin &&
                           a->hi_type == b->hi_type && a->hi_points == b->hi_points &&
                           a->hi_amount == b->hi_amount && strcmp(a->hi_txn, b->hi_txn) == 0,
                       "%s: history[%u] differs: n%d has %s %s %+lld from n%u, %s has %s %s "
                       "%+lld from n%u",
-                      cust, h, first, ly_evtype_name(a->hi_type), a->hi_txn,
+                      cust, j, first, ly_evtype_name(a->hi_type), a->hi_txn,
                       (long long)a->hi_points, a->hi_origin, n->nd_name, ly_evtype_name(b->hi_type),
                       b->hi_txn, (long long)b->hi_points, b->hi_origin);
         }
@@ -269,6 +424,11 @@ static int s_verify(int node, lyh_output *out)
 #define RA_CUST     30
 #define RA_OPS      120 /* attempts per thread */
 #define RA_TIMEOUT  5000
+/* Customers below RA_REFUNDED may have earns refunded and points taken by
+ * negative adjustments, so they may end in debt; the others may not: their
+ * points are only earned, given, redeemed and given back, so a debt there
+ * would be a double spend (DESIGN.md invariant 4). */
+#define RA_REFUNDED (RA_CUST / 2)
 
 typedef struct ra_own {
     int o_cust;
@@ -288,6 +448,7 @@ typedef struct ra_worker {
     ra_own w_own[RA_OPS]; /* this thread's earns and redemptions, for reversals */
     int w_nown;
     int w_insufficient; /* refusals for lack of points (allowed) */
+    int w_local;        /* refusals for lack of rights at this branch (allowed) */
     int w_retried;      /* operations whose first try had no reply */
     int w_failed;
     char w_why[512];
@@ -337,7 +498,8 @@ static void *s_ra_main(void *arg)
             /* Reverse (part of) one of this thread's own earns or redemptions:
              * nobody else reverses them, so what is left is known here. */
             own = &w->w_own[s_rand(&w->w_rng) % (unsigned)w->w_nown];
-            if (own->o_refunded >= own->o_amount)
+            if (own->o_refunded >= own->o_amount ||
+                (own->o_type == LY_MSG_EARN && own->o_cust >= RA_REFUNDED))
                 own = NULL;
         }
         if (own != NULL) {
@@ -363,7 +525,8 @@ static void *s_ra_main(void *arg)
             op.op_type = LY_MSG_ADJUST;
             s_ra_cust(cust_i, cust, sizeof cust);
             int64_t mag = 1 + (int64_t)(s_rand(&w->w_rng) % 50);
-            s_req(&rq, LY_MSG_ADJUST, cust, txn, s_rand(&w->w_rng) % 3 == 0 ? -mag : mag);
+            int take = s_rand(&w->w_rng) % 3 == 0 && cust_i < RA_REFUNDED;
+            s_req(&rq, LY_MSG_ADJUST, cust, txn, take ? -mag : mag);
         }
 
         ly_rep rp;
@@ -375,9 +538,10 @@ static void *s_ra_main(void *arg)
             break;
         }
         w->w_retried += tries > 1;
-        if (rp.rp_err == LY_EINSUFFICIENT &&
+        if ((rp.rp_err == LY_EINSUFFICIENT || rp.rp_err == LY_EINSUFFICIENT_LOCAL) &&
             (op.op_type == LY_MSG_REDEEM || op.op_type == LY_MSG_ADJUST)) {
-            w->w_insufficient++;
+            w->w_insufficient += rp.rp_err == LY_EINSUFFICIENT;
+            w->w_local += rp.rp_err == LY_EINSUFFICIENT_LOCAL;
             ly_rep_fini(&rp);
             continue;
         }
@@ -389,6 +553,7 @@ static void *s_ra_main(void *arg)
             break;
         }
         op.op_points = rp.rp_points;
+        snprintf(op.op_txn, sizeof op.op_txn, "%s", txn);
         switch (op.op_type) {
         case LY_MSG_EARN:
             op.op_lifetime = rp.rp_points;
@@ -441,12 +606,14 @@ Test(repl, three_nodes_concurrent_writes_converge_exactly_once)
 
     /* Each customer is enrolled once, at its home node. */
     rt_expect x[RA_CUST];
+    rt_txns want = {0};
     memset(x, 0, sizeof x);
     for (int i = 0; i < RA_CUST; i++) {
         char cust[32], txn[64];
         s_ra_cust(i, cust, sizeof cust);
         snprintf(txn, sizeof txn, "ra-enroll-%02d", i);
         s_mutate_ok(lyh_chain_node(s_chain, 1 + i % RA_NODES), LY_MSG_ENROLL, cust, txn, 0);
+        s_txns_add(&want, txn);
         x[i].x_events = 1;
     }
     /* A node accepts earns only for customers it knows: wait for the enrollments. */
@@ -468,33 +635,35 @@ Test(repl, three_nodes_concurrent_writes_converge_exactly_once)
         pthread_join(s_ra[t].w_thread, NULL);
     uint64_t load_ms = lyh_now_ms() - t0;
 
-    int acked = 0, insufficient = 0, retried = 0, by_type[LY_MSG_TYPE_MAX + 1] = {0};
+    int acked = 0, insufficient = 0, local = 0, retried = 0, by_type[LY_MSG_TYPE_MAX + 1] = {0};
     for (int t = 0; t < RA_THREADS; t++) {
         const ra_worker *w = &s_ra[t];
         cr_assert_not(w->w_failed, "client %d at n%d: %s", t, w->w_node, w->w_why);
         acked += w->w_nops;
         insufficient += w->w_insufficient;
+        local += w->w_local;
         retried += w->w_retried;
         for (int i = 0; i < w->w_nops; i++) {
             s_expect_add(&x[w->w_ops[i].op_cust], &w->w_ops[i]);
+            s_txns_add(&want, w->w_ops[i].op_txn);
             by_type[w->w_ops[i].op_type]++;
         }
     }
     cr_log_info("(a) %d acknowledged changes in %llu ms (earn %d, redeem %d, adjust %d, reverse "
-                "%d); %d refused for lack of points; %d retried",
+                "%d); refused: %d for lack of points, %d for lack of rights here; %d retried",
                 acked, (unsigned long long)load_ms, by_type[LY_MSG_EARN], by_type[LY_MSG_REDEEM],
-                by_type[LY_MSG_ADJUST], by_type[LY_MSG_REVERSE], insufficient, retried);
+                by_type[LY_MSG_ADJUST], by_type[LY_MSG_REVERSE], insufficient, local, retried);
     cr_assert_geq(by_type[LY_MSG_REVERSE], 20, "too few reversals to mean anything");
     cr_assert_geq(by_type[LY_MSG_REDEEM], 20, "too few redemptions to mean anything");
 
     s_converge("(a) after the concurrent load");
 
-    /* Exactly once: every node holds one event per acknowledged change. */
+    /* Exactly once: every node holds one event per acknowledged change (and
+     * rights transfers between nodes). */
+    size_t transfers = 0;
     for (int i = 1; i <= RA_NODES; i++) {
+        transfers = s_check_exactly_once(i, &want);
         ly_node_status st = s_status(i);
-        cr_assert_eq(st.ns_events, (uint64_t)(RA_CUST + acked),
-                     "n%d holds %llu events for %d enrollments and %d acknowledged changes", i,
-                     (unsigned long long)st.ns_events, RA_CUST, acked);
         cr_assert_eq(st.ns_customers, (uint64_t)RA_CUST, "n%d: %llu customers", i,
                      (unsigned long long)st.ns_customers);
         lyh_status_fini(&st);
@@ -505,10 +674,14 @@ Test(repl, three_nodes_concurrent_writes_converge_exactly_once)
         s_ra_cust(i, cust, sizeof cust);
         s_check_customer(cust, &x[i], 1, RA_NODES);
         in_debt += x[i].x_net < 0;
+        cr_assert(i < RA_REFUNDED || x[i].x_net >= 0,
+                  "%s was never refunded nor debited, yet its redemptions exceed its points by "
+                  "%lld: points spent twice",
+                  cust, (long long)-x[i].x_net);
     }
-    cr_log_info("(a) %d of %d customers ended in debt (refunds of spent points, or the same "
-                "points redeemed at two nodes at once)",
-                in_debt, RA_CUST);
+    cr_log_info("(a) %zu rights transfers; %d of %d customers (refunds allowed) ended in debt",
+                transfers, in_debt, RA_REFUNDED);
+    s_txns_free(&want);
 
     if (s_have_verify()) {
         lyh_output out;
@@ -593,6 +766,7 @@ static void *s_rb_main(void *arg)
                                         .op_points = rp.rp_points,
                                         .op_lifetime = rp.rp_points,
                                         .op_qual = adjust ? 0 : rq.rq_amount / 100};
+        snprintf(w->w_ops[w->w_nops - 1].op_txn, sizeof w->w_ops[0].op_txn, "%s", txn);
         atomic_fetch_add(&s_rb_acked, 1);
         ly_rep_fini(&rp);
     }
@@ -632,12 +806,14 @@ Test(repl, five_nodes_kill9_under_load_catch_up_then_a_new_node_joins)
     s_new_chain(RB_NODES, NULL, RB_RUNNING);
 
     rt_expect x[RB_CUST];
+    rt_txns want = {0};
     memset(x, 0, sizeof x);
     for (int i = 0; i < RB_CUST; i++) {
         char cust[32], txn[64];
         s_rb_cust(i, cust, sizeof cust);
         snprintf(txn, sizeof txn, "rb-enroll-%02d", i);
         s_mutate_ok(lyh_chain_node(s_chain, 1 + i % RB_RUNNING), LY_MSG_ENROLL, cust, txn, 0);
+        s_txns_add(&want, txn);
         x[i].x_events = 1;
     }
     s_converge("(b) enrollments at five nodes");
@@ -686,8 +862,10 @@ Test(repl, five_nodes_kill9_under_load_catch_up_then_a_new_node_joins)
         cr_assert_not(w->w_failed, "client at n%d: %s", w->w_node, w->w_why);
         acked += w->w_nops;
         retried += w->w_retried;
-        for (int i = 0; i < w->w_nops; i++)
+        for (int i = 0; i < w->w_nops; i++) {
             s_expect_add(&x[w->w_ops[i].op_cust], &w->w_ops[i]);
+            s_txns_add(&want, w->w_ops[i].op_txn);
+        }
     }
     cr_assert_geq(while_down, 20, "only %d writes were acknowledged while n%d was down", while_down,
                   RB_VICTIM);
@@ -697,13 +875,10 @@ Test(repl, five_nodes_kill9_under_load_catch_up_then_a_new_node_joins)
                 " ms after it answered; all five converged %" PRId64 " ms after the load stopped",
                 acked, while_down, RB_VICTIM, retried, (unsigned long long)restart_ms, RB_VICTIM,
                 catchup_ms, conv_ms);
-    for (int i = 1; i <= RB_RUNNING; i++) {
-        ly_node_status st = s_status(i);
-        cr_assert_eq(st.ns_events, (uint64_t)(RB_CUST + acked),
-                     "n%d holds %llu events for %d acknowledged mutations", i,
-                     (unsigned long long)st.ns_events, RB_CUST + acked);
-        lyh_status_fini(&st);
-    }
+    /* Exactly once at n1 and at the victim; the others hold the same events
+     * (their version vectors are equal). */
+    s_check_exactly_once(RB_VICTIM, &want);
+    s_check_exactly_once(1, &want);
     for (int i = 0; i < RB_CUST; i++) {
         char cust[32];
         s_rb_cust(i, cust, sizeof cust);
@@ -718,15 +893,13 @@ Test(repl, five_nodes_kill9_under_load_catch_up_then_a_new_node_joins)
     int64_t join_ms = s_converge("(b) n6 joined with an empty store");
     cr_log_info("(b) n6 converged %" PRId64 " ms after it answered (%llu ms after its start)",
                 join_ms, (unsigned long long)(lyh_now_ms() - t6));
-    ly_node_status st6 = s_status(6);
-    cr_assert_eq(st6.ns_events, (uint64_t)(RB_CUST + acked), "n6 holds %llu events, expected %d",
-                 (unsigned long long)st6.ns_events, RB_CUST + acked);
-    lyh_status_fini(&st6);
+    s_check_exactly_once(6, &want);
     for (int i = 0; i < RB_CUST; i++) {
         char cust[32];
         s_rb_cust(i, cust, sizeof cust);
         s_check_customer(cust, &x[i], 1, RB_NODES);
     }
+    s_txns_free(&want);
     for (int t = 0; t < RB_RUNNING; t++) {
         free(s_rb[t].w_ops);
         s_rb[t].w_ops = NULL;
@@ -736,6 +909,16 @@ Test(repl, five_nodes_kill9_under_load_catch_up_then_a_new_node_joins)
 
 /* ---- (c) a line: 1 - 2 - 3 ------------------------------------------------ */
 
+static void s_check_line(const rt_txns *want, const rt_expect *xa, const rt_expect *xb,
+                         const rt_expect *xc)
+{
+    s_check_exactly_once(1, want);
+    s_check_exactly_once(3, want);
+    s_check_customer("line-a", xa, 1, 3);
+    s_check_customer("line-b", xb, 1, 3);
+    s_check_customer("line-c", xc, 1, 3);
+}
+
 Test(repl, line_topology_events_cross_the_middle_node)
 {
     lyh_adj adj;
@@ -743,18 +926,24 @@ Test(repl, line_topology_events_cross_the_middle_node)
     s_new_chain(3, adj, 3);
 
     rt_expect xa = {0}, xc = {0}, xb = {0};
+    rt_txns want = {0};
     s_mutate_ok(lyh_chain_node(s_chain, 1), LY_MSG_ENROLL, "line-a", "line-a-enroll", 0);
     s_mutate_ok(lyh_chain_node(s_chain, 3), LY_MSG_ENROLL, "line-c", "line-c-enroll", 0);
     s_mutate_ok(lyh_chain_node(s_chain, 2), LY_MSG_ENROLL, "line-b", "line-b-enroll", 0);
+    s_txns_add(&want, "line-a-enroll");
+    s_txns_add(&want, "line-c-enroll");
+    s_txns_add(&want, "line-b-enroll");
     xa.x_events = xc.x_events = xb.x_events = 1;
     for (int i = 0; i < 5; i++) {
         char txn[64];
         snprintf(txn, sizeof txn, "line-a-earn-%d", i);
         int64_t p = s_mutate_ok(lyh_chain_node(s_chain, 1), LY_MSG_EARN, "line-a", txn, 1000);
         s_expect_add(&xa, &(rt_op){.op_points = p, .op_lifetime = p, .op_qual = 10});
+        s_txns_add(&want, txn);
         snprintf(txn, sizeof txn, "line-c-earn-%d", i);
         p = s_mutate_ok(lyh_chain_node(s_chain, 3), LY_MSG_EARN, "line-c", txn, 2000);
         s_expect_add(&xc, &(rt_op){.op_points = p, .op_lifetime = p, .op_qual = 20});
+        s_txns_add(&want, txn);
     }
     s_converge("(c) line 1-2-3");
 
@@ -766,15 +955,15 @@ Test(repl, line_topology_events_cross_the_middle_node)
     cr_assert_eq(st1.ns_npeers, 1, "n1 knows only n2, but shows %u peer rows", st1.ns_npeers);
     lyh_status_fini(&st1);
     lyh_status_fini(&st3);
-    s_check_customer("line-a", &xa, 1, 3);
-    s_check_customer("line-c", &xc, 1, 3);
-    s_check_customer("line-b", &xb, 1, 3);
+    s_check_line(&want, &xa, &xb, &xc);
 
     /* Once linked, a new event at one end reaches the other end too. */
     int64_t p = s_mutate_ok(lyh_chain_node(s_chain, 3), LY_MSG_EARN, "line-a", "line-a-at-3", 500);
     s_expect_add(&xa, &(rt_op){.op_points = p, .op_lifetime = p, .op_qual = 5});
+    s_txns_add(&want, "line-a-at-3");
     s_converge("(c) one more event from n3 to n1");
-    s_check_customer("line-a", &xa, 1, 3);
+    s_check_line(&want, &xa, &xb, &xc);
+    s_txns_free(&want);
     s_stop_clean();
 }
 
@@ -883,6 +1072,194 @@ Test(repl, status_shows_peers_up_converged_and_a_killed_one_down)
     cr_assert_geq(up_ms, 0, "n1 never showed the restarted n2 up and converged");
     cr_log_info("(d) n1 showed n2 up and converged %llu ms after its restart began",
                 (unsigned long long)(lyh_now_ms() - t0));
+    s_stop_clean();
+}
+
+/* ---- (e) the same points redeemed at three nodes at once ------------------ */
+
+#define RE_CUST    8
+#define RE_EARN    10000 /* minor units earned at each node: 100 points at the base tier */
+#define RE_ANSWER  10000 /* a redemption is answered within this, either way */
+#define RE_TIMEOUT 15000
+
+typedef struct re_thread {
+    int t_node;
+    pthread_t t_thread;
+    char t_endpoint[LYH_EP_MAX];
+    int64_t t_amount[RE_CUST]; /* what it asked to redeem */
+    uint8_t t_err[RE_CUST];    /* the answer */
+    uint64_t t_ms[RE_CUST];    /* how long the answer took */
+    int t_failed;
+    char t_why[256];
+} re_thread;
+
+static pthread_barrier_t s_re_barrier;
+
+static void s_re_cust(int c, char *out, size_t cap)
+{
+    snprintf(out, cap, "re-c%d", c);
+}
+
+static void *s_re_main(void *arg)
+{
+    re_thread *t = arg;
+    ly_client *c = ly_client_new(t->t_endpoint, RE_TIMEOUT);
+    for (int k = 0; k < RE_CUST; k++) {
+        pthread_barrier_wait(&s_re_barrier); /* all three ask at once */
+        if (c == NULL || t->t_failed)
+            continue;
+        char cust[32], txn[64];
+        s_re_cust(k, cust, sizeof cust);
+        snprintf(txn, sizeof txn, "re-n%d-c%d", t->t_node, k);
+        ly_req rq;
+        ly_rep rp;
+        s_req(&rq, LY_MSG_REDEEM, cust, txn, t->t_amount[k]);
+        uint64_t t0 = lyh_now_ms();
+        ly_err e = ly_client_call(c, &rq, &rp);
+        t->t_ms[k] = lyh_now_ms() - t0;
+        if (e != LY_OK) {
+            t->t_failed = 1;
+            snprintf(t->t_why, sizeof t->t_why, "redeem %s at n%d: no answer: %s", txn, t->t_node,
+                     ly_errname(e));
+            continue;
+        }
+        t->t_err[k] = rp.rp_err;
+        ly_rep_fini(&rp);
+    }
+    if (c == NULL) {
+        t->t_failed = 1;
+        snprintf(t->t_why, sizeof t->t_why, "unable to create a client");
+    }
+    ly_client_destroy(&c);
+    return NULL;
+}
+
+Test(repl, the_same_points_redeemed_at_three_nodes_at_once_are_spent_once)
+{
+    s_new_chain(3, NULL, 3);
+    rt_expect x[RE_CUST];
+    rt_txns want = {0};
+    memset(x, 0, sizeof x);
+    /* Each customer earns the same at every node: each node holds a third of
+     * the balance as its own rights. */
+    for (int k = 0; k < RE_CUST; k++) {
+        char cust[32], txn[64];
+        s_re_cust(k, cust, sizeof cust);
+        snprintf(txn, sizeof txn, "re-enroll-%d", k);
+        s_mutate_ok(lyh_chain_node(s_chain, 1), LY_MSG_ENROLL, cust, txn, 0);
+        s_txns_add(&want, txn);
+        x[k].x_events = 1;
+    }
+    s_converge("(e) enrollments");
+    for (int k = 0; k < RE_CUST; k++)
+        for (int i = 1; i <= 3; i++) {
+            char cust[32], txn[64];
+            s_re_cust(k, cust, sizeof cust);
+            snprintf(txn, sizeof txn, "re-earn-%d-n%d", k, i);
+            int64_t p = s_mutate_ok(lyh_chain_node(s_chain, i), LY_MSG_EARN, cust, txn, RE_EARN);
+            s_expect_add(&x[k],
+                         &(rt_op){.op_points = p, .op_lifetime = p, .op_qual = RE_EARN / 100});
+            s_txns_add(&want, txn);
+        }
+    s_converge("(e) earnings at three nodes");
+
+    /* All three nodes at once redeem two thirds of the balance (or, for odd
+     * customers, all of it at one node and a third at the two others). */
+    re_thread th[3];
+    cr_assert_eq(pthread_barrier_init(&s_re_barrier, NULL, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        re_thread *t = &th[i];
+        memset(t, 0, sizeof *t);
+        t->t_node = i + 1;
+        snprintf(t->t_endpoint, sizeof t->t_endpoint, "%s",
+                 lyh_chain_node(s_chain, i + 1)->nd_listen);
+        for (int k = 0; k < RE_CUST; k++) {
+            int64_t bal = x[k].x_net;
+            t->t_amount[k] = k % 2 == 0 ? 2 * bal / 3 : (i == k % 3 ? bal : bal / 3);
+        }
+        cr_assert_eq(pthread_create(&t->t_thread, NULL, s_re_main, t), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i].t_thread, NULL);
+    pthread_barrier_destroy(&s_re_barrier);
+
+    int ok = 0, refused = 0;
+    uint64_t slowest = 0;
+    for (int k = 0; k < RE_CUST; k++) {
+        char cust[32];
+        s_re_cust(k, cust, sizeof cust);
+        int64_t spent = 0;
+        for (int i = 0; i < 3; i++) {
+            const re_thread *t = &th[i];
+            cr_assert_not(t->t_failed, "n%d: %s", t->t_node, t->t_why);
+            cr_assert(t->t_err[k] == LY_OK || t->t_err[k] == LY_EINSUFFICIENT ||
+                          t->t_err[k] == LY_EINSUFFICIENT_LOCAL,
+                      "redeem of %lld for %s at n%d: %s", (long long)t->t_amount[k], cust,
+                      t->t_node, ly_errname((ly_err)t->t_err[k]));
+            cr_assert_leq(t->t_ms[k], RE_ANSWER, "redeem for %s at n%d answered after %llu ms",
+                          cust, t->t_node, (unsigned long long)t->t_ms[k]);
+            slowest = t->t_ms[k] > slowest ? t->t_ms[k] : slowest;
+            if (t->t_err[k] != LY_OK) {
+                refused++;
+                continue;
+            }
+            ok++;
+            spent += t->t_amount[k];
+            char txn[64];
+            snprintf(txn, sizeof txn, "re-n%d-c%d", t->t_node, k);
+            s_txns_add(&want, txn);
+            s_expect_add(&x[k], &(rt_op){.op_points = -t->t_amount[k]});
+        }
+        cr_assert_geq(x[k].x_net, 0,
+                      "%s: %lld points redeemed at once at three nodes out of a balance of %lld: "
+                      "points spent twice",
+                      cust, (long long)spent, (long long)(x[k].x_net + spent));
+    }
+    cr_log_info("(e) simultaneous redemptions: %d accepted, %d refused; slowest answer %llu ms", ok,
+                refused, (unsigned long long)slowest);
+    s_converge("(e) after the simultaneous redemptions");
+
+    /* Uncontended, a redemption of the whole remaining balance at n2 succeeds:
+     * n2 asks the others for their rights before failing the customer. */
+    ly_client *c = ly_client_new(lyh_chain_node(s_chain, 2)->nd_listen, RE_TIMEOUT);
+    cr_assert_not_null(c);
+    int moved = 0;
+    for (int k = 0; k < RE_CUST; k++) {
+        if (x[k].x_net == 0)
+            continue;
+        char cust[32], txn[64];
+        s_re_cust(k, cust, sizeof cust);
+        snprintf(txn, sizeof txn, "re-rest-%d", k);
+        ly_req rq;
+        ly_rep rp;
+        s_req(&rq, LY_MSG_REDEEM, cust, txn, x[k].x_net);
+        uint64_t t0 = lyh_now_ms();
+        ly_err e = ly_client_call(c, &rq, &rp);
+        uint64_t ms = lyh_now_ms() - t0;
+        cr_assert_eq(e, LY_OK, "redeem of the rest of %s at n2: %s", cust, ly_errname(e));
+        cr_assert_eq(rp.rp_err, LY_OK,
+                     "redeem of the whole balance %lld of %s at n2 with every node up: %s: %s "
+                     "(redeemable here %lld)",
+                     (long long)x[k].x_net, cust, ly_errname((ly_err)rp.rp_err), rp.rp_message,
+                     (long long)rp.rp_available);
+        cr_assert_leq(ms, RE_ANSWER, "the redemption took %llu ms", (unsigned long long)ms);
+        ly_rep_fini(&rp);
+        s_expect_add(&x[k], &(rt_op){.op_points = -x[k].x_net});
+        s_txns_add(&want, txn);
+        moved++;
+    }
+    ly_client_destroy(&c);
+    s_converge("(e) after redeeming every remaining balance at n2");
+    size_t transfers = s_check_exactly_once(1, &want);
+    for (int k = 0; k < RE_CUST; k++) {
+        char cust[32];
+        s_re_cust(k, cust, sizeof cust);
+        cr_assert_eq(x[k].x_net, 0);
+        s_check_customer(cust, &x[k], 1, 3);
+    }
+    cr_log_info("(e) %d whole balances redeemed at n2; %zu rights transfers in all", moved,
+                transfers);
+    s_txns_free(&want);
     s_stop_clean();
 }
 

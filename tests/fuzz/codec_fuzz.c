@@ -5,9 +5,11 @@
  *  - the decoders return only the errors codec.h lists;
  *  - a decoded request re-encodes, decodes again to the same struct, and
  *    re-encodes to the same bytes; ly_req_peek_id finds its id;
+ *  - a decoded reply holds no more rows than the limits allow, and only rows
+ *    and events within contract;
  *  - a decoded reply that re-encodes (the reply decoder is lenient, so it may
- *    hold what the encoder refuses or leaves out) decodes again and re-encodes
- *    to the same bytes.
+ *    hold what the encoder refuses or leaves out) decodes again to the same
+ *    peer, debt and rights rows, and re-encodes to the same bytes.
  * Any violation aborts, which libFuzzer reports as a crash. */
 #include <stdint.h>
 #include <stdio.h>
@@ -58,13 +60,21 @@ static void s_fuzz_rep(const uint8_t *data, size_t size)
     S_CHECK(rc == LY_OK || rc == LY_EPROTO || rc == LY_EVERSION || rc == LY_ETOOBIG ||
             rc == LY_ENOMEM);
     S_CHECK(rp.rp_nevents <= LY_EVENTS_MAX && rp.rp_nhist <= LY_HIST_MAX &&
-            rp.rp_status.ns_nvv <= LY_VV_MAX && rp.rp_status.ns_npeers <= LY_STATUS_PEERS_MAX);
+            rp.rp_status.ns_nvv <= LY_VV_MAX && rp.rp_status.ns_npeers <= LY_STATUS_PEERS_MAX &&
+            rp.rp_nrights <= LY_RIGHTS_REPLY_MAX && rp.rp_ndebts <= LY_DEBTS_MAX);
     S_CHECK((rp.rp_status.ns_npeers == 0) == (rp.rp_status.ns_peers == NULL));
+    S_CHECK((rp.rp_ndebts == 0) == (rp.rp_debts == NULL));
     if (rc != LY_OK) {
         ly_rep_fini(&rp);
         return;
     }
     S_CHECK(rp.rp_err < LY_ERR_COUNT);
+    for (uint32_t i = 0; i < rp.rp_nrights; i++)
+        S_CHECK(rp.rp_rights[i].node != 0);
+    for (uint32_t i = 0; i < rp.rp_ndebts; i++)
+        S_CHECK(rp.rp_debts[i].de_customer[0] != '\0');
+    for (uint32_t i = 0; i < rp.rp_nevents; i++)
+        S_CHECK(ly_event_validate(&rp.rp_events[i]) == LY_OK);
     uint8_t *b1 = NULL, *b2 = NULL;
     size_t n1 = 0, n2 = 0;
     rc = ly_rep_encode(&rp, &b1, &n1);
@@ -77,6 +87,17 @@ static void s_fuzz_rep(const uint8_t *data, size_t size)
             if (rp.rp_status.ns_npeers > 0)
                 S_CHECK(memcmp(rp.rp_status.ns_peers, rp2.rp_status.ns_peers,
                                rp.rp_status.ns_npeers * sizeof(ly_peer_status)) == 0);
+        }
+        if (rp.rp_type == LY_MSG_DEBTS && rp.rp_err == LY_OK) {
+            S_CHECK(rp2.rp_ndebts == rp.rp_ndebts && rp2.rp_more == rp.rp_more);
+            if (rp.rp_ndebts > 0)
+                S_CHECK(memcmp(rp.rp_debts, rp2.rp_debts, rp.rp_ndebts * sizeof(ly_debt)) == 0);
+        }
+        if (rp.rp_type != 0 && rp.rp_type != LY_MSG_STATUS && rp.rp_type != LY_MSG_EVENTS &&
+            rp.rp_type != LY_MSG_DEBTS && rp.rp_err == LY_OK) {
+            S_CHECK(rp2.rp_nrights == rp.rp_nrights && rp2.rp_local_rights == rp.rp_local_rights);
+            S_CHECK(memcmp(rp.rp_rights, rp2.rp_rights, rp.rp_nrights * sizeof rp.rp_rights[0]) ==
+                    0);
         }
         S_CHECK(ly_rep_encode(&rp2, &b2, &n2) == LY_OK);
         S_CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0);

@@ -42,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     S_CHECK(ly_pmsgtype_name(m.pm_type) != NULL && m.pm_node != 0);
     for (uint32_t i = 0; i < m.pm_nevents; i++)
         S_CHECK(ly_event_validate(&m.pm_events[i]) == LY_OK);
+    if (m.pm_type == LY_PM_RIGHTS_REQ)
+        S_CHECK(m.pm_points >= 1 && m.pm_points <= LY_AMOUNT_MAX && ly_id_valid(m.pm_customer));
 
     uint8_t *b1 = NULL, *b2 = NULL;
     size_t n1 = 0, n2 = 0;

@@ -201,19 +201,19 @@ static void expect_rep(frame f, ly_err code, const char *part, const char *what)
 
 Test(msg, names)
 {
-    const char *names[] = {NULL,     "enroll",   "earn",        "redeem", "reverse",
-                           "adjust", "customer", "set-profile", "status", "events"};
+    const char *names[] = {NULL,       "enroll",      "earn",   "redeem", "reverse", "adjust",
+                           "customer", "set-profile", "status", "events", "debts"};
     for (int t = 1; t <= LY_MSG_TYPE_MAX; t++) {
         cr_assert_str_eq(ly_msgtype_name(t), names[t]);
         cr_assert_eq(ly_msgtype_from_name(names[t]), t);
     }
     cr_assert_null(ly_msgtype_name(0));
-    cr_assert_null(ly_msgtype_name(10));
+    cr_assert_null(ly_msgtype_name(LY_MSG_TYPE_MAX + 1));
     cr_assert_null(ly_msgtype_name(-1));
     cr_assert_eq(ly_msgtype_from_name("Earn"), 0);
     cr_assert_eq(ly_msgtype_from_name(""), 0);
     cr_assert_eq(ly_msgtype_from_name(NULL), 0);
-    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0};
+    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0};
     for (int t = 0; t <= LY_MSG_TYPE_MAX; t++)
         cr_assert_eq(ly_msgtype_is_mutation(t), mut[t], "type %d", t);
 }
@@ -335,6 +335,17 @@ Test(req, roundtrip_every_type)
     rq.rq_origin = 65535;
     rq.rq_since = UINT64_MAX;
     rq.rq_limit = LY_EVENTS_MAX;
+    req_roundtrip(&rq);
+
+    ly_req_init(&rq, LY_MSG_DEBTS);
+    rq.rq_id = 10;
+    req_roundtrip(&rq); /* the first page, the default count */
+    rq.rq_limit = LY_DEBTS_MAX;
+    req_roundtrip(&rq);
+    strcpy(rq.rq_customer, "C-0042"); /* the page after C-0042 */
+    req_roundtrip(&rq);
+    rq.rq_limit = 1;
+    memset(rq.rq_customer, 'z', LY_ID_MAX);
     req_roundtrip(&rq);
 }
 
@@ -712,6 +723,47 @@ Test(req_bad, amounts_and_ranges)
     expect_req(mk(evs, since_neg), LY_EPROTO, "field 'since'", "since -1");
 }
 
+Test(req_bad, debts)
+{
+    static const kv debts[] = {KU("v", 1), KS("t", "debts"), KU("id", 1), KEND};
+    expect_req(mk(debts, NULL), LY_OK, NULL, "debts, no options");
+    kv both[] = {KS("customer", "C9"), KU("limit", LY_DEBTS_MAX), KEND};
+    expect_req(mk(debts, both), LY_OK, NULL, "debts after C9, 100 rows");
+    kv lim0[] = {KU("limit", 0), KEND};
+    expect_req(mk(debts, lim0), LY_OK, NULL, "debts limit 0 (the default)");
+    kv lim[] = {KU("limit", LY_DEBTS_MAX + 1), KEND};
+    expect_req(mk(debts, lim), LY_EINVAL, "field 'limit': must be 0..100", "debts limit 101");
+    kv limneg[] = {KI("limit", -1), KEND};
+    expect_req(mk(debts, limneg), LY_EPROTO, "field 'limit'", "debts limit -1");
+    kv limstr[] = {KS("limit", "10"), KEND};
+    expect_req(mk(debts, limstr), LY_EPROTO, "field 'limit'", "debts limit as a string");
+    /* "customer" is optional here, but an id when given. */
+    kv cempty[] = {KS("customer", ""), KEND};
+    expect_req(mk(debts, cempty), LY_EINVAL, "field 'customer': must not be empty",
+               "debts after an empty id");
+    kv cbad[] = {KS("customer", "C 9"), KEND};
+    expect_req(mk(debts, cbad), LY_EINVAL, "field 'customer'", "debts after a bad id");
+    kv cnil[] = {KT("customer", V_NIL), KEND};
+    expect_req(mk(debts, cnil), LY_EPROTO, "field 'customer'", "debts customer nil");
+    kv cnul[] = {KSN("customer", "C\0009", 3), KEND};
+    expect_req(mk(debts, cnul), LY_EPROTO, "field 'customer'", "debts customer with NUL");
+    /* Keys of other types. */
+    static const char *const other[] = {"txn", "amount", "origin", "since", "reason", "name"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        kv over[] = {KU(other[i], 1), KEND};
+        char want[64];
+        snprintf(want, sizeof want, "field '%s': not allowed in 'debts'", other[i]);
+        expect_req(mk(debts, over), LY_EPROTO, want, other[i]);
+    }
+    kv unk[] = {KU("after", 1), KEND};
+    expect_req(mk(debts, unk), LY_EPROTO, "field 'after': unknown", "debts with an unknown key");
+    kv iddel[] = {KT("id", V_DEL), KEND};
+    expect_req(mk(debts, iddel), LY_EPROTO, "field 'id': missing", "debts without id");
+    /* "customer" stays required where it was. */
+    static const kv cust[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KEND};
+    expect_req(mk(cust, NULL), LY_EPROTO, "field 'customer': missing", "customer without id");
+}
+
 /* ---- request encoding refuses what a node would refuse ------------------- */
 
 static void expect_enc(const ly_req *rq, const char *part, const char *what)
@@ -771,6 +823,13 @@ Test(req_enc, refuses_invalid)
     rq.rq_limit = LY_HIST_MAX + 1;
     expect_enc(&rq, "field 'limit'", "limit 51");
 
+    ly_req_init(&rq, LY_MSG_DEBTS);
+    rq.rq_limit = LY_DEBTS_MAX + 1;
+    expect_enc(&rq, "field 'limit': must be 0..100", "debts limit 101");
+    rq.rq_limit = 0;
+    strcpy(rq.rq_customer, "C 1");
+    expect_enc(&rq, "field 'customer'", "debts after a bad id");
+
     ly_req_init(&rq, LY_MSG_SET_PROFILE);
     strcpy(rq.rq_customer, "C1");
     strcpy(rq.rq_txn, "T1");
@@ -784,7 +843,7 @@ Test(req_enc, refuses_invalid)
     ly_req_init(&rq, 0);
     expect_enc(&rq, "field 't'", "type 0");
     ly_req_init(&rq, LY_MSG_TYPE_MAX + 1);
-    expect_enc(&rq, "field 't'", "type 10");
+    expect_enc(&rq, "field 't'", "type 11");
 
     ly_req_init(&rq, LY_MSG_REVERSE);
     strcpy(rq.rq_txn, "T2");
@@ -812,6 +871,22 @@ Test(req_enc, ignores_fields_of_other_types)
     cr_assert_eq(ly_req_decode(buf, len, &out, NULL, 0), LY_OK);
     cr_assert_str_eq(out.rq_reason, "");
     cr_assert_eq(out.rq_limit, 0);
+    free(buf);
+
+    /* A debts request carries no txn, amount, origin or since. */
+    ly_req_init(&rq, LY_MSG_DEBTS);
+    strcpy(rq.rq_txn, "T 1");
+    rq.rq_amount = -1;
+    rq.rq_origin = 4;
+    rq.rq_since = 9;
+    cr_assert_eq(ly_req_encode(&rq, &buf, &len), LY_OK);
+    cr_assert_eq(ly_req_decode(buf, len, &out, NULL, 0), LY_OK);
+    cr_assert_eq(out.rq_type, LY_MSG_DEBTS);
+    cr_assert_str_eq(out.rq_customer, "");
+    cr_assert_str_eq(out.rq_txn, "");
+    cr_assert_eq(out.rq_amount, 0);
+    cr_assert_eq(out.rq_origin, 0);
+    cr_assert_eq(out.rq_since, 0);
     free(buf);
 }
 
@@ -865,14 +940,23 @@ static void rep_roundtrip_x(const ly_rep *in, int exact)
         cr_assert(memcmp(in->rp_status.ns_peers, out->rp_status.ns_peers,
                          in->rp_status.ns_npeers * sizeof(ly_peer_status)) == 0,
                   "peers differ");
+    cr_assert_eq(out->rp_ndebts, in->rp_ndebts);
+    if (in->rp_ndebts)
+        cr_assert(memcmp(in->rp_debts, out->rp_debts, in->rp_ndebts * sizeof(ly_debt)) == 0,
+                  "debts differ");
+    else
+        cr_assert_null(out->rp_debts);
     if (exact) {
         ly_event *keep = out->rp_events;
         ly_peer_status *keep_peers = out->rp_status.ns_peers;
+        ly_debt *keep_debts = out->rp_debts;
         out->rp_events = in->rp_events;
         out->rp_status.ns_peers = in->rp_status.ns_peers;
+        out->rp_debts = in->rp_debts;
         cr_assert(memcmp(in, out, sizeof *out) == 0, "type %d: decoded reply differs", in->rp_type);
         out->rp_events = keep;
         out->rp_status.ns_peers = keep_peers;
+        out->rp_debts = keep_debts;
     }
     ly_rep_fini(out);
     free(out);
@@ -916,6 +1000,14 @@ static void fill_customer_op(ly_rep *rp)
     rp->rp_hlc = 0x123456789abcULL << 16;
     rp->rp_origin = 3;
     rp->rp_seq = 77;
+    rp->rp_nrights = 3;
+    rp->rp_rights[0].node = 1;
+    rp->rp_rights[0].points = 500;
+    rp->rp_rights[1].node = 3;
+    rp->rp_rights[1].points = 400;
+    rp->rp_rights[2].node = 9;
+    rp->rp_rights[2].points = -20; /* a refund there took back points already spent */
+    rp->rp_local_rights = 400;
 }
 
 Test(rep, roundtrip_customer_ops)
@@ -930,9 +1022,73 @@ Test(rep, roundtrip_customer_ops)
         rp->rp_to_next = 0;
         rp->rp_replayed = 0;
         rp->rp_debt = 40;
+        rp->rp_nrights = 0; /* no node holds any: an empty array */
+        rp->rp_local_rights = 0;
+        rep_roundtrip_reused(rp);
+        /* The most rows, every node and points extreme. */
+        rp->rp_nrights = LY_RIGHTS_REPLY_MAX;
+        for (uint32_t i = 0; i < rp->rp_nrights; i++) {
+            rp->rp_rights[i].node = (uint16_t)(i == 0 ? 1 : UINT16_MAX - (LY_RIGHTS_REPLY_MAX - i));
+            rp->rp_rights[i].points = i % 2 ? INT64_MAX - i : INT64_MIN + i;
+        }
+        rp->rp_local_rights = INT64_MIN;
         rep_roundtrip_reused(rp);
         free(rp);
     }
+}
+
+Test(rep, customer_ops_always_carry_rights)
+{
+    for (int t = LY_MSG_ENROLL; t <= LY_MSG_SET_PROFILE; t++) {
+        ly_rep *rp = new_rep(t, 1);
+        fill_customer_op(rp);
+        rp->rp_nrights = 0;
+        rp->rp_local_rights = 0;
+        uint8_t *buf;
+        size_t len;
+        cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+        cr_assert_not_null(memmem(buf, len, "\xa6rights\x90", 8), "type %d: empty rights", t);
+        cr_assert_not_null(memmem(buf, len,
+                                  "\xac"
+                                  "local_rights\x00",
+                                  14),
+                           "type %d: local_rights 0", t);
+        free(buf);
+        rp->rp_nrights = 1;
+        rp->rp_rights[0].node = 7;
+        rp->rp_rights[0].points = 1;
+        cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+        static const uint8_t row[] = {0xa6, 'r',  'i', 'g', 'h', 't', 's',  0x91,
+                                      0x82, 0xa4, 'n', 'o', 'd', 'e', 0x07, 0xa6,
+                                      'p',  'o',  'i', 'n', 't', 's', 0x01};
+        cr_assert_not_null(memmem(buf, len, row, sizeof row), "type %d: one row", t);
+        free(buf);
+        free(rp);
+    }
+    /* Other replies carry none, whatever the struct holds. */
+    static const int others[] = {LY_MSG_STATUS, LY_MSG_EVENTS, LY_MSG_DEBTS};
+    for (size_t i = 0; i < 3; i++) {
+        ly_rep *rp = new_rep(others[i], 1);
+        fill_customer_op(rp);
+        uint8_t *buf;
+        size_t len;
+        cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+        cr_assert_null(memmem(buf, len, "\xa6rights", 7), "type %d", others[i]);
+        cr_assert_null(memmem(buf, len, "\xaclocal_rights", 13), "type %d", others[i]);
+        free(buf);
+        free(rp);
+    }
+    /* An error reply neither. */
+    ly_rep *rp = new_rep(0, 0);
+    fill_customer_op(rp);
+    ly_rep_error(rp, LY_MSG_REDEEM, 4, LY_EINSUFFICIENT_LOCAL, NULL);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_null(memmem(buf, len, "\xa6rights", 7));
+    cr_assert_null(memmem(buf, len, "\xaclocal_rights", 13));
+    free(buf);
+    free(rp);
 }
 
 Test(rep, roundtrip_customer_with_history_and_profile)
@@ -949,8 +1105,10 @@ Test(rep, roundtrip_customer_with_history_and_profile)
     for (uint32_t i = 0; i < rp->rp_nhist; i++) {
         ly_hist *hi = &rp->rp_hist[i];
         hi->hi_hlc = (uint64_t)(1000 - i) << 16;
-        hi->hi_type = (uint8_t)(1 + i % 6);
+        hi->hi_type = (uint8_t)(1 + i % 7);
         hi->hi_origin = (uint16_t)(1 + i % 3);
+        if (hi->hi_type == LY_EV_TRANSFER)
+            hi->hi_to = (uint16_t)(i == 6 ? UINT16_MAX : 4);
         hi->hi_points = (int64_t)i * 7 - 100;
         hi->hi_amount = (int64_t)i * 100;
         snprintf(hi->hi_txn, sizeof hi->hi_txn, "T%u", i);
@@ -968,10 +1126,77 @@ Test(rep, roundtrip_customer_with_history_and_profile)
         }
     }
     rep_roundtrip(rp);
+    /* Transfers appear in the history by name, with "to"; other rows have no "to". */
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_not_null(memmem(buf, len,
+                              "\xa4type\xa8"
+                              "transfer\xa6origin\x01\xa2to\xcd\xff\xff",
+                              28));
+    cr_assert_not_null(memmem(buf, len,
+                              "\xa4type\xa8"
+                              "transfer\xa6origin\x02\xa2to\x04",
+                              26));
+    size_t tos = 0;
+    for (const uint8_t *p = buf; (p = memmem(p, len - (size_t)(p - buf), "\xa2to", 3)) != NULL;
+         p += 3)
+        tos++;
+    cr_assert_eq(tos, LY_HIST_MAX / 7, "a 'to' in the transfers only");
+    free(buf);
     rp->rp_nhist = 0;
     rp->rp_fields = 0;
     memset(&rp->rp_profile, 0, sizeof rp->rp_profile);
     rep_roundtrip_reused(rp);
+    free(rp);
+}
+
+/* The largest customer reply: LY_HIST_MAX history rows and LY_RIGHTS_REPLY_MAX
+ * rights rows with every field at its largest still fit in one frame. */
+Test(rep, largest_customer_reply_fits)
+{
+    ly_rep *rp = new_rep(LY_MSG_CUSTOMER, UINT64_MAX);
+    memset(rp->rp_customer, 'c', LY_ID_MAX);
+    rp->rp_points = rp->rp_balance = rp->rp_lifetime = rp->rp_debt = INT64_MIN;
+    rp->rp_qualifying = rp->rp_to_next = rp->rp_local_rights = INT64_MIN;
+    memset(rp->rp_tier, 't', LY_TIER_NAME_MAX);
+    memset(rp->rp_next_tier, 'n', LY_TIER_NAME_MAX);
+    rp->rp_replayed = 1;
+    rp->rp_hlc = rp->rp_seq = rp->rp_enrolled_hlc = rp->rp_last_hlc = UINT64_MAX;
+    rp->rp_origin = UINT16_MAX;
+    rp->rp_fields = LY_PF_ALL;
+    memset(rp->rp_profile.pf_name, 'n', LY_NAME_MAX);
+    strcpy(rp->rp_profile.pf_birthday, "2000-01-01");
+    memset(rp->rp_profile.pf_email, 'e', LY_EMAIL_MAX);
+    memset(rp->rp_profile.pf_phone, 'p', LY_PHONE_MAX);
+    memset(rp->rp_profile.pf_prefs, 'q', LY_TEXT_MAX);
+    rp->rp_nhist = LY_HIST_MAX;
+    for (uint32_t i = 0; i < rp->rp_nhist; i++) {
+        ly_hist *hi = &rp->rp_hist[i];
+        hi->hi_hlc = UINT64_MAX;
+        hi->hi_type = LY_EV_TRANSFER; /* the longest type name */
+        hi->hi_origin = hi->hi_to = UINT16_MAX;
+        hi->hi_points = hi->hi_amount = INT64_MIN;
+        memset(hi->hi_txn, 'x', LY_ID_MAX);
+        memset(hi->hi_ref_txn, 'r', LY_ID_MAX);
+        memset(hi->hi_category, 'k', LY_CATEGORY_MAX);
+        memset(hi->hi_reason, 'w', LY_TEXT_MAX);
+        memset(hi->hi_operator, 'o', LY_ID_MAX);
+        memset(hi->hi_tier_from, 'f', LY_TIER_NAME_MAX);
+        memset(hi->hi_tier_to, 'g', LY_TIER_NAME_MAX);
+    }
+    rp->rp_nrights = LY_RIGHTS_REPLY_MAX;
+    for (uint32_t i = 0; i < rp->rp_nrights; i++) {
+        rp->rp_rights[i].node = (uint16_t)(UINT16_MAX - i);
+        rp->rp_rights[i].points = INT64_MIN;
+    }
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_log_info("largest customer reply: %zu bytes of %d", len, LY_FRAME_MAX);
+    cr_assert(len <= LY_FRAME_MAX, "%zu bytes", len);
+    free(buf);
+    rep_roundtrip(rp);
     free(rp);
 }
 
@@ -997,7 +1222,20 @@ Test(rep, roundtrip_status)
         ns->ns_vv[i].seq = (uint64_t)i << 33;
     }
     strcpy(ns->ns_client, "tcp://10.1.2.3:7101");
+    ns->ns_transfers_sent = 12;
+    ns->ns_transfers_received = UINT64_MAX;
+    ns->ns_rights_pending = 3;
+    ns->ns_rights_asked = 1ULL << 40;
     rep_roundtrip(rp); /* no peers: an empty "peers" array */
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_not_null(memmem(buf, len, "\xaetransfers_sent\x0c", 16));
+    cr_assert_not_null(
+        memmem(buf, len, "\xb2transfers_received\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 28));
+    cr_assert_not_null(memmem(buf, len, "\xaerights_pending\x03", 16));
+    cr_assert_not_null(memmem(buf, len, "\xacrights_asked\xcf", 14));
+    free(buf);
     ns->ns_nvv = 0;
     rep_roundtrip_reused(rp);
     free(rp);
@@ -1116,6 +1354,8 @@ Test(rep_bad, status_peers)
     cr_assert_eq(rp->rp_status.ns_npeers, 0);
     cr_assert_null(rp->rp_status.ns_peers);
     cr_assert_str_eq(rp->rp_status.ns_client, "");
+    cr_assert_eq(rp->rp_status.ns_transfers_sent, 0);
+    cr_assert_eq(rp->rp_status.ns_rights_asked, 0);
     ly_rep_fini(rp);
     free(rp);
     free(f.buf);
@@ -1185,7 +1425,7 @@ static void sample_events(ly_event *ev, uint32_t n)
         e->ev_req_hash = 0x0123456789abcdefULL * (i + 1);
         snprintf(e->ev_customer, sizeof e->ev_customer, "C%u", i % 10);
         snprintf(e->ev_txn, sizeof e->ev_txn, "T%u", i);
-        switch (i % 6) {
+        switch (i % 7) {
         case 0:
             e->ev_type = LY_EV_ENROLL;
             e->ev_points = 50;
@@ -1220,6 +1460,11 @@ static void sample_events(ly_event *ev, uint32_t n)
             strcpy(e->ev_reason, "correction");
             strcpy(e->ev_operator, "op1");
             break;
+        case 5:
+            e->ev_type = LY_EV_TRANSFER;
+            e->ev_to = (uint16_t)(e->ev_origin % 4 + 1);
+            e->ev_amount = e->ev_points = 40;
+            break;
         default:
             e->ev_type = LY_EV_PROFILE;
             e->ev_fields = LY_PF_ALL;
@@ -1242,9 +1487,60 @@ Test(rep, roundtrip_events)
     rp->rp_events = calloc(LY_EVENTS_MAX, sizeof(ly_event));
     sample_events(rp->rp_events, rp->rp_nevents);
     rep_roundtrip(rp);
+    uint32_t transfers = 0;
+    for (uint32_t i = 0; i < rp->rp_nevents; i++)
+        transfers += rp->rp_events[i].ev_type == LY_EV_TRANSFER;
+    cr_assert_eq(transfers, LY_EVENTS_MAX / 7);
+    /* A transfer alone: type 7 with "to". */
+    rp->rp_nevents = 1;
+    rp->rp_events[0] = rp->rp_events[5];
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_not_null(memmem(buf, len, "\xa4type\x07", 6));
+    cr_assert_not_null(memmem(buf, len, "\xa2to\x03", 4)); /* origin 2 gives to 3 */
+    free(buf);
+    rep_roundtrip(rp);
     ly_rep_fini(rp);
     cr_assert_null(rp->rp_events);
     cr_assert_eq(rp->rp_nevents, 0);
+    free(rp);
+}
+
+Test(rep_bad, transfer_events)
+{
+    ly_rep *rp = new_rep(LY_MSG_EVENTS, 1);
+    rp->rp_events = calloc(6, sizeof(ly_event));
+    rp->rp_nevents = 6;
+    sample_events(rp->rp_events, 6);
+    cr_assert_eq(rp->rp_events[5].ev_type, LY_EV_TRANSFER);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    uint8_t *to = memmem(buf, len, "\xa2to\x03", 4);
+    cr_assert_not_null(to);
+    to[3] = 0x02; /* to its own origin */
+    expect_rep(raw(buf, len), LY_EPROTO, "not a valid event", "transfer to its origin");
+    to[3] = 0x00; /* a transfer to nobody */
+    expect_rep(raw(buf, len), LY_EPROTO, "not a valid event", "transfer to 0");
+    to[3] = 0xc0;
+    expect_rep(raw(buf, len), LY_EPROTO, "events[5]: field 'to'", "to nil");
+    to[3] = 0xff;
+    expect_rep(raw(buf, len), LY_EPROTO, "events[5]: field 'to'", "to -1");
+    free(buf);
+    /* The encoder refuses what the decoder refuses. */
+    rp->rp_events[5].ev_to = 0;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "transfer without to");
+    rp->rp_events[5].ev_to = 3;
+    rp->rp_events[5].ev_points = 41;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "transfer points != amount");
+    rp->rp_events[5].ev_points = 40;
+    rp->rp_events[1].ev_to = 3;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "earn with to");
+    rp->rp_events[1].ev_to = 0;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    free(buf);
+    ly_rep_fini(rp);
     free(rp);
 }
 
@@ -1256,13 +1552,94 @@ Test(rep, roundtrip_errors)
     rep_roundtrip(rp);
     rp->rp_available = 0; /* still sent for insufficient_points */
     rep_roundtrip(rp);
+    ly_rep_init(rp);
+    ly_rep_error(rp, LY_MSG_REDEEM, 22, LY_EINSUFFICIENT_LOCAL, "only %d points here", 30);
+    rp->rp_available = 30;
+    rep_roundtrip(rp);
+    rp->rp_available = 0; /* still sent for insufficient_local_rights */
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_not_null(memmem(buf, len,
+                              "\xb9insufficient_local_rights\xa7message\xb3only 30 points "
+                              "here\xa9"
+                              "available\x00",
+                              65));
+    free(buf);
+    rep_roundtrip(rp);
+    ly_rep *out = malloc(sizeof *out);
+    rp->rp_available = 30;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_eq(ly_rep_decode(buf, len, out, NULL, 0), LY_OK);
+    cr_assert_eq(out->rp_err, LY_EINSUFFICIENT_LOCAL);
+    cr_assert_eq(out->rp_available, 30);
+    free(buf);
+    free(out);
     ly_rep_error(rp, 0, 0, LY_EPROTO, "undecodable request");
+    rp->rp_available = 0;
     rep_roundtrip_reused(rp);
     for (int e = 1; e < LY_ERR_COUNT; e++) {
         ly_rep_init(rp);
         ly_rep_error(rp, LY_MSG_EARN, (uint64_t)e, (ly_err)e, NULL);
         rep_roundtrip(rp);
     }
+    free(rp);
+}
+
+static void fill_debts(ly_rep *rp, uint32_t n)
+{
+    rp->rp_debts = n ? calloc(n, sizeof *rp->rp_debts) : NULL;
+    rp->rp_ndebts = n;
+    for (uint32_t i = 0; i < n; i++) {
+        ly_debt *de = &rp->rp_debts[i];
+        snprintf(de->de_customer, sizeof de->de_customer, "C-%04u", i);
+        de->de_debt = 100 + i;
+        de->de_lifetime = (int64_t)i * 1000;
+        de->de_last_hlc = ((uint64_t)1700000000000 + i) << 16;
+    }
+}
+
+Test(rep, roundtrip_debts)
+{
+    ly_rep *rp = new_rep(LY_MSG_DEBTS, 14);
+    rep_roundtrip(rp); /* none: an empty array, more false */
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert_not_null(memmem(buf, len,
+                              "\xa5"
+                              "debts\x90",
+                              7));
+    cr_assert_not_null(memmem(buf, len, "\xa4more\xc2", 6));
+    cr_assert_null(memmem(buf, len, "customer", 8), "no customer-op keys");
+    cr_assert_null(memmem(buf, len, "balance", 7));
+    free(buf);
+
+    fill_debts(rp, LY_DEBTS_MAX);
+    rp->rp_more = 1;
+    rp->rp_debts[0].de_debt = INT64_MAX;
+    rp->rp_debts[1].de_lifetime = INT64_MIN;
+    rp->rp_debts[2].de_last_hlc = UINT64_MAX;
+    memset(rp->rp_debts[3].de_customer, 'z', LY_ID_MAX);
+    rep_roundtrip(rp);
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert(len <= LY_FRAME_MAX);
+    static const uint8_t row[] = {0x84, 0xa8, 'c',  'u', 's', 't', 'o',  'm', 'e', 'r', 0xa6,
+                                  'C',  '-',  '0',  '0', '0', '5', 0xa4, 'd', 'e', 'b', 't',
+                                  0x69, 0xa8, 'l',  'i', 'f', 'e', 't',  'i', 'm', 'e', 0xcd,
+                                  0x13, 0x88, 0xa8, 'l', 'a', 's', 't',  '_', 'h', 'l', 'c'};
+    cr_assert_not_null(memmem(buf, len, row, sizeof row), "row 5 as pinned");
+    cr_assert_not_null(memmem(buf, len, "\xa4more\xc3", 6));
+    free(buf);
+    ly_rep_fini(rp);
+    cr_assert_null(rp->rp_debts);
+    cr_assert_eq(rp->rp_ndebts, 0);
+    ly_rep_fini(rp);
+
+    /* A debts reply that failed: only the error. */
+    ly_rep_init(rp);
+    ly_rep_error(rp, LY_MSG_DEBTS, 3, LY_EUNAVAIL, NULL);
+    rep_roundtrip(rp);
     free(rp);
 }
 
@@ -1321,6 +1698,34 @@ Test(rep_enc, refuses_invalid)
     rp->rp_hist[0].hi_type = LY_EV_EARN;
     rp->rp_fields = 1u << 9;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "unknown profile bits");
+    rp->rp_fields = 0;
+    rp->rp_nrights = LY_RIGHTS_REPLY_MAX + 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "65 rights rows");
+    rp->rp_nrights = 2;
+    rp->rp_rights[1].node = 0;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "rights of node 0");
+    rp->rp_rights[1].node = 2;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    free(buf);
+    free(rp);
+
+    rp = new_rep(LY_MSG_DEBTS, 1);
+    rp->rp_ndebts = 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "debts without an array");
+    fill_debts(rp, LY_DEBTS_MAX + 1);
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "101 debt rows");
+    rp->rp_ndebts = 3;
+    rp->rp_debts[2].de_customer[0] = '\0';
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "a debt row without a customer");
+    strcpy(rp->rp_debts[2].de_customer, "C 2");
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "a debt row with a bad id");
+    strcpy(rp->rp_debts[2].de_customer, "C2");
+    rp->rp_more = 2;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "more 2");
+    rp->rp_more = 1;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    free(buf);
+    ly_rep_fini(rp);
     free(rp);
 
     rp = new_rep(LY_MSG_STATUS, 1);
@@ -1642,4 +2047,224 @@ Test(rep_bad, structural)
     g.buf[g.len + 9] = 0x00;
     g.len += 9; /* 7 arrays: depth 8 with the top-level map */
     expect_rep(g, LY_OK, NULL, "depth 8");
+}
+
+Test(rep_bad, debts)
+{
+    static const kv base[] = {KU("v", 1), KS("t", "debts"), KU("id", 1), KT("ok", V_TRUE), KEND};
+    /* An older node, or no debts: none, more false. */
+    frame f = mk(base, NULL);
+    ly_rep *rp = malloc(sizeof *rp);
+    cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, NULL, 0), LY_OK);
+    cr_assert_eq(rp->rp_ndebts, 0);
+    cr_assert_null(rp->rp_debts);
+    cr_assert_eq(rp->rp_more, 0);
+    ly_rep_fini(rp);
+    free(rp);
+    free(f.buf);
+
+    kv more_int[] = {KU("more", 1), KEND};
+    expect_rep(mk(base, more_int), LY_EPROTO, "field 'more'", "more as an integer");
+    kv as_map[] = {KT("debts", V_MAP0), KEND};
+    expect_rep(mk(base, as_map), LY_EPROTO, "field 'debts'", "debts as a map");
+
+    /* Rows, given as raw bytes after the base map. */
+#define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
+    static const struct {
+        const uint8_t *bytes;
+        size_t n;
+        ly_err code;
+        const char *part;
+    } rows[] = {
+        {B("\x90"), LY_OK, NULL},
+        {B("\x91\x81\xa8"
+           "customer\xa2"
+           "C1"),
+         LY_OK, NULL},
+        {B("\x91\x82\xa8"
+           "customer\xa2"
+           "C1\xa4"
+           "hint\x01"),
+         LY_OK, NULL}, /* an unknown key in a row: skipped */
+        {B("\x91\x81\xa4"
+           "debt\x05"),
+         LY_EPROTO, "debts[0]: field 'customer': missing"},
+        {B("\x91\x01"), LY_EPROTO, "field 'debts[0]': expected a map"},
+        {B("\x91\x81\xa8"
+           "customer\xa3"
+           "C 1"),
+         LY_EPROTO, "debts[0]: field 'customer'"},
+        {B("\x91\x81\xa8"
+           "customer\xa0"),
+         LY_EPROTO, "debts[0]: field 'customer': must not be empty"},
+        {B("\x91\x82\xa8"
+           "customer\xa2"
+           "C1\xa4"
+           "debt\xa1"
+           "5"),
+         LY_EPROTO, "debts[0]: field 'debt'"},
+        {B("\x91\x82\xa8"
+           "customer\xa2"
+           "C1\xa8last_hlc\xff"),
+         LY_EPROTO, "debts[0]: field 'last_hlc'"},
+        {B("\x91\x82\xa8"
+           "customer\xa2"
+           "C1\xa8lifetime\xcf\xff\xff\xff\xff\xff\xff\xff\xff"),
+         LY_EPROTO, "debts[0]: field 'lifetime'"},
+        {B("\x92\x81\xa8"
+           "customer\xa2"
+           "C1\x81\xa8"
+           "customer\xa1"
+           "\xff"),
+         LY_EPROTO, "debts[1]: field 'customer'"},
+        {B("\xdd\xff\xff\xff\xff"), LY_EPROTO, "larger than the frame"},
+    };
+#undef B
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        frame g = mk(base, NULL);
+        g.buf[0]++;
+        g.buf = realloc(g.buf, g.len + 6 + rows[i].n);
+        memcpy(g.buf + g.len,
+               "\xa5"
+               "debts",
+               6);
+        memcpy(g.buf + g.len + 6, rows[i].bytes, rows[i].n);
+        g.len += 6 + rows[i].n;
+        char what[32];
+        snprintf(what, sizeof what, "debts row case %zu", i);
+        expect_rep(g, rows[i].code, rows[i].part, what);
+    }
+    /* 101 rows. */
+    frame g = mk(base, NULL);
+    g.buf[0]++;
+    size_t n = LY_DEBTS_MAX + 1;
+    g.buf = realloc(g.buf, g.len + 6 + 3 + n);
+    memcpy(g.buf + g.len,
+           "\xa5"
+           "debts\xdc\x00",
+           8);
+    g.buf[g.len + 8] = (uint8_t)n;
+    memset(g.buf + g.len + 9, 0x80, n);
+    g.len += 9 + n;
+    expect_rep(g, LY_EPROTO, "field 'debts': more than 100 entries", "101 debt rows");
+}
+
+Test(rep_bad, rights)
+{
+    /* An older node sends no "rights" and no "local_rights": read as none. */
+    frame f = mk(k_ok, NULL);
+    ly_rep *rp = malloc(sizeof *rp);
+    cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, NULL, 0), LY_OK);
+    cr_assert_eq(rp->rp_nrights, 0);
+    cr_assert_eq(rp->rp_local_rights, 0);
+    ly_rep_fini(rp);
+    free(rp);
+    free(f.buf);
+
+    kv lr[] = {KS("local_rights", "5"), KEND};
+    expect_rep(mk(k_ok, lr), LY_EPROTO, "field 'local_rights'", "local_rights as a string");
+    kv lrbig[] = {KU("local_rights", UINT64_MAX), KEND};
+    expect_rep(mk(k_ok, lrbig), LY_EPROTO, "field 'local_rights'", "local_rights over INT64_MAX");
+    kv lrneg[] = {KI("local_rights", -5), KEND};
+    expect_rep(mk(k_ok, lrneg), LY_OK, NULL, "local_rights negative");
+    kv as_map[] = {KT("rights", V_MAP0), KEND};
+    expect_rep(mk(k_ok, as_map), LY_EPROTO, "field 'rights'", "rights as a map");
+
+#define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
+    static const struct {
+        const uint8_t *bytes;
+        size_t n;
+        ly_err code;
+        const char *part;
+    } rows[] = {
+        {B("\x90"), LY_OK, NULL},
+        {B("\x91\x82\xa4node\x01\xa6points\xff"), LY_OK, NULL},
+        {B("\x91\x83\xa4node\x01\xa6points\x01\xa4"
+           "from\x02"),
+         LY_OK, NULL}, /* an unknown key in a row: skipped */
+        {B("\x91\x81\xa6points\x01"), LY_EPROTO, "rights[0]: field 'node': missing"},
+        {B("\x91\x81\xa4node\x01"), LY_EPROTO, "rights[0]: field 'points': missing"},
+        {B("\x91\x82\xa4node\x00\xa6points\x01"), LY_EPROTO,
+         "rights[0]: field 'node': must be 1..65535"},
+        {B("\x91\x82\xa4node\xce\x00\x01\x00\x00\xa6points\x01"), LY_EPROTO,
+         "rights[0]: field 'node'"},
+        {B("\x91\x82\xa4node\x01\xa6points\xc0"), LY_EPROTO, "rights[0]: field 'points'"},
+        {B("\x91\x83\xa4node\x01\xa6points\x01\xa4node\x02"), LY_EPROTO,
+         "rights[0]: field 'node': duplicate"},
+        {B("\x91\xc0"), LY_EPROTO, "field 'rights[0]': expected a map"},
+        {B("\xdd\xff\xff\xff\xff"), LY_EPROTO, "larger than the frame"},
+    };
+#undef B
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        frame g = mk(k_ok, NULL);
+        g.buf[0]++;
+        g.buf = realloc(g.buf, g.len + 7 + rows[i].n);
+        memcpy(g.buf + g.len, "\xa6rights", 7);
+        memcpy(g.buf + g.len + 7, rows[i].bytes, rows[i].n);
+        g.len += 7 + rows[i].n;
+        char what[32];
+        snprintf(what, sizeof what, "rights row case %zu", i);
+        expect_rep(g, rows[i].code, rows[i].part, what);
+    }
+    /* 65 rows. */
+    frame g = mk(k_ok, NULL);
+    g.buf[0]++;
+    size_t n = LY_RIGHTS_REPLY_MAX + 1;
+    g.buf = realloc(g.buf, g.len + 7 + 3 + n);
+    memcpy(g.buf + g.len, "\xa6rights\xdc\x00", 9);
+    g.buf[g.len + 9] = (uint8_t)n;
+    memset(g.buf + g.len + 10, 0x80, n);
+    g.len += 10 + n;
+    expect_rep(g, LY_EPROTO, "field 'rights': more than 64 entries", "65 rights rows");
+}
+
+Test(rep_bad, history_transfer)
+{
+    static const kv cbase[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KT("ok", V_TRUE),
+                               KEND};
+#define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
+    static const struct {
+        const uint8_t *bytes;
+        size_t n;
+        ly_err code;
+        const char *part;
+    } rows[] = {
+        {B("\x91\x83\xa4type\xa8transfer\xa6origin\x02\xa2to\x05"), LY_OK, NULL},
+        {B("\x91\x81\xa4type\xa8transfer"), LY_OK, NULL},
+        {B("\x91\x81\xa4type\xa8Transfer"), LY_EPROTO, "history[0]: field 'type': unknown"},
+        {B("\x91\x81\xa4type\x07"), LY_EPROTO, "history[0]: field 'type': expected a string"},
+        {B("\x91\x82\xa4type\xa8transfer\xa2to\xce\x00\x01\x00\x00"), LY_EPROTO,
+         "history[0]: field 'to'"},
+        {B("\x91\x82\xa4type\xa8transfer\xa2to\xff"), LY_EPROTO, "history[0]: field 'to'"},
+        {B("\x91\x81\xa2to\x05"), LY_EPROTO, "history.type"},
+    };
+#undef B
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        frame g = mk(cbase, NULL);
+        g.buf[0]++;
+        g.buf = realloc(g.buf, g.len + 8 + rows[i].n);
+        memcpy(g.buf + g.len, "\xa7history", 8);
+        memcpy(g.buf + g.len + 8, rows[i].bytes, rows[i].n);
+        g.len += 8 + rows[i].n;
+        char what[32];
+        snprintf(what, sizeof what, "history case %zu", i);
+        expect_rep(g, rows[i].code, rows[i].part, what);
+        if (i != 0)
+            continue;
+        g = mk(cbase, NULL);
+        g.buf[0]++;
+        g.buf = realloc(g.buf, g.len + 8 + rows[i].n);
+        memcpy(g.buf + g.len, "\xa7history", 8);
+        memcpy(g.buf + g.len + 8, rows[i].bytes, rows[i].n);
+        g.len += 8 + rows[i].n;
+        ly_rep *rp = malloc(sizeof *rp);
+        cr_assert_eq(ly_rep_decode(g.buf, g.len, rp, NULL, 0), LY_OK);
+        cr_assert_eq(rp->rp_nhist, 1);
+        cr_assert_eq(rp->rp_hist[0].hi_type, LY_EV_TRANSFER);
+        cr_assert_eq(rp->rp_hist[0].hi_origin, 2);
+        cr_assert_eq(rp->rp_hist[0].hi_to, 5);
+        ly_rep_fini(rp);
+        free(rp);
+        free(g.buf);
+    }
 }

@@ -131,7 +131,7 @@ static void fill_event(ly_event *e, uint32_t i, uint16_t origin, uint32_t inc, u
     e->ev_req_hash = 0x0123456789abcdefULL * (seq + 1);
     snprintf(e->ev_customer, sizeof e->ev_customer, "CUST-%u", i % 97);
     snprintf(e->ev_txn, sizeof e->ev_txn, "pos7:%u/%llu", origin, (unsigned long long)seq);
-    switch (i % 8) {
+    switch (i % 9) {
     case 0:
         e->ev_type = LY_EV_ENROLL;
         e->ev_points = 100;
@@ -185,9 +185,15 @@ static void fill_event(ly_event *e, uint32_t i, uint16_t origin, uint32_t inc, u
         strcpy(e->ev_profile.pf_phone, "+46 70 123 45 67");
         strcpy(e->ev_profile.pf_prefs, "email only; 日本語 ok");
         break;
-    default:
+    case 7:
         e->ev_type = LY_EV_PROFILE;
         e->ev_fields = LY_PF_PHONE; /* cleared */
+        break;
+    default:
+        /* A rights transfer to another node (the next id, wrapping). */
+        e->ev_type = LY_EV_TRANSFER;
+        e->ev_to = (uint16_t)(origin == UINT16_MAX ? 1 : origin + 1);
+        e->ev_amount = e->ev_points = i % 18 == 8 ? LY_AMOUNT_MAX : 300;
         break;
     }
     cr_assert_eq(ly_event_validate(e), LY_OK, "sample event %u", i);
@@ -260,6 +266,10 @@ static ly_pmsg *full(int type)
         catchup_events(m, 5);
         m->pm_more = 1;
         break;
+    case LY_PM_RIGHTS_REQ:
+        strcpy(m->pm_customer, "CUST-42");
+        m->pm_points = 1500;
+        break;
     default:
         break;
     }
@@ -330,8 +340,8 @@ static void pm_roundtrip(const ly_pmsg *in)
 
 Test(pmsg, names)
 {
-    const char *names[] = {NULL,        "hello",  "welcome",  "refused", "hello-required",
-                           "heartbeat", "events", "sync-req", "sync-rep"};
+    const char *names[] = {NULL,        "hello",  "welcome",  "refused",  "hello-required",
+                           "heartbeat", "events", "sync-req", "sync-rep", "rights-req"};
     for (int t = 1; t <= LY_PM_TYPE_MAX; t++)
         cr_assert_str_eq(ly_pmsgtype_name(t), names[t]);
     cr_assert_null(ly_pmsgtype_name(0));
@@ -457,6 +467,7 @@ Test(pmsg, largest_frame_fits)
     for (uint32_t i = 0; i < m->pm_nevents; i++) {
         ly_event *e = &m->pm_events[i];
         e->ev_type = LY_EV_ADJUST;
+        e->ev_to = 0;
         e->ev_amount = e->ev_points = -LY_AMOUNT_MAX;
         e->ev_qual = 0;
         e->ev_fields = LY_PF_ALL;
@@ -484,9 +495,9 @@ Test(pmsg, wire_form)
     ly_pmsg_init(m, LY_PM_HELLO_REQUIRED);
     m->pm_node = 1;
     frame f = enc(m);
-    static const uint8_t want[] = {0x83, 0xa1, 'v', 0x01, 0xa1, 't', 0xae, 'h', 'e',
-                                   'l',  'l',  'o', '-',  'r',  'e', 'q',  'u', 'i',
-                                   'r',  'e',  'd', 0xa4, 'n',  'o', 'd',  'e', 0x01};
+    static const uint8_t want[] = {0x83, 0xa1, 'v', LY_PEER_PROTO, 0xa1, 't', 0xae, 'h', 'e',
+                                   'l',  'l',  'o', '-',           'r',  'e', 'q',  'u', 'i',
+                                   'r',  'e',  'd', 0xa4,          'n',  'o', 'd',  'e', 0x01};
     cr_assert(f.len == sizeof want && memcmp(f.buf, want, sizeof want) == 0);
     free(f.buf);
     free(m);
@@ -517,7 +528,7 @@ Test(pmsg, wire_form)
     pack_str(&pk, "hlc");
     msgpack_pack_uint64(&pk, 1ULL << 50);
     pack_str(&pk, "v");
-    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_uint64(&pk, LY_PEER_PROTO);
     m = malloc(sizeof *m);
     char why[256];
     cr_assert_eq(ly_pmsg_decode((uint8_t *)sb.data, sb.size, m, why, sizeof why), LY_OK, "%s", why);
@@ -552,7 +563,7 @@ Test(pmsg, wire_form)
 /* ---- keys: missing, unknown, not allowed, wrong types -------------------- */
 
 /* The keys of each type, in the order the encoder writes them, with their kind. */
-enum { KU_, KS_, KB_, KA_ };
+enum { KU_, KS_, KB_, KA_, KI_, KN_ }; /* KI_: a signed integer; KN_: a negative value */
 typedef struct keydef {
     const char *k;
     int kind;
@@ -577,7 +588,9 @@ static const keydef *keys_of(int type)
                                   {"vv", KA_}, {"max", KU_}, {NULL, 0}};
     static const keydef srep[] = {{"v", KU_},   {"t", KS_},    {"node", KU_},
                                   {"evs", KA_}, {"more", KB_}, {NULL, 0}};
-    static const keydef *all[] = {NULL, hello, welcome, refused, hreq, hb, ev, sreq, srep};
+    static const keydef rreq[] = {{"v", KU_},        {"t", KS_},      {"node", KU_},
+                                  {"customer", KS_}, {"points", KI_}, {NULL, 0}};
+    static const keydef *all[] = {NULL, hello, welcome, refused, hreq, hb, ev, sreq, srep, rreq};
     return all[type];
 }
 
@@ -616,9 +629,10 @@ Test(pmsg_bad, missing_keys)
 
 Test(pmsg_bad, unknown_and_not_allowed_keys)
 {
-    static const char *const every[] = {
-        "node",   "incarnation", "name", "program", "proto", "client", "reason", "hlc",
-        "digest", "events",      "vv",   "origin",  "prev",  "max",    "more",   "evs"};
+    static const char *const every[] = {"node",   "incarnation", "name",  "program", "proto",
+                                        "client", "reason",      "hlc",   "digest",  "events",
+                                        "vv",     "origin",      "prev",  "max",     "more",
+                                        "evs",    "customer",    "points"};
     for (int t = 1; t <= LY_PM_TYPE_MAX; t++) {
         frame f = enc_full(t);
         char what[96];
@@ -675,8 +689,8 @@ Test(pmsg_bad, wrong_types)
          "1",
          3, -1, "bin"},
         {"\xd4\x01\x01", 3, -1, "ext"},
-        {"\xff", 1, -1, "negative"},
-        {"\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9, -1, "INT64_MIN"},
+        {"\xff", 1, KN_, "negative"},
+        {"\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9, KN_, "INT64_MIN"},
         {"\xa1"
          "1",
          2, KS_, "string"},
@@ -689,7 +703,9 @@ Test(pmsg_bad, wrong_types)
         frame f = enc_full(t);
         for (const keydef *kd = keys_of(t); kd->k; kd++)
             for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-                if (vals[i].kind == kd->kind)
+                /* A signed field takes any integer: its range is a value check. */
+                if (vals[i].kind == kd->kind ||
+                    (kd->kind == KI_ && (vals[i].kind == KU_ || vals[i].kind == KN_)))
                     continue;
                 char part[64], what[96];
                 snprintf(part, sizeof part, "field '%s'", kd->k);
@@ -749,6 +765,20 @@ Test(pmsg_bad, integer_ranges)
     expect_val(LY_PM_HEARTBEAT, "hlc", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9, LY_OK, NULL,
                "hlc UINT64_MAX");
     expect_val(LY_PM_SYNC_REP, "more", "\xc2", 1, LY_OK, NULL, "more false");
+
+    /* rights-req points: 1..LY_AMOUNT_MAX; a negative integer is in type, out of range. */
+    const char *pts = "field 'points': must be 1..1000000000000";
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\x00", 1, LY_EINVAL, pts, "points 0");
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\xff", 1, LY_EINVAL, pts, "points -1");
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9, LY_EINVAL,
+               pts, "points INT64_MIN");
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\xcf\x00\x00\x00\xe8\xd4\xa5\x10\x01", 9, LY_EINVAL,
+               pts, "points 10^12 + 1");
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\xcf\x00\x00\x00\xe8\xd4\xa5\x10\x00", 9, LY_OK, NULL,
+               "points 10^12");
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\x01", 1, LY_OK, NULL, "points 1");
+    expect_val(LY_PM_RIGHTS_REQ, "points", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9, LY_EPROTO,
+               "field 'points': expected a signed 64-bit integer", "points UINT64_MAX");
 }
 
 Test(pmsg_bad, strings)
@@ -785,13 +815,31 @@ Test(pmsg_bad, strings)
     expect_str(LY_PM_REFUSED, "reason", s, LY_OK, "199-byte reason");
 
     expect_val(LY_PM_HELLO, "name", "\xa3n\x00x", 4, LY_EPROTO, "NUL byte", "NUL in name");
+
+    /* rights-req customer: an id. */
+    expect_str(LY_PM_RIGHTS_REQ, "customer", "", LY_EINVAL, "empty customer");
+    expect_str(LY_PM_RIGHTS_REQ, "customer", "C 1", LY_EINVAL, "customer with a space");
+    expect_str(LY_PM_RIGHTS_REQ, "customer", "caf\xc3\xa9", LY_EINVAL, "customer not id syntax");
+    expect_str(LY_PM_RIGHTS_REQ, "customer", "C\n", LY_EINVAL, "customer with a newline");
+    memset(s, 'c', 65);
+    s[65] = '\0';
+    expect_str(LY_PM_RIGHTS_REQ, "customer", s, LY_EINVAL, "65-byte customer");
+    s[64] = '\0';
+    expect_str(LY_PM_RIGHTS_REQ, "customer", s, LY_OK, "64-byte customer");
+    expect_str(LY_PM_RIGHTS_REQ, "customer", "a.Z_0:9@#/+-", LY_OK, "every id character class");
+    expect_val(LY_PM_RIGHTS_REQ, "customer",
+               "\xa3"
+               "C\0"
+               "1",
+               4, LY_EPROTO, "NUL byte", "NUL in customer");
     expect_val(LY_PM_REFUSED, "reason", "\xa3r\x00x", 4, LY_EPROTO, "NUL byte", "NUL in reason");
 }
 
 Test(pmsg_bad, version_and_type)
 {
     for (int t = 1; t <= LY_PM_TYPE_MAX; t++) {
-        expect_val(t, "v", "\x02", 1, LY_EVERSION, "field 'v'", "v 2");
+        char next[2] = {(char)(LY_PEER_PROTO + 1), 0};
+        expect_val(t, "v", next, 1, LY_EVERSION, "field 'v'", "v: the next protocol");
         expect_val(t, "v", "\x00", 1, LY_EVERSION, "field 'v'", "v 0");
     }
     /* The version is looked at first, whatever else is wrong. */
@@ -1193,6 +1241,260 @@ Test(pmsg_bad, invalid_events)
     }
 }
 
+/* ---- rights: transfers and rights-req ----------------------------------- */
+
+/* Events of origin 3 from seq 11: an earn, a transfer of 300 to node 5, a redeem. */
+static void transfer_events(ly_pmsg *m)
+{
+    live_events(m, 3, 42, 10, 3);
+    fill_event(&m->pm_events[0], 1, 3, 42, 11);
+    fill_event(&m->pm_events[1], 8, 3, 42, 12);
+    fill_event(&m->pm_events[2], 2, 3, 42, 13);
+    ly_event *t = &m->pm_events[1];
+    cr_assert_eq(t->ev_type, LY_EV_TRANSFER);
+    t->ev_to = 5;
+    t->ev_amount = t->ev_points = 300;
+    cr_assert_eq(ly_event_validate(t), LY_OK);
+}
+
+Test(pmsg, roundtrip_transfers)
+{
+    ly_pmsg *m = full(LY_PM_EVENTS);
+    ly_pmsg_fini(m);
+    transfer_events(m);
+    pm_roundtrip(m);
+    frame f = enc(m);
+    /* The transfer carries "to"; the other events do not. */
+    const uint8_t *to = memmem(f.buf, f.len, "\xa2to\x05", 4);
+    cr_assert_not_null(to);
+    cr_assert_null(memmem(to + 4, f.len - (size_t)(to + 4 - f.buf), "\xa2to", 3), "one 'to' only");
+    cr_assert_not_null(memmem(f.buf, f.len, "\xa4type\x07", 6));
+    free(f.buf);
+    /* Extremes: to 65535, the largest amount. */
+    m->pm_events[1].ev_to = UINT16_MAX;
+    m->pm_events[1].ev_amount = m->pm_events[1].ev_points = LY_AMOUNT_MAX;
+    pm_roundtrip(m);
+    free_pm(m);
+
+    /* A sync-rep of many origins, a transfer every ninth event. */
+    m = full(LY_PM_SYNC_REP);
+    ly_pmsg_fini(m);
+    catchup_events(m, 90);
+    uint32_t transfers = 0;
+    for (uint32_t i = 0; i < m->pm_nevents; i++)
+        transfers += m->pm_events[i].ev_type == LY_EV_TRANSFER;
+    cr_assert_eq(transfers, 10);
+    pm_roundtrip(m);
+    free_pm(m);
+}
+
+Test(pmsg, events_without_transfers_have_no_to)
+{
+    /* Events of the other types are written as before transfers existed. */
+    ly_pmsg *m = full(LY_PM_EVENTS);
+    ly_pmsg_fini(m);
+    live_events(m, 3, 42, 0, 8); /* every type but transfer */
+    frame f = enc(m);
+    cr_assert_null(memmem(f.buf, f.len, "\xa2to", 3));
+    free(f.buf);
+    free_pm(m);
+}
+
+/* An events frame for m's events, each packed by hand with every integer key
+ * and its non-empty strings, valid or not (the encoder would refuse an invalid
+ * event). */
+static frame raw_live_frame(const ly_pmsg *m)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 7);
+    pack_str(&pk, "v");
+    msgpack_pack_uint64(&pk, LY_PEER_PROTO);
+    pack_str(&pk, "t");
+    pack_str(&pk, "events");
+    pack_str(&pk, "node");
+    msgpack_pack_uint64(&pk, m->pm_node);
+    pack_str(&pk, "origin");
+    msgpack_pack_uint64(&pk, m->pm_origin);
+    pack_str(&pk, "incarnation");
+    msgpack_pack_uint64(&pk, m->pm_incarnation);
+    pack_str(&pk, "prev");
+    msgpack_pack_uint64(&pk, m->pm_prev);
+    pack_str(&pk, "evs");
+    msgpack_pack_array(&pk, m->pm_nevents);
+    for (uint32_t i = 0; i < m->pm_nevents; i++) {
+        const ly_event *e = &m->pm_events[i];
+        const struct {
+            const char *k;
+            uint64_t u;
+        } us[] = {{"origin", e->ev_origin},
+                  {"incarnation", e->ev_incarnation},
+                  {"seq", e->ev_seq},
+                  {"hlc", e->ev_hlc},
+                  {"type", e->ev_type},
+                  {"ref_type", e->ev_ref_type},
+                  {"tier_from", e->ev_tier_from},
+                  {"tier_to", e->ev_tier_to},
+                  {"to", e->ev_to},
+                  {"program", e->ev_program},
+                  {"fields", e->ev_fields},
+                  {"req_hash", e->ev_req_hash}};
+        const struct {
+            const char *k;
+            int64_t i;
+        } is[] = {{"qual_day", e->ev_qual_day},
+                  {"amount", e->ev_amount},
+                  {"points", e->ev_points},
+                  {"qual", e->ev_qual}};
+        const struct {
+            const char *k;
+            const char *s;
+        } ss[] = {{"customer", e->ev_customer}, {"txn", e->ev_txn},
+                  {"ref_txn", e->ev_ref_txn},   {"category", e->ev_category},
+                  {"reason", e->ev_reason},     {"operator", e->ev_operator}};
+        size_t n = sizeof us / sizeof us[0] + sizeof is / sizeof is[0];
+        for (size_t j = 0; j < sizeof ss / sizeof ss[0]; j++)
+            n += ss[j].s[0] != '\0';
+        msgpack_pack_map(&pk, n);
+        for (size_t j = 0; j < sizeof us / sizeof us[0]; j++) {
+            pack_str(&pk, us[j].k);
+            msgpack_pack_uint64(&pk, us[j].u);
+        }
+        for (size_t j = 0; j < sizeof is / sizeof is[0]; j++) {
+            pack_str(&pk, is[j].k);
+            msgpack_pack_int64(&pk, is[j].i);
+        }
+        for (size_t j = 0; j < sizeof ss / sizeof ss[0]; j++)
+            if (ss[j].s[0] != '\0') {
+                pack_str(&pk, ss[j].k);
+                pack_str(&pk, ss[j].s);
+            }
+    }
+    return from_sbuffer(&sb);
+}
+
+Test(pmsg_bad, transfer_events)
+{
+    ly_pmsg *m = full(LY_PM_EVENTS);
+    ly_pmsg_fini(m);
+    transfer_events(m);
+    ly_event *t = &m->pm_events[1];
+    const ly_event keep = *t;
+    /* Invalid transfers: checked by ly_event_validate on both sides. */
+    for (int c = 0; c < 7; c++) {
+        *t = keep;
+        const char *what = "?";
+        switch (c) {
+        case 0:
+            t->ev_to = 0;
+            what = "transfer without to";
+            break;
+        case 1:
+            t->ev_to = t->ev_origin;
+            what = "transfer to its own origin";
+            break;
+        case 2:
+            t->ev_points = 299;
+            what = "transfer points != amount";
+            break;
+        case 3:
+            t->ev_amount = t->ev_points = 0;
+            what = "transfer of 0";
+            break;
+        case 4:
+            t->ev_amount = t->ev_points = -300;
+            what = "negative transfer";
+            break;
+        case 5:
+            t->ev_qual = 300;
+            what = "transfer with qualifying points";
+            break;
+        default:
+            t->ev_type = LY_EV_EARN; /* an earn with a "to" */
+            t->ev_qual = 3;
+            what = "earn with to";
+            break;
+        }
+        cr_assert_neq(ly_event_validate(t), LY_OK, "%s", what);
+        expect_enc_refuses(m, what);
+        expect_pm(raw_live_frame(m), LY_EINVAL, "evs[1]: not a valid event", what);
+    }
+    *t = keep;
+    expect_pm(raw_live_frame(m), LY_OK, NULL, "repaired, every key written");
+
+    /* "to": an unsigned 16-bit integer. */
+    frame f = enc(m);
+    uint8_t *to = memmem(f.buf, f.len, "\xa2to\x05", 4);
+    cr_assert_not_null(to);
+    to[3] = 0xc0;
+    expect_pm(raw(f.buf, f.len), LY_EPROTO, "evs[1]: field 'to'", "to nil");
+    to[3] = 0xff;
+    expect_pm(raw(f.buf, f.len), LY_EPROTO, "evs[1]: field 'to'", "to -1");
+    to[3] = 0xa1; /* a one-byte string: the next byte is its body */
+    expect_pm(raw(f.buf, f.len), LY_EPROTO, NULL, "to as a string");
+    size_t at = (size_t)(to + 3 - f.buf);
+    frame g = {malloc(f.len + 4), f.len + 4};
+    memcpy(g.buf, f.buf, at);
+    memcpy(g.buf + at, "\xce\x00\x01\x00\x00", 5); /* 65536 */
+    memcpy(g.buf + at + 5, f.buf + at + 1, f.len - at - 1);
+    expect_pm(g, LY_EINVAL, "evs[1]: field 'to': must be 0..65535", "to 65536");
+    free(f.buf);
+
+    /* An event that is not a transfer may say "to": 0 (the key read as absent). */
+    ly_pmsg *e = full(LY_PM_EVENTS);
+    f = enc(e);
+    uint8_t *ty = memmem(f.buf, f.len, "\xa4type\x01", 6);
+    cr_assert_not_null(ty);
+    size_t tat = (size_t)(ty - f.buf);
+    frame h = {malloc(f.len + 4), f.len + 4};
+    memcpy(h.buf, f.buf, tat);
+    memcpy(h.buf + tat, "\xa2to\x00", 4);
+    memcpy(h.buf + tat + 4, f.buf + tat, f.len - tat);
+    /* One more key in evs[0]: its map16 header follows "evs" and the array header. */
+    uint8_t *evs = memmem(h.buf, h.len,
+                          "\xa3"
+                          "evs\x95\xde\x00",
+                          7);
+    cr_assert_not_null(evs);
+    evs[7]++;
+    expect_pm(h, LY_OK, NULL, "an earn with to 0");
+    free(f.buf);
+    free_pm(e);
+    free_pm(m);
+}
+
+Test(pmsg, roundtrip_rights_req)
+{
+    ly_pmsg *m = full(LY_PM_RIGHTS_REQ);
+    pm_roundtrip(m);
+    m->pm_node = UINT16_MAX;
+    m->pm_points = LY_AMOUNT_MAX;
+    memset(m->pm_customer, 'c', LY_ID_MAX);
+    pm_roundtrip(m);
+    m->pm_points = 1;
+    SET(m->pm_customer, "x");
+    pm_roundtrip(m);
+    free_pm(m);
+
+    /* Pinned: {"v":2,"t":"rights-req","node":3,"customer":"C1","points":1500} */
+    m = malloc(sizeof *m);
+    ly_pmsg_init(m, LY_PM_RIGHTS_REQ);
+    m->pm_node = 3;
+    strcpy(m->pm_customer, "C1");
+    m->pm_points = 1500;
+    frame f = enc(m);
+    static const uint8_t want[] = {0x85, 0xa1, 'v', LY_PEER_PROTO, 0xa1, 't',  0xaa, 'r',  'i',
+                                   'g',  'h',  't', 's',           '-',  'r',  'e',  'q',  0xa4,
+                                   'n',  'o',  'd', 'e',           0x03, 0xa8, 'c',  'u',  's',
+                                   't',  'o',  'm', 'e',           'r',  0xa2, 'C',  '1',  0xa6,
+                                   'p',  'o',  'i', 'n',           't',  's',  0xcd, 0x05, 0xdc};
+    cr_assert(f.len == sizeof want && memcmp(f.buf, want, sizeof want) == 0);
+    free(f.buf);
+    free(m);
+}
+
 /* ---- structure ---------------------------------------------------------- */
 
 Test(pmsg_bad, structure)
@@ -1324,6 +1626,25 @@ Test(pmsg_enc, refuses_invalid)
     m->pm_origin = 0;
     cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "origin 0");
     free_pm(m);
+
+    m = full(LY_PM_RIGHTS_REQ);
+    m->pm_points = 0;
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "points 0");
+    m->pm_points = -5;
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "points -5");
+    m->pm_points = LY_AMOUNT_MAX + 1;
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "points over LY_AMOUNT_MAX");
+    m->pm_points = 5;
+    m->pm_customer[0] = '\0';
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "empty customer");
+    strcpy(m->pm_customer, "C 1");
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "bad customer");
+    memset(m->pm_customer, 'c', sizeof m->pm_customer); /* not terminated */
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "unterminated customer");
+    strcpy(m->pm_customer, "C1");
+    m->pm_node = 0;
+    cr_assert_eq(ly_pmsg_encode(m, &buf, &len), LY_EINVAL, "node 0");
+    free_pm(m);
 }
 
 Test(pmsg_enc, ignores_fields_of_other_types)
@@ -1361,6 +1682,10 @@ Test(pmsg_enc, ignores_fields_of_other_types)
             m->pm_nevents = LY_PEER_EVENTS_MAX + 1; /* no array: never looked at */
         if (t != LY_PM_EVENTS && t != LY_PM_HELLO && t != LY_PM_WELCOME)
             m->pm_incarnation = 12345;
+        if (t != LY_PM_RIGHTS_REQ) {
+            strcpy(m->pm_customer, "not an id");
+            m->pm_points = -1;
+        }
         frame b = enc(m);
         cr_assert(a.len == b.len && memcmp(a.buf, b.buf, a.len) == 0, "%s", ly_pmsgtype_name(t));
         if (t != LY_PM_EVENTS && t != LY_PM_SYNC_REP)

@@ -615,6 +615,41 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
         return LY_OK;
     }
 
+    /* The customer's state before the event. */
+    ly_cust *c = malloc(sizeof *c);
+    if (!c) {
+        t->tx_failed = 1;
+        return LY_ENOMEM;
+    }
+    MDB_val ck = {strlen(ev->ev_customer), (void *)ev->ev_customer}, cd;
+    uint64_t old_hash = 0;
+    int fresh = 0;
+    rc = mdb_get(t->tx_txn, s->st_customers, &ck, &cd);
+    if (rc == 0) {
+        old_hash = ly_hash(cd.mv_data, cd.mv_size);
+        if ((e = ly_cust_decode(cd.mv_data, cd.mv_size, c)) != LY_OK) {
+            t->tx_failed = 1;
+            goto out;
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        ly_cust_init(c, ev->ev_customer);
+        fresh = 1;
+    } else {
+        e = s_err(t, rc, "cust_get");
+        goto out;
+    }
+    /* Causal gate: the origin spent (redeemed, took back, gave away) only rights
+     * it held. If here that would drive its rights below zero, a transfer it had
+     * received is not here yet: wait for it, as for a gap. */
+    int64_t spent = ev->ev_type == LY_EV_REDEEM                        ? -ev->ev_points
+                    : ev->ev_type == LY_EV_TRANSFER                    ? ev->ev_points
+                    : ev->ev_type == LY_EV_ADJUST && ev->ev_points < 0 ? -ev->ev_points
+                                                                       : 0;
+    if (spent > 0 && ly_cust_rights(c, ev->ev_origin) - spent < 0) {
+        *outcome = LY_WAITING;
+        goto out;
+    }
+
     uint8_t key[14], rec[LY_EVENT_ENC_MAX];
     s_event_key(key, ev->ev_origin, ev->ev_incarnation, ev->ev_seq);
     MDB_val k = {sizeof key, key}, d = {ly_event_encode(ev, rec), rec};
@@ -623,38 +658,26 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
             LY_LOG(LY_ERROR, "store.corrupt", "event origin=%u seq=%llu held beyond the vv",
                    ev->ev_origin, (unsigned long long)ev->ev_seq);
             t->tx_failed = 1;
-            return LY_EPROTO;
+            e = LY_EPROTO;
+        } else {
+            e = s_err(t, rc, "event_put");
         }
-        return s_err(t, rc, "event_put");
+        goto out;
     }
     uint8_t vkey[6], vval[8];
     memcpy(vkey, key, 6);
     s_be(vval, ev->ev_seq, 8);
     MDB_val vk = {sizeof vkey, vkey}, vd = {sizeof vval, vval};
-    if ((rc = mdb_put(t->tx_txn, s->st_vv, &vk, &vd, 0)) != 0)
-        return s_err(t, rc, "vv_put");
-
-    /* Fold into the customer; the digest moves by (new hash - old hash). */
-    ly_cust *c = malloc(sizeof *c);
-    if (!c) {
-        t->tx_failed = 1;
-        return LY_ENOMEM;
-    }
-    MDB_val ck = {strlen(ev->ev_customer), (void *)ev->ev_customer}, cd;
-    rc = mdb_get(t->tx_txn, s->st_customers, &ck, &cd);
-    if (rc == 0) {
-        t->tx_digest -= ly_hash(cd.mv_data, cd.mv_size);
-        if ((e = ly_cust_decode(cd.mv_data, cd.mv_size, c)) != LY_OK) {
-            t->tx_failed = 1;
-            goto out;
-        }
-    } else if (rc == MDB_NOTFOUND) {
-        ly_cust_init(c, ev->ev_customer);
-        t->tx_customers++;
-    } else {
-        e = s_err(t, rc, "cust_get");
+    if ((rc = mdb_put(t->tx_txn, s->st_vv, &vk, &vd, 0)) != 0) {
+        e = s_err(t, rc, "vv_put");
         goto out;
     }
+
+    /* Fold into the customer; the digest moves by (new hash - old hash). */
+    if (fresh)
+        t->tx_customers++;
+    else
+        t->tx_digest -= old_hash;
     int64_t old_net = c->cu_net;
     ly_cust_apply(c, ev);
     if ((old_net < 0) != (c->cu_net < 0)) {

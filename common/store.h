@@ -40,12 +40,12 @@ typedef struct ly_store_opts {
 } ly_store_opts;
 
 /* Open (or create) the store in directory `dir`, which must exist. A new store
- * gets node id `node_id` and a fresh random incarnation. An existing store must
- * have the same node id (else LY_ECONFIG) and schema version (else LY_EVERSION).
- * Stale reader slots left by killed processes are cleared. `opts` may be NULL.
- * Errors: LY_ECONFIG, LY_EVERSION, LY_EIO, LY_ENOSPC, LY_ENOMEM. On success
- * *out owns the store; release it with ly_store_close. `why` (may be NULL)
- * receives a human reason on error. */
+ * gets node id `node_id` and an incarnation: its creation time in seconds, so a
+ * store rebuilt later (in a later second, with a sane clock) has a larger one. An existing store
+ * must have the same node id (else LY_ECONFIG) and schema version (else LY_EVERSION). Stale reader
+ * slots left by killed processes are cleared. `opts` may be NULL. Errors: LY_ECONFIG, LY_EVERSION,
+ * LY_EIO, LY_ENOSPC, LY_ENOMEM. On success *out owns the store; release it with ly_store_close.
+ * `why` (may be NULL) receives a human reason on error. */
 ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opts, ly_store **out,
                      char *why, size_t why_len);
 
@@ -97,6 +97,8 @@ typedef enum ly_apply {
     LY_APPLIED = 0,   /* new: written */
     LY_DUPLICATE = 1, /* already held: nothing written */
     LY_GAP = 2,       /* an earlier seq of its origin is missing: nothing written */
+    LY_WAITING = 3,   /* it spends rights its origin had received by a transfer that is
+                         not here yet (causal order): nothing written, ask again later */
 } ly_apply;
 
 /* Apply one event in write transaction `t`: exactly once and in per-origin

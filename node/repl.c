@@ -273,34 +273,67 @@ static void s_merge_clock(ly_repl *r, s_peer *p, uint64_t hlc)
     }
 }
 
-/* Apply the events of a live batch or a catch-up reply, exactly once each. */
+/* Count one outcome of an apply. */
+static void s_count(ly_repl *r, s_peer *p, const ly_event *ev, ly_apply out, uint64_t *applied,
+                    uint64_t *dups, uint64_t *gaps)
+{
+    if (out == LY_APPLIED) {
+        (*applied)++;
+        if (r->r_npending < S_LAG_PENDING)
+            r->r_pending_hlc[r->r_npending++] = LY_HLC_MS(ev->ev_hlc);
+        if (ev->ev_type == LY_EV_TRANSFER && ev->ev_to == r->r_cf->cf_node_id)
+            r->r_transfers_in++;
+        s_merge_clock(r, p, ev->ev_hlc);
+        if (ev->ev_origin == r->r_cf->cf_node_id)
+            LY_LOG(LY_WARN, "peer.own_event",
+                   "peer=%s seq=%llu: a peer held an event of this node that its store "
+                   "lacked (store restored from an old copy?)",
+                   p->p_conf->pc_name, (unsigned long long)ev->ev_seq);
+    } else if (out == LY_DUPLICATE) {
+        (*dups)++;
+    } else {
+        (*gaps)++;
+    }
+}
+
+/* Apply the events of a live batch or a catch-up reply, exactly once each.
+ * An event waiting for a transfer of another origin later in the same message
+ * is tried again after it (up to a few rounds while that makes progress). */
 static ly_err s_apply(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t)
 {
-    uint64_t applied = 0, dups = 0, gaps = 0;
-    for (uint32_t i = 0; i < m->pm_nevents; i++) {
-        const ly_event *ev = &m->pm_events[i];
-        ly_apply out;
-        ly_err e = ly_store_apply(t, ev, &out, NULL);
-        if (e != LY_OK)
-            return e;
-        if (out == LY_APPLIED) {
-            applied++;
-            if (r->r_npending < S_LAG_PENDING)
-                r->r_pending_hlc[r->r_npending++] = LY_HLC_MS(ev->ev_hlc);
-            if (ev->ev_type == LY_EV_TRANSFER && ev->ev_to == r->r_cf->cf_node_id)
-                r->r_transfers_in++;
-            s_merge_clock(r, p, ev->ev_hlc);
-            if (ev->ev_origin == r->r_cf->cf_node_id)
-                LY_LOG(LY_WARN, "peer.own_event",
-                       "peer=%s seq=%llu: a peer held an event of this node that its store "
-                       "lacked (store restored from an old copy?)",
-                       p->p_conf->pc_name, (unsigned long long)ev->ev_seq);
-        } else if (out == LY_DUPLICATE) {
-            dups++;
-        } else {
-            gaps++;
+    uint64_t applied = 0, dups = 0, gaps = 0, left = 0;
+    uint8_t *done = calloc(m->pm_nevents ? m->pm_nevents : 1, 1);
+    if (!done)
+        return LY_ENOMEM;
+    /* Rounds while they make progress: an event that waits for a transfer of
+     * another origin later in this message (and the events of its origin after
+     * it) is applied once that transfer is. */
+    for (int round = 0; round < 4; round++) {
+        uint64_t progress = 0;
+        left = 0;
+        for (uint32_t i = 0; i < m->pm_nevents; i++) {
+            if (done[i])
+                continue;
+            const ly_event *ev = &m->pm_events[i];
+            ly_apply out;
+            ly_err e = ly_store_apply(t, ev, &out, NULL);
+            if (e != LY_OK) {
+                free(done);
+                return e;
+            }
+            if (out == LY_APPLIED || out == LY_DUPLICATE) {
+                done[i] = 1;
+                progress += out == LY_APPLIED;
+                s_count(r, p, ev, out, &applied, &dups, &gaps);
+            } else {
+                left++;
+            }
         }
+        if (left == 0 || progress == 0)
+            break;
     }
+    free(done);
+    gaps += left; /* gaps, or waiting for a transfer: catch-up brings what is missing */
     p->p_received += applied;
     p->p_duplicates += dups;
     if (applied)
@@ -369,36 +402,78 @@ static void s_on_hello(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m)
     (void)pi;
 }
 
-/* Answer a catch-up request: what the asker lacks, of every origin we hold. */
+/* One origin's events the asker lacks, read in chunks for the merge below. */
+typedef struct s_cursor {
+    uint16_t cu_origin;
+    uint32_t cu_inc;
+    uint64_t cu_next; /* next seq to read from the store */
+    uint64_t cu_last; /* the last seq we hold */
+    ly_event cu_buf[32];
+    size_t cu_n, cu_i; /* events in cu_buf, and the next one to hand out */
+} s_cursor;
+
+static ly_err s_cursor_fill(ly_txn *t, s_cursor *c)
+{
+    if (c->cu_i < c->cu_n || c->cu_next > c->cu_last)
+        return LY_OK;
+    size_t want = sizeof c->cu_buf / sizeof c->cu_buf[0];
+    c->cu_i = c->cu_n = 0;
+    ly_err e = ly_store_events_after(t, c->cu_origin, c->cu_inc, c->cu_next - 1, c->cu_buf, want,
+                                     &c->cu_n);
+    if (e == LY_OK && c->cu_n == 0)
+        c->cu_next = c->cu_last + 1; /* nothing more is readable */
+    c->cu_next += c->cu_n;
+    return e;
+}
+
+/* Answer a catch-up request: what the asker lacks, of every origin we hold, in
+ * HLC order across origins. The HLC respects causality (a node merges the clock
+ * of every event it applies before it creates its next one), so a reply cut at
+ * `max` is a causal prefix: a redemption never comes without the transfer that
+ * funded it, and the asker always makes progress. */
 static void s_serve_sync(ly_repl *r, s_peer *p, const ly_peer_addr *from, const ly_pmsg *m)
 {
     ly_txn *t;
     if (ly_store_begin(r->r_store, 0, &t) != LY_OK)
         return;
     ly_vv_entry vv[LY_PEER_VV_MAX];
-    size_t nvv = 0, n = 0;
+    size_t nvv = 0, n = 0, nc = 0;
     size_t cap = m->pm_max < LY_PEER_EVENTS_MAX ? m->pm_max : LY_PEER_EVENTS_MAX;
     int more = 0;
     if (ly_store_vv(t, vv, LY_PEER_VV_MAX, &nvv) != LY_OK)
         nvv = 0;
     if (nvv > LY_PEER_VV_MAX)
         nvv = LY_PEER_VV_MAX;
+    s_cursor *cs = calloc(nvv ? nvv : 1, sizeof *cs);
+    if (!cs) {
+        ly_store_abort(&t);
+        return;
+    }
     for (size_t i = 0; i < nvv; i++) {
         uint64_t have = s_vv_seq(m->pm_vv, m->pm_nvv, vv[i].vv_origin, vv[i].vv_incarnation);
         if (vv[i].vv_seq <= have)
             continue;
-        if (n == cap) {
-            more = 1;
-            break;
-        }
-        size_t k = 0;
-        if (ly_store_events_after(t, vv[i].vv_origin, vv[i].vv_incarnation, have, r->r_evbuf + n,
-                                  cap - n, &k) != LY_OK)
-            break;
-        n += k;
-        if (have + k < vv[i].vv_seq)
-            more = 1;
+        cs[nc].cu_origin = vv[i].vv_origin;
+        cs[nc].cu_inc = vv[i].vv_incarnation;
+        cs[nc].cu_next = have + 1;
+        cs[nc].cu_last = vv[i].vv_seq;
+        nc++;
     }
+    while (n < cap) {
+        s_cursor *best = NULL;
+        for (size_t i = 0; i < nc; i++) {
+            if (s_cursor_fill(t, &cs[i]) != LY_OK || cs[i].cu_i == cs[i].cu_n)
+                continue;
+            if (!best || cs[i].cu_buf[cs[i].cu_i].ev_hlc < best->cu_buf[best->cu_i].ev_hlc)
+                best = &cs[i];
+        }
+        if (!best)
+            break;
+        r->r_evbuf[n++] = best->cu_buf[best->cu_i++];
+    }
+    for (size_t i = 0; i < nc && !more; i++)
+        more = cs[i].cu_i < cs[i].cu_n || cs[i].cu_next <= cs[i].cu_last;
+    free(cs);
     ly_store_abort(&t);
     ly_pmsg *out = s_msg(r, LY_PM_SYNC_REP);
     out->pm_events = r->r_evbuf;

@@ -57,6 +57,10 @@ static struct {
 static int s_nacked;
 static int s_txn_counter;
 static uint64_t s_transfers; /* rights transfers over all schedules */
+/* Per node, a redemption waiting for rights (as the server keeps it), retried
+ * after every message the node receives. */
+static ly_req s_waiting[S_NODES];
+static int s_has_waiting[S_NODES];
 
 static unsigned s_rand(void)
 {
@@ -177,6 +181,34 @@ static void s_teardown_nodes(void)
     s_nnet = 0;
 }
 
+static void s_run_request(int i, ly_req *rq, int crash);
+
+/* What any read at node i shows at any time: with no refunds in these
+ * schedules, no balance and no node's rights are ever below zero (a redemption
+ * is never applied before the transfer that funded it). */
+static void s_check_reads(int i)
+{
+    ly_txn *t;
+    ly_cust *cu = malloc(sizeof *cu);
+    cr_assert_eq(ly_store_begin(s_nodes[i].n_store, 0, &t), LY_OK);
+    for (int c = 0; c < S_CUSTOMERS; c++) {
+        char id[16];
+        snprintf(id, sizeof id, "C%d", c);
+        if (ly_store_cust_get(t, id, cu) != LY_OK)
+            continue;
+        cr_assert(cu->cu_net >= 0, "seed %u: n%d shows customer %s at %lld", s_start, i + 1, id,
+                  (long long)cu->cu_net);
+        /* Stronger: no node's rights are ever seen below zero, i.e. nobody's
+         * spending is applied before the transfer that funded it. */
+        for (int k = 0; k < cu->cu_nrights; k++)
+            cr_assert(cu->cu_rights[k].rt_points >= 0,
+                      "seed %u: n%d shows node %u's rights for %s at %lld", s_start, i + 1,
+                      cu->cu_rights[k].rt_node, id, (long long)cu->cu_rights[k].rt_points);
+    }
+    ly_store_abort(&t);
+    free(cu);
+}
+
 /* Take message k off the network (keep = 1: leave a copy, a duplicate). */
 static void s_deliver(int k, int keep)
 {
@@ -225,6 +257,11 @@ static void s_deliver(int k, int keep)
     ly_pmsg_fini(pm);
     free(pm);
     free(m.m_buf);
+    s_check_reads(m.m_to);
+    if (s_has_waiting[m.m_to]) {
+        s_has_waiting[m.m_to] = 0;
+        s_run_request(m.m_to, &s_waiting[m.m_to], 0); /* may wait again */
+    }
 }
 
 /* One client operation at node i; records it if acknowledged. `crash` aborts
@@ -236,7 +273,14 @@ static void s_client_op(int i, int crash)
     int r = (int)(s_rand() % 10);
     int type = r < 1 ? LY_MSG_ENROLL : r < 7 ? LY_MSG_EARN : r < 9 ? LY_MSG_REDEEM : LY_MSG_ADJUST;
     ly_req_init(&rq, type);
-    snprintf(rq.rq_customer, sizeof rq.rq_customer, "C%u", s_rand() % S_CUSTOMERS);
+    unsigned cust = s_rand() % S_CUSTOMERS;
+    snprintf(rq.rq_customer, sizeof rq.rq_customer, "C%u", cust);
+    /* Customers earn mostly at their home branch and redeem anywhere, so most
+     * redemptions elsewhere need rights moved from home first. */
+    if (type == LY_MSG_EARN && s_rand() % 4 != 0) {
+        i = (int)(cust % S_NODES);
+        n = &s_nodes[i];
+    }
     snprintf(rq.rq_txn, sizeof rq.rq_txn, "t%d", ++s_txn_counter);
     /* Redemptions often larger than one node's rights: they need transfers. */
     rq.rq_amount = type == LY_MSG_EARN     ? 100 + s_rand() % 5000
@@ -246,6 +290,15 @@ static void s_client_op(int i, int crash)
         strcpy(rq.rq_reason, "goodwill");
         strcpy(rq.rq_operator, "sim");
     }
+    (void)n;
+    s_run_request(i, &rq, crash);
+}
+
+/* Execute `rq` at node i as the server would, in its own batch. */
+static void s_run_request(int i, ly_req *rq_in, int crash)
+{
+    s_node *n = &s_nodes[i];
+    ly_req rq = *rq_in;
     ly_txn *t;
     cr_assert_eq(ly_store_begin(n->n_store, 1, &t), LY_OK);
     ly_rep *rp = malloc(sizeof *rp);
@@ -257,8 +310,11 @@ static void s_client_op(int i, int crash)
     if (rp->rp_err == LY_EINSUFFICIENT_LOCAL) {
         /* As the server does: ask the peers that hold rights for the rest. */
         ly_cust *cu = malloc(sizeof *cu);
-        if (ly_store_cust_get(t, rq.rq_customer, cu) == LY_OK)
-            ly_repl_want_rights(n->n_repl, cu, rq.rq_amount - rp->rp_available);
+        if (ly_store_cust_get(t, rq.rq_customer, cu) == LY_OK &&
+            ly_repl_want_rights(n->n_repl, cu, rq.rq_amount - rp->rp_available) > 0 && !crash) {
+            s_waiting[i] = rq;
+            s_has_waiting[i] = 1;
+        }
         free(cu);
     }
     if (crash) {
@@ -278,6 +334,7 @@ static void s_client_op(int i, int crash)
 
 static void s_restart(int i)
 {
+    s_has_waiting[i] = 0; /* the client's request died with the node */
     s_close(&s_nodes[i]);
     s_nodes[i].n_epoch++;
     s_open(&s_nodes[i]);
@@ -387,6 +444,7 @@ static void s_schedule(unsigned seed, int steps)
 {
     s_seed = s_start = seed;
     s_txn_counter = 0;
+    memset(s_has_waiting, 0, sizeof s_has_waiting);
     s_setup_nodes();
     for (int step = 0; step < steps; step++) {
         unsigned r = s_rand() % 100;

@@ -33,7 +33,8 @@ typedef struct s_peer {
 } s_peer;
 
 /* Replication lag: wall time at the local commit minus the event's HLC at the
- * origin, for every event applied from a peer; 1 ms buckets up to 10 s. */
+ * origin, for every event applied from a peer's live batches (not catch-up);
+ * 1 ms buckets up to 10 s (the last bucket holds everything slower). */
 #define S_LAG_BUCKETS   10001
 #define S_LAG_PENDING   8192
 #define S_LAG_REPORT_MS 10000
@@ -274,12 +275,14 @@ static void s_merge_clock(ly_repl *r, s_peer *p, uint64_t hlc)
 }
 
 /* Count one outcome of an apply. */
-static void s_count(ly_repl *r, s_peer *p, const ly_event *ev, ly_apply out, uint64_t *applied,
-                    uint64_t *dups, uint64_t *gaps)
+static void s_count(ly_repl *r, s_peer *p, const ly_event *ev, int live, ly_apply out,
+                    uint64_t *applied, uint64_t *dups, uint64_t *gaps)
 {
     if (out == LY_APPLIED) {
         (*applied)++;
-        if (r->r_npending < S_LAG_PENDING)
+        /* Lag is measured on live events: catch-up of old events says nothing
+         * about how fast the links are. */
+        if (live && r->r_npending < S_LAG_PENDING)
             r->r_pending_hlc[r->r_npending++] = LY_HLC_MS(ev->ev_hlc);
         if (ev->ev_type == LY_EV_TRANSFER && ev->ev_to == r->r_cf->cf_node_id)
             r->r_transfers_in++;
@@ -324,7 +327,7 @@ static ly_err s_apply(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t)
             if (out == LY_APPLIED || out == LY_DUPLICATE) {
                 done[i] = 1;
                 progress += out == LY_APPLIED;
-                s_count(r, p, ev, out, &applied, &dups, &gaps);
+                s_count(r, p, ev, m->pm_type == LY_PM_EVENTS, out, &applied, &dups, &gaps);
             } else {
                 left++;
             }

@@ -18,7 +18,8 @@
  *  - publishes this node's new events after each commit, and a heartbeat to
  *    every peer once a second (version vector, HLC, digest);
  *  - keeps per-peer status for `loyalctl status`, and logs the replication
- *    lag (origin HLC to local commit) every 10 s as `repl.lag` p50/p90/p99.
+ *    lag of live events (origin HLC to local commit) every 10 s as `repl.lag`
+ *    p50/p90/p99.
  * Sends never block: a message that cannot be sent now is dropped and counted;
  * the receiver sees the gap and repairs it by catch-up. */
 #ifndef LY_REPL_H

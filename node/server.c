@@ -158,7 +158,7 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
         s_set_int(d, ZMQ_SNDHWM, 1000);
         s_set_int(d, ZMQ_RCVHWM, 1000);
         s_set_int(d, ZMQ_RECONNECT_IVL, 100);
-        s_set_int(d, ZMQ_RECONNECT_IVL_MAX, 2000); /* back off to 2 s for a dead peer */
+        s_set_int(d, ZMQ_RECONNECT_IVL_MAX, 1000); /* back off to 1 s for a dead peer */
         s_set_int(d, ZMQ_HEARTBEAT_IVL, 2000);
         s_set_int(d, ZMQ_HEARTBEAT_TIMEOUT, 6000);
         if (zmq_connect(d, cf->cf_peers[i].pc_endpoint) != 0) {

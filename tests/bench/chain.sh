@@ -514,7 +514,7 @@ single_ops=$(json_get "$WJ" ops_per_s)
     echo
     echo "### (a) 3-node full-mesh chain, open-loop earns"
     echo
-    echo "$CHAIN_CUSTOMERS customers enrolled first (spread over the nodes); then earns only," \
+    echo "$(fmt_num "$CHAIN_CUSTOMERS") customers enrolled first (spread over the nodes); then earns only," \
         "offered at a fixed rate for $CHAIN_SECONDS s per row by \`loyalbench --rate\`, the" \
         "clients spread round-robin over the three nodes. Service latency runs from a" \
         "request's send to its reply; scheduled latency from the time the schedule meant" \
@@ -555,29 +555,6 @@ single_ops=$(json_get "$WJ" ops_per_s)
     echo "|---|---|---|---|---|---|---|"
     printf '%s\n' "${LAG_ROWS[@]}"
     echo
-    echo "### (c) converging after kill -9 and restart"
-    echo
-    echo "3-node chain, $(fmt_num "$RESTART_RATE") earns/s offered at n1 and n2" \
-        "($(json_get "$RESTART_LOAD" ops_per_s) ops/s achieved," \
-        "service p99 $(json_get "$RESTART_LOAD" svc_p99_us) µs); after $RESTART_BEFORE_S s" \
-        "\`kill -9\` $VICTIM (it held $(fmt_num "$victim_events") events); the load went on for" \
-        "$(ms_to_s "$down_ms") s and stopped; then $VICTIM was restarted and every node's" \
-        "status polled every $POLL_MS ms. The load stops before the restart so that" \
-        "\"same events count\" is a fixed target."
-    echo
-    echo "| events $VICTIM lacked at restart | answers after ms | same events count after ms | all peer rows converged after ms | catch-up events/s (to same count) | converged / heartbeat period (1 s) |"
-    echo "|---|---|---|---|---|---|"
-    echo "| $(fmt_num "$RESTART_MISSED") | $(json_get "$RC" ms_answer) | $(json_get "$RC" ms_equal) |" \
-        "$(json_get "$RC" ms_converged) |" \
-        "$(awk -v n="$RESTART_MISSED" -v ms="$(json_get "$RC" ms_equal)" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }') |" \
-        "$(awk -v ms="$(json_get "$RC" ms_converged)" 'BEGIN { printf "%.1f", ms / 1000 }') |"
-    echo
-    echo "Replication log lines after the restart (all three nodes):"
-    echo
-    echo '```'
-    echo "$RESTART_LOG"
-    echo '```'
-    echo
     echo "### (b) catch-up after a stop, 2-node chain"
     echo
     echo "$(fmt_num "$CATCHUP_CUSTOMERS") customers enrolled at a ($(ms_to_s "$ENROLL2_MS") s," \
@@ -606,6 +583,29 @@ single_ops=$(json_get "$WJ" ops_per_s)
     echo
     echo '```'
     echo "$CATCHUP_LOG"
+    echo '```'
+    echo
+    echo "### (c) converging after kill -9 and restart"
+    echo
+    echo "3-node chain, $(fmt_num "$RESTART_RATE") earns/s offered at n1 and n2" \
+        "($(json_get "$RESTART_LOAD" ops_per_s) ops/s achieved," \
+        "service p99 $(json_get "$RESTART_LOAD" svc_p99_us) µs); after $RESTART_BEFORE_S s" \
+        "\`kill -9\` $VICTIM (it held $(fmt_num "$victim_events") events); the load went on for" \
+        "$(ms_to_s "$down_ms") s and stopped; then $VICTIM was restarted and every node's" \
+        "status polled every $POLL_MS ms. The load stops before the restart so that" \
+        "\"same events count\" is a fixed target."
+    echo
+    echo "| events $VICTIM lacked at restart | answers after ms | same events count after ms | all peer rows converged after ms | catch-up events/s (to same count) | converged / heartbeat period (1 s) |"
+    echo "|---|---|---|---|---|---|"
+    echo "| $(fmt_num "$RESTART_MISSED") | $(json_get "$RC" ms_answer) | $(json_get "$RC" ms_equal) |" \
+        "$(json_get "$RC" ms_converged) |" \
+        "$(awk -v n="$RESTART_MISSED" -v ms="$(json_get "$RC" ms_equal)" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }') |" \
+        "$(awk -v ms="$(json_get "$RC" ms_converged)" 'BEGIN { printf "%.1f", ms / 1000 }') |"
+    echo
+    echo "Replication log lines after the restart (all three nodes):"
+    echo
+    echo '```'
+    echo "$RESTART_LOG"
     echo '```'
     echo
     echo "### (d) memory and store size"

@@ -623,6 +623,9 @@ static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
 
 static int s_poll_timeout(const ly_server *sv, uint64_t now)
 {
+    /* Rights arrived for a waiting redemption: answer it now, not at the next tick. */
+    if (sv->sv_npending > 0 && ly_repl_transfers_in(sv->sv_repl) != sv->sv_seen_transfers)
+        return 0;
     uint64_t wait = S_TICK_MS;
     for (uint32_t i = 0; i < sv->sv_npending; i++) {
         uint64_t d = sv->sv_pending[i].pe_deadline;

@@ -17,6 +17,9 @@
  *   (b) transfer_on_redeem: links up, 100 earned at n1, redeemed at n2 as soon
  *       as n2 holds the earn: the redemption succeeds within the wait, after a
  *       transfer from n1; both show balance 0 and no rights.
+ *   (b2) prefetch_on_card_scan_moves_rights_here: a lookup with prefetch at
+ *       n2 moves n1's rights to n2; then, with both links cut, n2 redeems them
+ *       at once and n1 can no longer.
  *   (c) random_partitions: 5 nodes, 20 customers, one client thread per node
  *       doing earns, redemptions (of random sizes, and of the whole balance
  *       right after a lookup), refunds and goodwill adjustments for RC_RUN_MS
@@ -24,7 +27,14 @@
  *       schedule and a reader polls customers at random nodes. The seed is
  *       printed; LY_RIGHTS_SEED=<seed> replays the schedule (thread timing is
  *       not replayed). What is checked is listed above Test(rights,
- *       random_partitions). */
+ *       random_partitions).
+ *   (d) one_way_cut_shows_no_debt_and_keeps_local_rights: n3 receives n2's
+ *       events but nothing of n1's; a redemption at n2 of points earned at n1
+ *       must not show at n3 as a debt, and n3 must still redeem points earned
+ *       and held there.
+ *   (e) catch_up_past_a_redemption_of_transferred_rights: n3 away while n1
+ *       redeems points n2 transferred to it and then makes 1200 more events:
+ *       back, n3 catches up (the chain converges within RR_CONVERGE_MS). */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
@@ -63,6 +73,10 @@
 static lyh_chain *s_chain;
 static int s_n;
 static lyp_proxy *s_px[RR_NODES_MAX][RR_NODES_MAX];
+
+/* Replies used by the test's main thread: static, so that a failed assertion
+ * (which ends the test process) leaves no leak report behind. */
+static ly_rep s_rep_main, s_rep_aux;
 
 static void s_teardown(void)
 {
@@ -333,8 +347,7 @@ static void s_print_rights(const char *what, const ly_rep *rp)
  * zero rows, and may redeem nothing of it. */
 static void s_check_settled(const char *cust, int64_t balance)
 {
-    ly_rep *rp = malloc(sizeof *rp);
-    cr_assert_not_null(rp);
+    ly_rep *rp = &s_rep_aux;
     for (int i = 1; i <= s_n; i++) {
         s_customer(i, cust, rp);
         char what[64];
@@ -360,13 +373,21 @@ static void s_check_settled(const char *cust, int64_t balance)
                      (long long)rp->rp_local_rights, (long long)own, (long long)balance);
         ly_rep_fini(rp);
     }
-    free(rp);
 }
 
 static ly_node_status s_status(int i)
 {
     ly_node_status st;
     ly_err e = lyh_node_status(s_node(i), RR_CALL_MS, &st);
+    cr_assert_eq(e, LY_OK, "status of n%d: %s", i, ly_errname(e));
+    return st;
+}
+
+/* Status of node `i` with its peer rows (lyh_status_fini them). */
+static ly_node_status s_status_peers(int i)
+{
+    ly_node_status st;
+    ly_err e = lyh_chain_status(s_chain, i, RR_CALL_MS, &st);
     cr_assert_eq(e, LY_OK, "status of n%d: %s", i, ly_errname(e));
     return st;
 }
@@ -613,8 +634,7 @@ static void s_partitioned_double_redeem(lyp_mode cut)
     const char *cust = "pd-c1";
     s_net_up(2);
     s_links_up("(a) two nodes");
-    ly_rep *rp = malloc(sizeof *rp);
-    cr_assert_not_null(rp);
+    ly_rep *rp = &s_rep_main;
     s_mutate_ok(1, LY_MSG_ENROLL, cust, "pd-enroll", 0, rp);
     ly_rep_fini(rp);
     s_mutate_ok(1, LY_MSG_EARN, cust, "pd-earn", 10000, rp);
@@ -689,7 +709,6 @@ static void s_partitioned_double_redeem(lyp_mode cut)
     cr_assert_eq(s_rights_of(rp, 1), 100, "n2 while cut off shows n1 with %lld rights",
                  (long long)s_rights_of(rp, 1));
     ly_rep_fini(rp);
-    free(rp);
 
     s_heal_all();
     s_converge("(a) healed");
@@ -715,8 +734,7 @@ Test(rights, transfer_on_redeem)
     const char *cust = "tr-c1";
     s_net_up(2);
     s_links_up("(b) two nodes");
-    ly_rep *rp = malloc(sizeof *rp);
-    cr_assert_not_null(rp);
+    ly_rep *rp = &s_rep_main;
     s_mutate_ok(1, LY_MSG_ENROLL, cust, "tr-enroll", 0, rp);
     ly_rep_fini(rp);
     s_mutate_ok(1, LY_MSG_EARN, cust, "tr-earn", 10000, rp);
@@ -757,7 +775,6 @@ Test(rights, transfer_on_redeem)
     cr_assert_eq(s_rights_of(rp, 2), 0, "n2's own row after the redemption: %lld",
                  (long long)s_rights_of(rp, 2));
     ly_rep_fini(rp);
-    free(rp);
 
     s_converge("(b) after the transfer");
     s_check_settled(cust, 0);
@@ -778,6 +795,107 @@ Test(rights, transfer_on_redeem)
         lyp_proxy_stats(s_link(i, 3 - i), &ps);
         cr_assert_gt(ps.st_bytes_up, 0, "nothing went through the link n%d -> n%d", i, 3 - i);
     }
+    s_stop_clean();
+}
+
+/* ---- (b2) the card is scanned: rights move before the redemption ---------- */
+
+/* Poll customer `cust` at node `i` (plain lookups) until its local rights are
+ * `want`. Returns the ms it took or -1. */
+static int64_t s_wait_local_rights(int i, const char *cust, int64_t want, int timeout_ms)
+{
+    ly_client *c = ly_client_new(s_node(i)->nd_listen, RR_CALL_MS);
+    cr_assert_not_null(c);
+    ly_rep *rp = &s_rep_aux;
+    uint64_t t0 = lyh_now_ms();
+    int64_t took = -1;
+    for (;;) {
+        ly_req rq;
+        ly_req_init(&rq, LY_MSG_CUSTOMER);
+        snprintf(rq.rq_customer, sizeof rq.rq_customer, "%s", cust);
+        if (ly_client_call(c, &rq, rp) == LY_OK) {
+            int64_t have = rp->rp_err == LY_OK ? rp->rp_local_rights : -1;
+            ly_rep_fini(rp);
+            if (have == want) {
+                took = (int64_t)(lyh_now_ms() - t0);
+                break;
+            }
+        }
+        if (lyh_now_ms() - t0 >= (uint64_t)timeout_ms)
+            break;
+        lyh_sleep_ms(10);
+    }
+    ly_client_destroy(&c);
+    return took;
+}
+
+Test(rights, prefetch_on_card_scan_moves_rights_here)
+{
+    const char *cust = "pf-c1";
+    s_net_up(2);
+    s_links_up("(b2) two nodes");
+    ly_rep *rp = &s_rep_main;
+    s_mutate_ok(1, LY_MSG_ENROLL, cust, "pf-enroll", 0, rp);
+    ly_rep_fini(rp);
+    s_mutate_ok(1, LY_MSG_EARN, cust, "pf-earn", 10000, rp);
+    cr_assert_eq(rp->rp_points, 100);
+    uint64_t seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    cr_assert_geq(s_wait_holds(2, 1, seq, RR_CONVERGE_MS), 0, "n2 never received n1's earn");
+
+    /* A plain lookup moves nothing. */
+    s_customer(2, cust, rp);
+    cr_assert_eq(rp->rp_balance, 100);
+    cr_assert_eq(rp->rp_local_rights, 0, "n2 holds %lld rights before any scan",
+                 (long long)rp->rp_local_rights);
+    ly_rep_fini(rp);
+    cr_assert_lt(s_wait_local_rights(2, cust, 100, 500), 0,
+                 "a plain lookup at n2 moved n1's rights to n2");
+
+    /* The card is scanned at n2. */
+    ly_client *c = ly_client_new(s_node(2)->nd_listen, RR_CALL_MS);
+    cr_assert_not_null(c);
+    ly_req rq;
+    ly_req_init(&rq, LY_MSG_CUSTOMER);
+    snprintf(rq.rq_customer, sizeof rq.rq_customer, "%s", cust);
+    rq.rq_prefetch = 1;
+    ly_err e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
+    ly_client_destroy(&c);
+    cr_assert_eq(e, LY_OK, "lookup with prefetch at n2: %s", ly_errname(e));
+    cr_assert_eq(rp->rp_err, LY_OK, "lookup with prefetch at n2: %s: %s",
+                 ly_errname((ly_err)rp->rp_err), rp->rp_message);
+    cr_assert_eq(rp->rp_balance, 100);
+    ly_rep_fini(rp);
+    int64_t moved = s_wait_local_rights(2, cust, 100, 2000);
+    cr_assert_geq(moved, 0,
+                  "2 s after a scan with prefetch at n2, n2 does not hold the 100 rights");
+    cr_log_info("(b2) n2 held the customer's 100 rights %" PRId64 " ms after the scan", moved);
+
+    /* Cut off: n2 redeems at once what it holds; n1 holds nothing any more. */
+    s_set_link(1, 2, LYP_MODE_RESET, 0);
+    s_set_link(2, 1, LYP_MODE_RESET, 0);
+    uint64_t t0 = lyh_now_ms();
+    s_mutate_ok(2, LY_MSG_REDEEM, cust, "pf-redeem-n2", 100, rp);
+    uint64_t ms = lyh_now_ms() - t0;
+    cr_assert_eq(rp->rp_points, -100);
+    ly_rep_fini(rp);
+    cr_assert_lt(ms, (uint64_t)RR_WAIT_MS, "n2 held the rights but took %llu ms to redeem",
+                 (unsigned long long)ms);
+    c = ly_client_new(s_node(1)->nd_listen, RR_CALL_MS);
+    cr_assert_not_null(c);
+    s_req(&rq, LY_MSG_REDEEM, cust, "pf-redeem-n1", 100);
+    e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
+    ly_client_destroy(&c);
+    cr_assert_eq(e, LY_OK);
+    cr_assert_eq(rp->rp_err, LY_EINSUFFICIENT_LOCAL,
+                 "n1 gave its rights away but answered %s (%s) to a redemption of 100",
+                 ly_errname((ly_err)rp->rp_err), rp->rp_message);
+    cr_assert_eq(rp->rp_available, 0);
+    ly_rep_fini(rp);
+
+    s_heal_all();
+    s_converge("(b2) healed");
+    s_check_settled(cust, 0);
     s_stop_clean();
 }
 
@@ -817,7 +935,9 @@ typedef struct rc_worker {
     rc_own *w_own;
     int w_nown;
     int w_insufficient, w_insufficient_local, w_redeem_ok;
-    int w_drains, w_drain_ok; /* lookups followed by a redemption of the whole balance */
+    /* lookups followed by a redemption of the whole balance: tried, ok, refused
+     * insufficient_points, refused insufficient_local_rights */
+    int w_drains, w_drain_ok, w_drain_short, w_drain_local;
     uint64_t w_redeem_max_ms, w_local_max_ms;
     int w_failed;
     char w_why[RC_WHY];
@@ -896,14 +1016,16 @@ static void *s_rc_main(void *arg)
             s_rc_cust(cust_i, cust, sizeof cust);
             s_req(&rq, LY_MSG_REDEEM, cust, txn, 1 + (int64_t)(s_rand(&w->w_rng) % 450));
         } else if (r < 80) {
-            /* At the till: the card is scanned (a lookup, which may start
-             * moving rights here), then the whole balance shown is redeemed.
+            /* At the till: the card is scanned (a lookup with prefetch, which
+             * starts moving rights here), then the whole balance shown is
+             * redeemed.
              * This keeps balances near 0, where rights are scarce and
              * refunds of earns leave debts. */
             op.op_type = LY_MSG_REDEEM;
             s_rc_cust(cust_i, cust, sizeof cust);
             ly_req_init(&rq, LY_MSG_CUSTOMER);
             snprintf(rq.rq_customer, sizeof rq.rq_customer, "%s", cust);
+            rq.rq_prefetch = 1;
             ly_err e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
             if (e != LY_OK || rp->rp_err != LY_OK) {
                 s_fail(&w->w_failed, w->w_why, "customer %s at n%d: %s %s", cust, w->w_node,
@@ -937,6 +1059,7 @@ static void *s_rc_main(void *arg)
             w->w_redeem_max_ms = ms;
         if (op.op_type == LY_MSG_REDEEM && rp->rp_err == LY_EINSUFFICIENT) {
             w->w_insufficient++;
+            w->w_drain_short += drain;
             if (rp->rp_available < 0 || rp->rp_available >= rq.rq_amount)
                 s_fail(&w->w_failed, w->w_why,
                        "redeem %s of %lld at n%d: insufficient_points with available %lld", txn,
@@ -946,6 +1069,7 @@ static void *s_rc_main(void *arg)
         }
         if (op.op_type == LY_MSG_REDEEM && rp->rp_err == LY_EINSUFFICIENT_LOCAL) {
             w->w_insufficient_local++;
+            w->w_drain_local += drain;
             if (ms > w->w_local_max_ms)
                 w->w_local_max_ms = ms;
             if (rp->rp_available < 0 || rp->rp_available >= rq.rq_amount)
@@ -1017,9 +1141,36 @@ typedef struct rc_reader {
     pthread_t r_thread;
     unsigned r_rng;
     int r_reads, r_debts;
-    int r_failed;
-    char r_why[RC_WHY];
+    int r_failed;     /* a lookup failed: the reader stopped */
+    int r_violations; /* reads that broke a rule (the reader goes on) */
+    char r_why[RC_WHY + 64];
+    char r_dump[16384]; /* the first offending reply: rights and history */
 } rc_reader;
+
+/* Describe customer reply `rp` from node `i` into `out`: rights rows, then the
+ * history (newest first). */
+static void s_dump_reply(const ly_rep *rp, int i, char *out, size_t cap)
+{
+    size_t len = 0;
+#define S_PUT(...)                                                                                 \
+    do {                                                                                           \
+        int w_ = snprintf(out + len, cap - len, __VA_ARGS__);                                      \
+        if (w_ > 0)                                                                                \
+            len = len + (size_t)w_ < cap ? len + (size_t)w_ : cap - 1;                             \
+    } while (0)
+    S_PUT("%s at n%d: balance %lld debt %lld local %lld rights {", rp->rp_customer, i,
+          (long long)rp->rp_balance, (long long)rp->rp_debt, (long long)rp->rp_local_rights);
+    for (uint32_t k = 0; k < rp->rp_nrights && k < LY_RIGHTS_REPLY_MAX; k++)
+        S_PUT(" n%u:%lld", (unsigned)rp->rp_rights[k].node, (long long)rp->rp_rights[k].points);
+    S_PUT(" }; history (newest first, %u entries):\n", rp->rp_nhist);
+    for (uint32_t h = 0; h < rp->rp_nhist && h < LY_HIST_MAX; h++) {
+        const ly_hist *x = &rp->rp_hist[h];
+        S_PUT("    hlc=%llu n%u %-8s %+lld txn=%s%s%s\n", (unsigned long long)x->hi_hlc,
+              (unsigned)x->hi_origin, ly_evtype_name(x->hi_type), (long long)x->hi_points,
+              x->hi_txn[0] ? x->hi_txn : "-", x->hi_ref_txn[0] ? " ref=" : "", x->hi_ref_txn);
+    }
+#undef S_PUT
+}
 
 static rc_reader s_reader;
 
@@ -1039,6 +1190,7 @@ static void *s_reader_main(void *arg)
         int i = (int)(s_rand(&r->r_rng) % RC_NODES), cust_i = (int)(s_rand(&r->r_rng) % RC_CUST);
         ly_req rq;
         ly_req_init(&rq, LY_MSG_CUSTOMER);
+        rq.rq_limit = LY_HIST_MAX;
         s_rc_cust(cust_i, rq.rq_customer, sizeof rq.rq_customer);
         ly_err e = s_call_until(c[i], &rq, rp, RR_OP_DEADLINE);
         if (e != LY_OK || rp->rp_err != LY_OK) {
@@ -1049,27 +1201,38 @@ static void *s_reader_main(void *arg)
             break;
         }
         int64_t cap = atomic_load(&s_rc_refund_cap[cust_i]); /* after the reply */
-        int bad = 0;
+        int bad = 0, first = r->r_violations == 0, dummy = 0;
         int64_t sum = s_rights_sum(rp, &bad);
         r->r_reads++;
         r->r_debts += rp->rp_debt > 0;
+        char why[RC_WHY];
+        why[0] = '\0';
         if (rp->rp_balance < 0 || rp->rp_debt < 0 || (rp->rp_balance > 0 && rp->rp_debt > 0))
-            s_fail(&r->r_failed, r->r_why, "%s at n%d: balance %lld, debt %lld", rq.rq_customer,
-                   i + 1, (long long)rp->rp_balance, (long long)rp->rp_debt);
+            s_fail(&dummy, why, "%s at n%d: balance %lld, debt %lld", rq.rq_customer, i + 1,
+                   (long long)rp->rp_balance, (long long)rp->rp_debt);
         else if (rp->rp_debt > cap)
-            s_fail(&r->r_failed, r->r_why,
+            s_fail(&dummy, why,
                    "%s at n%d shows a debt of %lld (a negative balance), but refunds of earns "
                    "sent so far can take back at most %lld points",
                    rq.rq_customer, i + 1, (long long)rp->rp_debt, (long long)cap);
         else if (bad || sum != rp->rp_balance - rp->rp_debt)
-            s_fail(&r->r_failed, r->r_why,
+            s_fail(&dummy, why,
                    "%s at n%d: rights rows add up to %lld (%u rows), balance - debt is %lld",
                    rq.rq_customer, i + 1, (long long)sum, rp->rp_nrights,
                    (long long)(rp->rp_balance - rp->rp_debt));
         else if (rp->rp_local_rights < 0 || rp->rp_local_rights > rp->rp_balance)
-            s_fail(&r->r_failed, r->r_why, "%s at n%d: may redeem %lld of a balance of %lld",
-                   rq.rq_customer, i + 1, (long long)rp->rp_local_rights,
-                   (long long)rp->rp_balance);
+            s_fail(&dummy, why, "%s at n%d: may redeem %lld of a balance of %lld", rq.rq_customer,
+                   i + 1, (long long)rp->rp_local_rights, (long long)rp->rp_balance);
+        if (dummy) {
+            r->r_violations++;
+            if (first) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                snprintf(r->r_why, sizeof r->r_why, "%s (read at %lld.%03ld)", why,
+                         (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+                s_dump_reply(rp, i + 1, r->r_dump, sizeof r->r_dump);
+            }
+        }
         ly_rep_fini(rp);
         lyh_sleep_ms(10);
     }
@@ -1195,8 +1358,7 @@ Test(rights, random_partitions)
     cr_log_info("(c) seed %u (replay: LY_RIGHTS_SEED=%u)", seed, seed);
     s_net_up(RC_NODES);
     s_links_up("(c) five nodes");
-    ly_rep *rp = malloc(sizeof *rp);
-    cr_assert_not_null(rp);
+    ly_rep *rp = &s_rep_main;
     for (int k = 0; k < RC_CUST; k++) {
         char cust[32], txn[64];
         s_rc_cust(k, cust, sizeof cust);
@@ -1236,6 +1398,7 @@ Test(rights, random_partitions)
     s_heal_all();
 
     int acked = 0, redeemed = 0, insufficient = 0, local = 0, drains = 0, drain_ok = 0;
+    int drain_short = 0, drain_local = 0;
     uint64_t redeem_max = 0, local_max = 0;
     for (int t = 0; t < RC_NODES; t++) {
         rc_worker *w = &s_rc[t];
@@ -1247,21 +1410,27 @@ Test(rights, random_partitions)
         local += w->w_insufficient_local;
         drains += w->w_drains;
         drain_ok += w->w_drain_ok;
+        drain_short += w->w_drain_short;
+        drain_local += w->w_drain_local;
         redeem_max = w->w_redeem_max_ms > redeem_max ? w->w_redeem_max_ms : redeem_max;
         local_max = w->w_local_max_ms > local_max ? w->w_local_max_ms : local_max;
     }
     cr_log_info("(c) seed %u: %d link steps (%d cuts, %d heals); %d acknowledged changes, %d "
                 "redemptions, %d refused insufficient_points, %d insufficient_local_rights "
-                "(slowest %llu ms; slowest redemption %llu ms); %d of %d whole-balance "
-                "redemptions after a lookup succeeded; %d reads, %d showing a debt",
+                "(slowest %llu ms; slowest redemption %llu ms); whole-balance redemptions "
+                "after a lookup: %d tried, %d ok, %d insufficient_points, %d "
+                "insufficient_local_rights; %d reads, %d showing a debt",
                 seed, s_ctl.c_steps, s_ctl.c_cuts, s_ctl.c_heals, acked, redeemed, insufficient,
-                local, (unsigned long long)local_max, (unsigned long long)redeem_max, drain_ok,
-                drains, s_reader.r_reads, s_reader.r_debts);
+                local, (unsigned long long)local_max, (unsigned long long)redeem_max, drains,
+                drain_ok, drain_short, drain_local, s_reader.r_reads, s_reader.r_debts);
     for (int t = 0; t < RC_NODES; t++)
         cr_assert_not(s_rc[t].w_failed, "(c) seed %u: client at n%d: %s", seed, s_rc[t].w_node,
                       s_rc[t].w_why);
     cr_assert_not(s_ctl.c_failed, "(c) seed %u: controller: %s", seed, s_ctl.c_why);
     cr_assert_not(s_reader.r_failed, "(c) seed %u: reader: %s", seed, s_reader.r_why);
+    if (s_reader.r_violations > 0)
+        cr_log_error("(c) seed %u: %d of %d customer reads broke a rule; the first: %s\n%s", seed,
+                     s_reader.r_violations, s_reader.r_reads, s_reader.r_why, s_reader.r_dump);
     cr_assert_leq(redeem_max, (uint64_t)(RR_WAIT_MS + RC_SLACK_MS),
                   "(c) seed %u: a redemption took %llu ms; rights_wait_ms is %d", seed,
                   (unsigned long long)redeem_max, RR_WAIT_MS);
@@ -1335,7 +1504,6 @@ Test(rights, random_partitions)
             ly_rep_fini(rp);
         }
     }
-    free(rp);
     cr_log_info("(c) seed %u: at the end %d of %d customers owe points; balances sum to %lld", seed,
                 end_debts, RC_CUST, (long long)end_balance);
     /* Lookups may move rights: the nodes must agree again afterwards. */
@@ -1350,11 +1518,164 @@ Test(rights, random_partitions)
     cr_log_info("(c) seed %u: %llu rights transfers received in all", seed,
                 (unsigned long long)transfers);
     cr_assert_gt(transfers, 0, "(c) seed %u: no rights ever moved", seed);
+    cr_assert_eq(s_reader.r_violations, 0,
+                 "(c) seed %u: %d of %d customer reads during the run broke a rule; the first: %s "
+                 "(reply above)",
+                 seed, s_reader.r_violations, s_reader.r_reads, s_reader.r_why);
     for (int t = 0; t < RC_NODES; t++) {
         free(s_rc[t].w_ops);
         free(s_rc[t].w_own);
         s_rc[t].w_ops = NULL;
         s_rc[t].w_own = NULL;
     }
+    s_stop_clean();
+}
+
+/* ---- (d) a one-way cut: a redemption seen before the points it spent -------- */
+
+#define RD_WATCH_MS 1500 /* n3 is watched this long after n2's redemption */
+
+/* n3 hears n2's live events but nothing of n1 (n1 -> n3 cut) and cannot ask
+ * anyone for what it misses (n3 -> n1 and n3 -> n2 cut). 100 points are
+ * earned at n1 and redeemed at n2 (after a transfer from n1): n3 then holds
+ * the redemption but neither the earn nor the transfer. The customer owes
+ * nothing, so n3 must not show a debt; and n3 must redeem the points earned
+ * and held there. */
+Test(rights, one_way_cut_shows_no_debt_and_keeps_local_rights)
+{
+    const char *cust = "ow-c1";
+    s_net_up(3);
+    s_links_up("(d) three nodes");
+    ly_rep *rp = &s_rep_main;
+    s_mutate_ok(1, LY_MSG_ENROLL, cust, "ow-enroll", 0, rp);
+    uint64_t seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    for (int i = 2; i <= 3; i++)
+        cr_assert_geq(s_wait_holds(i, 1, seq, RR_CONVERGE_MS), 0, "n%d never got the enroll", i);
+
+    s_set_link(1, 3, LYP_MODE_BLACKHOLE, 0);
+    s_set_link(3, 1, LYP_MODE_BLACKHOLE, 0);
+    s_set_link(3, 2, LYP_MODE_BLACKHOLE, 0);
+    s_mutate_ok(1, LY_MSG_EARN, cust, "ow-earn-n1", 10000, rp);
+    cr_assert_eq(rp->rp_points, 100);
+    uint64_t earn_seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    cr_assert_geq(s_wait_holds(2, 1, earn_seq, RR_CONVERGE_MS), 0, "n2 never got n1's earn");
+    s_mutate_ok(2, LY_MSG_REDEEM, cust, "ow-redeem-n2", 100, rp);
+    uint64_t redeem_seq = rp->rp_seq;
+    ly_rep_fini(rp);
+
+    /* n2's live batch reaches n3 at once. Whether n3 applies the redemption now
+     * or holds it until it has what the redemption spent is the node's choice;
+     * what it shows must be true either way. */
+    int64_t debt = 0;
+    uint64_t t0 = lyh_now_ms();
+    while (lyh_now_ms() - t0 < RD_WATCH_MS) {
+        s_customer(3, cust, rp);
+        if (rp->rp_debt > debt) {
+            debt = rp->rp_debt;
+            s_print_rights("(d) n3 while it lacks n1's earn", rp);
+        }
+        ly_rep_fini(rp);
+        lyh_sleep_ms(20);
+    }
+    ly_node_status st3 = s_status_peers(3);
+    const ly_peer_status *p2 = lyh_status_peer(&st3, 2);
+    int heard = p2 != NULL && p2->ps_up;
+    uint64_t has_earn = lyh_status_vv(&st3, 1), has_redeem = lyh_status_vv(&st3, 2);
+    lyh_status_fini(&st3);
+    cr_assert(heard, "n3 does not hear n2 over the open link n2 -> n3");
+    cr_assert_lt(has_earn, earn_seq, "the cut did not hold: n3 has n1's earn (seq %llu)",
+                 (unsigned long long)earn_seq);
+    cr_log_info("(d) n3 %s n2's redemption (seq %llu) without n1's earn",
+                has_redeem >= redeem_seq ? "applied" : "held back", (unsigned long long)redeem_seq);
+
+    /* n3 redeems points earned and held there. */
+    s_mutate_ok(3, LY_MSG_EARN, cust, "ow-earn-n3", 5000, rp);
+    cr_assert_eq(rp->rp_points, 50);
+    ly_rep_fini(rp);
+    ly_client *c = ly_client_new(s_node(3)->nd_listen, RR_CALL_MS);
+    cr_assert_not_null(c);
+    ly_req rq;
+    s_req(&rq, LY_MSG_REDEEM, cust, "ow-redeem-n3", 50);
+    ly_err e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
+    ly_client_destroy(&c);
+    cr_assert_eq(e, LY_OK, "redeem at n3: no reply: %s", ly_errname(e));
+    int redeemed = rp->rp_err == LY_OK;
+    cr_log_info("(d) n3: largest debt shown %lld; redeem 50 (earned there): %s: %s (available "
+                "%lld, local rights %lld)",
+                (long long)debt, ly_errname((ly_err)rp->rp_err), rp->rp_message,
+                (long long)rp->rp_available, (long long)rp->rp_local_rights);
+    ly_rep_fini(rp);
+    cr_assert_eq(debt, 0,
+                 "n3 showed a debt of %lld for a customer who owes nothing (it applied n2's "
+                 "redemption without n1's earn and transfer that it spent)",
+                 (long long)debt);
+    cr_assert(redeemed, "n3 refused to redeem 50 points earned and held there (see above)");
+
+    s_heal_all();
+    s_converge("(d) healed");
+    s_check_settled(cust, 0);
+    s_stop_clean();
+}
+
+/* ---- (e) catch-up after a long cut, past a redemption of transferred rights -- */
+
+#define RE_BULK 1200 /* events n1 makes while n3 is away: more than one catch-up batch */
+
+/* n3 is cut off. n1 redeems points earned at n2 (after n2's transfer to n1),
+ * then makes RE_BULK more events. When n3 is back, the first event of n1 it
+ * lacks is that redemption, which needs n2's transfer: n3 must still catch up
+ * (whatever order its peers send the missing events in). */
+Test(rights, catch_up_past_a_redemption_of_transferred_rights)
+{
+    s_net_up(3);
+    s_links_up("(e) three nodes");
+    ly_rep *rp = &s_rep_main;
+    s_mutate_ok(2, LY_MSG_ENROLL, "lc-x", "lc-enroll-x", 0, rp);
+    ly_rep_fini(rp);
+    s_mutate_ok(2, LY_MSG_ENROLL, "lc-y", "lc-enroll-y", 0, rp);
+    uint64_t seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    for (int i = 1; i <= 3; i += 2)
+        cr_assert_geq(s_wait_holds(i, 2, seq, RR_CONVERGE_MS), 0, "n%d never got the enrolls", i);
+
+    /* Reset, not blackhole: what n1 and n2 push meanwhile is lost, not held
+     * up, so only catch-up can bring it. */
+    for (int k = 1; k <= 2; k++) {
+        s_set_link(k, 3, LYP_MODE_RESET, 0);
+        s_set_link(3, k, LYP_MODE_RESET, 0);
+    }
+    s_mutate_ok(2, LY_MSG_EARN, "lc-x", "lc-earn-x", 10000, rp);
+    seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    cr_assert_geq(s_wait_holds(1, 2, seq, RR_CONVERGE_MS), 0, "n1 never got n2's earn");
+    s_mutate_ok(1, LY_MSG_REDEEM, "lc-x", "lc-redeem-x", 100, rp);
+    cr_assert_eq(rp->rp_seq, 1, "the redemption is n1's event %llu, expected its first",
+                 (unsigned long long)rp->rp_seq);
+    ly_rep_fini(rp);
+
+    ly_client *c = ly_client_new(s_node(1)->nd_listen, RR_CALL_MS);
+    cr_assert_not_null(c);
+    uint64_t t0 = lyh_now_ms();
+    for (int i = 0; i < RE_BULK; i++) {
+        char txn[64];
+        ly_req rq;
+        snprintf(txn, sizeof txn, "lc-bulk-%04d", i);
+        s_req(&rq, LY_MSG_EARN, "lc-y", txn, 100);
+        ly_err e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
+        cr_assert_eq(e, LY_OK, "earn %s at n1: %s", txn, ly_errname(e));
+        cr_assert_eq(rp->rp_err, LY_OK, "earn %s at n1: %s", txn, ly_errname((ly_err)rp->rp_err));
+        ly_rep_fini(rp);
+    }
+    ly_client_destroy(&c);
+    cr_log_info("(e) n1 made %d events in %llu ms while n3 was away", RE_BULK,
+                (unsigned long long)(lyh_now_ms() - t0));
+    ly_node_status st3 = s_status(3);
+    cr_assert_eq(lyh_status_vv(&st3, 1), 0, "the cut did not hold: n3 has n1's events");
+
+    s_heal_all();
+    s_converge("(e) n3 back");
+    s_check_settled("lc-x", 0);
     s_stop_clean();
 }

@@ -138,10 +138,11 @@ build_and_test() {
     rm -f "$dir/ctest.log" "$dir/ctest-junit.xml"
     # The tests' temporary directories live in the build tree, away from
     # anything else using /tmp; a failed test's kept directories stay there.
-    rm -rf "$dir/tmp"
-    mkdir -p "$dir/tmp"
+    local tmp="$PWD/$dir/tmp"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
     status=0
-    (cd "$dir" && TMPDIR="$dir/tmp" ctest --output-on-failure -j2 --no-tests=error \
+    (cd "$dir" && TMPDIR="$tmp" ctest --output-on-failure -j2 --no-tests=error \
         --output-junit ctest-junit.xml) 2>&1 | tee "$dir/ctest.log" || status=$?
     counts=$(ctest_counts "$dir/ctest.log" "$dir/ctest-junit.xml")
     if [[ -z $counts ]]; then

@@ -1,5 +1,7 @@
 #include "common/event.h"
 
+#include "common/record.h"
+
 #include <string.h>
 
 /* The store's record form of an event (little-endian, version 1):
@@ -9,127 +11,75 @@
  *   customer, txn, ref_txn, category, reason, operator, name, birthday, email, phone, prefs. */
 #define S_RECORD_VERSION 2
 
-typedef struct s_writer {
-    uint8_t *p;
-} s_writer;
-
-static void s_put(s_writer *w, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        *w->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void s_put_str(s_writer *w, const char *s)
-{
-    size_t n = strlen(s);
-    *w->p++ = (uint8_t)n;
-    memcpy(w->p, s, n);
-    w->p += n;
-}
-
-typedef struct s_reader {
-    const uint8_t *p;
-    const uint8_t *end;
-    int bad;
-} s_reader;
-
-static uint64_t s_get(s_reader *r, int bytes)
-{
-    if (r->bad || r->end - r->p < bytes) {
-        r->bad = 1;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = (v << 8) | r->p[i];
-    r->p += bytes;
-    return v;
-}
-
-static void s_get_str(s_reader *r, char *dst, size_t cap)
-{
-    size_t n = (size_t)s_get(r, 1);
-    if (r->bad || n >= cap || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        dst[0] = '\0';
-        return;
-    }
-    memcpy(dst, r->p, n);
-    dst[n] = '\0';
-    if (memchr(dst, '\0', n))
-        r->bad = 1;
-    r->p += n;
-}
-
 size_t ly_event_encode(const ly_event *ev, uint8_t *buf)
 {
-    s_writer w = {buf};
-    s_put(&w, S_RECORD_VERSION, 1);
-    s_put(&w, ev->ev_origin, 2);
-    s_put(&w, ev->ev_incarnation, 4);
-    s_put(&w, ev->ev_seq, 8);
-    s_put(&w, ev->ev_hlc, 8);
-    s_put(&w, ev->ev_type, 1);
-    s_put(&w, ev->ev_ref_type, 1);
-    s_put(&w, ev->ev_tier_from, 1);
-    s_put(&w, ev->ev_tier_to, 1);
-    s_put(&w, ev->ev_to, 2);
-    s_put(&w, ev->ev_program, 4);
-    s_put(&w, ev->ev_fields, 4);
-    s_put(&w, (uint32_t)ev->ev_qual_day, 4);
-    s_put(&w, (uint64_t)ev->ev_amount, 8);
-    s_put(&w, (uint64_t)ev->ev_points, 8);
-    s_put(&w, (uint64_t)ev->ev_qual, 8);
-    s_put(&w, ev->ev_req_hash, 8);
-    s_put_str(&w, ev->ev_customer);
-    s_put_str(&w, ev->ev_txn);
-    s_put_str(&w, ev->ev_ref_txn);
-    s_put_str(&w, ev->ev_category);
-    s_put_str(&w, ev->ev_reason);
-    s_put_str(&w, ev->ev_operator);
-    s_put_str(&w, ev->ev_profile.pf_name);
-    s_put_str(&w, ev->ev_profile.pf_birthday);
-    s_put_str(&w, ev->ev_profile.pf_email);
-    s_put_str(&w, ev->ev_profile.pf_phone);
-    s_put_str(&w, ev->ev_profile.pf_prefs);
-    return (size_t)(w.p - buf);
+    ly_wr w = {buf};
+    ly_wr_int(&w, S_RECORD_VERSION, 1);
+    ly_wr_int(&w, ev->ev_origin, 2);
+    ly_wr_int(&w, ev->ev_incarnation, 4);
+    ly_wr_int(&w, ev->ev_seq, 8);
+    ly_wr_int(&w, ev->ev_hlc, 8);
+    ly_wr_int(&w, ev->ev_type, 1);
+    ly_wr_int(&w, ev->ev_ref_type, 1);
+    ly_wr_int(&w, ev->ev_tier_from, 1);
+    ly_wr_int(&w, ev->ev_tier_to, 1);
+    ly_wr_int(&w, ev->ev_to, 2);
+    ly_wr_int(&w, ev->ev_program, 4);
+    ly_wr_int(&w, ev->ev_fields, 4);
+    ly_wr_int(&w, (uint32_t)ev->ev_qual_day, 4);
+    ly_wr_int(&w, (uint64_t)ev->ev_amount, 8);
+    ly_wr_int(&w, (uint64_t)ev->ev_points, 8);
+    ly_wr_int(&w, (uint64_t)ev->ev_qual, 8);
+    ly_wr_int(&w, ev->ev_req_hash, 8);
+    ly_wr_str(&w, ev->ev_customer);
+    ly_wr_str(&w, ev->ev_txn);
+    ly_wr_str(&w, ev->ev_ref_txn);
+    ly_wr_str(&w, ev->ev_category);
+    ly_wr_str(&w, ev->ev_reason);
+    ly_wr_str(&w, ev->ev_operator);
+    ly_wr_str(&w, ev->ev_profile.pf_name);
+    ly_wr_str(&w, ev->ev_profile.pf_birthday);
+    ly_wr_str(&w, ev->ev_profile.pf_email);
+    ly_wr_str(&w, ev->ev_profile.pf_phone);
+    ly_wr_str(&w, ev->ev_profile.pf_prefs);
+    return (size_t)(w.w_p - buf);
 }
 
 ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev)
 {
-    s_reader r = {buf, buf + len, 0};
+    ly_rd r = {buf, buf + len, 0};
     memset(ev, 0, sizeof *ev);
-    uint64_t version = s_get(&r, 1);
-    if (!r.bad && version != S_RECORD_VERSION)
+    uint64_t version = ly_rd_int(&r, 1);
+    if (!r.r_bad && version != S_RECORD_VERSION)
         return LY_EVERSION;
-    ev->ev_origin = (uint16_t)s_get(&r, 2);
-    ev->ev_incarnation = (uint32_t)s_get(&r, 4);
-    ev->ev_seq = s_get(&r, 8);
-    ev->ev_hlc = s_get(&r, 8);
-    ev->ev_type = (uint8_t)s_get(&r, 1);
-    ev->ev_ref_type = (uint8_t)s_get(&r, 1);
-    ev->ev_tier_from = (uint8_t)s_get(&r, 1);
-    ev->ev_tier_to = (uint8_t)s_get(&r, 1);
-    ev->ev_to = (uint16_t)s_get(&r, 2);
-    ev->ev_program = (uint32_t)s_get(&r, 4);
-    ev->ev_fields = (uint32_t)s_get(&r, 4);
-    ev->ev_qual_day = (int32_t)(uint32_t)s_get(&r, 4);
-    ev->ev_amount = (int64_t)s_get(&r, 8);
-    ev->ev_points = (int64_t)s_get(&r, 8);
-    ev->ev_qual = (int64_t)s_get(&r, 8);
-    ev->ev_req_hash = s_get(&r, 8);
-    s_get_str(&r, ev->ev_customer, sizeof ev->ev_customer);
-    s_get_str(&r, ev->ev_txn, sizeof ev->ev_txn);
-    s_get_str(&r, ev->ev_ref_txn, sizeof ev->ev_ref_txn);
-    s_get_str(&r, ev->ev_category, sizeof ev->ev_category);
-    s_get_str(&r, ev->ev_reason, sizeof ev->ev_reason);
-    s_get_str(&r, ev->ev_operator, sizeof ev->ev_operator);
-    s_get_str(&r, ev->ev_profile.pf_name, sizeof ev->ev_profile.pf_name);
-    s_get_str(&r, ev->ev_profile.pf_birthday, sizeof ev->ev_profile.pf_birthday);
-    s_get_str(&r, ev->ev_profile.pf_email, sizeof ev->ev_profile.pf_email);
-    s_get_str(&r, ev->ev_profile.pf_phone, sizeof ev->ev_profile.pf_phone);
-    s_get_str(&r, ev->ev_profile.pf_prefs, sizeof ev->ev_profile.pf_prefs);
-    if (r.bad || r.p != r.end)
+    ev->ev_origin = (uint16_t)ly_rd_int(&r, 2);
+    ev->ev_incarnation = (uint32_t)ly_rd_int(&r, 4);
+    ev->ev_seq = ly_rd_int(&r, 8);
+    ev->ev_hlc = ly_rd_int(&r, 8);
+    ev->ev_type = (uint8_t)ly_rd_int(&r, 1);
+    ev->ev_ref_type = (uint8_t)ly_rd_int(&r, 1);
+    ev->ev_tier_from = (uint8_t)ly_rd_int(&r, 1);
+    ev->ev_tier_to = (uint8_t)ly_rd_int(&r, 1);
+    ev->ev_to = (uint16_t)ly_rd_int(&r, 2);
+    ev->ev_program = (uint32_t)ly_rd_int(&r, 4);
+    ev->ev_fields = (uint32_t)ly_rd_int(&r, 4);
+    ev->ev_qual_day = (int32_t)(uint32_t)ly_rd_int(&r, 4);
+    ev->ev_amount = (int64_t)ly_rd_int(&r, 8);
+    ev->ev_points = (int64_t)ly_rd_int(&r, 8);
+    ev->ev_qual = (int64_t)ly_rd_int(&r, 8);
+    ev->ev_req_hash = ly_rd_int(&r, 8);
+    ly_rd_str(&r, ev->ev_customer, sizeof ev->ev_customer);
+    ly_rd_str(&r, ev->ev_txn, sizeof ev->ev_txn);
+    ly_rd_str(&r, ev->ev_ref_txn, sizeof ev->ev_ref_txn);
+    ly_rd_str(&r, ev->ev_category, sizeof ev->ev_category);
+    ly_rd_str(&r, ev->ev_reason, sizeof ev->ev_reason);
+    ly_rd_str(&r, ev->ev_operator, sizeof ev->ev_operator);
+    ly_rd_str(&r, ev->ev_profile.pf_name, sizeof ev->ev_profile.pf_name);
+    ly_rd_str(&r, ev->ev_profile.pf_birthday, sizeof ev->ev_profile.pf_birthday);
+    ly_rd_str(&r, ev->ev_profile.pf_email, sizeof ev->ev_profile.pf_email);
+    ly_rd_str(&r, ev->ev_profile.pf_phone, sizeof ev->ev_profile.pf_phone);
+    ly_rd_str(&r, ev->ev_profile.pf_prefs, sizeof ev->ev_profile.pf_prefs);
+    if (!ly_rd_done(&r))
         return LY_EPROTO;
     return ly_event_validate(ev);
 }

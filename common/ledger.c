@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/hash.h"
+#include "common/record.h"
 
 void ly_program_default(ly_program *pg)
 {
@@ -317,123 +318,77 @@ int ly_tier_at(const ly_program *pg, const ly_cust *c, int32_t day)
  * u16 m, m x (u16 node, i64 rights). */
 #define S_CUST_VERSION 2
 
-static uint8_t *s_w(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        *p++ = (uint8_t)(v >> (8 * i));
-    return p;
-}
-
-static uint8_t *s_ws(uint8_t *p, const char *s)
-{
-    size_t n = strlen(s);
-    *p++ = (uint8_t)n;
-    memcpy(p, s, n);
-    return p + n;
-}
-
 size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
 {
-    uint8_t *p = buf;
-    p = s_w(p, S_CUST_VERSION, 1);
-    p = s_ws(p, c->cu_id);
-    p = s_w(p, c->cu_enrolls, 4);
-    p = s_w(p, c->cu_enrolled_hlc, 8);
-    p = s_w(p, c->cu_last_hlc, 8);
-    p = s_w(p, c->cu_events, 8);
-    p = s_w(p, (uint64_t)c->cu_net, 8);
-    p = s_w(p, (uint64_t)c->cu_lifetime, 8);
-    p = s_w(p, (uint64_t)c->cu_redeemed, 8);
+    ly_wr w = {buf};
+    ly_wr_int(&w, S_CUST_VERSION, 1);
+    ly_wr_str(&w, c->cu_id);
+    ly_wr_int(&w, c->cu_enrolls, 4);
+    ly_wr_int(&w, c->cu_enrolled_hlc, 8);
+    ly_wr_int(&w, c->cu_last_hlc, 8);
+    ly_wr_int(&w, c->cu_events, 8);
+    ly_wr_int(&w, (uint64_t)c->cu_net, 8);
+    ly_wr_int(&w, (uint64_t)c->cu_lifetime, 8);
+    ly_wr_int(&w, (uint64_t)c->cu_redeemed, 8);
     for (int i = 0; i < LY_PF_COUNT; i++) {
         size_t cap;
-        p = s_ws(p, s_pf_field((ly_profile *)&c->cu_profile, i, &cap));
-        p = s_w(p, c->cu_pf_hlc[i], 8);
-        p = s_w(p, c->cu_pf_origin[i], 2);
+        ly_wr_str(&w, s_pf_field((ly_profile *)&c->cu_profile, i, &cap));
+        ly_wr_int(&w, c->cu_pf_hlc[i], 8);
+        ly_wr_int(&w, c->cu_pf_origin[i], 2);
     }
-    p = s_w(p, (uint32_t)c->cu_qual_maxday, 4);
-    p = s_w(p, (uint64_t)c->cu_nqual, 2);
+    ly_wr_int(&w, (uint32_t)c->cu_qual_maxday, 4);
+    ly_wr_int(&w, (uint64_t)c->cu_nqual, 2);
     for (int i = 0; i < c->cu_nqual; i++) {
-        p = s_w(p, (uint32_t)c->cu_qual[i].qb_day, 4);
-        p = s_w(p, (uint64_t)c->cu_qual[i].qb_points, 8);
+        ly_wr_int(&w, (uint32_t)c->cu_qual[i].qb_day, 4);
+        ly_wr_int(&w, (uint64_t)c->cu_qual[i].qb_points, 8);
     }
-    p = s_w(p, (uint64_t)c->cu_nrights, 2);
+    ly_wr_int(&w, (uint64_t)c->cu_nrights, 2);
     for (int i = 0; i < c->cu_nrights; i++) {
-        p = s_w(p, c->cu_rights[i].rt_node, 2);
-        p = s_w(p, (uint64_t)c->cu_rights[i].rt_points, 8);
+        ly_wr_int(&w, c->cu_rights[i].rt_node, 2);
+        ly_wr_int(&w, (uint64_t)c->cu_rights[i].rt_points, 8);
     }
-    return (size_t)(p - buf);
-}
-
-typedef struct s_rd {
-    const uint8_t *p, *end;
-    int bad;
-} s_rd;
-
-static uint64_t s_r(s_rd *r, int bytes)
-{
-    if (r->bad || r->end - r->p < bytes) {
-        r->bad = 1;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = (v << 8) | r->p[i];
-    r->p += bytes;
-    return v;
-}
-
-static void s_rs(s_rd *r, char *dst, size_t cap)
-{
-    size_t n = (size_t)s_r(r, 1);
-    if (r->bad || n >= cap || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        dst[0] = '\0';
-        return;
-    }
-    memcpy(dst, r->p, n);
-    dst[n] = '\0';
-    r->p += n;
+    return (size_t)(w.w_p - buf);
 }
 
 ly_err ly_cust_decode(const uint8_t *buf, size_t len, ly_cust *c)
 {
-    s_rd r = {buf, buf + len, 0};
+    ly_rd r = {buf, buf + len, 0};
     memset(c, 0, sizeof *c);
-    if (s_r(&r, 1) != S_CUST_VERSION)
+    if (ly_rd_int(&r, 1) != S_CUST_VERSION)
         return LY_EVERSION;
-    s_rs(&r, c->cu_id, sizeof c->cu_id);
-    c->cu_enrolls = (uint32_t)s_r(&r, 4);
-    c->cu_enrolled_hlc = s_r(&r, 8);
-    c->cu_last_hlc = s_r(&r, 8);
-    c->cu_events = s_r(&r, 8);
-    c->cu_net = (int64_t)s_r(&r, 8);
-    c->cu_lifetime = (int64_t)s_r(&r, 8);
-    c->cu_redeemed = (int64_t)s_r(&r, 8);
+    ly_rd_str(&r, c->cu_id, sizeof c->cu_id);
+    c->cu_enrolls = (uint32_t)ly_rd_int(&r, 4);
+    c->cu_enrolled_hlc = ly_rd_int(&r, 8);
+    c->cu_last_hlc = ly_rd_int(&r, 8);
+    c->cu_events = ly_rd_int(&r, 8);
+    c->cu_net = (int64_t)ly_rd_int(&r, 8);
+    c->cu_lifetime = (int64_t)ly_rd_int(&r, 8);
+    c->cu_redeemed = (int64_t)ly_rd_int(&r, 8);
     for (int i = 0; i < LY_PF_COUNT; i++) {
         size_t cap;
         char *dst = s_pf_field(&c->cu_profile, i, &cap);
-        s_rs(&r, dst, cap);
-        c->cu_pf_hlc[i] = s_r(&r, 8);
-        c->cu_pf_origin[i] = (uint16_t)s_r(&r, 2);
+        ly_rd_str(&r, dst, cap);
+        c->cu_pf_hlc[i] = ly_rd_int(&r, 8);
+        c->cu_pf_origin[i] = (uint16_t)ly_rd_int(&r, 2);
     }
-    c->cu_qual_maxday = (int32_t)(uint32_t)s_r(&r, 4);
-    uint64_t n = s_r(&r, 2);
+    c->cu_qual_maxday = (int32_t)(uint32_t)ly_rd_int(&r, 4);
+    uint64_t n = ly_rd_int(&r, 2);
     if (n > LY_QUAL_BUCKETS_MAX)
         return LY_EPROTO;
     c->cu_nqual = (int)n;
     for (int i = 0; i < c->cu_nqual; i++) {
-        c->cu_qual[i].qb_day = (int32_t)(uint32_t)s_r(&r, 4);
-        c->cu_qual[i].qb_points = (int64_t)s_r(&r, 8);
+        c->cu_qual[i].qb_day = (int32_t)(uint32_t)ly_rd_int(&r, 4);
+        c->cu_qual[i].qb_points = (int64_t)ly_rd_int(&r, 8);
     }
-    uint64_t m = s_r(&r, 2);
+    uint64_t m = ly_rd_int(&r, 2);
     if (m > LY_RIGHTS_MAX)
         return LY_EPROTO;
     c->cu_nrights = (int)m;
     for (int i = 0; i < c->cu_nrights; i++) {
-        c->cu_rights[i].rt_node = (uint16_t)s_r(&r, 2);
-        c->cu_rights[i].rt_points = (int64_t)s_r(&r, 8);
+        c->cu_rights[i].rt_node = (uint16_t)ly_rd_int(&r, 2);
+        c->cu_rights[i].rt_points = (int64_t)ly_rd_int(&r, 8);
     }
-    if (r.bad || r.p != r.end)
+    if (!ly_rd_done(&r))
         return LY_EPROTO;
     return LY_OK;
 }

@@ -13,6 +13,7 @@
 #include "common/hash.h"
 #include "common/hlc.h"
 #include "common/log.h"
+#include "common/record.h"
 
 #define LY_PATH_MAX_STORE 4200
 #define S_DEFAULT_MAP     (64ULL << 20)
@@ -389,77 +390,54 @@ ly_err ly_store_commit(ly_txn **tp)
 
 static size_t s_txnrec_encode(const ly_txnrec *r, uint8_t *b)
 {
-    uint8_t *p = b;
-#define PUT(v, n)                                                                                  \
-    do {                                                                                           \
-        uint64_t x_ = (uint64_t)(v);                                                               \
-        for (int i_ = 0; i_ < (n); i_++)                                                           \
-            *p++ = (uint8_t)(x_ >> (8 * i_));                                                      \
-    } while (0)
-    PUT(S_TXNREC_VERSION, 1);
-    PUT(r->tr_req_hash, 8);
-    PUT(r->tr_origin, 2);
-    PUT(r->tr_incarnation, 4);
-    PUT(r->tr_seq, 8);
-    PUT(r->tr_hlc, 8);
-    PUT(r->tr_type, 1);
-    PUT(r->tr_tier, 1);
-    PUT(r->tr_amount, 8);
-    PUT(r->tr_points, 8);
-    PUT(r->tr_qual, 8);
-    PUT((uint32_t)r->tr_qual_day, 4);
-    PUT(r->tr_refunded_amount, 8);
-    PUT(r->tr_refunded_points, 8);
-    PUT(r->tr_refunded_qual, 8);
-    PUT(r->tr_balance, 8);
-    PUT(r->tr_lifetime, 8);
-    PUT(r->tr_debt, 8);
-#undef PUT
-    size_t n = strlen(r->tr_customer);
-    *p++ = (uint8_t)n;
-    memcpy(p, r->tr_customer, n);
-    return (size_t)(p + n - b);
+    ly_wr w = {b};
+    ly_wr_int(&w, S_TXNREC_VERSION, 1);
+    ly_wr_int(&w, r->tr_req_hash, 8);
+    ly_wr_int(&w, r->tr_origin, 2);
+    ly_wr_int(&w, r->tr_incarnation, 4);
+    ly_wr_int(&w, r->tr_seq, 8);
+    ly_wr_int(&w, r->tr_hlc, 8);
+    ly_wr_int(&w, r->tr_type, 1);
+    ly_wr_int(&w, r->tr_tier, 1);
+    ly_wr_int(&w, (uint64_t)r->tr_amount, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_points, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_qual, 8);
+    ly_wr_int(&w, (uint32_t)r->tr_qual_day, 4);
+    ly_wr_int(&w, (uint64_t)r->tr_refunded_amount, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_refunded_points, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_refunded_qual, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_balance, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_lifetime, 8);
+    ly_wr_int(&w, (uint64_t)r->tr_debt, 8);
+    ly_wr_str(&w, r->tr_customer);
+    return (size_t)(w.w_p - b);
 }
 
 static ly_err s_txnrec_decode(const uint8_t *b, size_t len, ly_txnrec *r)
 {
-    const uint8_t *p = b, *end = b + len;
+    ly_rd rd = {b, b + len, 0};
     memset(r, 0, sizeof *r);
-    if (len < S_TXNREC_SIZE - LY_ID_MAX || p[0] != S_TXNREC_VERSION)
+    if (ly_rd_int(&rd, 1) != S_TXNREC_VERSION)
         return LY_EPROTO;
-    p++;
-#define GET(dst, n, type)                                                                          \
-    do {                                                                                           \
-        uint64_t x_ = 0;                                                                           \
-        for (int i_ = (n)-1; i_ >= 0; i_--)                                                        \
-            x_ = (x_ << 8) | p[i_];                                                                \
-        p += (n);                                                                                  \
-        (dst) = (type)x_;                                                                          \
-    } while (0)
-    GET(r->tr_req_hash, 8, uint64_t);
-    GET(r->tr_origin, 2, uint16_t);
-    GET(r->tr_incarnation, 4, uint32_t);
-    GET(r->tr_seq, 8, uint64_t);
-    GET(r->tr_hlc, 8, uint64_t);
-    GET(r->tr_type, 1, uint8_t);
-    GET(r->tr_tier, 1, uint8_t);
-    GET(r->tr_amount, 8, int64_t);
-    GET(r->tr_points, 8, int64_t);
-    GET(r->tr_qual, 8, int64_t);
-    GET(r->tr_qual_day, 4, int32_t);
-    GET(r->tr_refunded_amount, 8, int64_t);
-    GET(r->tr_refunded_points, 8, int64_t);
-    GET(r->tr_refunded_qual, 8, int64_t);
-    GET(r->tr_balance, 8, int64_t);
-    GET(r->tr_lifetime, 8, int64_t);
-    GET(r->tr_debt, 8, int64_t);
-#undef GET
-    size_t n = *p++;
-    if (n > LY_ID_MAX || (size_t)(end - p) != n)
-        return LY_EPROTO;
-    memcpy(r->tr_customer, p, n);
-    r->tr_customer[n] = '\0';
-    return LY_OK;
+    r->tr_req_hash = ly_rd_int(&rd, 8);
+    r->tr_origin = (uint16_t)ly_rd_int(&rd, 2);
+    r->tr_incarnation = (uint32_t)ly_rd_int(&rd, 4);
+    r->tr_seq = ly_rd_int(&rd, 8);
+    r->tr_hlc = ly_rd_int(&rd, 8);
+    r->tr_type = (uint8_t)ly_rd_int(&rd, 1);
+    r->tr_tier = (uint8_t)ly_rd_int(&rd, 1);
+    r->tr_amount = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_points = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_qual = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_qual_day = (int32_t)(uint32_t)ly_rd_int(&rd, 4);
+    r->tr_refunded_amount = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_refunded_points = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_refunded_qual = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_balance = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_lifetime = (int64_t)ly_rd_int(&rd, 8);
+    r->tr_debt = (int64_t)ly_rd_int(&rd, 8);
+    ly_rd_str(&rd, r->tr_customer, sizeof r->tr_customer);
+    return ly_rd_done(&rd) ? LY_OK : LY_EPROTO;
 }
 
 ly_err ly_store_txnrec_get(ly_txn *t, const char *txn, ly_txnrec *out)

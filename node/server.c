@@ -34,6 +34,7 @@ typedef struct s_item {
     int it_dealer;        /* peer: >= 0 came on our DEALER to that peer, else on the ROUTER */
     uint64_t it_deadline; /* client: a redemption waiting for rights until then (0: fresh) */
     int it_defer;         /* client: no reply yet, wait for rights */
+    int it_short;         /* client: refused for lack of local rights (nothing written) */
 } s_item;
 
 /* A redemption waiting for rights from peers, with its client. */
@@ -241,6 +242,7 @@ fail:
 
 static void s_item_clear(s_item *it)
 {
+    it->it_short = 0;
     free(it->it_reply);
     it->it_reply = NULL;
     if (it->it_pmsg) {
@@ -357,6 +359,39 @@ static int s_recv(void *sock, uint8_t *ident, size_t *ident_len, zmq_msg_t *body
     return 1;
 }
 
+/* The waiting redemption with transaction id `txn`, or NULL. */
+static s_pending *s_find_pending(ly_server *sv, const char *txn)
+{
+    for (uint32_t i = 0; i < sv->sv_npending; i++)
+        if (strcmp(sv->sv_pending[i].pe_req.rq_txn, txn) == 0)
+            return &sv->sv_pending[i];
+    return NULL;
+}
+
+/* A retry of a transaction that is still waiting for rights must not be
+ * answered on its own (the waiting copy may commit later): it takes the
+ * waiting copy's place, so the one answer goes to the newest request. Returns
+ * 1 if `it` was attached (it is then no item of the batch). */
+static int s_attach_pending(ly_server *sv, s_item *it)
+{
+    if (!ly_msgtype_is_mutation(it->it_req.rq_type))
+        return 0;
+    s_pending *pe = s_find_pending(sv, it->it_req.rq_txn);
+    if (!pe)
+        return 0;
+    if (ly_req_fingerprint(&pe->pe_req) != ly_req_fingerprint(&it->it_req)) {
+        it->it_decoded = 0;
+        s_error_reply(sv, it, it->it_req.rq_type, it->it_req.rq_id, LY_ECONFLICT,
+                      "transaction id already used for a different request that is waiting "
+                      "for points from other branches");
+        return 0;
+    }
+    memcpy(pe->pe_ident, it->it_ident, it->it_ident_len);
+    pe->pe_ident_len = it->it_ident_len;
+    pe->pe_req.rq_id = it->it_req.rq_id;
+    return 1;
+}
+
 /* Read ready client requests into the batch. */
 static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
 {
@@ -382,6 +417,10 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
             ly_err e = ly_req_decode(data, len, &it->it_req, why, sizeof why);
             if (e == LY_OK) {
                 it->it_decoded = 1;
+                if (s_attach_pending(sv, it)) {
+                    zmq_msg_close(&body);
+                    continue; /* answered with its waiting copy */
+                }
             } else {
                 sv->sv_bad_frames++;
                 uint64_t id = ly_req_peek_id(data, len);
@@ -516,12 +555,14 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
             int created;
             ly_rep_init(rp);
             it->it_defer = 0;
+            it->it_short = 0;
             e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp,
                                 &sv->sv_created.el_ev[sv->sv_created.el_n], &created);
             if (e == LY_OK) {
                 s_set_reply(it, rp);
                 sv->sv_created.el_n += (size_t)created;
-                if (rp->rp_err == LY_EINSUFFICIENT_LOCAL)
+                it->it_short = rp->rp_err == LY_EINSUFFICIENT_LOCAL;
+                if (it->it_short)
                     s_maybe_defer(sv, t, it, rp);
                 else if (rp->rp_err == LY_OK && it->it_req.rq_type == LY_MSG_CUSTOMER &&
                          it->it_req.rq_prefetch)
@@ -544,6 +585,13 @@ static void s_send_replies(ly_server *sv, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         s_item *it = &sv->sv_batch[i];
+        /* A refusal for lack of rights while a copy of the same transaction
+         * waits for them (parked earlier in this batch): wait with it. */
+        if (!it->it_peer && !it->it_defer && it->it_short && it->it_deadline == 0 &&
+            s_attach_pending(sv, it)) {
+            s_item_clear(it);
+            continue;
+        }
         if (!it->it_peer && it->it_defer && sv->sv_npending < sv->sv_pending_cap) {
             /* Waits for rights: answered by a later batch. */
             s_pending *pe = &sv->sv_pending[sv->sv_npending++];

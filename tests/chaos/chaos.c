@@ -2296,8 +2296,10 @@ static void s_summary(uint64_t wall_ms)
         if (v != NULL) {
             memcpy(v, s_conv_ms, s_nconv * sizeof *v);
             qsort(v, s_nconv, sizeof *v, s_cmp_i64);
+            /* Nearest rank: the smallest value with at least p% of them at or below it. */
             printf(", p50 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64 " ms",
-                   v[(s_nconv - 1) * 50 / 100], v[(s_nconv - 1) * 99 / 100], v[s_nconv - 1]);
+                   v[(s_nconv * 50 + 99) / 100 - 1], v[(s_nconv * 99 + 99) / 100 - 1],
+                   v[s_nconv - 1]);
             free(v);
         }
     }

@@ -60,13 +60,15 @@ enum {
     K_MAP,
     K_CLOCK,
     K_ADVERTISE,
-    K_RIGHTS_WAIT
+    K_RIGHTS_WAIT,
+    K_CKPT_MS,
+    K_CKPT_EVENTS
 };
 enum { K_PEER_ID, K_ENDPOINT };
 enum { K_VERSION, K_RATE, K_MINOR, K_JOIN, K_WINDOW };
 enum { K_THRESHOLD, K_TIER_MULT };
 enum { K_CAT_MULT };
-#define S_KEYS_MAX 11
+#define S_KEYS_MAX 13
 
 static const struct {
     const char *kind;
@@ -78,7 +80,8 @@ static const struct {
                 0,
                 0,
                 {"id", "name", "data_dir", "listen", "peer_listen", "log_level", "batch_max",
-                 "map_size_mb", "max_clock_ahead_ms", "advertise", "rights_wait_ms", NULL}},
+                 "map_size_mb", "max_clock_ahead_ms", "advertise", "rights_wait_ms",
+                 "checkpoint_ms", "checkpoint_events", NULL}},
     [S_PEER] = {"peer", 1, LY_NODE_NAME_MAX, {"id", "endpoint", NULL}},
     [S_PROGRAM] = {"program",
                    0,
@@ -639,6 +642,14 @@ static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const
         if (s_uint(c, se, key, value, 0, 2000, &v) == 0)
             cf->cf_rights_wait_ms = (uint32_t)v;
         break;
+    case K_CKPT_MS:
+        if (s_uint(c, se, key, value, 10, 60000, &v) == 0)
+            cf->cf_checkpoint_ms = (uint32_t)v;
+        break;
+    case K_CKPT_EVENTS:
+        if (s_uint(c, se, key, value, 100, 10000000, &v) == 0)
+            cf->cf_checkpoint_events = (uint32_t)v;
+        break;
     case K_ADVERTISE:
         s_endpoint(c, se, key, value, cf->cf_advertise);
         if (strstr(cf->cf_advertise, ":*") || strstr(cf->cf_advertise, "://*"))
@@ -1022,6 +1033,8 @@ static void s_defaults(ly_config *cf)
     cf->cf_map_size_mb = S_MAP_SIZE_MB_DEFAULT;
     cf->cf_max_clock_ahead_ms = S_CLOCK_AHEAD_DEFAULT;
     cf->cf_rights_wait_ms = 300;
+    cf->cf_checkpoint_ms = 1000;
+    cf->cf_checkpoint_events = 20000;
     ly_program_default(&cf->cf_program);
 }
 

@@ -12,6 +12,8 @@
  *   map_size_mb = 64                    ; initial LMDB map; it grows by itself
  *   max_clock_ahead_ms = 60000          ; HLC clamp for peers' clocks
  *   rights_wait_ms = 300                ; how long a redemption waits for rights from peers
+ *   checkpoint_ms = 1000                ; write the store's pages at least this often (10..60000)
+ *   checkpoint_events = 20000           ; ... or after this many events (100..10000000)
  *
  *   [peer south]
  *   id = 2
@@ -65,6 +67,8 @@ typedef struct ly_config {
     uint64_t cf_map_size_mb;
     uint64_t cf_max_clock_ahead_ms;
     uint32_t cf_rights_wait_ms; /* 0: answer at once with what is redeemable here */
+    uint32_t cf_checkpoint_ms;  /* store checkpoint policy (see store.h) */
+    uint32_t cf_checkpoint_events;
     int cf_npeers;
     ly_peer_conf cf_peers[LY_PEERS_MAX];
     ly_program cf_program;

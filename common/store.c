@@ -9,15 +9,21 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "common/hash.h"
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/record.h"
+#include "common/wal.h"
 
 #define LY_PATH_MAX_STORE 4200
 #define S_DEFAULT_MAP     (64ULL << 20)
 #define S_LOW_SPACE       (16ULL << 20) /* below this much free disk, a failed write means "full" */
+#define S_CKPT_MS         1000
+#define S_CKPT_EVENTS     20000
+#define S_CKPT_RETRY_MS   1000
+#define S_WAL_PREALLOC    (16ULL << 20)
 
 struct ly_store {
     MDB_env *st_env;
@@ -29,17 +35,44 @@ struct ly_store {
     int st_need_grow; /* a write ran out of map: grow at the next abort */
     int st_open_txns;
     char st_path[LY_PATH_MAX_STORE]; /* the data file, for disk-full diagnosis */
+
+    /* Log first: everything since the last checkpoint is in st_parent (not yet
+     * committed to LMDB) and in the log (durable). */
+    MDB_txn *st_parent; /* NULL until needed again after a checkpoint or a rollback */
+    int st_batch;       /* a write batch is open on st_parent */
+    ly_wal *st_wal;
+    uint64_t st_epoch; /* checkpoint number: the log's records carry it */
+    uint8_t *st_rec;   /* the open batch's log record: header room, events, trailer room */
+    size_t st_rec_len; /* bytes used, header room included */
+    size_t st_rec_cap;
+    uint32_t st_rec_count;   /* events in it */
+    uint64_t st_unckpt;      /* events applied since the last checkpoint */
+    uint64_t st_ckpt_at;     /* monotonic ms of the last checkpoint (or failed attempt) */
+    uint32_t st_ckpt_ms_cfg; /* policy */
+    uint32_t st_ckpt_events_cfg;
+    ly_err st_ckpt_err; /* the last checkpoint failed: writes are refused with this */
+    uint64_t st_checkpoints;
+    uint64_t st_ckpt_last_ms;
+    uint64_t st_wal_keep; /* the log file is cut back to this size at a checkpoint */
 };
 
 struct ly_txn {
     ly_store *tx_store;
     MDB_txn *tx_txn;
     int tx_write;
+    int tx_replay;      /* replaying the log: applied events are not logged again */
     int tx_failed;      /* a write failed: the transaction may only be aborted */
     int tx_meta_loaded; /* the counters below were read from meta */
     int tx_meta_dirty;
     uint64_t tx_events, tx_customers, tx_digest, tx_hlc;
 };
+
+static uint64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* LMDB reports a short write (what a nearly full disk or the file size limit
  * gives) as EIO. After a failed write, tell "full" from other I/O errors. */
@@ -152,6 +185,133 @@ static ly_err s_meta_load(ly_txn *t)
     return LY_OK;
 }
 
+/* Write the counters back to meta if events changed them. */
+static ly_err s_meta_flush(ly_txn *t)
+{
+    ly_err e = LY_OK;
+    if (t->tx_meta_dirty && (e = s_meta_put(t, "events", t->tx_events)) == LY_OK &&
+        (e = s_meta_put(t, "customers", t->tx_customers)) == LY_OK &&
+        (e = s_meta_put(t, "digest", t->tx_digest)) == LY_OK)
+        e = s_meta_put(t, "hlc", t->tx_hlc);
+    if (e == LY_OK)
+        t->tx_meta_dirty = 0;
+    return e;
+}
+
+/* ---- the log ---- */
+
+/* Add an applied event to the open batch's log record: 2-byte length, bytes. */
+static ly_err s_rec_add(ly_store *s, const uint8_t *ev, size_t len)
+{
+    size_t need = s->st_rec_len + 2 + len + LY_WAL_TRAILER;
+    if (need > s->st_rec_cap) {
+        size_t cap = s->st_rec_cap ? s->st_rec_cap : 64 << 10;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *nb = realloc(s->st_rec, cap);
+        if (!nb)
+            return LY_ENOMEM;
+        s->st_rec = nb;
+        s->st_rec_cap = cap;
+    }
+    ly_wr w = {s->st_rec + s->st_rec_len};
+    ly_wr_int(&w, len, 2);
+    memcpy(w.w_p, ev, len);
+    s->st_rec_len += 2 + len;
+    s->st_rec_count++;
+    return LY_OK;
+}
+
+typedef struct s_replay {
+    ly_txn *rp_txn;
+    uint64_t rp_events;
+} s_replay;
+
+/* Apply one log record again (ly_wal_fn). Every event in it follows the
+ * checkpoint, so anything but "applied" or "duplicate" means the log and the
+ * checkpoint disagree: the store is refused rather than guessed at. */
+static int s_replay_record(void *arg, const uint8_t *p, size_t len, uint32_t count)
+{
+    s_replay *r = arg;
+    ly_rd rd = {p, p + len, 0};
+    ly_event *ev = malloc(sizeof *ev);
+    if (!ev)
+        return LY_ENOMEM;
+    ly_err e = LY_OK;
+    for (uint32_t i = 0; i < count && e == LY_OK; i++) {
+        size_t n = (size_t)ly_rd_int(&rd, 2);
+        if (rd.r_bad || (size_t)(rd.r_end - rd.r_p) < n) {
+            e = LY_EPROTO;
+            break;
+        }
+        ly_apply out;
+        if ((e = ly_event_decode(rd.r_p, n, ev)) != LY_OK ||
+            (e = ly_store_apply(r->rp_txn, ev, &out, NULL)) != LY_OK)
+            break;
+        rd.r_p += n;
+        if (out == LY_GAP || out == LY_WAITING) {
+            LY_LOG(LY_ERROR, "store.log_mismatch",
+                   "origin=%u seq=%llu outcome=%s: the log does not follow the checkpoint",
+                   ev->ev_origin, (unsigned long long)ev->ev_seq,
+                   out == LY_GAP ? "gap" : "waiting");
+            e = LY_EPROTO;
+        } else if (out == LY_APPLIED) {
+            r->rp_events++;
+        }
+    }
+    if (e == LY_OK && rd.r_p != rd.r_end)
+        e = LY_EPROTO;
+    free(ev);
+    return (int)e;
+}
+
+static void s_grow(ly_store *s);
+
+/* Make sure the long write transaction is open: begin it on the last
+ * checkpoint and replay the log into it, growing the map if the replay needs
+ * room. *replayed (may be NULL) receives how many events the log gave back. */
+static ly_err s_parent_open(ly_store *s, uint64_t *replayed)
+{
+    if (replayed)
+        *replayed = 0;
+    if (s->st_parent)
+        return LY_OK;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        int rc = mdb_txn_begin(s->st_env, NULL, 0, &s->st_parent);
+        if (rc) {
+            s->st_parent = NULL;
+            return s_err(NULL, rc, "begin");
+        }
+        ly_txn t = {.tx_store = s, .tx_txn = s->st_parent, .tx_write = 1, .tx_replay = 1};
+        s_replay r = {&t, 0};
+        ly_err e = ly_wal_scan(s->st_wal, s->st_epoch, s_replay_record, &r, NULL);
+        if (e == LY_OK)
+            e = s_meta_flush(&t);
+        if (e == LY_OK) {
+            s->st_unckpt = r.rp_events;
+            if (replayed)
+                *replayed = r.rp_events;
+            return LY_OK;
+        }
+        mdb_txn_abort(s->st_parent);
+        s->st_parent = NULL;
+        if (e != LY_ERETRY)
+            return e;
+        s_grow(s);
+    }
+    return LY_ENOSPC;
+}
+
+/* Drop everything not yet in the log: the open transaction goes; the next use
+ * begins a new one from the checkpoint and the log. */
+static void s_rollback(ly_store *s)
+{
+    if (s->st_parent)
+        mdb_txn_abort(s->st_parent);
+    s->st_parent = NULL;
+    s->st_batch = 0;
+}
+
 static ly_err s_open_dbis(ly_store *s, MDB_txn *txn)
 {
     int rc;
@@ -184,6 +344,10 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
     s->st_node_id = node_id;
     s->st_map_size = opts && opts->so_map_size ? opts->so_map_size : S_DEFAULT_MAP;
     s->st_map_max = opts ? opts->so_map_max : 0;
+    s->st_ckpt_ms_cfg = opts && opts->so_checkpoint_ms ? opts->so_checkpoint_ms : S_CKPT_MS;
+    s->st_ckpt_events_cfg =
+        opts && opts->so_checkpoint_events ? opts->so_checkpoint_events : S_CKPT_EVENTS;
+    s->st_wal_keep = opts && opts->so_wal_prealloc ? opts->so_wal_prealloc : S_WAL_PREALLOC;
     if ((rc = mdb_env_create(&s->st_env)) != 0) {
         free(s);
         return s_err(NULL, rc, "env_create");
@@ -205,6 +369,11 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
     mdb_reader_check(s->st_env, &dead);
     if (dead)
         LY_LOG(LY_WARN, "store.stale_readers", "cleared=%d", dead);
+    /* The log first: its lock keeps a second loyald out before anything is written. */
+    char walpath[LY_PATH_MAX_STORE];
+    snprintf(walpath, sizeof walpath, "%s/wal", dir);
+    if ((e = ly_wal_open(walpath, s->st_wal_keep, &s->st_wal, why, why_len)) != LY_OK)
+        goto fail_env;
 
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(s->st_env, NULL, 0, &txn)) != 0) {
@@ -223,7 +392,11 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         /* A new store: incarnations are creation times in seconds, so a store
          * rebuilt later has a larger one and sequence numbers are never reused. */
         inc = ly_wall_ms() / 1000;
+        /* A log left behind by an earlier store in this directory belongs to
+         * another history: start at an epoch its records cannot carry. */
+        s->st_epoch = ly_wall_ms();
         if ((e = s_meta_put(&t, "schema", LY_SCHEMA_VERSION)) ||
+            (e = s_meta_put(&t, "wal_epoch", s->st_epoch)) ||
             (e = s_meta_put(&t, "node_id", node_id)) || (e = s_meta_put(&t, "incarnation", inc)) ||
             (e = s_meta_put(&t, "events", 0)) || (e = s_meta_put(&t, "customers", 0)) ||
             (e = s_meta_put(&t, "digest", 0)) || (e = s_meta_put(&t, "hlc", 0))) {
@@ -247,6 +420,9 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         if ((e = s_meta_get(&t, "node_id", &stored_id)) ||
             (e = s_meta_get(&t, "incarnation", &inc)))
             goto fail_txn;
+        e = s_meta_get(&t, "wal_epoch", &s->st_epoch);
+        if (e != LY_OK && e != LY_ENOTFOUND)
+            goto fail_txn;
         if (stored_id != node_id) {
             char a[32], b[32];
             snprintf(a, sizeof a, "%llu", (unsigned long long)stored_id);
@@ -262,24 +438,115 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         e = s_err(NULL, rc, "open_commit");
         goto fail_env;
     }
+
+    /* Complete the checkpoint with the log, and make that a checkpoint. */
+    uint64_t t0 = s_mono_ms(), replayed = 0;
+    if ((e = s_parent_open(s, &replayed)) != LY_OK) {
+        s_why(why, why_len, "cannot replay the store's log in '%s': %s", dir, ly_strerror(e));
+        goto fail_env;
+    }
+    if (replayed > 0) {
+        LY_LOG(LY_INFO, "store.recovered", "events=%llu ms=%llu", (unsigned long long)replayed,
+               (unsigned long long)(s_mono_ms() - t0));
+        if ((e = ly_store_checkpoint(s)) != LY_OK)
+            LY_LOG(LY_WARN, "store.checkpoint_deferred", "error=%s; the log keeps the events",
+                   ly_errname(e));
+    }
+    s->st_ckpt_at = s_mono_ms();
     *out = s;
     return LY_OK;
 
 fail_txn:
     mdb_txn_abort(txn);
 fail_env:
+    s_rollback(s);
     mdb_env_close(s->st_env);
+    ly_wal_close(&s->st_wal);
     free(s);
     return e;
 }
 
-void ly_store_close(ly_store **sp)
+static void s_close(ly_store **sp, int checkpoint)
 {
     if (!sp || !*sp)
         return;
-    mdb_env_close((*sp)->st_env);
-    free(*sp);
+    ly_store *s = *sp;
+    if (checkpoint && s->st_parent && s->st_unckpt > 0) {
+        ly_err e = ly_store_checkpoint(s);
+        if (e != LY_OK)
+            LY_LOG(LY_WARN, "store.close_checkpoint_failed",
+                   "error=%s; the log keeps the events for the next start", ly_errname(e));
+    }
+    s_rollback(s);
+    mdb_env_close(s->st_env);
+    ly_wal_close(&s->st_wal);
+    free(s->st_rec);
+    free(s);
     *sp = NULL;
+}
+
+void ly_store_close(ly_store **sp)
+{
+    s_close(sp, 1);
+}
+
+void ly_store_close_abrupt(ly_store **sp)
+{
+    s_close(sp, 0);
+}
+
+ly_err ly_store_checkpoint(ly_store *s)
+{
+    if (s->st_batch || s->st_open_txns > 0)
+        return LY_EINTERNAL;
+    ly_err e = s_parent_open(s, NULL);
+    if (e != LY_OK)
+        return e;
+    uint64_t t0 = s_mono_ms(), events = s->st_unckpt, bytes = ly_wal_offset(s->st_wal);
+    ly_txn t = {.tx_store = s, .tx_txn = s->st_parent, .tx_write = 1};
+    /* The new epoch goes in with the pages: the records of the old one, still
+     * in the log, are then never replayed on top of the state that holds them. */
+    if ((e = s_meta_put(&t, "wal_epoch", s->st_epoch + 1)) != LY_OK) {
+        s_rollback(s);
+        s_grow(s);
+        return e;
+    }
+    int rc = mdb_txn_commit(s->st_parent); /* synced; frees the transaction either way */
+    s->st_parent = NULL;
+    s->st_ckpt_at = s_mono_ms();
+    if (rc) {
+        /* LMDB writes its meta page last, so the checkpoint on disk is still
+         * the previous one, and the log still holds everything after it. */
+        e = s_err(&t, rc, "checkpoint");
+        if (s->st_ckpt_err == LY_OK)
+            LY_LOG(LY_ERROR, "store.checkpoint_failed",
+                   "error=%s events=%llu; writes are refused until a checkpoint succeeds",
+                   ly_errname(e), (unsigned long long)events);
+        s->st_ckpt_err = e;
+        return e;
+    }
+    if (s->st_ckpt_err != LY_OK)
+        LY_LOG(LY_INFO, "store.checkpoint_recovered", "events=%llu; writes accepted again",
+               (unsigned long long)events);
+    s->st_ckpt_err = LY_OK;
+    s->st_epoch++;
+    ly_wal_rewind(s->st_wal, s->st_wal_keep);
+    s->st_unckpt = 0;
+    s->st_checkpoints++;
+    s->st_ckpt_last_ms = s->st_ckpt_at - t0;
+    LY_LOG(LY_DEBUG, "store.checkpoint", "events=%llu log_bytes=%llu ms=%llu",
+           (unsigned long long)events, (unsigned long long)bytes,
+           (unsigned long long)s->st_ckpt_last_ms);
+    return LY_OK;
+}
+
+ly_err ly_store_checkpoint_due(ly_store *s, uint64_t now_ms)
+{
+    uint64_t since = now_ms > s->st_ckpt_at ? now_ms - s->st_ckpt_at : 0;
+    int due = s->st_ckpt_err != LY_OK ? since >= S_CKPT_RETRY_MS
+                                      : s->st_unckpt >= s->st_ckpt_events_cfg ||
+                                            (s->st_unckpt > 0 && since >= s->st_ckpt_ms_cfg);
+    return due ? ly_store_checkpoint(s) : LY_OK;
 }
 
 uint16_t ly_store_node_id(const ly_store *s)
@@ -300,16 +567,25 @@ uint64_t ly_store_map_size(const ly_store *s)
 ly_err ly_store_begin(ly_store *s, int write, ly_txn **out)
 {
     *out = NULL;
+    if (s->st_batch || (write && s->st_open_txns > 0)) {
+        LY_LOG(LY_ERROR, "store.misuse", "write=%d: a write batch or a read is already open",
+               write);
+        return LY_EINTERNAL;
+    }
+    ly_err e = s_parent_open(s, NULL);
+    if (e != LY_OK)
+        return e;
     ly_txn *t = calloc(1, sizeof *t);
     if (!t)
         return LY_ENOMEM;
-    int rc = mdb_txn_begin(s->st_env, NULL, write ? 0 : MDB_RDONLY, &t->tx_txn);
-    if (rc) {
-        free(t);
-        return s_err(NULL, rc, "begin");
-    }
+    t->tx_txn = s->st_parent;
     t->tx_store = s;
     t->tx_write = write;
+    if (write) {
+        s->st_batch = 1;
+        s->st_rec_len = LY_WAL_HEADER;
+        s->st_rec_count = 0;
+    }
     s->st_open_txns++;
     *out = t;
     return LY_OK;
@@ -317,7 +593,7 @@ ly_err ly_store_begin(ly_store *s, int write, ly_txn **out)
 
 static void s_grow(ly_store *s)
 {
-    if (!s->st_need_grow || s->st_open_txns > 0)
+    if (!s->st_need_grow || s->st_open_txns > 0 || s->st_parent)
         return;
     uint64_t next = s->st_map_size * 2;
     if (s->st_map_max && next > s->st_map_max)
@@ -351,7 +627,8 @@ void ly_store_abort(ly_txn **tp)
 {
     if (!tp || !*tp)
         return;
-    mdb_txn_abort((*tp)->tx_txn);
+    if ((*tp)->tx_write)
+        s_rollback((*tp)->tx_store); /* a read only ends its view */
     s_txn_free(*tp);
     *tp = NULL;
 }
@@ -361,26 +638,28 @@ ly_err ly_store_commit(ly_txn **tp)
     ly_txn *t = *tp;
     *tp = NULL;
     if (!t->tx_write) {
-        mdb_txn_abort(t->tx_txn);
         s_txn_free(t);
         return LY_OK;
     }
-    ly_err e = t->tx_failed ? LY_EINTERNAL : LY_OK;
-    if (e == LY_OK && t->tx_meta_dirty) {
-        if ((e = s_meta_put(t, "events", t->tx_events)) == LY_OK &&
-            (e = s_meta_put(t, "customers", t->tx_customers)) == LY_OK &&
-            (e = s_meta_put(t, "digest", t->tx_digest)) == LY_OK)
-            e = s_meta_put(t, "hlc", t->tx_hlc);
+    ly_store *s = t->tx_store;
+    ly_err e = t->tx_failed ? LY_EINTERNAL : s_meta_flush(t);
+    if (e == LY_OK && s->st_rec_count > 0) {
+        /* The commit point: the batch's events, in apply order, synced in the log. */
+        e = s->st_ckpt_err != LY_OK ? s->st_ckpt_err
+                                    : ly_wal_append(s->st_wal, s->st_epoch, s->st_rec,
+                                                    s->st_rec_len - LY_WAL_HEADER, s->st_rec_count);
+        if (e == LY_EIO && s_disk_full(s))
+            e = LY_ENOSPC;
     }
     if (e != LY_OK) {
-        mdb_txn_abort(t->tx_txn);
+        s_rollback(s);
         s_txn_free(t);
         return e;
     }
-    int rc = mdb_txn_commit(t->tx_txn); /* frees the MDB_txn whatever the outcome */
-    e = s_err(t, rc, "commit");
+    s->st_unckpt += s->st_rec_count;
+    s->st_batch = 0;
     s_txn_free(t);
-    return e;
+    return LY_OK;
 }
 
 /* ---- transaction records ---- */
@@ -686,6 +965,10 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
     }
     if ((e = s_index_txn(t, ev, c)) != LY_OK)
         goto out;
+    if (!t->tx_replay && (e = s_rec_add(s, rec, d.mv_size)) != LY_OK) {
+        t->tx_failed = 1;
+        goto out;
+    }
     t->tx_events++;
     if (ev->ev_hlc > t->tx_hlc)
         t->tx_hlc = ev->ev_hlc;
@@ -864,5 +1147,11 @@ ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
     mdb_env_stat(t->tx_store->st_env, &st);
     out->st_map_size = info.me_mapsize;
     out->st_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    ly_store *s = t->tx_store;
+    out->st_wal_bytes = ly_wal_offset(s->st_wal);
+    out->st_unckpt = s->st_unckpt;
+    out->st_checkpoints = s->st_checkpoints;
+    out->st_ckpt_ms = s->st_ckpt_last_ms;
+    out->st_ckpt_err = s->st_ckpt_err;
     return LY_OK;
 }

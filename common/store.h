@@ -9,15 +9,34 @@
  *   debts     customer id -> "" for every customer whose net is below zero
  *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc"
  *
- * One writer: the node's loop owns the single write transaction and applies a
- * whole batch in it (group commit); ly_store_commit() syncs to disk before it
- * returns, so a caller that replies only after it never acknowledges a write
- * that could be lost. Read transactions never wait for the writer.
+ * One writer: the node's loop applies a whole batch in one write transaction
+ * (group commit); ly_store_commit() makes it durable before it returns, so a
+ * caller that replies only after it never acknowledges a write that could be
+ * lost.
+ *
+ * Log first, pages later (DESIGN §4). A commit appends the batch's new events
+ * to the write-ahead log (`wal`, see wal.h) and syncs that one sequential
+ * write; that is the commit point. The B-tree pages stay dirty in one long
+ * LMDB write transaction that spans many batches, so a customer updated a
+ * hundred times between checkpoints is written once. A checkpoint
+ * (ly_store_checkpoint: every `checkpoint_ms` or `checkpoint_events`) commits
+ * that transaction with LMDB's own sync, in page order, and starts the log
+ * over. Opening a store replays the log past the last checkpoint; the replay
+ * is the ordinary exactly-once apply, so it gives the same state, byte for
+ * byte. On disk there is always a synced LMDB checkpoint plus a log: a kill -9
+ * or a power cut at any moment loses nothing that was acknowledged.
+ *
+ * Reads go through the same open transaction (read-your-writes in the one
+ * thread), so they see every committed batch and never a part of an open
+ * one: a read may not begin while a write batch is open (LY_EINTERNAL). Other
+ * processes reading the LMDB file directly see the last checkpoint.
  *
  * The map grows by itself: when a write runs out of map space, the write
  * returns LY_ERETRY; the caller aborts the transaction (ly_store_abort grows
  * the map then) and replays the batch. Disk full or I/O failure: LY_ENOSPC or
- * LY_EIO, the transaction is aborted, the store unchanged.
+ * LY_EIO, the batch is rolled back, the store unchanged. A failed checkpoint
+ * refuses further writes with its error until a later one succeeds; reads go
+ * on, and the log keeps every acknowledged write meanwhile.
  *
  * Not thread-safe: one thread per store. */
 #ifndef LY_STORE_H
@@ -35,8 +54,11 @@ typedef struct ly_store ly_store;
 typedef struct ly_txn ly_txn;
 
 typedef struct ly_store_opts {
-    uint64_t so_map_size; /* initial map size in bytes; 0: 64 MiB */
-    uint64_t so_map_max;  /* the map never grows past this; 0: no bound */
+    uint64_t so_map_size;          /* initial map size in bytes; 0: 64 MiB */
+    uint64_t so_map_max;           /* the map never grows past this; 0: no bound */
+    uint32_t so_checkpoint_ms;     /* checkpoint at least this often while writing; 0: 1000 */
+    uint32_t so_checkpoint_events; /* ... or after this many events; 0: 20000 */
+    uint64_t so_wal_prealloc;      /* bytes of log written ahead at creation; 0: 16 MiB */
 } ly_store_opts;
 
 /* Open (or create) the store in directory `dir`, which must exist. A new store
@@ -49,8 +71,24 @@ typedef struct ly_store_opts {
 ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opts, ly_store **out,
                      char *why, size_t why_len);
 
-/* Close the store; accepts NULL and *sp == NULL; clears *sp. No transaction may be open. */
+/* Checkpoint, then close the store; accepts NULL and *sp == NULL; clears *sp.
+ * No transaction may be open. */
 void ly_store_close(ly_store **sp);
+
+/* Close without a checkpoint, as a crash would: the next open replays the log.
+ * For tests that simulate crashes in one process. */
+void ly_store_close_abrupt(ly_store **sp);
+
+/* Write every page changed since the last checkpoint and sync (one LMDB
+ * commit), then start the log over. Only between batches, with no read open
+ * (else LY_EINTERNAL). Errors: LY_ENOSPC, LY_EIO (then writes are refused with
+ * that error until a checkpoint succeeds; nothing acknowledged is lost). */
+ly_err ly_store_checkpoint(ly_store *s);
+
+/* Checkpoint if one is due (by time or by events since the last, or a retry
+ * of a failed one after a second); `now_ms` is a monotonic clock. Returns
+ * LY_OK when none was due. */
+ly_err ly_store_checkpoint_due(ly_store *s, uint64_t now_ms);
 
 uint16_t ly_store_node_id(const ly_store *s);
 uint32_t ly_store_incarnation(const ly_store *s);
@@ -152,7 +190,12 @@ typedef struct ly_store_stats {
     uint64_t st_digest; /* sum over customers of ly_cust_hash, mod 2^64 */
     uint64_t st_hlc;    /* highest HLC of any event held */
     uint64_t st_map_size;
-    uint64_t st_used; /* bytes of the map in use */
+    uint64_t st_used;        /* bytes of the map in use */
+    uint64_t st_wal_bytes;   /* log written since the last checkpoint */
+    uint64_t st_unckpt;      /* events applied since the last checkpoint (in the log only) */
+    uint64_t st_checkpoints; /* checkpoints since the store was opened */
+    uint64_t st_ckpt_ms;     /* duration of the last checkpoint */
+    ly_err st_ckpt_err;      /* LY_OK, or why the last checkpoint failed (writes refused) */
 } ly_store_stats;
 
 ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out);

@@ -179,7 +179,9 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
         return LY_ENOMEM;
     sv->sv_cf = cf;
     ly_err e;
-    ly_store_opts so = {.so_map_size = cf->cf_map_size_mb << 20};
+    ly_store_opts so = {.so_map_size = cf->cf_map_size_mb << 20,
+                        .so_checkpoint_ms = cf->cf_checkpoint_ms,
+                        .so_checkpoint_events = cf->cf_checkpoint_events};
     if ((e = ly_store_open(cf->cf_data_dir, cf->cf_node_id, &so, &sv->sv_store, why, why_len)))
         goto fail;
 
@@ -697,8 +699,10 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
         uint64_t now = s_mono_ms();
         ly_repl_tick(sv->sv_repl, now);
         uint32_t n = s_gather_pending(sv, now);
-        if (rc <= 0 && n == 0)
+        if (rc <= 0 && n == 0) {
+            ly_store_checkpoint_due(sv->sv_store, now);
             continue;
+        }
         int peer_items = 0;
         n = s_gather_clients(sv, n);
         if (sv->sv_peers)
@@ -707,6 +711,8 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
             n = s_gather_peer(sv, sv->sv_dealers[i], i, n, &peer_items);
         if (n > 0)
             s_process(sv, n);
+        /* Between batches, after the replies: the pages of what the log holds. */
+        ly_store_checkpoint_due(sv->sv_store, s_mono_ms());
     }
     LY_LOG(LY_INFO, "node.stopping",
            "batches=%llu requests=%llu bad_frames=%llu bad_peer_messages=%llu "

@@ -115,7 +115,10 @@ static int s_io_router(void *ctx, const uint8_t *ident, size_t ident_len, const 
 
 static void s_open(s_node *n)
 {
-    ly_store_opts o = {.so_map_size = 16 << 20};
+    /* Frequent checkpoints, so restarts find every mix of checkpoint and log. */
+    ly_store_opts o = {.so_map_size = 16 << 20,
+                       .so_checkpoint_events = 25 + s_rand() % 50,
+                       .so_wal_prealloc = 64 << 10};
     char why[256];
     cr_assert_eq(ly_store_open(n->n_dir, n->n_cf.cf_node_id, &o, &n->n_store, why, sizeof why),
                  LY_OK, "%s", why);
@@ -139,6 +142,13 @@ static void s_close(s_node *n)
 {
     ly_repl_destroy(&n->n_repl);
     ly_store_close(&n->n_store);
+}
+
+/* As kill -9: no checkpoint, the next open replays the log. */
+static void s_crash(s_node *n)
+{
+    ly_repl_destroy(&n->n_repl);
+    ly_store_close_abrupt(&n->n_store);
 }
 
 static void s_setup_nodes(void)
@@ -251,6 +261,7 @@ static void s_deliver(int k, int keep)
         cr_assert_eq(e, LY_OK, "seed %u: %s", s_start, ly_errname(e));
         cr_assert_eq(ly_store_commit(&t), LY_OK);
         ly_repl_after_commit(to->n_repl, 1, list.el_ev, list.el_n);
+        cr_assert_eq(ly_store_checkpoint_due(to->n_store, s_now), LY_OK);
     } else {
         ly_repl_handle(to->n_repl, &from, pm, NULL, NULL);
     }
@@ -327,6 +338,7 @@ static void s_run_request(int i, ly_req *rq_in, int crash)
             s_nacked++;
         }
         ly_repl_after_commit(n->n_repl, 1, created ? &ev : NULL, (size_t)created);
+        cr_assert_eq(ly_store_checkpoint_due(n->n_store, s_now), LY_OK);
     }
     ly_rep_fini(rp);
     free(rp);
@@ -335,7 +347,7 @@ static void s_run_request(int i, ly_req *rq_in, int crash)
 static void s_restart(int i)
 {
     s_has_waiting[i] = 0; /* the client's request died with the node */
-    s_close(&s_nodes[i]);
+    s_crash(&s_nodes[i]);
     s_nodes[i].n_epoch++;
     s_open(&s_nodes[i]);
 }

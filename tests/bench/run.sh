@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # run.sh -- build a release tree, measure the raw ceilings (durable LMDB commits,
-# ZeroMQ round trips), one loyald under loyalbench, then chains of loyalds
-# (chain.sh: replication lag, catch-up, restart, memory), and write RESULTS.md.
+# ZeroMQ round trips), one loyald under loyalbench, then the peer a chain would
+# otherwise pick: a Redis primary with one replica, AOF fsynced on every write
+# (redis.sh; Debian's redis-server, installed if missing), under redisbench with
+# the same clients, customers and duration, beside loyald as ratios, with its
+# replica lag; then chains of loyalds (chain.sh: replication lag, catch-up,
+# restart, memory), and write RESULTS.md.
 #
-#   tests/bench/run.sh            # about 7 minutes on 2 cores, plus the build
+#   tests/bench/run.sh            # about 8 minutes on 2 cores, plus the build
 #   tests/bench/run.sh --full     # the catch-up writes 1,000,000 events (about 8 more)
 #
 # Environment: LY_BENCH_BUILD (default build/release), LY_BENCH_BUILD_TYPE
 # (default Release), LY_BENCH_SECONDS per loyalbench run (default 10),
 # LY_BENCH_CUSTOMERS (default 10000), LY_BENCH_CLIENTS (default "1 8 64"),
 # LY_BENCH_OUT (default tests/bench/RESULTS.md), LY_BENCH_CHAIN=0 to leave the
-# chain section out; chain.sh reads its own LY_BENCH_CHAIN_* and
-# LY_BENCH_CATCHUP_* variables (see there).
+# chain section out, LY_BENCH_REDIS=0 to leave Redis out; chain.sh reads its
+# own LY_BENCH_CHAIN_* and LY_BENCH_CATCHUP_* variables (see there), redis.sh
+# LY_REDIS_NO_INSTALL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +27,7 @@ CUSTOMERS=${LY_BENCH_CUSTOMERS:-10000}
 CLIENTS=${LY_BENCH_CLIENTS:-"1 8 64"}
 OUT=${LY_BENCH_OUT:-$ROOT/tests/bench/RESULTS.md}
 CHAIN=${LY_BENCH_CHAIN:-1}
+REDIS=${LY_BENCH_REDIS:-1}
 LMDB_SECONDS=5
 ZMQ_SECONDS=3
 CHAIN_ARGS=()
@@ -41,19 +47,24 @@ log() { printf 'run.sh: %s\n' "$*" >&2; }
 log "building ($BUILD_TYPE) in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" \
-    --target loyald loyalctl loyalbench lmdb_baseline zmq_rtt chainwait >/dev/null
+    --target loyald loyalctl loyalbench lmdb_baseline zmq_rtt chainwait redisbench >/dev/null
 LOYALD=$BUILD/node/loyald
 LOYALCTL=$BUILD/node/loyalctl
 BENCH=$BUILD/tests/bench/loyalbench
 LMDB=$BUILD/tests/bench/lmdb_baseline
 ZRTT=$BUILD/tests/bench/zmq_rtt
+RBENCH=$BUILD/tests/bench/redisbench
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/loyal-bench-XXXXXX")
 NODE_PID=
+REDIS_UP=0
 cleanup() {
     if [[ -n $NODE_PID ]] && kill -0 "$NODE_PID" 2>/dev/null; then
         kill -TERM "$NODE_PID" 2>/dev/null || true
         wait "$NODE_PID" 2>/dev/null || true
+    fi
+    if [[ $REDIS_UP == 1 ]]; then
+        "$ROOT/tests/bench/redis.sh" stop "$WORK/redis" || true
     fi
     rm -rf "$WORK"
 }
@@ -150,6 +161,7 @@ t1=$(date +%s.%N)
 ENROLL_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 
 ROWS=()
+declare -A LY_OPS LY_P50 LY_P99 # by "clients distribution", for the Redis ratios
 for c in $CLIENTS; do
     for dist in uniform skewed; do
         flag=()
@@ -161,6 +173,9 @@ for c in $CLIENTS; do
         p50=$(json_get "$j" p50_us)
         p99=$(json_get "$j" p99_us)
         errs=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$j" | tr -d '"')
+        LY_OPS["$c $dist"]=$ops
+        LY_P50["$c $dist"]=$p50
+        LY_P99["$c $dist"]=$p99
         b=1
         ((c >= 8)) && b=8
         ((c >= 64)) && b=64
@@ -174,12 +189,100 @@ kill -TERM "$NODE_PID"
 wait "$NODE_PID" || log "loyald exited with status $?"
 NODE_PID=
 
+# ---- Redis: primary + replica, AOF fsynced on every write ----
+# ratio A B: A / B with two decimals ("-" if B is 0 or empty).
+ratio() {
+    awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
+}
+REDIS_ROWS=()
+REDIS_NOTE=
+REDIS_VERSION=
+declare -A REDIS_OPS REDIS_LAG50 REDIS_LAG99
+if [[ $REDIS == 1 ]]; then
+    log "starting a Redis primary and replica (redis.sh)"
+    if REDIS_PORTS=$("$ROOT/tests/bench/redis.sh" start "$WORK/redis"); then
+        REDIS_UP=1
+        read -r R_PRIMARY R_REPLICA <<<"$REDIS_PORTS"
+        REDIS_VERSION=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+        for c in $CLIENTS; do
+            for dist in uniform skewed; do
+                flag=()
+                [[ $dist == skewed ]] && flag=(--skew)
+                log "redisbench $c clients, $dist, $SECONDS_PER_RUN s"
+                j=$("$RBENCH" --primary "127.0.0.1:$R_PRIMARY" --replica "127.0.0.1:$R_REPLICA" \
+                    --clients "$c" --duration "$SECONDS_PER_RUN" --customers "$CUSTOMERS" \
+                    "${flag[@]}" --json) || log "redisbench $c clients, $dist: no operation succeeded"
+                k="$c $dist"
+                ops=$(json_get "$j" ops_per_s)
+                p50=$(json_get "$j" p50_us)
+                p99=$(json_get "$j" p99_us)
+                l50=$(json_get "$j" lag_p50_ms)
+                l99=$(json_get "$j" lag_p99_ms)
+                lmax="$(json_get "$j" lag_max_ms) ($(json_get "$j" lag_samples) probes"
+                t=$(json_get "$j" lag_timeouts)
+                [[ ${t:-0} == 0 ]] || lmax+=", $t timed out"
+                REDIS_OPS[$k]=$ops
+                REDIS_LAG50[$k]=$l50
+                REDIS_LAG99[$k]=$l99
+                REDIS_ROWS+=("| $c | $dist | $(printf '%.0f' "${ops:-0}") | $p50 | $p99 | $l50 | $l99 | $lmax) | $(json_get "$j" errors) | $(printf '%.0f' "${LY_OPS[$k]:-0}") | $(ratio "${LY_OPS[$k]:-}" "$ops") | $(ratio "${LY_P50[$k]:-}" "$p50") | $(ratio "${LY_P99[$k]:-}" "$p99") |")
+            done
+        done
+        "$ROOT/tests/bench/redis.sh" stop "$WORK/redis"
+        REDIS_UP=0
+    else
+        rc=$?
+        REDIS_NOTE="Redis was not measured: \`tests/bench/redis.sh start\` failed (exit $rc; exit 2: redis-server is missing and could not be installed here; see the run's stderr)."
+        log "$REDIS_NOTE"
+    fi
+fi
+
 # ---- chains ----
 if [[ $CHAIN == 1 ]]; then
     log "chain benchmarks (chain.sh ${CHAIN_ARGS[*]})"
     LY_BENCH_BUILD=$BUILD LY_BENCH_NO_BUILD=1 LY_BENCH_CHAIN_OUT="$WORK/chain.md" \
         "$ROOT/tests/bench/chain.sh" ${CHAIN_ARGS[@]+"${CHAIN_ARGS[@]}"}
 fi
+
+# redis_lag_beside_chain CHAIN_MD: after chain.sh's replication lag table, the
+# Redis replica lag of the uniform row nearest in ops/s to each offered rate,
+# as ratios; nothing if Redis was not measured or that table is not found.
+redis_lag_beside_chain() {
+    ((${#REDIS_ROWS[@]})) || return 0
+    local rows=() rate p50 p99 c best bestd d k
+    # The rows of the table whose header starts "| offered ops/s | worst node | lag p50 ms | lag p99 ms".
+    mapfile -t rows < <(awk -F'|' '
+        /^\| offered ops\/s \| worst node \| lag p50 ms \| lag p99 ms/ { t = 1; next }
+        t && /^\|---/ { next }
+        t && /^\|/ { r = $2; gsub(/[ ,]/, "", r); p = $4; q = $5; gsub(/ /, "", p); gsub(/ /, "", q); print r, p, q; next }
+        t { exit }' "$1")
+    ((${#rows[@]})) || return 0
+    echo
+    echo "Beside Redis (the section above): for each offered rate, the uniform Redis row" \
+        "nearest in ops/s. Not the same measure: ours runs from an event's stamp (its HLC)" \
+        "at its origin to its commit at the peer, in a 3-node mesh under an open loop; Redis's from the primary's reply to a replica read that shows the write," \
+        "under a closed loop, one replica."
+    echo
+    echo "| offered ops/s | our lag p50 / p99 ms | nearest Redis row | Redis lag p50 / p99 ms | ours / Redis p50 | ours / Redis p99 |"
+    echo "|---|---|---|---|---|---|"
+    for row in "${rows[@]}"; do
+        read -r rate p50 p99 <<<"$row"
+        best=
+        bestd=
+        for c in $CLIENTS; do
+            k="$c uniform"
+            [[ -n ${REDIS_OPS[$k]:-} ]] || continue
+            d=$(awk -v a="${REDIS_OPS[$k]}" -v b="$rate" 'BEGIN { d = a - b; printf "%.0f", d < 0 ? -d : d }')
+            if [[ -z $best ]] || ((d < bestd)); then
+                best=$k
+                bestd=$d
+            fi
+        done
+        [[ -n $best ]] || continue
+        echo "| $rate | $p50 / $p99 | ${best%% *} clients, $(printf '%.0f' "${REDIS_OPS[$best]}") ops/s |" \
+            "${REDIS_LAG50[$best]} / ${REDIS_LAG99[$best]} | $(ratio "$p50" "${REDIS_LAG50[$best]}") |" \
+            "$(ratio "$p99" "${REDIS_LAG99[$best]}") |"
+    done
+}
 
 # ---- the report ----
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -231,9 +334,39 @@ VIRT=$(systemd-detect-virt 2>/dev/null || echo unknown)
     echo '```'
     echo "$STATUS"
     echo '```'
+    echo
+    echo "## Redis, the peer a chain would otherwise pick"
+    echo
+    if [[ $REDIS != 1 ]]; then
+        echo "Left out (LY_BENCH_REDIS=0)."
+    elif [[ -n $REDIS_NOTE ]]; then
+        echo "$REDIS_NOTE"
+    else
+        echo "Debian's redis-server ${REDIS_VERSION:-?} on this machine: a primary and one replica," \
+            "both \`appendonly yes\`, \`appendfsync always\`, \`save \"\"\`" \
+            "(\`tests/bench/redis.sh\`): a write is fsynced to the AOF before its reply, and" \
+            "Redis, like loyald, fsyncs once for all the writes of one event-loop pass."
+        echo "\`redisbench\`: the same clients, customers, distributions and $SECONDS_PER_RUN s" \
+            "per row, closed loop, each operation \`INCRBY cust:<i> <1..500>\` on one" \
+            "connection per client, right after loyald's rows above. The work is not the same:" \
+            "loyald's rows mix earn=90 redeem=5 customer=5 and every mutation carries a" \
+            "transaction id that is deduplicated and logged as an event; Redis only adds to a" \
+            "counter. loyald ran alone, while the Redis primary also streams every write to its" \
+            "replica, which fsyncs it too, on the same CPUs."
+        echo "Replica lag: a probe every 10 ms, \`INCR lagprobe\` on the primary, then" \
+            "\`GET lagprobe\` on the replica every 100 µs until it shows the value: the time" \
+            "from the primary's reply to that read (it includes one GET round trip; the probe" \
+            "adds about 100 writes/s to the load)."
+        echo "Ratios are loyald over Redis: ops/s above 1 favours loyald, latency below 1 does."
+        echo
+        echo "| clients | distribution | Redis ops/s | p50 µs | p99 µs | replica lag p50 ms | lag p99 ms | lag max ms | errors | loyald ops/s | loyald / Redis ops/s | loyald / Redis p50 | loyald / Redis p99 |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        printf '%s\n' "${REDIS_ROWS[@]}"
+    fi
     if [[ $CHAIN == 1 ]]; then
         echo
         cat "$WORK/chain.md"
+        redis_lag_beside_chain "$WORK/chain.md"
     fi
 } >"$OUT"
 cat "$OUT"

@@ -50,7 +50,8 @@ struct ly_store {
     uint64_t st_ckpt_at;     /* monotonic ms of the last checkpoint (or failed attempt) */
     uint32_t st_ckpt_ms_cfg; /* policy */
     uint32_t st_ckpt_events_cfg;
-    ly_err st_ckpt_err; /* the last checkpoint failed: writes are refused with this */
+    ly_err st_ckpt_err;  /* the last checkpoint failed: writes are refused with this */
+    ly_err st_write_err; /* why the last write failed (log or checkpoint); LY_OK once one works */
     uint64_t st_checkpoints;
     uint64_t st_ckpt_last_ms;
     uint64_t st_wal_keep; /* the log file is cut back to this size at a checkpoint */
@@ -523,12 +524,14 @@ ly_err ly_store_checkpoint(ly_store *s)
                    "error=%s events=%llu; writes are refused until a checkpoint succeeds",
                    ly_errname(e), (unsigned long long)events);
         s->st_ckpt_err = e;
+        s->st_write_err = e;
         return e;
     }
     if (s->st_ckpt_err != LY_OK)
         LY_LOG(LY_INFO, "store.checkpoint_recovered", "events=%llu; writes accepted again",
                (unsigned long long)events);
     s->st_ckpt_err = LY_OK;
+    s->st_write_err = LY_OK;
     s->st_epoch++;
     ly_wal_rewind(s->st_wal, s->st_wal_keep);
     s->st_unckpt = 0;
@@ -650,6 +653,7 @@ ly_err ly_store_commit(ly_txn **tp)
                                                     s->st_rec_len - LY_WAL_HEADER, s->st_rec_count);
         if (e == LY_EIO && s_disk_full(s))
             e = LY_ENOSPC;
+        s->st_write_err = e;
     }
     if (e != LY_OK) {
         s_rollback(s);
@@ -1153,5 +1157,6 @@ ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
     out->st_checkpoints = s->st_checkpoints;
     out->st_ckpt_ms = s->st_ckpt_last_ms;
     out->st_ckpt_err = s->st_ckpt_err;
+    out->st_write_err = s->st_write_err;
     return LY_OK;
 }

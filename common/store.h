@@ -196,6 +196,7 @@ typedef struct ly_store_stats {
     uint64_t st_checkpoints; /* checkpoints since the store was opened */
     uint64_t st_ckpt_ms;     /* duration of the last checkpoint */
     ly_err st_ckpt_err;      /* LY_OK, or why the last checkpoint failed (writes refused) */
+    ly_err st_write_err;     /* LY_OK, or why the last write (log append or checkpoint) failed */
 } ly_store_stats;
 
 ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out);

@@ -1003,6 +1003,16 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_kuint(&j, "transfers_received", ns->ns_transfers_received);
     ly_json_kuint(&j, "rights_pending", ns->ns_rights_pending);
     ly_json_kuint(&j, "rights_asked", ns->ns_rights_asked);
+    ly_json_kobject(&j, "store");
+    ly_json_kuint(&j, "log_bytes", ns->ns_log_bytes);
+    ly_json_kuint(&j, "log_events", ns->ns_log_events);
+    ly_json_kuint(&j, "checkpoints", ns->ns_checkpoints);
+    ly_json_kuint(&j, "checkpoint_ms", ns->ns_checkpoint_ms);
+    if (ns->ns_write_error[0])
+        ly_json_kstr(&j, "write_error", ns->ns_write_error);
+    else
+        ly_json_knull(&j, "write_error");
+    ly_json_end(&j);
     ly_json_end(&j);
     ly_json_karray(&j, "peers");
     for (uint32_t i = 0; i < s_npeers(ns); i++)
@@ -1046,6 +1056,13 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     if (ns->ns_map_size)
         printf(" (%.0f%%)", 100.0 * (double)ns->ns_map_used / (double)ns->ns_map_size);
     printf("\n");
+    printf("log          %s, %s events since the last checkpoint; %s checkpoints, the last %s ms\n",
+           s_bytes(ns->ns_log_bytes, buf, sizeof buf), s_unum(ns->ns_log_events),
+           s_unum(ns->ns_checkpoints), s_unum(ns->ns_checkpoint_ms));
+    if (ns->ns_write_error[0])
+        printf("WRITES FAIL  %s: the last write to the store failed; writes are refused until "
+               "one succeeds (nothing acknowledged is lost)\n",
+               ns->ns_write_error);
     printf("transfers    %s sent, %s received (rights moved to and from other branches)\n",
            s_unum(ns->ns_transfers_sent), s_unum(ns->ns_transfers_received));
     printf("rights asks  %s pending (redemptions waiting for rights), %s sent to peers\n",

@@ -437,6 +437,12 @@ static ly_err s_status(ly_service *sv, ly_txn *t, ly_rep *rp)
     ns->ns_uptime_ms = ly_wall_ms() - sv->sv_started_ms;
     ns->ns_map_size = st.st_map_size;
     ns->ns_map_used = st.st_used;
+    ns->ns_log_bytes = st.st_wal_bytes;
+    ns->ns_log_events = st.st_unckpt;
+    ns->ns_checkpoints = st.st_checkpoints;
+    ns->ns_checkpoint_ms = st.st_ckpt_ms;
+    ly_strlcpy(ns->ns_write_error, st.st_write_err == LY_OK ? "" : ly_errname(st.st_write_err),
+               sizeof ns->ns_write_error);
     ly_vv_entry vv[LY_VV_MAX];
     size_t n;
     if ((e = ly_store_vv(t, vv, LY_VV_MAX, &n)) != LY_OK)

@@ -331,6 +331,11 @@ static const lyp_field s_node_tab[] = {
     LYP_FU("transfers_received", ly_node_status, ns_transfers_received),
     LYP_FU("rights_pending", ly_node_status, ns_rights_pending),
     LYP_FU("rights_asked", ly_node_status, ns_rights_asked),
+    LYP_FU("log_bytes", ly_node_status, ns_log_bytes),
+    LYP_FU("log_events", ly_node_status, ns_log_events),
+    LYP_FU("checkpoints", ly_node_status, ns_checkpoints),
+    LYP_FU("checkpoint_ms", ly_node_status, ns_checkpoint_ms),
+    LYP_FS("write_error", ly_node_status, ns_write_error, LYP_C_TEXT, 1),
 };
 
 static ly_err s_node_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)

@@ -128,6 +128,11 @@ typedef struct ly_node_status {
     uint64_t ns_transfers_received; /* rights transfers this node received */
     uint64_t ns_rights_pending;     /* redemptions waiting for rights now */
     uint64_t ns_rights_asked;       /* rights requests sent to peers */
+    uint64_t ns_log_bytes;          /* store: log written since the last checkpoint */
+    uint64_t ns_log_events;         /* store: events in the log only (since the last checkpoint) */
+    uint64_t ns_checkpoints;        /* store: checkpoints since the node started */
+    uint64_t ns_checkpoint_ms;      /* store: duration of the last checkpoint */
+    char ns_write_error[32];        /* store: "" or why the last write failed (log or checkpoint) */
     uint32_t ns_npeers;             /* at most LY_STATUS_PEERS_MAX */
     ly_peer_status *ns_peers;       /* heap, owned by the reply: freed by ly_rep_fini */
 } ly_node_status;

@@ -77,6 +77,8 @@ Test(diskfull, refuses_writes_keeps_serving_loses_nothing, .timeout = 240)
     ly_node_status ns;
     cr_assert_eq(lyh_node_status(n, 5000, &ns), LY_OK);
     cr_expect_eq(ns.ns_events, (uint64_t)acked, "no partial write became visible");
+    cr_expect_str_eq(ns.ns_write_error, "storage_full", "status says why writes are refused");
+    cr_expect_gt(ns.ns_log_events, 0, "the acknowledged writes wait in the log");
     cr_expect_eq(s_enroll(c, i + 1), LY_ENOSPC);
     ly_req rq;
     ly_req_init(&rq, LY_MSG_CUSTOMER);
@@ -93,6 +95,8 @@ Test(diskfull, refuses_writes_keeps_serving_loses_nothing, .timeout = 240)
     cr_assert_eq(lyh_node_up(n, 10000), 0);
     cr_assert_eq(lyh_node_status(n, 5000, &ns), LY_OK);
     cr_expect_eq(ns.ns_events, (uint64_t)acked);
+    cr_expect_str_eq(ns.ns_write_error, "");
+    cr_expect_eq(ns.ns_log_events, 0, "the log was replayed and checkpointed at start");
     c = ly_client_new(n->nd_listen, 5000);
     for (int k = 0; k < acked; k++) {
         ly_req_init(&rq, LY_MSG_CUSTOMER);

@@ -1226,6 +1226,11 @@ Test(rep, roundtrip_status)
     ns->ns_transfers_received = UINT64_MAX;
     ns->ns_rights_pending = 3;
     ns->ns_rights_asked = 1ULL << 40;
+    ns->ns_log_bytes = 5 << 20;
+    ns->ns_log_events = 31337;
+    ns->ns_checkpoints = 9;
+    ns->ns_checkpoint_ms = 12;
+    strcpy(ns->ns_write_error, "storage_full");
     rep_roundtrip(rp); /* no peers: an empty "peers" array */
     uint8_t *buf;
     size_t len;

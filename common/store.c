@@ -24,6 +24,7 @@
 #define S_CKPT_EVENTS     20000
 #define S_CKPT_RETRY_MS   1000
 #define S_WAL_PREALLOC    (16ULL << 20)
+#define S_CKPT_SLOW_MS    100
 
 struct ly_store {
     MDB_env *st_env;
@@ -537,9 +538,10 @@ ly_err ly_store_checkpoint(ly_store *s)
     s->st_unckpt = 0;
     s->st_checkpoints++;
     s->st_ckpt_last_ms = s->st_ckpt_at - t0;
-    LY_LOG(LY_DEBUG, "store.checkpoint", "events=%llu log_bytes=%llu ms=%llu",
-           (unsigned long long)events, (unsigned long long)bytes,
-           (unsigned long long)s->st_ckpt_last_ms);
+    /* A checkpoint holds the loop: a slow one shows in reply latencies. */
+    LY_LOG(s->st_ckpt_last_ms >= S_CKPT_SLOW_MS ? LY_INFO : LY_DEBUG, "store.checkpoint",
+           "events=%llu log_bytes=%llu ms=%llu", (unsigned long long)events,
+           (unsigned long long)bytes, (unsigned long long)s->st_ckpt_last_ms);
     return LY_OK;
 }
 

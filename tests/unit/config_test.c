@@ -162,6 +162,8 @@ Test(config, full)
                 "batch_max = 100\n"
                 "map_size_mb = 128\n"
                 "max_clock_ahead_ms = 5000\n"
+                "checkpoint_ms = 250\n"
+                "checkpoint_events = 5000\n"
                 "\n"
                 "[peer south]\n"
                 "id = 2\n"
@@ -202,6 +204,8 @@ Test(config, full)
     cr_assert_eq(cf.cf_batch_max, 100);
     cr_assert_eq(cf.cf_map_size_mb, 128);
     cr_assert_eq(cf.cf_max_clock_ahead_ms, 5000);
+    cr_assert_eq(cf.cf_checkpoint_ms, 250);
+    cr_assert_eq(cf.cf_checkpoint_events, 5000);
 
     cr_assert_eq(cf.cf_npeers, 2);
     cr_assert_eq(cf.cf_peers[0].pc_id, 2);
@@ -247,6 +251,8 @@ Test(config, defaults)
     cr_assert_eq(cf.cf_batch_max, 512);
     cr_assert_eq(cf.cf_map_size_mb, 64);
     cr_assert_eq(cf.cf_max_clock_ahead_ms, 60000);
+    cr_assert_eq(cf.cf_checkpoint_ms, 1000);
+    cr_assert_eq(cf.cf_checkpoint_events, 20000);
     cr_assert_eq(cf.cf_npeers, 0);
     cr_assert_str_eq(cf.cf_peer_listen, "");
     ly_program def;
@@ -505,6 +511,9 @@ Test(config, bad_numbers)
     s_expect(NODE "batch_max = 4097\n", 6, "expected an integer 1..4096");
     s_expect(NODE "map_size_mb = 1048577\n", 6, "expected an integer 1..1048576");
     s_expect(NODE "max_clock_ahead_ms = 0\n", 6, "'max_clock_ahead_ms' in [node]");
+    s_expect(NODE "checkpoint_ms = 5\n", 6,
+             "'checkpoint_ms' in [node]: expected an integer 10..60000");
+    s_expect(NODE "checkpoint_events = 99\n", 6, "expected an integer 100..10000000");
     s_expect(NODE "[peer south]\nid = 70000\n", 7, "'id' in [peer south]: expected an integer");
     s_expect(NODE "[program]\nversion = 0\n", 7, "'version' in [program]");
     s_expect(NODE "[program]\npoints_per_unit = 1.0001\n", 7,

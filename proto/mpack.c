@@ -633,6 +633,23 @@ static ly_err s_dec_scalar(lyp_dec *d, const lyp_map *m, int fid, const lyp_obj 
     }
 }
 
+/* The table index of key `k`, or m->m_n. Encoders write a table's keys in its
+ * order, so the search starts after the key found last (`hint`) and nearly
+ * always ends at once; the first byte is checked before the whole name. */
+static int s_find_key(const lyp_map *m, const lyp_obj *k, int hint)
+{
+    const char *p = (const char *)k->o_ptr;
+    for (int j = 0; j < m->m_n; j++) {
+        int fid = (hint + j) % m->m_n;
+        const char *name = m->m_tab[fid].f_name;
+        if (k->o_u > 0 && name[0] != p[0])
+            continue;
+        if (lyp_keyeq(k, name))
+            return fid;
+    }
+    return m->m_n;
+}
+
 /* Decodes the `n` entries of a map (its header already read) into `base`.
  * Keys must be strings; a key of the table outside `allowed`, a duplicate, and
  * (for strict maps) an unknown key are LY_EPROTO. *seen receives the keys read;
@@ -642,6 +659,7 @@ ly_err lyp_dec_map(lyp_dec *d, const lyp_map *m, uint64_t n, void *base, uint64_
                    uint64_t *seen_out, uint32_t *fields)
 {
     uint64_t seen = 0;
+    int hint = 0;
     for (uint64_t i = 0; i < n; i++) {
         lyp_obj k, v;
         if (lyp_head(&d->d_rd, &k) != LYP_HEAD_OK)
@@ -649,9 +667,8 @@ ly_err lyp_dec_map(lyp_dec *d, const lyp_map *m, uint64_t n, void *base, uint64_
         if (k.o_type != LYP_STR)
             return lyp_fail(&d->d_w, LY_EPROTO, NULL, "map key is %s, not a string",
                             lyp_otype_names[k.o_type]);
-        int fid = 0;
-        while (fid < m->m_n && !lyp_keyeq(&k, m->m_tab[fid].f_name))
-            fid++;
+        int fid = s_find_key(m, &k, hint);
+        hint = fid + 1;
         if (fid == m->m_n) {
             if (d->d_proto->p_strict) {
                 char name[40];

@@ -77,6 +77,7 @@ static lyp_proxy *s_px[RR_NODES_MAX][RR_NODES_MAX];
 /* Replies used by the test's main thread: static, so that a failed assertion
  * (which ends the test process) leaves no leak report behind. */
 static ly_rep s_rep_main, s_rep_aux;
+static const char *s_node_extra = ""; /* more [node] settings for every node of a test */
 
 static void s_teardown(void)
 {
@@ -113,7 +114,7 @@ static void s_write_config(int i)
 {
     char text[4096];
     size_t len = 0;
-    int w = snprintf(text, sizeof text, "rights_wait_ms = %d\n", RR_WAIT_MS);
+    int w = snprintf(text, sizeof text, "rights_wait_ms = %d\n%s", RR_WAIT_MS, s_node_extra);
     cr_assert(w > 0 && (size_t)w < sizeof text);
     len = (size_t)w;
     for (int j = 1; j <= s_n; j++) {
@@ -1677,5 +1678,83 @@ Test(rights, catch_up_past_a_redemption_of_transferred_rights)
     s_heal_all();
     s_converge("(e) n3 back");
     s_check_settled("lc-x", 0);
+    s_stop_clean();
+}
+
+/* ---- (d) a retry of a redemption that waits for rights ----------------------- */
+
+typedef struct s_retry {
+    int r_node;
+    ly_req r_rq;
+    ly_rep r_rep;
+    ly_err r_err;
+    uint64_t r_ms;
+} s_retry;
+
+static void *s_retry_main(void *arg)
+{
+    s_retry *r = arg;
+    ly_client *c = ly_client_new(s_node(r->r_node)->nd_listen, RR_CALL_MS);
+    uint64_t t0 = lyh_now_ms();
+    r->r_err = c ? ly_client_call(c, &r->r_rq, &r->r_rep) : LY_ENOMEM;
+    r->r_ms = lyh_now_ms() - t0;
+    ly_client_destroy(&c);
+    return NULL;
+}
+
+/* A POS gives up on a redemption that is parked waiting for rights and sends
+ * it again (same transaction). The retry must share the parked copy's fate: an
+ * answer "refused" while the parked copy later commits would tell the
+ * customer no points were taken when they were (found by the chaos runner,
+ * fixed in ba0cb7a; with that fix undone this test fails). */
+Test(rights, a_retry_shares_the_fate_of_its_waiting_copy)
+{
+    const char *cust = "rt-c1";
+    /* One waiting slot (the slots are min(batch_max, 256)): the retry cannot
+     * wait on its own and is answered at once, as when a busy branch has filled
+     * its slots or lost the peer that holds the rights. */
+    s_node_extra = "batch_max = 1\n";
+    s_net_up(2);
+    s_links_up("(d) two nodes");
+    ly_rep *rp = &s_rep_main;
+    s_mutate_ok(1, LY_MSG_ENROLL, cust, "rt-enroll", 0, rp);
+    ly_rep_fini(rp);
+    s_mutate_ok(1, LY_MSG_EARN, cust, "rt-earn", 10000, rp);
+    uint64_t seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    cr_assert_geq(s_wait_holds(2, 1, seq, RR_CONVERGE_MS), 0, "n2 never received n1's earn");
+
+    /* n1's transfer to n2 is held in the link until it heals. */
+    s_set_link(1, 2, LYP_MODE_BLACKHOLE, 0);
+    ly_req rq;
+    s_req(&rq, LY_MSG_REDEEM, cust, "rt-redeem", 100);
+    ly_client *impatient = ly_client_new(s_node(2)->nd_listen, 60);
+    cr_assert_not_null(impatient);
+    ly_err e = ly_client_call(impatient, &rq, rp);
+    ly_client_destroy(&impatient);
+    cr_assert_eq(e, LY_ETIMEDOUT, "the first copy should wait for rights, got %s (%s)",
+                 ly_errname(e), e == LY_OK ? ly_errname((ly_err)rp->rp_err) : "-");
+
+    s_retry r = {.r_node = 2, .r_rq = rq};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, s_retry_main, &r), 0);
+    lyh_sleep_ms(30);
+    s_set_link(1, 2, LYP_MODE_PASS, 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(r.r_err, LY_OK, "the retry got no reply: %s", ly_errname(r.r_err));
+    cr_log_info("(d) the retry was answered %s after %llu ms", ly_errname((ly_err)r.r_rep.rp_err),
+                (unsigned long long)r.r_ms);
+
+    s_converge("(d) after the retry");
+    /* What the retry said is what happened, at every node. */
+    if (r.r_rep.rp_err == LY_OK) {
+        cr_expect_eq(r.r_rep.rp_points, -100);
+        s_check_settled(cust, 0);
+    } else {
+        cr_expect_eq(r.r_rep.rp_err, LY_EINSUFFICIENT_LOCAL, "%s: %s",
+                     ly_errname((ly_err)r.r_rep.rp_err), r.r_rep.rp_message);
+        s_check_settled(cust, 100); /* refused: nothing may have been taken */
+    }
+    ly_rep_fini(&r.r_rep);
     s_stop_clean();
 }

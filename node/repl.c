@@ -202,20 +202,54 @@ static void s_hello(ly_repl *r, int pi)
     r->r_peers[pi].p_hello_tries++;
 }
 
-static void s_request_sync(ly_repl *r, int pi)
+/* Raise `m`'s version vector to the events in `evs` (a catch-up reply: per
+ * origin, contiguous after what we hold). */
+static void s_vv_advance(ly_pmsg *m, const ly_event *evs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = 0;
+        while (k < m->pm_nvv && (m->pm_vv[k].vv_origin != evs[i].ev_origin ||
+                                 m->pm_vv[k].vv_incarnation != evs[i].ev_incarnation))
+            k++;
+        if (k == m->pm_nvv) {
+            if (m->pm_nvv == LY_PEER_VV_MAX)
+                continue;
+            m->pm_vv[k].vv_origin = evs[i].ev_origin;
+            m->pm_vv[k].vv_incarnation = evs[i].ev_incarnation;
+            m->pm_vv[k].vv_seq = 0;
+            m->pm_nvv++;
+        }
+        if (evs[i].ev_seq > m->pm_vv[k].vv_seq)
+            m->pm_vv[k].vv_seq = evs[i].ev_seq;
+    }
+}
+
+/* Ask the peer for what we lack. With `after` (a catch-up reply not applied
+ * yet), ask for what follows it: the peer reads and sends the next part while
+ * this node applies this one. If that part does not follow after all (the
+ * batch failed), its events are gaps and a plain request repairs them. */
+static void s_request_sync_after(ly_repl *r, int pi, const ly_pmsg *after)
 {
     s_peer *p = &r->r_peers[pi];
     if (!p->p_welcomed || p->p_sync_inflight)
         return;
     ly_pmsg *m = s_msg(r, LY_PM_SYNC_REQ);
     s_fill_vv(r, m);
+    if (after)
+        s_vv_advance(m, after->pm_events, after->pm_nevents);
     m->pm_max = LY_SYNC_BATCH;
     if (s_to_dealer(r, pi, m) == 0) {
         p->p_sync_inflight = 1;
         p->p_sync_ms = r->r_now;
         p->p_need_sync = 0;
-        LY_LOG(LY_DEBUG, "peer.sync_req", "peer=%s", p->p_conf->pc_name);
+        LY_LOG(LY_DEBUG, "peer.sync_req", "peer=%s pipelined=%d", p->p_conf->pc_name,
+               after != NULL);
     }
+}
+
+static void s_request_sync(ly_repl *r, int pi)
+{
+    s_request_sync_after(r, pi, NULL);
 }
 
 /* ---- version vectors ---- */
@@ -528,8 +562,10 @@ static ly_err s_on_dealer(ly_repl *r, int pi, const ly_pmsg *m, ly_txn *t)
         return LY_OK;
     case LY_PM_SYNC_REP: {
         p->p_sync_inflight = 0;
+        if (m->pm_more && m->pm_nevents > 0)
+            s_request_sync_after(r, pi, m);
         ly_err e = t ? s_apply(r, p, m, t) : LY_EINTERNAL;
-        if (m->pm_more)
+        if (m->pm_more && !p->p_sync_inflight)
             p->p_need_sync = 1;
         return e;
     }

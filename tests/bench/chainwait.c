@@ -14,6 +14,7 @@
  * a node was started) or else since chainwait started, taken when the round
  * that saw the condition ended. --progress prints each round's events counts
  * to stderr (* after a count: some peer row not converged; ?: never answered).
+ * The clock and the option parsing are benchlib.h's.
  *
  * Exit status: 0 converged, 1 not within the timeout, 2 usage error. */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 
 #include "proto/client.h"
+#include "tests/bench/benchlib.h"
 
 #define S_NODES_MAX 16
 
@@ -43,6 +45,7 @@ typedef struct s_node {
 static s_node s_nodes[S_NODES_MAX];
 static int s_nnodes;
 
+/* CLOCK_REALTIME in milliseconds (since the epoch). */
 static uint64_t s_wall_ms(void)
 {
     struct timespec ts;
@@ -50,35 +53,15 @@ static uint64_t s_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void s_sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u), .tv_nsec = (long)(ms % 1000u) * 1000000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
+/* The --nodes list into s_nodes. 0 ok, -1 bad. */
 static int s_parse_nodes(const char *s)
 {
-    const char *p = s;
-    for (;;) {
-        size_t len = strcspn(p, ",");
-        if (len == 0 || len > 255 || s_nnodes == S_NODES_MAX)
-            return -1;
-        s_nodes[s_nnodes].n_ep = strndup(p, len);
-        if (s_nodes[s_nnodes].n_ep == NULL)
-            return -1;
-        s_nnodes++;
-        if (p[len] == '\0')
-            return 0;
-        p += len + 1;
-    }
+    char *eps[S_NODES_MAX];
+    int n = lyb_endpoints(s, 1, eps, S_NODES_MAX);
+    for (int i = 0; i < n; i++)
+        s_nodes[i].n_ep = eps[i];
+    s_nnodes = n > 0 ? n : 0;
+    return n > 0 ? 0 : -1;
 }
 
 /* Ask node `n` for its status; fills its fields. 0 answered, -1 not. */
@@ -168,14 +151,10 @@ int main(int argc, char **argv)
                 bad = 1;
             break;
         case 'i':
-            interval = strtol(optarg, &end, 10);
-            if (*end || errno || interval < 1 || interval > 60000)
-                bad = 1;
+            interval = lyb_num(optarg, 1, 60000, &bad);
             break;
         case 't':
-            timeout_s = strtol(optarg, &end, 10);
-            if (*end || errno || timeout_s < 1 || timeout_s > 86400)
-                bad = 1;
+            timeout_s = lyb_num(optarg, 1, 86400, &bad);
             break;
         case 's':
             since = strtoull(optarg, &end, 10);
@@ -206,7 +185,7 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
-    uint64_t wall0 = s_wall_ms(), mono0 = s_mono_ms();
+    uint64_t wall0 = s_wall_ms(), mono0 = lyb_now_us() / 1000u;
     if (since == 0 || since > wall0)
         since = wall0;
     uint64_t offset = wall0 - since; /* ms between --since-ms and our start */
@@ -215,9 +194,9 @@ int main(int argc, char **argv)
     int64_t t_answer = -1, t_change = -1, t_equal = -1, t_conv = -1;
     long rounds = 0;
     for (uint64_t next = mono0;; next += (uint64_t)interval) {
-        uint64_t now = s_mono_ms();
+        uint64_t now = lyb_now_us() / 1000u;
         if (now < next)
-            s_sleep_ms(next - now);
+            lyb_sleep_us((next - now) * 1000u);
         else
             next = now; /* a slow round: no burst to catch up */
         int all = 1;
@@ -231,7 +210,7 @@ int main(int argc, char **argv)
             }
         }
         rounds++;
-        int64_t t = (int64_t)(offset + s_mono_ms() - mono0);
+        int64_t t = (int64_t)(offset + lyb_now_us() / 1000u - mono0);
         if (all && t_answer < 0)
             t_answer = t;
         int equal = all, conv = all, changed = 0;
@@ -261,7 +240,7 @@ int main(int argc, char **argv)
             t_conv = t;
             break;
         }
-        if (s_mono_ms() >= deadline)
+        if (lyb_now_us() / 1000u >= deadline)
             break;
     }
     s_print(json, t_answer, t_change, t_equal, t_conv, rounds);

@@ -18,7 +18,9 @@
  * operations to 20% of the customers. --enroll first enrolls the customers
  * (and gives each 100 points so redemptions of 1 point succeed), in parallel,
  * with fixed transaction ids: running it again on the same node changes
- * nothing. --ops 0 with --enroll only enrolls.
+ * nothing. --ops 0 with --enroll only enrolls. The clock, the random numbers,
+ * the 80/20 rule and the percentiles are benchlib.h's, shared by every bench
+ * program.
  *
  * Exit status: 0 done, 1 no operation succeeded, 2 usage error. */
 #include <errno.h>
@@ -26,7 +28,6 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,8 @@
 #include <unistd.h>
 
 #include "proto/client.h"
+#include "tests/bench/benchlib.h"
 
-#define S_CLIENTS_MAX        1024
 #define S_NODES_MAX          64
 #define S_SEED_POINTS_AMOUNT 10000 /* minor units: 100 points at the base tier */
 
@@ -60,25 +61,18 @@ typedef struct s_opts {
     const char *prefix;
 } s_opts;
 
-/* Latencies in microseconds, one per answered operation. */
-typedef struct s_samples {
-    uint32_t *sa_v;
-    size_t sa_n, sa_cap;
-} s_samples;
-
 typedef struct s_worker {
     int w_index;
-    pthread_t w_thread;
-    unsigned long long w_rng;
-    s_samples w_lat; /* from the scheduled send time (--rate) or the send */
-    s_samples w_svc; /* --rate: from the actual send */
-    long w_offered;  /* --rate: operations scheduled before the deadline */
-    long w_late;     /* --rate: sent more than 1 ms after their scheduled time */
+    uint64_t w_rng;
+    lyb_samples w_lat; /* µs per answered operation: from the scheduled send time
+                        * (--rate) or the send */
+    lyb_samples w_svc; /* --rate: from the actual send */
+    long w_offered;    /* --rate: operations scheduled before the deadline */
+    long w_late;       /* --rate: sent more than 1 ms after their scheduled time */
     long w_ok;
     long w_refused[LY_ERR_COUNT];   /* by the reply's error */
     long w_transport[LY_ERR_COUNT]; /* no reply: by the client's error */
     long w_ops_by_type[S_OP_COUNT];
-    int w_oom;
 } s_worker;
 
 static s_opts s_o;
@@ -89,73 +83,21 @@ static atomic_long s_enroll_failed;
 static uint64_t s_start_us, s_deadline_us;
 static char s_run_id[24];
 
-static uint64_t s_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* xorshift64* */
-static uint64_t s_rand(unsigned long long *st)
-{
-    *st ^= *st >> 12;
-    *st ^= *st << 25;
-    *st ^= *st >> 27;
-    return *st * 2685821657736338717ULL;
-}
-
 static void s_cust_id(int i, char *out, size_t cap)
 {
     snprintf(out, cap, "%s-%06d", s_o.prefix, i);
 }
 
-static int s_pick_customer(s_worker *w)
-{
-    int n = s_o.customers;
-    if (!s_o.skew || n < 5)
-        return (int)(s_rand(&w->w_rng) % (uint64_t)n);
-    int hot = n / 5;
-    if (s_rand(&w->w_rng) % 100 < 80)
-        return (int)(s_rand(&w->w_rng) % (uint64_t)hot);
-    return hot + (int)(s_rand(&w->w_rng) % (uint64_t)(n - hot));
-}
-
 static int s_pick_op(s_worker *w)
 {
     int total = s_o.mix[0] + s_o.mix[1] + s_o.mix[2];
-    int r = (int)(s_rand(&w->w_rng) % (uint64_t)total);
+    int r = (int)(lyb_rand(&w->w_rng) % (uint64_t)total);
     for (int i = 0; i < S_OP_COUNT; i++) {
         if (r < s_o.mix[i])
             return i;
         r -= s_o.mix[i];
     }
     return S_OP_EARN;
-}
-
-static int s_record(s_worker *w, s_samples *sa, uint64_t us)
-{
-    if (sa->sa_n == sa->sa_cap) {
-        size_t cap = sa->sa_cap ? sa->sa_cap * 2 : 65536;
-        uint32_t *nl = realloc(sa->sa_v, cap * sizeof *nl);
-        if (nl == NULL) {
-            w->w_oom = 1;
-            return -1;
-        }
-        sa->sa_v = nl;
-        sa->sa_cap = cap;
-    }
-    sa->sa_v[sa->sa_n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    return 0;
-}
-
-/* Sleep until CLOCK_MONOTONIC reaches `us`. */
-static void s_sleep_until(uint64_t us)
-{
-    struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
-                          .tv_nsec = (long)(us % 1000000u) * 1000};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
 }
 
 /* The endpoint of client (or enroll thread) i: round-robin over the nodes. */
@@ -213,14 +155,14 @@ static void *s_worker_main(void *arg)
         if (s_o.ops >= 0) {
             if (atomic_fetch_add(&s_claimed, 1) >= s_o.ops)
                 break;
-        } else if (s_now_us() >= s_deadline_us) {
+        } else if (lyb_now_us() >= s_deadline_us) {
             break;
         }
         if (s_o.rate > 0) {
             w->w_offered++;
-            uint64_t now = s_now_us();
+            uint64_t now = lyb_now_us();
             if (now < sched)
-                s_sleep_until(sched);
+                lyb_sleep_until(sched);
             else if (now - sched > 1000)
                 w->w_late++;
         }
@@ -230,16 +172,17 @@ static void *s_worker_main(void *arg)
         ly_req_init(&rq, op == S_OP_EARN     ? LY_MSG_EARN
                          : op == S_OP_REDEEM ? LY_MSG_REDEEM
                                              : LY_MSG_CUSTOMER);
-        s_cust_id(s_pick_customer(w), rq.rq_customer, sizeof rq.rq_customer);
+        int cust = lyb_pick_customer(&w->w_rng, s_o.customers, s_o.skew);
+        s_cust_id(cust, rq.rq_customer, sizeof rq.rq_customer);
         if (op == S_OP_CUSTOMER) {
             rq.rq_limit = 1;
         } else {
             snprintf(rq.rq_txn, sizeof rq.rq_txn, "b%s-%d-%llu", s_run_id, w->w_index, n++);
-            rq.rq_amount = op == S_OP_EARN ? 100 + (int64_t)(s_rand(&w->w_rng) % 9901) : 1;
+            rq.rq_amount = op == S_OP_EARN ? 100 + (int64_t)(lyb_rand(&w->w_rng) % 9901) : 1;
         }
-        uint64_t t0 = s_now_us();
+        uint64_t t0 = lyb_now_us();
         ly_err e = ly_client_call(c, &rq, &rp);
-        uint64_t t1 = s_now_us();
+        uint64_t t1 = lyb_now_us();
         uint64_t us = t1 - (sched && sched < t0 ? sched : t0);
         w->w_ops_by_type[op]++;
         if (e != LY_OK) {
@@ -249,8 +192,8 @@ static void *s_worker_main(void *arg)
                 w->w_ok++;
             else
                 w->w_refused[rp.rp_err < LY_ERR_COUNT ? rp.rp_err : LY_EINTERNAL]++;
-            if (s_record(w, &w->w_lat, us) != 0 ||
-                (s_o.rate > 0 && s_record(w, &w->w_svc, t1 - t0) != 0)) {
+            if (lyb_samples_add(&w->w_lat, us) != 0 ||
+                (s_o.rate > 0 && lyb_samples_add(&w->w_svc, t1 - t0) != 0)) {
                 ly_rep_fini(&rp);
                 break;
             }
@@ -261,9 +204,10 @@ static void *s_worker_main(void *arg)
     return NULL;
 }
 
+/* arg: the thread's index (an int). */
 static void *s_enroll_main(void *arg)
 {
-    ly_client *c = ly_client_new(s_endpoint((int)(intptr_t)arg), s_o.timeout_ms);
+    ly_client *c = ly_client_new(s_endpoint(*(const int *)arg), s_o.timeout_ms);
     if (c == NULL) {
         atomic_fetch_add(&s_enroll_failed, 1);
         return NULL;
@@ -271,25 +215,6 @@ static void *s_enroll_main(void *arg)
     s_enroll_part(c);
     ly_client_destroy(&c);
     return NULL;
-}
-
-static int s_cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of sorted samples, nearest rank. */
-static uint32_t s_quantile(const uint32_t *v, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t rank = (size_t)(q * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
 }
 
 static int s_parse_mix(const char *s, int *mix)
@@ -324,50 +249,6 @@ static int s_parse_mix(const char *s, int *mix)
     return 0;
 }
 
-/* Split an endpoint list ("tcp://a:1,tcp://b:2") into s_o.nodes; `list` 0
- * takes the whole string as one endpoint. 0 ok, -1 bad. */
-static int s_parse_nodes(const char *s, int list)
-{
-    for (int i = 0; i < s_o.nnodes; i++)
-        free(s_o.nodes[i]);
-    s_o.nnodes = 0;
-    const char *p = s;
-    for (;;) {
-        size_t len = list ? strcspn(p, ",") : strlen(p);
-        if (len == 0 || len > 255 || s_o.nnodes == S_NODES_MAX)
-            return -1;
-        char *ep = strndup(p, len);
-        if (ep == NULL)
-            return -1;
-        s_o.nodes[s_o.nnodes++] = ep;
-        if (p[len] == '\0')
-            return 0;
-        p += len + 1;
-    }
-}
-
-/* All workers' samples of one kind (the s_samples at `off` in s_worker),
- * sorted, in one array (freed here: the workers' arrays). Caller owns it. */
-static uint32_t *s_merge(int nworkers, size_t off, size_t *n)
-{
-    size_t total = 0, k = 0;
-    for (int i = 0; i < nworkers; i++)
-        total += ((s_samples *)((char *)&s_workers[i] + off))->sa_n;
-    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
-    for (int i = 0; i < nworkers; i++) {
-        s_samples *sa = (s_samples *)((char *)&s_workers[i] + off);
-        if (all != NULL && sa->sa_n)
-            memcpy(all + k, sa->sa_v, sa->sa_n * sizeof *all);
-        k += sa->sa_n;
-        free(sa->sa_v);
-        *sa = (s_samples){0};
-    }
-    if (all != NULL)
-        qsort(all, total, sizeof *all, s_cmp_u32);
-    *n = total;
-    return all;
-}
-
 static void s_usage(FILE *out)
 {
     fputs("usage: loyalbench (--node ENDPOINT | --nodes EP1,EP2,...) [--clients N]\n"
@@ -391,16 +272,6 @@ static void s_usage(FILE *out)
           "  --prefix ID       customer id prefix (default bench)\n"
           "  --json            print one JSON line instead of text\n",
           out);
-}
-
-static long s_num(const char *s, long lo, long hi, int *bad)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || errno || v < lo || v > hi)
-        *bad = 1;
-    return v;
 }
 
 int main(int argc, char **argv)
@@ -434,31 +305,28 @@ int main(int argc, char **argv)
         case 'N':
             s_o.node = optarg;
             nnode_opts++;
-            if (s_parse_nodes(optarg, ch == 'N') != 0)
+            while (s_o.nnodes > 0)
+                free(s_o.nodes[--s_o.nnodes]);
+            s_o.nnodes = lyb_endpoints(optarg, ch == 'N', s_o.nodes, S_NODES_MAX);
+            if (s_o.nnodes < 0) {
+                s_o.nnodes = 0;
                 bad = 1;
+            }
             break;
-        case 'r': {
-            char *end;
-            s_o.rate = strtod(optarg, &end);
-            if (*end || !(s_o.rate > 0 && s_o.rate <= 10000000))
-                bad = 1;
+        case 'r':
+            s_o.rate = lyb_real(optarg, 10000000, &bad);
             break;
-        }
         case 'c':
-            s_o.clients = (int)s_num(optarg, 1, S_CLIENTS_MAX, &bad);
+            s_o.clients = (int)lyb_num(optarg, 1, LYB_CLIENTS_MAX, &bad);
             break;
         case 'o':
-            s_o.ops = s_num(optarg, 0, 1000000000L, &bad);
+            s_o.ops = lyb_num(optarg, 0, 1000000000L, &bad);
             break;
-        case 'd': {
-            char *end;
-            s_o.duration = strtod(optarg, &end);
-            if (*end || !(s_o.duration > 0 && s_o.duration <= 86400))
-                bad = 1;
+        case 'd':
+            s_o.duration = lyb_real(optarg, 86400, &bad);
             break;
-        }
         case 'u':
-            s_o.customers = (int)s_num(optarg, 1, 100000000L, &bad);
+            s_o.customers = (int)lyb_num(optarg, 1, 100000000L, &bad);
             break;
         case 's':
             s_o.skew = 1;
@@ -471,7 +339,7 @@ int main(int argc, char **argv)
             s_o.enroll = 1;
             break;
         case 't':
-            s_o.timeout_ms = (int)s_num(optarg, 1, 3600000L, &bad);
+            s_o.timeout_ms = (int)lyb_num(optarg, 1, 3600000L, &bad);
             break;
         case 'p':
             s_o.prefix = optarg;
@@ -504,18 +372,17 @@ int main(int argc, char **argv)
     snprintf(s_run_id, sizeof s_run_id, "%lx%x", (unsigned long)time(NULL), (unsigned)getpid());
 
     if (s_o.enroll) {
-        uint64_t t0 = s_now_us();
-        int n = s_o.clients < 64 ? 64 : s_o.clients;
-        pthread_t *th = calloc((size_t)n, sizeof *th);
-        if (th == NULL)
+        uint64_t t0 = lyb_now_us();
+        int n = s_o.clients < 64 ? 64 : s_o.clients, *index = calloc((size_t)n, sizeof *index);
+        if (index == NULL)
             return 1;
         for (int i = 0; i < n; i++)
-            if (pthread_create(&th[i], NULL, s_enroll_main, (void *)(intptr_t)i) != 0)
-                n = i;
-        for (int i = 0; i < n; i++)
-            pthread_join(th[i], NULL);
-        free(th);
-        double secs = (double)(s_now_us() - t0) / 1e6;
+            index[i] = i;
+        lyb_threads th;
+        lyb_threads_start(&th, n, s_enroll_main, index, sizeof *index);
+        lyb_threads_join(&th);
+        free(index);
+        double secs = (double)(lyb_now_us() - t0) / 1e6;
         fprintf(stderr, "loyalbench: enrolled %d customers in %.1f s (%ld failures)\n",
                 s_o.customers, secs, (long)atomic_load(&s_enroll_failed));
         if (atomic_load(&s_enroll_failed) > 0)
@@ -527,28 +394,25 @@ int main(int argc, char **argv)
     s_workers = calloc((size_t)s_o.clients, sizeof *s_workers);
     if (s_workers == NULL)
         return 1;
-    uint64_t t0 = s_now_us();
+    uint64_t t0 = lyb_now_us();
     s_start_us = t0;
     s_deadline_us = t0 + (uint64_t)(s_o.duration * 1e6);
-    int started = 0;
     for (int i = 0; i < s_o.clients; i++) {
         s_workers[i].w_index = i;
-        s_workers[i].w_rng = 0x9E3779B97F4A7C15ULL * (unsigned long long)(i + 1) ^ t0;
-        if (pthread_create(&s_workers[i].w_thread, NULL, s_worker_main, &s_workers[i]) != 0)
-            break;
-        started++;
+        s_workers[i].w_rng = lyb_seed(i, t0);
     }
-    for (int i = 0; i < started; i++)
-        pthread_join(s_workers[i].w_thread, NULL);
-    double secs = (double)(s_now_us() - t0) / 1e6;
+    lyb_threads th;
+    int started = lyb_threads_start(&th, s_o.clients, s_worker_main, s_workers, sizeof *s_workers);
+    lyb_threads_join(&th);
+    double secs = (double)(lyb_now_us() - t0) / 1e6;
 
     long ok = 0, offered = 0, late = 0, refused[LY_ERR_COUNT] = {0}, transport[LY_ERR_COUNT] = {0},
          by_type[S_OP_COUNT] = {0};
-    size_t total = 0, nsvc = 0;
-    uint32_t *all = s_merge(started, offsetof(s_worker, w_lat), &total);
-    uint32_t *svc = s_merge(started, offsetof(s_worker, w_svc), &nsvc);
-    if (all == NULL || svc == NULL)
+    lyb_samples all = {0}, svc = {0};
+    if (lyb_samples_merge(&all, &s_workers[0].w_lat, sizeof *s_workers, started) != 0 ||
+        lyb_samples_merge(&svc, &s_workers[0].w_svc, sizeof *s_workers, started) != 0)
         return 1;
+    size_t total = all.sa_n;
     for (int i = 0; i < started; i++) {
         s_worker *w = &s_workers[i];
         ok += w->w_ok;
@@ -562,10 +426,10 @@ int main(int argc, char **argv)
             by_type[t] += w->w_ops_by_type[t];
     }
     double rate = secs > 0 ? (double)total / secs : 0;
-    uint32_t p50 = s_quantile(all, total, 0.50), p90 = s_quantile(all, total, 0.90),
-             p99 = s_quantile(all, total, 0.99), p999 = s_quantile(all, total, 0.999),
-             pmax = total ? all[total - 1] : 0;
-    uint32_t s50 = s_quantile(svc, nsvc, 0.50), s99 = s_quantile(svc, nsvc, 0.99);
+    uint32_t p50 = lyb_quantile(&all, 0.50), p90 = lyb_quantile(&all, 0.90),
+             p99 = lyb_quantile(&all, 0.99), p999 = lyb_quantile(&all, 0.999),
+             pmax = lyb_quantile(&all, 1);
+    uint32_t s50 = lyb_quantile(&svc, 0.50), s99 = lyb_quantile(&svc, 0.99);
 
     if (s_o.json) {
         printf("{\"node\":\"%s\",\"nodes\":%d,\"clients\":%d,\"customers\":%d,\"skew\":%s,"
@@ -623,8 +487,8 @@ int main(int argc, char **argv)
         }
         printf("%s\n", any ? "" : " none");
     }
-    free(all);
-    free(svc);
+    lyb_samples_fini(&all);
+    lyb_samples_fini(&svc);
     free(s_workers);
     for (int i = 0; i < s_o.nnodes; i++)
         free(s_o.nodes[i]);

@@ -7,8 +7,9 @@
  * N client threads, one TCP connection each, one request in flight per client
  * (closed loop): `INCRBY cust:<i> <points>`, points 1..500 like an earn. The
  * customers are uniform, or with --skew 80% of the operations go to 20% of the
- * customers (loyalbench's rule). Every answered operation's latency is kept,
- * so the percentiles are exact. The protocol (RESP) is spoken directly: a
+ * customers (loyalbench's rule, from benchlib.h like the clock and the
+ * percentiles). Every answered operation's latency is kept, so the
+ * percentiles are exact. The protocol (RESP) is spoken directly: a
  * parser that does no I/O (s_resp_parse) and a buffered connection around it.
  *
  * With --replica, a probe thread measures the replica's lag every ~10 ms:
@@ -25,7 +26,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_CLIENTS_MAX     1024
+#include "tests/bench/benchlib.h"
+
 #define S_BUF_SIZE        16384 /* a connection's read buffer */
 #define S_BULK_MAX        4096  /* the largest bulk string we accept */
 #define S_STR_MAX         64    /* bytes of a reply's string kept */
@@ -270,18 +271,10 @@ typedef struct s_opts {
     int json;
 } s_opts;
 
-/* Samples in microseconds. */
-typedef struct s_samples {
-    uint32_t *sa_v;
-    size_t sa_n, sa_cap;
-    int sa_oom;
-} s_samples;
-
 typedef struct s_worker {
     int w_index;
-    pthread_t w_thread;
-    unsigned long long w_rng;
-    s_samples w_lat;
+    uint64_t w_rng;
+    lyb_samples w_lat; /* µs per answered operation */
     long w_ok;
     long w_reply_errors;     /* the server answered with an error */
     long w_transport_errors; /* no answer: connect, send, receive or protocol */
@@ -289,68 +282,15 @@ typedef struct s_worker {
 } s_worker;
 
 typedef struct s_probe {
-    pthread_t pr_thread;
-    s_samples pr_lag; /* µs from the primary's reply to the replica's read */
-    long pr_timeouts; /* probes not seen on the replica within the timeout */
-    long pr_failures; /* the primary or the replica did not answer */
+    lyb_samples pr_lag; /* µs from the primary's reply to the replica's read */
+    long pr_timeouts;   /* probes not seen on the replica within the timeout */
+    long pr_failures;   /* the primary or the replica did not answer */
 } s_probe;
 
 static s_opts s_o;
 static s_worker *s_workers;
 static s_probe s_pr;
 static uint64_t s_deadline_us;
-
-static uint64_t s_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void s_sleep_us(uint64_t us)
-{
-    struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
-                          .tv_nsec = (long)(us % 1000000u) * 1000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
-/* xorshift64* */
-static uint64_t s_rand(unsigned long long *st)
-{
-    *st ^= *st >> 12;
-    *st ^= *st << 25;
-    *st ^= *st >> 27;
-    return *st * 2685821657736338717ULL;
-}
-
-/* loyalbench's rule: with --skew, 80% of the picks among the first fifth. */
-static int s_pick_customer(s_worker *w)
-{
-    int n = s_o.customers;
-    if (!s_o.skew || n < 5)
-        return (int)(s_rand(&w->w_rng) % (uint64_t)n);
-    int hot = n / 5;
-    if (s_rand(&w->w_rng) % 100 < 80)
-        return (int)(s_rand(&w->w_rng) % (uint64_t)hot);
-    return hot + (int)(s_rand(&w->w_rng) % (uint64_t)(n - hot));
-}
-
-static int s_record(s_samples *sa, uint64_t us)
-{
-    if (sa->sa_n == sa->sa_cap) {
-        size_t cap = sa->sa_cap ? sa->sa_cap * 2 : 65536;
-        uint32_t *nv = realloc(sa->sa_v, cap * sizeof *nv);
-        if (nv == NULL) {
-            sa->sa_oom = 1;
-            return -1;
-        }
-        sa->sa_v = nv;
-        sa->sa_cap = cap;
-    }
-    sa->sa_v[sa->sa_n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    return 0;
-}
 
 static void s_worker_error(s_worker *w, const char *what)
 {
@@ -366,9 +306,9 @@ static int s_connect_until_deadline(s_worker *w, s_conn *cn)
             return 0;
         w->w_transport_errors++;
         s_worker_error(w, strerror(errno));
-        if (s_now_us() + S_RECONNECT_US >= s_deadline_us)
+        if (lyb_now_us() + S_RECONNECT_US >= s_deadline_us)
             return -1;
-        s_sleep_us(S_RECONNECT_US);
+        lyb_sleep_us(S_RECONNECT_US);
     }
 }
 
@@ -384,17 +324,17 @@ static void *s_worker_main(void *arg)
     cn->cn_fd = -1;
     cn->cn_host = s_o.p_host;
     cn->cn_port = s_o.p_port;
-    while (s_now_us() < s_deadline_us) {
+    while (lyb_now_us() < s_deadline_us) {
         if (cn->cn_fd < 0 && s_connect_until_deadline(w, cn) != 0)
             break;
         char key[32], points[16];
-        snprintf(key, sizeof key, "cust:%d", s_pick_customer(w));
-        snprintf(points, sizeof points, "%d", 1 + (int)(s_rand(&w->w_rng) % S_EARN_POINTS_MAX));
+        snprintf(key, sizeof key, "cust:%d", lyb_pick_customer(&w->w_rng, s_o.customers, s_o.skew));
+        snprintf(points, sizeof points, "%d", 1 + (int)(lyb_rand(&w->w_rng) % S_EARN_POINTS_MAX));
         const char *argv[] = {"INCRBY", key, points};
         s_reply rp;
-        uint64_t t0 = s_now_us();
+        uint64_t t0 = lyb_now_us();
         int rc = s_conn_call(cn, 3, argv, &rp);
-        uint64_t t1 = s_now_us();
+        uint64_t t1 = lyb_now_us();
         if (rc != 0) {
             w->w_transport_errors++;
             s_worker_error(w, "no reply (connection lost, timeout or protocol error)");
@@ -406,7 +346,7 @@ static void *s_worker_main(void *arg)
             w->w_reply_errors++;
             s_worker_error(w, rp.rp_type == S_REP_ERROR ? rp.rp_str : "unexpected reply type");
         }
-        if (s_record(&w->w_lat, t1 - t0) != 0)
+        if (lyb_samples_add(&w->w_lat, t1 - t0) != 0)
             break;
     }
     s_conn_close(cn);
@@ -421,19 +361,19 @@ static int s_probe_once(s_conn *pri, s_conn *rep)
     s_reply rp;
     if (s_conn_call(pri, 2, incr, &rp) != 0 || rp.rp_type != S_REP_INT)
         return -1;
-    uint64_t acked = s_now_us();
+    uint64_t acked = lyb_now_us();
     long long want = rp.rp_int;
     for (;;) {
         if (s_conn_call(rep, 2, get, &rp) != 0)
             return -1;
-        uint64_t seen = s_now_us();
+        uint64_t seen = lyb_now_us();
         long long v;
         if (rp.rp_type == S_REP_BULK && s_resp_num(rp.rp_str, (long)rp.rp_len, &v) == 0 &&
             v >= want)
-            return s_record(&s_pr.pr_lag, seen - acked) == 0 ? 0 : -1;
+            return lyb_samples_add(&s_pr.pr_lag, seen - acked) == 0 ? 0 : -1;
         if (seen - acked >= (uint64_t)s_o.timeout_ms * 1000u)
             return 1;
-        s_sleep_us(S_LAG_POLL_US);
+        lyb_sleep_us(S_LAG_POLL_US);
     }
 }
 
@@ -447,10 +387,10 @@ static void *s_probe_main(void *arg)
     }
     *pri = (s_conn){.cn_fd = -1, .cn_host = s_o.p_host, .cn_port = s_o.p_port};
     *rep = (s_conn){.cn_fd = -1, .cn_host = s_o.r_host, .cn_port = s_o.r_port};
-    for (uint64_t next = s_now_us(); next < s_deadline_us; next += S_LAG_PERIOD_US) {
-        uint64_t now = s_now_us();
+    for (uint64_t next = lyb_now_us(); next < s_deadline_us; next += S_LAG_PERIOD_US) {
+        uint64_t now = lyb_now_us();
         if (now < next)
-            s_sleep_us(next - now);
+            lyb_sleep_us(next - now);
         else
             next = now; /* a slow probe: no catching up in a burst */
         if ((pri->cn_fd < 0 && s_conn_open(pri, s_o.timeout_ms) != 0) ||
@@ -472,25 +412,6 @@ done:
     free(pri);
     free(rep);
     return NULL;
-}
-
-static int s_cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of sorted samples, nearest rank. */
-static uint32_t s_quantile(const uint32_t *v, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t rank = (size_t)(q * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
 }
 
 /* Splits "HOST:PORT" (the last colon; "[v6]:PORT" too) into host and port.
@@ -539,16 +460,6 @@ static void s_usage(FILE *out)
           out);
 }
 
-static long s_num(const char *s, long lo, long hi, int *bad)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || errno || v < lo || v > hi)
-        *bad = 1;
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     s_o = (s_opts){.clients = 8, .duration = 10, .customers = 10000, .timeout_ms = 10000};
@@ -578,23 +489,19 @@ int main(int argc, char **argv)
                 bad = 1;
             break;
         case 'c':
-            s_o.clients = (int)s_num(optarg, 1, S_CLIENTS_MAX, &bad);
+            s_o.clients = (int)lyb_num(optarg, 1, LYB_CLIENTS_MAX, &bad);
             break;
-        case 'd': {
-            char *end;
-            s_o.duration = strtod(optarg, &end);
-            if (*end || !(s_o.duration > 0 && s_o.duration <= 86400))
-                bad = 1;
+        case 'd':
+            s_o.duration = lyb_real(optarg, 86400, &bad);
             break;
-        }
         case 'u':
-            s_o.customers = (int)s_num(optarg, 1, 100000000L, &bad);
+            s_o.customers = (int)lyb_num(optarg, 1, 100000000L, &bad);
             break;
         case 's':
             s_o.skew = 1;
             break;
         case 't':
-            s_o.timeout_ms = (int)s_num(optarg, 1, 3600000L, &bad);
+            s_o.timeout_ms = (int)lyb_num(optarg, 1, 3600000L, &bad);
             break;
         case 'j':
             s_o.json = 1;
@@ -621,32 +528,21 @@ int main(int argc, char **argv)
     s_workers = calloc((size_t)s_o.clients, sizeof *s_workers);
     if (s_workers == NULL)
         return 1;
-    uint64_t t0 = s_now_us();
+    uint64_t t0 = lyb_now_us();
     s_deadline_us = t0 + (uint64_t)(s_o.duration * 1e6);
-    int probing = 0, started = 0;
-    if (s_o.replica != NULL && pthread_create(&s_pr.pr_thread, NULL, s_probe_main, NULL) == 0)
-        probing = 1;
+    lyb_threads probe, th;
+    lyb_threads_start(&probe, s_o.replica != NULL, s_probe_main, NULL, 0);
     for (int i = 0; i < s_o.clients; i++) {
         s_workers[i].w_index = i;
-        s_workers[i].w_rng = 0x9E3779B97F4A7C15ULL * (unsigned long long)(i + 1) ^ t0;
-        if (pthread_create(&s_workers[i].w_thread, NULL, s_worker_main, &s_workers[i]) != 0)
-            break;
-        started++;
+        s_workers[i].w_rng = lyb_seed(i, t0);
     }
-    for (int i = 0; i < started; i++)
-        pthread_join(s_workers[i].w_thread, NULL);
-    double secs = (double)(s_now_us() - t0) / 1e6;
-    if (probing)
-        pthread_join(s_pr.pr_thread, NULL);
+    int started = lyb_threads_start(&th, s_o.clients, s_worker_main, s_workers, sizeof *s_workers);
+    lyb_threads_join(&th);
+    double secs = (double)(lyb_now_us() - t0) / 1e6;
+    lyb_threads_join(&probe);
 
     long ok = 0, reply_errors = 0, transport_errors = 0;
-    size_t total = 0, k = 0;
     const char *first_error = NULL;
-    for (int i = 0; i < started; i++)
-        total += s_workers[i].w_lat.sa_n;
-    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
-    if (all == NULL)
-        return 1;
     for (int i = 0; i < started; i++) {
         s_worker *w = &s_workers[i];
         ok += w->w_ok;
@@ -656,21 +552,19 @@ int main(int argc, char **argv)
             first_error = w->w_first_error;
         if (w->w_lat.sa_oom)
             fprintf(stderr, "redisbench: client %d ran out of memory for samples\n", i);
-        if (w->w_lat.sa_n)
-            memcpy(all + k, w->w_lat.sa_v, w->w_lat.sa_n * sizeof *all);
-        k += w->w_lat.sa_n;
-        free(w->w_lat.sa_v);
     }
-    qsort(all, total, sizeof *all, s_cmp_u32);
-    s_samples *lag = &s_pr.pr_lag;
-    qsort(lag->sa_v, lag->sa_n, sizeof *lag->sa_v, s_cmp_u32);
+    lyb_samples all = {0};
+    if (lyb_samples_merge(&all, &s_workers[0].w_lat, sizeof *s_workers, started) != 0)
+        return 1;
+    size_t total = all.sa_n;
+    lyb_samples *lag = &s_pr.pr_lag;
+    lyb_samples_sort(lag);
     double rate = secs > 0 ? (double)total / secs : 0;
-    uint32_t p50 = s_quantile(all, total, 0.50), p90 = s_quantile(all, total, 0.90),
-             p99 = s_quantile(all, total, 0.99), p999 = s_quantile(all, total, 0.999),
-             pmax = total ? all[total - 1] : 0;
-    double l50 = s_quantile(lag->sa_v, lag->sa_n, 0.50) / 1000.0,
-           l99 = s_quantile(lag->sa_v, lag->sa_n, 0.99) / 1000.0,
-           lmax = (lag->sa_n ? lag->sa_v[lag->sa_n - 1] : 0) / 1000.0;
+    uint32_t p50 = lyb_quantile(&all, 0.50), p90 = lyb_quantile(&all, 0.90),
+             p99 = lyb_quantile(&all, 0.99), p999 = lyb_quantile(&all, 0.999),
+             pmax = lyb_quantile(&all, 1);
+    double l50 = lyb_quantile(lag, 0.50) / 1000.0, l99 = lyb_quantile(lag, 0.99) / 1000.0,
+           lmax = lyb_quantile(lag, 1) / 1000.0;
 
     if (s_o.json) {
         printf("{\"primary\":\"%s\",\"replica\":\"%s\",\"clients\":%d,\"customers\":%d,"
@@ -698,8 +592,8 @@ int main(int argc, char **argv)
     }
     if (first_error != NULL && s_o.json)
         fprintf(stderr, "redisbench: first error: %s\n", first_error);
-    free(all);
-    free(lag->sa_v);
+    lyb_samples_fini(&all);
+    lyb_samples_fini(lag);
     free(s_workers);
     return ok > 0 ? 0 : 1;
 }

@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# run.sh -- build a release tree, measure the raw ceilings (durable LMDB commits,
-# ZeroMQ round trips), one loyald under loyalbench, then the peer a chain would
-# otherwise pick: a Redis primary with one replica, AOF fsynced on every write
-# (redis.sh; Debian's redis-server, installed if missing), under redisbench with
-# the same clients, customers and duration, beside loyald as ratios, with its
-# replica lag; then chains of loyalds (chain.sh: replication lag, catch-up,
-# restart, memory), and write RESULTS.md.
+# run.sh -- build a release tree, measure the raw ceilings, one loyald under
+# loyalbench beside them, then the peer a chain would otherwise pick: a Redis
+# primary with one replica, AOF fsynced on every write (redis.sh; Debian's
+# redis-server, installed if missing), under redisbench with the same clients,
+# customers and duration, beside loyald as ratios, with its replica lag; then
+# chains of loyalds (chain.sh: replication lag, catch-up, restart, memory), and
+# write RESULTS.md.
 #
-#   tests/bench/run.sh            # about 8 minutes on 2 cores, plus the build
+# The raw ceilings, each measured alone on this machine and set beside every
+# loyald row as a ratio:
+#   LMDB       durable LMDB commits of 1, 8 or 64 random puts (lmdb_baseline):
+#              what committing each batch into the B-tree would cost;
+#   log        synced appends of 1, 8 or 64 150-byte events to a preallocated
+#              file (lmdb_baseline --log): how loyald commits a batch now;
+#   transport  ZeroMQ round trips of as many DEALER clients as the row has,
+#              against one echoing ROUTER (zmq_rtt --clients N).
+# A row of C clients is compared with batch 1, 8 or 64 (the largest not above
+# C: a group commit gathers about one request per waiting client) and with C
+# ZeroMQ clients.
+#
+#   tests/bench/run.sh            # about 9 minutes on 2 cores, plus the build
 #   tests/bench/run.sh --full     # the catch-up writes 1,000,000 events (about 8 more)
 #
 # Environment: LY_BENCH_BUILD (default build/release), LY_BENCH_BUILD_TYPE
@@ -111,17 +123,38 @@ BACKGROUND=$(awk -v b="$((b1 - b0))" -v w="$((i1 - i0))" -v t="$((t1 - t0))" \
     'BEGIN { printf "%.0f%% busy, %.0f%% iowait", 100 * b / t, 100 * w / t }')
 BACKGROUND+=${BUSIEST:+; busiest: $BUSIEST (% of one CPU)}
 
+# ratio A B: A / B with two decimals ("-" if B is 0 or empty).
+ratio() {
+    awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
+}
+# whole N: N rounded to a whole number (0 if empty).
+whole() { printf '%.0f' "${1:-0}"; }
+
 # ---- raw ceilings ----
-declare -A LMDB_PUTS LMDB_COMMITS
+declare -A LMDB_PUTS LMDB_COMMITS LOG_RECORDS LOG_EVENTS LOG_BYTES LOG_P50 LOG_P99
 for b in 1 8 64; do
     log "lmdb_baseline batch $b ($LMDB_SECONDS s)"
     j=$("$LMDB" --dir "$WORK/lmdb-$b" --keys "$CUSTOMERS" --batch "$b" --seconds "$LMDB_SECONDS" --json)
     LMDB_PUTS[$b]=$(json_get "$j" puts_per_s)
     LMDB_COMMITS[$b]=$(json_get "$j" commits_per_s)
     rm -rf "$WORK/lmdb-$b"
+    log "lmdb_baseline --log batch $b ($LMDB_SECONDS s)"
+    j=$("$LMDB" --log --dir "$WORK/log-$b" --batch "$b" --seconds "$LMDB_SECONDS" --json)
+    LOG_RECORDS[$b]=$(json_get "$j" records_per_s)
+    LOG_EVENTS[$b]=$(json_get "$j" events_per_s)
+    LOG_BYTES[$b]=$(json_get "$j" record_bytes)
+    LOG_P50[$b]=$(json_get "$j" p50_us)
+    LOG_P99[$b]=$(json_get "$j" p99_us)
+    rm -rf "$WORK/log-$b"
 done
-log "zmq_rtt ($ZMQ_SECONDS s)"
-ZJ=$("$ZRTT" --seconds "$ZMQ_SECONDS" --json)
+declare -A ZMQ_RT ZMQ_P50 ZMQ_P99
+for c in $CLIENTS; do
+    log "zmq_rtt $c clients ($ZMQ_SECONDS s)"
+    j=$("$ZRTT" --clients "$c" --seconds "$ZMQ_SECONDS" --json)
+    ZMQ_RT[$c]=$(json_get "$j" rt_per_s)
+    ZMQ_P50[$c]=$(json_get "$j" p50_us)
+    ZMQ_P99[$c]=$(json_get "$j" p99_us)
+done
 
 # ---- one loyald ----
 PORT=$(free_port)
@@ -179,8 +212,11 @@ for c in $CLIENTS; do
         b=1
         ((c >= 8)) && b=8
         ((c >= 64)) && b=64
-        ratio=$(awk -v a="$ops" -v b="${LMDB_PUTS[$b]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-        ROWS+=("| $c | $dist | $(printf '%.0f' "$ops") | $p50 | $p99 | ${errs:-none} | $(printf '%.0f' "${LMDB_PUTS[$b]}") (batch $b) | $ratio |")
+        row="| $c | $dist | $(whole "$ops") | $p50 | $p99 | ${errs:-none}"
+        row+=" | $(whole "${LMDB_PUTS[$b]}") (batch $b) | $(ratio "$ops" "${LMDB_PUTS[$b]}")"
+        row+=" | $(whole "${LOG_EVENTS[$b]}") (batch $b) | $(ratio "$ops" "${LOG_EVENTS[$b]}")"
+        row+=" | $(whole "${ZMQ_RT[$c]}") | $(ratio "$ops" "${ZMQ_RT[$c]}") |"
+        ROWS+=("$row")
     done
 done
 
@@ -190,10 +226,6 @@ wait "$NODE_PID" || log "loyald exited with status $?"
 NODE_PID=
 
 # ---- Redis: primary + replica, AOF fsynced on every write ----
-# ratio A B: A / B with two decimals ("-" if B is 0 or empty).
-ratio() {
-    awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
-}
 REDIS_ROWS=()
 REDIS_NOTE=
 REDIS_VERSION=
@@ -309,24 +341,50 @@ VIRT=$(systemd-detect-virt 2>/dev/null || echo unknown)
     echo
     echo "## Raw ceilings"
     echo
-    echo "| measurement | commits/s | puts/s |"
+    echo "Each measured alone, on this machine, before loyald ran:"
+    echo
+    echo "- **LMDB**: durable LMDB commits of B random 100-byte puts (\`lmdb_baseline\`)," \
+        "what committing each batch straight into the B-tree would allow; loyald pays" \
+        "this only at its checkpoints now, and the column stays for comparison."
+    echo "- **Log**: one record of B 150-byte events written into a 16 MiB file preallocated" \
+        "with zeros, then \`fdatasync\` (\`lmdb_baseline --log\`), which is how loyald" \
+        "commits a batch of B events today: its durable-write ceiling."
+    echo "- **Transport**: C client threads, each with its own ZeroMQ DEALER and one 100-byte" \
+        "message in flight, against one ROUTER thread that echoes (\`zmq_rtt --clients C\`):" \
+        "what C clients of one loyald could reach if the node did no work."
+    echo
+    echo "| LMDB durable commit | commits/s | puts/s |"
     echo "|---|---|---|"
     for b in 1 8 64; do
-        printf '| LMDB durable commit, %d random 100-byte puts each, %d keys | %.0f | %.0f |\n' \
+        printf '| %d random 100-byte puts each, %d keys | %.0f | %.0f |\n' \
             "$b" "$CUSTOMERS" "${LMDB_COMMITS[$b]}" "${LMDB_PUTS[$b]}"
     done
-    printf '\nZeroMQ DEALER/ROUTER loopback, 100-byte echo, one in flight: %.0f round trips/s, p50 %s us, p99 %s us.\n' \
-        "$(json_get "$ZJ" rt_per_s)" "$(json_get "$ZJ" p50_us)" "$(json_get "$ZJ" p99_us)"
+    echo
+    echo "| log append + fdatasync, 150-byte events per record | record bytes | records/s | events/s | p50 µs | p99 µs |"
+    echo "|---|---|---|---|---|---|"
+    for b in 1 8 64; do
+        echo "| $b | ${LOG_BYTES[$b]} | $(whole "${LOG_RECORDS[$b]}") | $(whole "${LOG_EVENTS[$b]}") |" \
+            "${LOG_P50[$b]} | ${LOG_P99[$b]} |"
+    done
+    echo
+    echo "| ZeroMQ DEALER/ROUTER loopback, 100-byte echo, clients (one in flight each) | round trips/s | p50 µs | p99 µs |"
+    echo "|---|---|---|---|"
+    for c in $CLIENTS; do
+        echo "| $c | $(whole "${ZMQ_RT[$c]}") | ${ZMQ_P50[$c]} | ${ZMQ_P99[$c]} |"
+    done
     echo
     echo "## loyald under loyalbench"
     echo
-    echo "Ratio: loyald operations/s over raw LMDB puts/s at the batch size matching the"
-    echo "number of clients (a group commit gathers about one request per waiting client)."
+    echo "Ratios: loyald operations/s over each raw ceiling. For LMDB and the log, the" \
+        "ceiling at the batch size matching the number of clients (1, 8 or 64: a group" \
+        "commit gathers about one request per waiting client), in puts/s and events/s;" \
+        "for the transport, the ZeroMQ round trips/s of as many clients. The nearer 1," \
+        "the less loyald adds to that cost."
     echo "Errors are per code over the whole run (insufficient_points: a redemption of 1"
     echo "point from a customer whose balance is spent)."
     echo
-    echo "| clients | distribution | ops/s | p50 µs | p99 µs | errors | raw LMDB puts/s | loyald / LMDB |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| clients | distribution | ops/s | p50 µs | p99 µs | errors | raw LMDB puts/s | loyald / LMDB | log events/s | loyald / log (log ceiling) | ZeroMQ round trips/s | loyald / ZeroMQ (transport ceiling) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
     echo "Node status after the runs:"

@@ -1,53 +1,64 @@
-/* zmq_rtt -- the network ceiling: DEALER -> ROUTER round trips over loopback TCP.
+/* zmq_rtt -- the transport ceiling: DEALER -> ROUTER round trips over loopback TCP.
  *
- *   zmq_rtt [--seconds S] [--size BYTES] [--json]
+ *   zmq_rtt [--clients N] [--seconds S] [--size BYTES] [--json]
  *
- * A ROUTER thread echoes every message back; the main thread's DEALER sends one
- * message, waits for the echo, and repeats (closed loop, like one loyald client
- * without any work on the server). Prints round trips/s and latency percentiles.
+ * One ROUTER thread echoes every message back, as one loyald's client socket
+ * would be answered if the node did no work. N client threads (default 1),
+ * each with its own ZeroMQ context and DEALER socket as a ly_client has, send
+ * one message, wait for the echo, and repeat (closed loop, like N POS clients
+ * against one loyald, or loyalbench --clients N). Every client makes one round
+ * trip before the clock starts, so the connections are up; then they all run
+ * for S seconds. Prints the round trips/s of all clients together and the
+ * latency percentiles over every round trip (all kept, nearest rank: the
+ * samples and the clock are benchlib.h's). A round trip that takes over 10 s
+ * counts as an error.
+ *
  * Exit status: 0 done, 1 ZeroMQ error, 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
-#define S_SIZE_MAX 65536
+#include "tests/bench/benchlib.h"
 
-static void *s_ctx;
+#define S_SIZE_MAX   65536
+#define S_TIMEOUT_MS 10000 /* the longest a client waits for an echo */
+
+typedef struct s_client {
+    lyb_samples c_lat; /* µs per round trip */
+    int c_err;         /* the ZeroMQ error (errno) that stopped the client; 0 none */
+} s_client;
+
+static void *s_ctx; /* the ROUTER's */
 static char s_endpoint[256];
-static pthread_barrier_t s_bound;
-static int s_router_ok;
+static long s_size = 100;
+static atomic_int s_ready; /* clients that are connected, or failed */
+static atomic_int s_go;    /* 1: measure until s_deadline_us; -1: stop at once */
+static uint64_t s_deadline_us;
 
-static uint64_t s_now_us(void)
+/* A ROUTER bound to a free loopback port, whose endpoint is s_endpoint; NULL
+ * if that failed (zmq_errno() says why). */
+static void *s_router_open(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Echo until the context is terminated. */
-static void *s_router_main(void *arg)
-{
-    (void)arg;
     void *r = zmq_socket(s_ctx, ZMQ_ROUTER);
     int zero = 0;
     size_t len = sizeof s_endpoint;
-    if (r != NULL) {
-        zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
-        s_router_ok = zmq_bind(r, "tcp://127.0.0.1:*") == 0 &&
-                      zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, s_endpoint, &len) == 0;
+    if (r != NULL && (zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+                      zmq_bind(r, "tcp://127.0.0.1:*") != 0 ||
+                      zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, s_endpoint, &len) != 0)) {
+        zmq_close(r);
+        r = NULL;
     }
-    pthread_barrier_wait(&s_bound);
-    if (!s_router_ok) {
-        if (r != NULL)
-            zmq_close(r);
-        return NULL;
-    }
+    return r;
+}
+
+/* Echo on ROUTER r until its context is terminated; closes r. */
+static void *s_router_main(void *r)
+{
     for (;;) {
         zmq_msg_t id, body;
         zmq_msg_init(&id);
@@ -63,113 +74,149 @@ static void *s_router_main(void *arg)
     return NULL;
 }
 
-static int s_cmp_u32(const void *a, const void *b)
+/* One message out, its echo back. 0 ok, -1 failed (zmq_errno() says why). */
+static int s_round_trip(void *d, char *buf)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    if (zmq_send(d, buf, (size_t)s_size, 0) < 0 || zmq_recv(d, buf, (size_t)s_size, 0) < 0)
+        return -1;
+    return 0;
 }
 
-static uint32_t s_quantile(const uint32_t *v, size_t n, double q)
+static void *s_client_main(void *arg)
 {
-    if (n == 0)
-        return 0;
-    size_t rank = (size_t)(q * (double)n + 0.999999);
-    rank = rank < 1 ? 1 : rank > n ? n : rank;
-    return v[rank - 1];
+    s_client *c = arg;
+    int zero = 0, timeout = S_TIMEOUT_MS;
+    void *ctx = zmq_ctx_new(), *d = ctx != NULL ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    char *buf = calloc(1, (size_t)s_size);
+    if (d == NULL || buf == NULL || zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(d, ZMQ_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
+        zmq_connect(d, s_endpoint) != 0 || s_round_trip(d, buf) != 0)
+        c->c_err = buf == NULL ? ENOMEM : zmq_errno();
+    atomic_fetch_add(&s_ready, 1);
+    int go;
+    while ((go = atomic_load(&s_go)) == 0)
+        lyb_sleep_us(100);
+    for (uint64_t now = lyb_now_us(); go > 0 && c->c_err == 0 && now < s_deadline_us;) {
+        uint64_t a = now;
+        if (s_round_trip(d, buf) != 0)
+            c->c_err = zmq_errno();
+        now = lyb_now_us();
+        if (c->c_err == 0 && lyb_samples_add(&c->c_lat, now - a) != 0)
+            c->c_err = ENOMEM;
+    }
+    if (d != NULL)
+        zmq_close(d);
+    if (ctx != NULL)
+        while (zmq_ctx_term(ctx) != 0 && errno == EINTR)
+            ;
+    free(buf);
+    return NULL;
+}
+
+static void s_usage(FILE *out)
+{
+    fputs("usage: zmq_rtt [--clients N] [--seconds S] [--size BYTES] [--json]\n"
+          "  --clients N      client threads, each with its own context and DEALER,\n"
+          "                   1..1024 (default 1)\n"
+          "  --seconds S      measuring time (default 3)\n"
+          "  --size BYTES     message size, 1..65536 (default 100)\n"
+          "  --json           one JSON line\n",
+          out);
 }
 
 int main(int argc, char **argv)
 {
     double seconds = 3;
-    long size = 100;
-    int json = 0, ch;
-    char *end;
-    static const struct option longopts[] = {{"seconds", required_argument, 0, 's'},
-                                             {"size", required_argument, 0, 'z'},
-                                             {"json", no_argument, 0, 'j'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
+    int clients = 1, json = 0, ch;
+    static const struct option longopts[] = {
+        {"clients", required_argument, 0, 'c'}, {"seconds", required_argument, 0, 's'},
+        {"size", required_argument, 0, 'z'},    {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
-        errno = 0;
-        if (ch == 's') {
-            seconds = strtod(optarg, &end);
-            bad = *end || !(seconds > 0 && seconds <= 3600);
+        if (ch == 'c') {
+            clients = (int)lyb_num(optarg, 1, LYB_CLIENTS_MAX, &bad);
+        } else if (ch == 's') {
+            seconds = lyb_real(optarg, 3600, &bad);
         } else if (ch == 'z') {
-            size = strtol(optarg, &end, 10);
-            bad = *end || errno || size < 1 || size > S_SIZE_MAX;
+            s_size = lyb_num(optarg, 1, S_SIZE_MAX, &bad);
         } else if (ch == 'j') {
             json = 1;
         } else if (ch == 'h') {
-            puts("usage: zmq_rtt [--seconds S] [--size BYTES] [--json]");
+            s_usage(stdout);
             return 0;
         } else {
             bad = 1;
         }
         if (bad) {
-            fputs("usage: zmq_rtt [--seconds S] [--size BYTES] [--json]\n", stderr);
+            fprintf(stderr, "zmq_rtt: invalid option or value '%s'\n", argv[optind - 1]);
+            s_usage(stderr);
             return 2;
         }
     }
+    if (optind < argc) {
+        s_usage(stderr);
+        return 2;
+    }
 
-    s_ctx = zmq_ctx_new();
-    if (s_ctx == NULL)
-        return 1;
-    pthread_t rt;
-    pthread_barrier_init(&s_bound, NULL, 2);
-    if (pthread_create(&rt, NULL, s_router_main, NULL) != 0)
-        return 1;
-    pthread_barrier_wait(&s_bound);
     int rc = 1;
-    void *d = NULL;
-    uint32_t *lat = NULL;
-    size_t n = 0, cap = 1 << 20;
-    char *buf = calloc(1, (size_t)size);
-    lat = malloc(cap * sizeof *lat);
-    if (!s_router_ok || buf == NULL || lat == NULL) {
+    void *r = NULL;
+    lyb_threads router = {0}, th = {0};
+    lyb_samples all = {0};
+    s_client *cl = calloc((size_t)clients, sizeof *cl);
+    s_ctx = zmq_ctx_new();
+    if (cl == NULL || s_ctx == NULL || (r = s_router_open()) == NULL ||
+        lyb_threads_start(&router, 1, s_router_main, r, 0) != 1) {
         fprintf(stderr, "zmq_rtt: set-up failed: %s\n", zmq_strerror(zmq_errno()));
+        if (r != NULL)
+            zmq_close(r);
         goto term;
     }
-    d = zmq_socket(s_ctx, ZMQ_DEALER);
-    int zero = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_connect(d, s_endpoint) != 0)
+    int started = lyb_threads_start(&th, clients, s_client_main, cl, sizeof *cl);
+    while (atomic_load(&s_ready) < started)
+        lyb_sleep_us(1000);
+    uint64_t t0 = lyb_now_us();
+    s_deadline_us = t0 + (uint64_t)(seconds * 1e6);
+    atomic_store(&s_go, started == clients ? 1 : -1);
+    lyb_threads_join(&th);
+    double secs = (double)(lyb_now_us() - t0) / 1e6;
+    if (started < clients) {
+        fprintf(stderr, "zmq_rtt: only %d of %d client threads started\n", started, clients);
         goto term;
-    uint64_t t0 = s_now_us(), deadline = t0 + (uint64_t)(seconds * 1e6), now = t0;
-    while (now < deadline) {
-        uint64_t a = now;
-        if (zmq_send(d, buf, (size_t)size, 0) < 0 || zmq_recv(d, buf, (size_t)size, 0) < 0) {
-            fprintf(stderr, "zmq_rtt: %s\n", zmq_strerror(zmq_errno()));
+    }
+    for (int i = 0; i < clients; i++)
+        if (cl[i].c_err != 0) {
+            fprintf(stderr, "zmq_rtt: client %d: %s\n", i, zmq_strerror(cl[i].c_err));
             goto term;
         }
-        now = s_now_us();
-        if (n == cap) {
-            uint32_t *nl = realloc(lat, 2 * cap * sizeof *lat);
-            if (nl == NULL)
-                goto term;
-            lat = nl;
-            cap *= 2;
-        }
-        lat[n++] = (uint32_t)(now - a);
+    if (lyb_samples_merge(&all, &cl[0].c_lat, sizeof *cl, clients) != 0) {
+        fprintf(stderr, "zmq_rtt: out of memory for samples\n");
+        goto term;
     }
-    double secs = (double)(now - t0) / 1e6;
-    qsort(lat, n, sizeof *lat, s_cmp_u32);
+    size_t n = all.sa_n;
+    double rate = (double)n / secs;
+    uint32_t p50 = lyb_quantile(&all, 0.50), p90 = lyb_quantile(&all, 0.90),
+             p99 = lyb_quantile(&all, 0.99), p999 = lyb_quantile(&all, 0.999),
+             pmax = lyb_quantile(&all, 1);
     if (json)
-        printf("{\"size\":%ld,\"seconds\":%.3f,\"round_trips\":%zu,\"rt_per_s\":%.1f,"
-               "\"p50_us\":%u,\"p99_us\":%u}\n",
-               size, secs, n, (double)n / secs, s_quantile(lat, n, 0.5), s_quantile(lat, n, 0.99));
+        printf("{\"clients\":%d,\"size\":%ld,\"seconds\":%.3f,\"round_trips\":%zu,"
+               "\"rt_per_s\":%.1f,\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,"
+               "\"max_us\":%u}\n",
+               clients, s_size, secs, n, rate, p50, p90, p99, p999, pmax);
     else
-        printf("zmq_rtt: %ld-byte messages: %.0f round trips/s, p50 %u us, p99 %u us\n", size,
-               (double)n / secs, s_quantile(lat, n, 0.5), s_quantile(lat, n, 0.99));
+        printf("zmq_rtt: %ld-byte messages, %d client%s: %.0f round trips/s, p50 %u us, "
+               "p90 %u us, p99 %u us, p99.9 %u us, max %u us\n",
+               s_size, clients, clients == 1 ? "" : "s", rate, p50, p90, p99, p999, pmax);
     rc = 0;
 term:
-    if (d != NULL)
-        zmq_close(d);
-    zmq_ctx_shutdown(s_ctx);
-    pthread_join(rt, NULL);
-    zmq_ctx_term(s_ctx);
-    pthread_barrier_destroy(&s_bound);
-    free(buf);
-    free(lat);
+    if (s_ctx != NULL) {
+        zmq_ctx_shutdown(s_ctx);
+        lyb_threads_join(&router);
+        zmq_ctx_term(s_ctx);
+    }
+    for (int i = 0; cl != NULL && i < clients; i++)
+        lyb_samples_fini(&cl[i].c_lat);
+    lyb_samples_fini(&all);
+    free(cl);
     return rc;
 }

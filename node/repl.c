@@ -13,7 +13,7 @@ typedef struct s_peer {
     int p_refused;       /* its last answer to our hello was a refusal */
     int p_hello_tries;   /* hellos since the last welcome: the retry backs off */
     uint64_t p_hello_ms; /* when we last said hello */
-    int p_sync_inflight;
+    int p_sync_inflight; /* catch-up requests sent whose replies have not come yet */
     uint64_t p_sync_ms;
     int p_need_sync;   /* ask it for a catch-up at the next chance */
     int p_uncommitted; /* events from it were applied in the current batch */
@@ -239,7 +239,7 @@ static void s_request_sync_after(ly_repl *r, int pi, const ly_pmsg *after)
         s_vv_advance(m, after->pm_events, after->pm_nevents);
     m->pm_max = LY_SYNC_BATCH;
     if (s_to_dealer(r, pi, m) == 0) {
-        p->p_sync_inflight = 1;
+        p->p_sync_inflight++;
         p->p_sync_ms = r->r_now;
         p->p_need_sync = 0;
         LY_LOG(LY_DEBUG, "peer.sync_req", "peer=%s pipelined=%d", p->p_conf->pc_name,
@@ -561,9 +561,7 @@ static ly_err s_on_dealer(ly_repl *r, int pi, const ly_pmsg *m, ly_txn *t)
         s_hello(r, pi);
         return LY_OK;
     case LY_PM_SYNC_REP: {
-        p->p_sync_inflight = 0;
-        if (m->pm_more && m->pm_nevents > 0)
-            s_request_sync_after(r, pi, m);
+        /* The next request went out when it arrived (ly_repl_received). */
         ly_err e = t ? s_apply(r, p, m, t) : LY_EINTERNAL;
         if (m->pm_more && !p->p_sync_inflight)
             p->p_need_sync = 1;
@@ -656,6 +654,21 @@ ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly
     if (from->pa_dealer < 0 && from->pa_ident)
         return s_on_router(r, from, m, t, created);
     return LY_OK;
+}
+
+void ly_repl_received(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m)
+{
+    if (m->pm_type != LY_PM_SYNC_REP || from->pa_dealer < 0 || from->pa_dealer >= r->r_npeers)
+        return;
+    s_peer *p = &r->r_peers[from->pa_dealer];
+    if (p->p_sync_inflight > 0)
+        p->p_sync_inflight--;
+    /* Only the reply to the last request outstanding asks for more: should
+     * two requests ever be out (a timeout asked again), their replies do not
+     * each start a stream of their own. */
+    if (p->p_sync_inflight == 0 && m->pm_more && m->pm_nevents > 0 &&
+        m->pm_node == p->p_conf->pc_id)
+        s_request_sync_after(r, from->pa_dealer, m);
 }
 
 int ly_repl_want_rights(ly_repl *r, const ly_cust *c, int64_t need)

@@ -85,6 +85,13 @@ int ly_repl_needs_txn(const ly_pmsg *m);
 ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly_txn *t,
                       ly_evlist *created);
 
+/* Call for every peer message that needs a transaction when it is received,
+ * before it waits for its batch (once per message, never again on a replayed
+ * batch). A catch-up reply with more to come sends the next request at once,
+ * its version vector advanced by the reply, so the peer reads and sends the
+ * next part while this node applies this one. */
+void ly_repl_received(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m);
+
 /* Ask reachable peers for `need` points of rights for customer `c`, those that
  * hold most first (as this node knows from the events it holds). Returns the
  * number of requests sent: 0 means nobody can be asked now. */

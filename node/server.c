@@ -475,6 +475,7 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
             free(m);
             continue;
         }
+        ly_repl_received(sv->sv_repl, &from, m);
         it->it_peer = 1;
         it->it_defer = 0;
         it->it_pmsg = m;

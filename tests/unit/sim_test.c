@@ -256,6 +256,7 @@ static void s_deliver(int k, int keep)
         ly_txn *t;
         ly_event created[2];
         ly_evlist list = {created, 0, 2};
+        ly_repl_received(to->n_repl, &from, pm);
         cr_assert_eq(ly_store_begin(to->n_store, 1, &t), LY_OK);
         e = ly_repl_handle(to->n_repl, &from, pm, t, &list);
         cr_assert_eq(e, LY_OK, "seed %u: %s", s_start, ly_errname(e));

@@ -25,6 +25,7 @@
 #define S_CKPT_RETRY_MS   1000
 #define S_WAL_PREALLOC    (16ULL << 20)
 #define S_CKPT_SLOW_MS    100
+#define S_REC_KEEP        (8u << 20) /* a larger log record buffer is freed after its batch */
 
 struct ly_store {
     MDB_env *st_env;
@@ -664,6 +665,11 @@ ly_err ly_store_commit(ly_txn **tp)
     }
     s->st_unckpt += s->st_rec_count;
     s->st_batch = 0;
+    if (s->st_rec_cap > S_REC_KEEP) { /* a rare huge batch (a long catch-up reply) */
+        free(s->st_rec);
+        s->st_rec = NULL;
+        s->st_rec_cap = 0;
+    }
     s_txn_free(t);
     return LY_OK;
 }

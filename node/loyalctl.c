@@ -1056,9 +1056,13 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     if (ns->ns_map_size)
         printf(" (%.0f%%)", 100.0 * (double)ns->ns_map_used / (double)ns->ns_map_size);
     printf("\n");
-    printf("log          %s, %s events since the last checkpoint; %s checkpoints, the last %s ms\n",
+    printf("log          %s, %s event%s since the last checkpoint; %s checkpoint%s",
            s_bytes(ns->ns_log_bytes, buf, sizeof buf), s_unum(ns->ns_log_events),
-           s_unum(ns->ns_checkpoints), s_unum(ns->ns_checkpoint_ms));
+           ns->ns_log_events == 1 ? "" : "s", s_unum(ns->ns_checkpoints),
+           ns->ns_checkpoints == 1 ? "" : "s");
+    if (ns->ns_checkpoints)
+        printf(", the last %s ms", s_unum(ns->ns_checkpoint_ms));
+    printf("\n");
     if (ns->ns_write_error[0])
         printf("WRITES FAIL  %s: the last write to the store failed; writes are refused until "
                "one succeeds (nothing acknowledged is lost)\n",

@@ -53,13 +53,12 @@ CATCHUP_CLIENTS=64
 LMDB_SECONDS=5
 POLL_MS=100
 
-log() { printf 'chain.sh: %s\n' "$*" >&2; }
+BENCH_NAME=chain.sh
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 if [[ ${LY_BENCH_NO_BUILD:-0} != 1 ]]; then
-    log "building ($BUILD_TYPE) in $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
-    cmake --build "$BUILD" -j"$(nproc)" \
-        --target loyald loyalctl loyalbench lmdb_baseline chainwait >/dev/null
+    build_targets loyald loyalctl loyalbench lmdb_baseline chainwait
 fi
 LOYALD=$BUILD/node/loyald
 LOYALCTL=$BUILD/node/loyalctl
@@ -68,144 +67,29 @@ LMDB=$BUILD/tests/bench/lmdb_baseline
 CHAINWAIT=$BUILD/tests/bench/chainwait
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/loyal-chain-XXXXXX")
-declare -A PID=() CLIENT_EP=() PEER_EP=() NODE_ID=()
+NODE_DIR=$WORK # the nodes' configs, logs and data (lib.sh's chain helpers)
 BG_PID=
 
-# Stops process $1 with signal $2 and waits for it; SIGKILL after 10 s.
-stop_pid() {
-    local pid=$1 sig=$2 i
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not exit within 10 s of SIG$sig; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-    local name
     if [[ -n $BG_PID ]]; then
         stop_pid "$BG_PID" TERM
     fi
-    for name in "${!PID[@]}"; do
-        [[ -n ${PID[$name]} ]] && stop_pid "${PID[$name]}" TERM
-    done
-    if [[ ${LY_BENCH_KEEP:-0} == 1 ]]; then
-        log "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
+    stop_nodes 10
+    remove_work "$WORK" "${LY_BENCH_KEEP:-0}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-USED_PORTS=" "
-# Below the kernel's ephemeral range, so that no outgoing connection holds it.
-PORT_HI=$(awk '{ print ($1 > 20000 ? $1 : 32768) }' /proc/sys/net/ipv4/ip_local_port_range)
-PORT_LO=$((PORT_HI > 20000 ? PORT_HI - 12000 : 20000))
-# A port nothing listens on (connect refused), from a shuffled range, not
-# handed out before in this run.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((PORT_LO + RANDOM % (PORT_HI - PORT_LO)))
-        [[ $USED_PORTS == *" $p "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            USED_PORTS+="$p "
-            echo "$p"
-            return 0
-        fi
-    done
-    log "no free port found"
-    return 1
-}
-
-# json_get JSON KEY: the number after the first "KEY": in a JSON document.
-json_get() {
-    grep -o "\"$2\":[-0-9.]*" <<<"$1" | head -n 1 | cut -d: -f2
-}
 
 # json_array JSON KEY: the numbers of the array "KEY":[...], space-separated.
 json_array() {
     sed -n "s/.*\"$2\":\[\([-0-9.,]*\)\].*/\1/p" <<<"$1" | tr ',' ' '
 }
 
-now_ms() { date +%s%3N; }
-now_iso() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 ms_since() { echo $(($(now_ms) - $1)); }
 
-# fmt_num N: 1234567 -> 1,234,567 (rounded).
-fmt_num() {
-    LC_ALL=C awk -v n="$1" 'BEGIN {
-        s = sprintf("%.0f", n); neg = s ~ /^-/; if (neg) s = substr(s, 2)
-        o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
-        printf "%s%s%s", neg ? "-" : "", s, o }'
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 ms_to_s() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1000 }'; }
-
-# Configures node $1 (id $2) of a chain whose members are $3... (names).
-configure() {
-    local name=$1 id=$2 other
-    shift 2
-    NODE_ID[$name]=$id
-    {
-        echo "[node]"
-        echo "id = $id"
-        echo "name = $name"
-        echo "data_dir = $WORK/$name"
-        echo "listen = ${CLIENT_EP[$name]}"
-        echo "peer_listen = ${PEER_EP[$name]}"
-        echo "log_level = info"
-        for other in "$@"; do
-            [[ $other == "$name" ]] && continue
-            echo
-            echo "[peer $other]"
-            echo "id = ${NODE_ID[$other]:-?}"
-            echo "endpoint = ${PEER_EP[$other]}"
-        done
-    } >"$WORK/$name.ini"
-}
-
-# Writes the configs of a full-mesh chain of nodes $@ (ids 1, 2, ...).
-make_chain() {
-    local name id=1
-    for name in "$@"; do
-        CLIENT_EP[$name]=tcp://127.0.0.1:$(free_port)
-        PEER_EP[$name]=tcp://127.0.0.1:$(free_port)
-        NODE_ID[$name]=$id
-        id=$((id + 1))
-    done
-    for name in "$@"; do
-        configure "$name" "${NODE_ID[$name]}" "$@"
-    done
-}
-
-start_node() {
-    local name=$1
-    "$LOYALD" --config "$WORK/$name.ini" >/dev/null 2>>"$WORK/$name.log" &
-    PID[$name]=$!
-}
-
-# Waits until node $1 answers status; on failure shows its log and exits.
-wait_node() {
-    local name=$1 i
-    for ((i = 0; i < 100; i++)); do
-        "$LOYALCTL" --node "${CLIENT_EP[$name]}" --timeout 0.5 status >/dev/null 2>&1 && return 0
-        if ! kill -0 "${PID[$name]}" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-    done
-    log "$name did not answer; its log:"
-    tail -n 30 "$WORK/$name.log" >&2
-    exit 1
-}
 
 stop_node() {
     if [[ $2 == KILL ]]; then
@@ -215,16 +99,6 @@ stop_node() {
         stop_pid "${PID[$1]}" "$2"
     fi
     PID[$1]=
-}
-
-# Comma-separated client endpoints of nodes $@.
-endpoints() {
-    local name out=()
-    for name in "$@"; do
-        out+=("${CLIENT_EP[$name]}")
-    done
-    local IFS=,
-    echo "${out[*]}"
 }
 
 # Polls nodes $@ until they have converged (at most 120 s); prints chainwait's JSON.
@@ -285,26 +159,11 @@ lag_summary() {
 
 # CPU ticks (user + system) of process $1.
 cpu_ticks() { awk '{ printf "%.0f\n", $14 + $15 }' "/proc/$1/stat"; }
-# Machine-wide "busy iowait total" ticks (all CPUs).
-machine_ticks() {
-    awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%.0f %.0f %.0f\n", t - $5 - $6, $6, t }' /proc/stat
-}
-# What else keeps the machine busy: busy % of all CPUs over 2 s, and the
-# processes that used more than 5% of a CPU then (top's second frame), with
-# none of this benchmark's load running (its idle nodes may show).
+# What else keeps the machine busy (lib.sh's background_sample), with none of
+# this benchmark's load running (its idle nodes may show), labelled $1.
 BACKGROUND=()
 background() {
-    local b0 w0 t0 b1 w1 t1 top=
-    read -r b0 w0 t0 < <(machine_ticks)
-    if command -v top >/dev/null 2>&1; then
-        top=$(top -b -n 2 -d 2 -w 200 | awk '/^ *PID/ { f++; next }
-            f == 2 && NF >= 12 && $9 + 0 > 5 && n < 5 { printf "%s%s %s%%", sep, $12, $9; sep = ", "; n++ }')
-    else
-        sleep 2
-    fi
-    read -r b1 w1 t1 < <(machine_ticks)
-    BACKGROUND+=("$1: $(awk -v b="$((b1 - b0))" -v w="$((w1 - w0))" -v t="$((t1 - t0))" \
-        'BEGIN { printf "%.0f%% busy, %.0f%% iowait", 100 * b / t, 100 * w / t }')${top:+; busiest: $top (% of one CPU)}")
+    BACKGROUND+=("$1: $(background_sample)")
 }
 
 # VmHWM and current RssAnon/RssFile of process $1, in MiB: "hwm anon file".
@@ -335,7 +194,7 @@ for name in "${NODES3[@]}"; do
     start_node "$name"
 done
 for name in "${NODES3[@]}"; do
-    wait_node "$name"
+    wait_node "$name" || exit 1
 done
 background "before (a)"
 EPS3=$(endpoints "${NODES3[@]}")
@@ -381,8 +240,7 @@ for rate in "${RATES[@]}"; do
         cpu_cells+="$(awk -v c="$c" -v t="$wall_ticks" 'BEGIN { printf "%.0f", 100 * c / t }')%"
         [[ $name != "${NODES3[-1]}" ]] && cpu_cells+=", "
     done
-    machine=$(awk -v b="$((mb1 - mb0))" -v w="$((mw1 - mw0))" -v t="$((mt1 - mt0))" \
-        'BEGIN { printf "%.0f%% busy, %.0f%% iowait", 100 * b / t, 100 * w / t }')
+    machine=$(busy_text "$((mb1 - mb0))" "$((mw1 - mw0))" "$((mt1 - mt0))")
     LOAD_ROWS+=("| $(fmt_num "$rate") | $clients | $(fmt_num "$ops") | $(ratio "$ops" "$rate") |\
  $(json_get "$j" svc_p50_us) | $(json_get "$j" svc_p99_us) | $(json_get "$j" p50_us) |\
  $(json_get "$j" p99_us) | $(fmt_num "$(json_get "$j" late)") | ${errs:-none} | $cpu_cells | $machine | $conv_ms |")
@@ -449,7 +307,7 @@ for name in "${NODES2[@]}"; do
     start_node "$name"
 done
 for name in "${NODES2[@]}"; do
-    wait_node "$name"
+    wait_node "$name" || exit 1
 done
 EPS_A=${CLIENT_EP[a]}
 log "enrolling $CATCHUP_CUSTOMERS customers at a"

@@ -20,7 +20,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 READY_S=30
 STOP_S=10
 
-log() { printf 'redis.sh: %s\n' "$*" >&2; }
+BENCH_NAME=redis.sh
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 usage() {
     echo "usage: tests/bench/redis.sh (start|stop) DIR" >&2
@@ -53,25 +55,6 @@ ensure_redis() {
         exit 1
     fi
     log "installed $(redis-server --version | cut -d' ' -f1-3)"
-}
-
-# Below the kernel's ephemeral range, so that no outgoing connection holds it
-# (as run.sh picks them).
-PORT_HI=$(awk '{ print ($1 > 20000 ? $1 : 32768) }' /proc/sys/net/ipv4/ip_local_port_range)
-PORT_LO=$((PORT_HI > 20000 ? PORT_HI - 12000 : 20000))
-# A port nothing listens on (connect refused), from a shuffled range; not $1.
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((PORT_LO + RANDOM % (PORT_HI - PORT_LO)))
-        [[ $p == "${1:-}" ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    log "no free port found"
-    return 1
 }
 
 # write_conf NAME PORT [PRIMARY_PORT]: DIR/NAME.conf for a daemonized server

@@ -53,13 +53,12 @@ case "${1:-}" in
 esac
 START_S=$SECONDS
 
-log() { printf 'run.sh: %s\n' "$*" >&2; }
+BENCH_NAME=run.sh
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 # ---- build (incremental: only what changed) ----
-log "building ($BUILD_TYPE) in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" \
-    --target loyald loyalctl loyalbench lmdb_baseline zmq_rtt chainwait redisbench >/dev/null
+build_targets loyald loyalctl loyalbench lmdb_baseline zmq_rtt chainwait redisbench
 LOYALD=$BUILD/node/loyald
 LOYALCTL=$BUILD/node/loyalctl
 BENCH=$BUILD/tests/bench/loyalbench
@@ -71,9 +70,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/loyal-bench-XXXXXX")
 NODE_PID=
 REDIS_UP=0
 cleanup() {
-    if [[ -n $NODE_PID ]] && kill -0 "$NODE_PID" 2>/dev/null; then
-        kill -TERM "$NODE_PID" 2>/dev/null || true
-        wait "$NODE_PID" 2>/dev/null || true
+    if [[ -n $NODE_PID ]]; then
+        stop_pid "$NODE_PID" TERM
     fi
     if [[ $REDIS_UP == 1 ]]; then
         "$ROOT/tests/bench/redis.sh" stop "$WORK/redis" || true
@@ -82,46 +80,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Below the kernel's ephemeral range, so that no outgoing connection holds it.
-PORT_HI=$(awk '{ print ($1 > 20000 ? $1 : 32768) }' /proc/sys/net/ipv4/ip_local_port_range)
-PORT_LO=$((PORT_HI > 20000 ? PORT_HI - 12000 : 20000))
-# A port nothing listens on (connect refused), from a shuffled range.
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((PORT_LO + RANDOM % (PORT_HI - PORT_LO)))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    log "no free port found"
-    return 1
-}
-
-# json_get JSON KEY: the number after "KEY": in a one-line JSON document.
-json_get() {
-    sed -n "s/.*\"$2\":\([-0-9.]*\).*/\1/p" <<<"$1"
-}
-
 # What else keeps the machine busy: busy % of all CPUs over 2 s before we start,
-# and the processes that used more than 5% of a CPU then (top's second frame).
+# and the processes that used more than 5% of a CPU then.
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-cpu_ticks() {
-    awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%.0f %.0f %.0f\n", t - $5 - $6, $6, t }' /proc/stat
-}
-read -r b0 i0 t0 < <(cpu_ticks)
-BUSIEST=
-if command -v top >/dev/null 2>&1; then
-    BUSIEST=$(top -b -n 2 -d 2 -w 200 | awk '/^ *PID/ { f++; next }
-        f == 2 && NF >= 12 && $9 + 0 > 5 && n < 5 { printf "%s%s %s%%", sep, $12, $9; sep = ", "; n++ }')
-else
-    sleep 2
-fi
-read -r b1 i1 t1 < <(cpu_ticks)
-BACKGROUND=$(awk -v b="$((b1 - b0))" -v w="$((i1 - i0))" -v t="$((t1 - t0))" \
-    'BEGIN { printf "%.0f%% busy, %.0f%% iowait", 100 * b / t, 100 * w / t }')
-BACKGROUND+=${BUSIEST:+; busiest: $BUSIEST (% of one CPU)}
+BACKGROUND=$(background_sample)
 
 # ratio A B: A / B with two decimals ("-" if B is 0 or empty).
 ratio() {
@@ -157,35 +119,14 @@ for c in $CLIENTS; do
 done
 
 # ---- one loyald ----
-PORT=$(free_port)
-PEER_PORT=$(free_port)
+claim_port PORT
+claim_port PEER_PORT
 EP=tcp://127.0.0.1:$PORT
-cat >"$WORK/node.ini" <<EOF
-[node]
-id = 1
-name = bench
-data_dir = $WORK/data
-listen = $EP
-peer_listen = tcp://127.0.0.1:$PEER_PORT
-log_level = warn
-EOF
+node_config 1 bench "$WORK/data" "$EP" "tcp://127.0.0.1:$PEER_PORT" warn >"$WORK/node.ini"
 log "starting loyald on $EP"
 "$LOYALD" --config "$WORK/node.ini" 2>"$WORK/loyald.log" >/dev/null &
 NODE_PID=$!
-ready=0
-for _ in $(seq 1 50); do
-    if "$LOYALCTL" --node "$EP" --timeout 0.5 status >/dev/null 2>&1; then
-        ready=1
-        break
-    fi
-    kill -0 "$NODE_PID" 2>/dev/null || break
-    sleep 0.2
-done
-if [[ $ready != 1 ]]; then
-    log "loyald did not start; its log:"
-    tail -n 30 "$WORK/loyald.log" >&2
-    exit 1
-fi
+wait_loyald "$EP" "$NODE_PID" "$WORK/loyald.log" loyald || exit 1
 
 log "enrolling $CUSTOMERS customers"
 t0=$(date +%s.%N)
@@ -317,20 +258,12 @@ redis_lag_beside_chain() {
 }
 
 # ---- the report ----
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-DISK=$(df -hT "$WORK" | awk 'NR == 2 { print $1 " (" $2 ", " $3 " total, " $5 " free)" }')
-DEV=$(df --output=source "$WORK" | awk 'NR == 2 { sub("^/dev/", ""); print }')
-ROTA=$(cat "/sys/block/${DEV%%[0-9]*}/queue/rotational" 2>/dev/null || echo "?")
-MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-VIRT=$(systemd-detect-virt 2>/dev/null || echo unknown)
 {
     echo "# Loyal benchmark results"
     echo
     echo "Written by \`tests/bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
     echo
-    echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $MEM RAM; virtualisation: $VIRT"
-    echo "- kernel: $(uname -srm)"
-    echo "- disk (temp dir): $DISK; rotational flag (as the virtual disk reports it): $ROTA"
+    machine_lines "$WORK"
     echo "- other load when the run began: load average $LOADAVG; $BACKGROUND over 2 s" \
         "(the machine is shared: figures move with what else runs)"
     echo "- build: $BUILD_TYPE ($BUILD)"

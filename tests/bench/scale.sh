@@ -81,12 +81,12 @@ for run in $SERIES; do
 done
 START_S=$SECONDS
 
-log() { printf 'scale.sh: %s\n' "$*" >&2; }
+BENCH_NAME=scale.sh
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 if [[ ${LY_BENCH_NO_BUILD:-0} != 1 ]]; then
-    log "building ($BUILD_TYPE) in $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
-    cmake --build "$BUILD" -j"$(nproc)" --target loyald loyalctl loyalbench chainwait >/dev/null
+    build_targets loyald loyalctl loyalbench chainwait
 fi
 LOYALD=$BUILD/node/loyald
 LOYALCTL=$BUILD/node/loyalctl
@@ -100,26 +100,8 @@ for bin in "$LOYALD" "$LOYALCTL" "$BENCH" "$CHAINWAIT"; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/loyal-scale-XXXXXX")
-RUN_DIR=
-declare -A PID=() CLIENT_EP=() PEER_EP=() NODE_ID=()
 PROGRESS_PID=
 CHILD_PID=
-
-# Stops process $1 with signal $2 and waits for it; SIGKILL after 30 s (a
-# node with a large store checkpoints before it exits).
-stop_pid() {
-    local pid=$1 sig=$2 i
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not exit within 30 s of SIG$sig; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 stop_progress() {
     if [[ -n $PROGRESS_PID ]]; then
@@ -129,13 +111,9 @@ stop_progress() {
     fi
 }
 
-stop_chain() {
-    local name
-    for name in "${!PID[@]}"; do
-        [[ -n ${PID[$name]} ]] && stop_pid "${PID[$name]}" TERM
-        PID[$name]=
-    done
-}
+# Stops the chain's nodes; SIGKILL after 30 s (a node with a large store
+# checkpoints before it exits).
+stop_chain() { stop_nodes 30; }
 
 cleanup() {
     if [[ -n $CHILD_PID ]]; then
@@ -144,51 +122,12 @@ cleanup() {
     fi
     stop_progress
     stop_chain
-    if [[ ${LY_SCALE_KEEP:-0} == 1 ]]; then
-        log "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
+    remove_work "$WORK" "${LY_SCALE_KEEP:-0}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-USED_PORTS=" "
-# Below the kernel's ephemeral range, so that no outgoing connection holds it.
-PORT_HI=$(awk '{ print ($1 > 20000 ? $1 : 32768) }' /proc/sys/net/ipv4/ip_local_port_range)
-PORT_LO=$((PORT_HI > 20000 ? PORT_HI - 12000 : 20000))
-# A port nothing listens on (connect refused), from a shuffled range, not
-# handed out before in this run.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((PORT_LO + RANDOM % (PORT_HI - PORT_LO)))
-        [[ $USED_PORTS == *" $p "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            USED_PORTS+="$p "
-            echo "$p"
-            return 0
-        fi
-    done
-    log "no free port found"
-    return 1
-}
-
-# json_get JSON KEY: the number after the first "KEY": in a JSON document.
-json_get() {
-    grep -o "\"$2\":[-0-9.]*" <<<"$1" | head -n 1 | cut -d: -f2
-}
-
-now_ms() { date +%s%3N; }
-
-# fmt_num N: 1234567 -> 1,234,567 (rounded).
-fmt_num() {
-    LC_ALL=C awk -v n="$1" 'BEGIN {
-        s = sprintf("%.0f", n); neg = s ~ /^-/; if (neg) s = substr(s, 2)
-        o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
-        printf "%s%s%s", neg ? "-" : "", s, o }'
-}
 # calc EXPR [FORMAT]: awk arithmetic, printed with FORMAT (default %.1f).
 calc() { LC_ALL=C awk "BEGIN { printf \"${2:-%.1f}\", $1 }"; }
 # short N: 10000 -> 10k, 1000000 -> 1M.
@@ -213,85 +152,20 @@ run_child() {
     return "$rc"
 }
 
-# Configures node $1 of a chain whose members are $2... (names); ids in NODE_ID.
-configure() {
-    local name=$1 other
-    shift
-    {
-        echo "[node]"
-        echo "id = ${NODE_ID[$name]}"
-        echo "name = $name"
-        echo "data_dir = $RUN_DIR/$name"
-        echo "listen = ${CLIENT_EP[$name]}"
-        echo "peer_listen = ${PEER_EP[$name]}"
-        echo "log_level = info"
-        for other in "$@"; do
-            [[ $other == "$name" ]] && continue
-            echo
-            echo "[peer $other]"
-            echo "id = ${NODE_ID[$other]}"
-            echo "endpoint = ${PEER_EP[$other]}"
-        done
-    } >"$RUN_DIR/$name.ini"
-}
-
-# Writes the configs of a full-mesh chain of nodes $@ (ids 1, 2, ...).
-make_chain() {
-    local name id=1
-    for name in "$@"; do
-        CLIENT_EP[$name]=tcp://127.0.0.1:$(free_port)
-        PEER_EP[$name]=tcp://127.0.0.1:$(free_port)
-        NODE_ID[$name]=$id
-        id=$((id + 1))
-    done
-    for name in "$@"; do
-        configure "$name" "$@"
-    done
-}
-
-start_node() {
-    local name=$1
-    "$LOYALD" --config "$RUN_DIR/$name.ini" >/dev/null 2>>"$RUN_DIR/$name.log" &
-    PID[$name]=$!
-}
-
-# Waits until node $1 answers status; on failure shows its log and returns 1.
-wait_node() {
-    local name=$1 i
-    for ((i = 0; i < 100; i++)); do
-        "$LOYALCTL" --node "${CLIENT_EP[$name]}" --timeout 0.5 status >/dev/null 2>&1 && return 0
-        kill -0 "${PID[$name]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    log "$name did not answer; its log:"
-    tail -n 30 "$RUN_DIR/$name.log" >&2
-    return 1
-}
-
-# Comma-separated client endpoints of nodes $@.
-endpoints() {
-    local name out=()
-    for name in "$@"; do
-        out+=("${CLIENT_EP[$name]}")
-    done
-    local IFS=,
-    echo "${out[*]}"
-}
-
 # converge TIMEOUT_S NODES...: polls until the nodes have converged; prints
 # chainwait's JSON; 1 (after showing the logs' tails) if not within TIMEOUT_S.
 converge() {
     local timeout=$1 name
     shift
     if ! run_child "$CHAINWAIT" --nodes "$(endpoints "$@")" --interval "$POLL_MS" \
-        --timeout "$timeout" --json >"$RUN_DIR/chainwait.json"; then
-        log "nodes $* did not converge within $timeout s: $(cat "$RUN_DIR/chainwait.json")"
+        --timeout "$timeout" --json >"$NODE_DIR/chainwait.json"; then
+        log "nodes $* did not converge within $timeout s: $(cat "$NODE_DIR/chainwait.json")"
         for name in "$@"; do
-            tail -n 10 "$RUN_DIR/$name.log" >&2
+            tail -n 10 "$NODE_DIR/$name.log" >&2
         done
         return 1
     fi
-    cat "$RUN_DIR/chainwait.json"
+    cat "$NODE_DIR/chainwait.json"
 }
 
 # status_of NODE: its `loyalctl --json status` (empty if it does not answer).
@@ -330,32 +204,12 @@ disk_of() {
 
 mib() { calc "$1 / 1048576" "${2:-%.0f}"; }
 
-now_iso() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 # ckpt_summary LOG FROM TO: the slow checkpoints (the node logs those of 100 ms
 # or more at info) stamped from FROM to TO (ISO): "count total_ms max_ms".
 ckpt_summary() {
     awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to && / store\.checkpoint / {
             for (i = 1; i <= NF; i++) if ($i ~ /^ms=/) { v = substr($i, 4) + 0; n++; t += v; if (v > m) m = v } }
         END { printf "%d %d %d\n", n, t, m }' "$1"
-}
-
-# Busy and iowait % of all CPUs over 2 s, and the processes above 5% of a CPU.
-machine_ticks() {
-    awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%.0f %.0f %.0f\n", t - $5 - $6, $6, t }' /proc/stat
-}
-background() {
-    local b0 w0 t0 b1 w1 t1 top=
-    read -r b0 w0 t0 < <(machine_ticks)
-    if command -v top >/dev/null 2>&1; then
-        top=$(top -b -n 2 -d 2 -w 200 | awk '/^ *PID/ { f++; next }
-            f == 2 && NF >= 12 && $9 + 0 > 5 && n < 5 { printf "%s%s %s%%", sep, $12, $9; sep = ", "; n++ }')
-    else
-        sleep 2
-    fi
-    read -r b1 w1 t1 < <(machine_ticks)
-    awk -v b="$((b1 - b0))" -v w="$((w1 - w0))" -v t="$((t1 - t0))" \
-        'BEGIN { printf "%.0f%% busy, %.0f%% iowait", 100 * b / t, 100 * w / t }'
-    echo "${top:+; busiest: $top (% of one CPU)}"
 }
 
 # Results, by "CUSTOMERS:NODES".
@@ -373,8 +227,8 @@ run_one() {
     for ((i = 1; i <= n; i++)); do
         names+=("n$i")
     done
-    RUN_DIR=$WORK/c$customers-n$n
-    mkdir -p "$RUN_DIR"
+    NODE_DIR=$WORK/c$customers-n$n
+    mkdir -p "$NODE_DIR"
     # Two events per customer plus the load's, on every node.
     need=$((customers * 2 * BYTES_PER_EVENT * n + n * 64 * 1048576))
     avail=$(($(df -Pk "$WORK" | awk 'NR == 2 { print $4 }') * 1024))
@@ -383,8 +237,11 @@ run_one() {
         return 1
     fi
     PID=()
-    R_BG[$key]=$(background)
-    make_chain "${names[@]}"
+    R_BG[$key]=$(background_sample)
+    make_chain "${names[@]}" || {
+        R_FAIL[$key]="no free ports for the chain"
+        return 1
+    }
     eps=$(endpoints "${names[@]}")
     log "[$(short "$customers") x $n] starting ${names[*]}"
     for name in "${names[@]}"; do
@@ -435,8 +292,7 @@ run_one() {
     fi
     read -r b1 w1 t1m < <(machine_ticks)
     to=$(now_iso)
-    R_MACHINE[$key]=$(awk -v b="$((b1 - b0))" -v w="$((w1 - w0))" -v t="$((t1m - t0m))" \
-        'BEGIN { printf "%.0f / %.0f", 100 * b / t, 100 * w / t }')
+    R_MACHINE[$key]=$(busy_text "$((b1 - b0))" "$((w1 - w0))" "$((t1m - t0m))" '%.0f / %.0f')
     R_OPS[$key]=$(json_get "$j" ops_per_s)
     R_P50[$key]=$(json_get "$j" p50_us)
     R_P99[$key]=$(json_get "$j" p99_us)
@@ -457,10 +313,10 @@ run_one() {
         st=$(status_of "$name")
         events=$(json_get "$st" events)
         read -r rss anon file hwm < <(mem_of "${PID[$name]}")
-        read -r data_a data_s < <(disk_of "$RUN_DIR/$name/data.mdb")
-        read -r wal_a wal_s < <(disk_of "$RUN_DIR/$name/wal")
+        read -r data_a data_s < <(disk_of "$NODE_DIR/$name/data.mdb")
+        read -r wal_a wal_s < <(disk_of "$NODE_DIR/$name/wal")
         store=$((data_a + wal_a))
-        read -r ck_n ck_t ck_m < <(ckpt_summary "$RUN_DIR/$name.log" "$from" "$to")
+        read -r ck_n ck_t ck_m < <(ckpt_summary "$NODE_DIR/$name.log" "$from" "$to")
         if ((ck_t > max_ck_t)); then
             max_ck_t=$ck_t
             R_CKPT[$key]="$ck_n, $(calc "$ck_t / 1000")"
@@ -494,7 +350,7 @@ run_one() {
         "RSS max $(calc "$max_rss / 1024" %.0f) MiB (anon $(calc "$max_anon / 1024" %.0f));" \
         "store max $(mib "$max_store") MiB"
     stop_chain
-    rm -rf "${names[@]/#/$RUN_DIR/}"
+    rm -rf "${names[@]/#/$NODE_DIR/}"
     return 0
 }
 
@@ -506,7 +362,7 @@ for run in $SERIES; do
         log "[$run] ${R_FAIL[$run]}"
         stop_progress
         stop_chain
-        rm -rf "$RUN_DIR"/n*/
+        rm -rf "$NODE_DIR"/n*/
     fi
     R_RUN_S[$run]=$((SECONDS - run_t0))
 done
@@ -578,12 +434,6 @@ conv_cell() {
 }
 
 # ---- the report ----
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-DISK=$(df -hT "$WORK" | awk 'NR == 2 { print $1 " (" $2 ", " $3 " total, " $5 " free)" }')
-DEV=$(df --output=source "$WORK" | awk 'NR == 2 { sub("^/dev/", ""); print }')
-ROTA=$(cat "/sys/block/${DEV%%[0-9]*}/queue/rotational" 2>/dev/null || echo "?")
-MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-VIRT=$(systemd-detect-virt 2>/dev/null || echo unknown)
 case $MODE in
 quick) MODE_TEXT="\`--quick\`: 10,000 customers only" ;;
 default) MODE_TEXT="default: 10,000 and 1,000,000 customers on 1, 3 and 5 nodes (\`--full\` adds 10,000,000)" ;;
@@ -595,9 +445,7 @@ esac
     echo
     echo "Written by \`tests/bench/scale.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); runs: $MODE_TEXT."
     echo
-    echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $MEM RAM; virtualisation: $VIRT"
-    echo "- kernel: $(uname -srm)"
-    echo "- disk (temp dir): $DISK; rotational flag (as the virtual disk reports it): $ROTA"
+    machine_lines "$WORK"
     echo "- other load when the run began: load average $LOADAVG (the machine is shared:" \
         "figures move with what else runs; each row's 2-s sample is listed below the tables)"
     echo "- niceness of the benchmark and its nodes: $(nice)"

@@ -109,6 +109,7 @@
 
 #include "proto/client.h"
 #include "tests/support/harness.h"
+#include "tests/support/net.h"
 #include "tests/support/proxy.h"
 
 #define CH_NODES_MAX      LYH_CHAIN_MAX
@@ -373,10 +374,10 @@ static void s_wall(uint32_t ms, char *out, size_t cap)
 
 /* ---- the network --------------------------------------------------------------- */
 
-static lyh_chain *s_chain;
+static lyn_net *s_net;     /* the nodes and their links (tests/support/net.h) */
+static lyh_chain *s_chain; /* s_net's nodes, borrowed */
 static int s_n;
-/* s_px[i][j]: node i + 1's pushes to node j + 1; the mode each is set to now. */
-static lyp_proxy *s_px[CH_NODES_MAX][CH_NODES_MAX];
+/* The mode each link (lyn_net_link(s_net, i + 1, j + 1)) is set to now. */
 static lyp_mode s_link_mode[CH_NODES_MAX][CH_NODES_MAX];
 static int s_link_delay[CH_NODES_MAX][CH_NODES_MAX];
 
@@ -385,94 +386,25 @@ static lyh_node *s_node(int i)
     return lyh_chain_node(s_chain, i);
 }
 
-static int s_write_config(int i)
-{
-    char text[8192];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int j = 1; j <= s_n; j++) {
-        if (j == i)
-            continue;
-        int w = snprintf(text + len, sizeof text - len, "\n[peer n%d]\nid = %d\nendpoint = %s\n", j,
-                         j, lyp_proxy_endpoint(s_px[i - 1][j - 1]));
-        if (w < 0 || (size_t)w >= sizeof text - len)
-            return -1;
-        len += (size_t)w;
-    }
-    int w = snprintf(text + len, sizeof text - len, "\n[category electronics]\nmultiplier = 2\n");
-    if (w < 0 || (size_t)w >= sizeof text - len)
-        return -1;
-    return lyh_node_write_config(s_node(i), text);
-}
-
-/* 1 if `port` is one a node was given (and will bind when it starts). */
-static int s_port_taken(int port)
-{
-    for (int i = 1; i <= s_n; i++)
-        if (s_node(i)->nd_port == port || s_node(i)->nd_peer_port == port)
-            return 1;
-    return 0;
-}
-
-/* A proxy to `target` on a port no node was given: the nodes' ports are only
- * picked (lyh_free_port), not bound, until they start, so a proxy may be
- * handed one of them. Keeps the unlucky proxies until a good one is bound. */
-static lyp_proxy *s_proxy_new(int target)
-{
-    lyp_proxy *bad[8] = {0}, *p = NULL;
-    int nbad = 0;
-    while ((p = lyp_proxy_new(target)) != NULL && s_port_taken(lyp_proxy_port(p)) && nbad < 8)
-        bad[nbad++] = p;
-    if (p != NULL && s_port_taken(lyp_proxy_port(p)))
-        lyp_proxy_destroy(&p);
-    for (int k = 0; k < nbad; k++)
-        lyp_proxy_destroy(&bad[k]);
-    return p;
-}
-
 /* Nodes 1..n, every ordered pair linked through its own proxy, all started. */
 static int s_net_up(void)
 {
-    lyh_adj none;
-    memset(none, 0, sizeof none); /* the peers are written here, through proxies */
-    s_chain = lyh_chain_new(s_n, none, NULL);
-    if (s_chain == NULL)
+    s_net = lyn_net_new(s_n, "\n[category electronics]\nmultiplier = 2\n");
+    if (s_net == NULL)
         return -1;
-    for (int i = 1; i <= s_n; i++)
-        for (int j = 1; j <= s_n; j++)
-            if (i != j) {
-                s_px[i - 1][j - 1] = s_proxy_new(s_node(j)->nd_peer_port);
-                if (s_px[i - 1][j - 1] == NULL)
-                    return -1;
-                s_link_mode[i - 1][j - 1] = LYP_MODE_PASS;
-            }
-    for (int i = 1; i <= s_n; i++)
-        if (s_write_config(i) != 0) {
-            fprintf(stderr, "loyalchaos: unable to write n%d's config\n", i);
-            return -1;
-        }
-    for (int i = 1; i <= s_n; i++) {
-        lyh_node *nd = s_node(i);
-        if (lyh_node_up(nd, CH_READY_MS) != 0) {
-            fprintf(stderr, "loyalchaos: n%d did not start\n", i);
-            return -1;
-        }
-        /* The start may have had to take other ports: aim the proxies there. */
-        for (int k = 1; k <= s_n; k++)
-            if (k != i && lyp_proxy_set_target(s_px[k - 1][i - 1], nd->nd_peer_port) != 0)
-                return -1;
-    }
-    return 0;
+    s_chain = s_net->nt_chain;
+    for (int i = 0; i < s_n; i++)
+        for (int j = 0; j < s_n; j++)
+            s_link_mode[i][j] = LYP_MODE_PASS;
+    return lyn_net_up(s_net, CH_READY_MS);
 }
 
 static void s_net_down(int keep)
 {
-    if (s_chain != NULL && keep)
-        lyh_chain_keep(s_chain);
-    lyh_chain_destroy(&s_chain);
-    for (int i = 0; i < CH_NODES_MAX; i++)
-        for (int j = 0; j < CH_NODES_MAX; j++)
-            lyp_proxy_destroy(&s_px[i][j]);
+    if (keep)
+        lyn_net_keep(s_net);
+    lyn_net_destroy(&s_net);
+    s_chain = NULL;
 }
 
 /* ---- what is known of each node ------------------------------------------------ */
@@ -1516,7 +1448,7 @@ static void s_links_apply(void)
                 mode = LYP_MODE_DELAY;
             if (mode == LYP_MODE_DELAY ? (s_link_mode[i][j] != mode || s_link_delay[i][j] != delay)
                                        : s_link_mode[i][j] != mode) {
-                if (lyp_proxy_set_mode(s_px[i][j], mode, delay) != 0)
+                if (lyp_proxy_set_mode(lyn_net_link(s_net, i + 1, j + 1), mode, delay) != 0)
                     s_violation(CH_V_HARNESS, "unable to set link n%d -> n%d to %s", i + 1, j + 1,
                                 lyp_mode_name(mode));
                 s_link_mode[i][j] = mode;

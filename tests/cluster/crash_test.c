@@ -17,7 +17,6 @@
 #include <criterion/logging.h>
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,18 +110,6 @@ static void s_build(int worker, const ct_op *op, ly_req *rq)
     }
 }
 
-static void s_fail(ct_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_fail(ct_worker *w, const char *fmt, ...)
-{
-    if (w->w_failed)
-        return;
-    w->w_failed = 1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->w_why, sizeof w->w_why, fmt, ap);
-    va_end(ap);
-}
-
 /* The points change a fresh operation must report, or INT64_MIN if it depends
  * on the tier (earns). */
 static int64_t s_expected_points(const ct_op *op)
@@ -156,22 +143,27 @@ static int s_execute(ct_worker *w, ly_client *c, ct_op *op)
             int rc = 0;
             int64_t want = s_expected_points(op);
             if (strcmp(rp.rp_txn, rq.rq_txn) != 0 || strcmp(rp.rp_customer, rq.rq_customer) != 0)
-                s_fail(w, "%s: reply names txn '%s' customer '%s'", rq.rq_txn, rp.rp_txn,
-                       rp.rp_customer);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "%s: reply names txn '%s' customer '%s'", rq.rq_txn, rp.rp_txn,
+                              rp.rp_customer);
             else if (attempts == 1 && rp.rp_replayed)
-                s_fail(w, "%s: first attempt answered as a replay", rq.rq_txn);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "%s: first attempt answered as a replay", rq.rq_txn);
             else if (want != INT64_MIN && rp.rp_points != want)
-                s_fail(w, "%s: %s of %lld reported points %lld, expected %lld", rq.rq_txn,
-                       ly_msgtype_name(op->op_type), (long long)op->op_amount,
-                       (long long)rp.rp_points, (long long)want);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "%s: %s of %lld reported points %lld, expected %lld", rq.rq_txn,
+                              ly_msgtype_name(op->op_type), (long long)op->op_amount,
+                              (long long)rp.rp_points, (long long)want);
             else if (op->op_type == LY_MSG_EARN && rp.rp_points < op->op_amount / 100)
-                s_fail(w, "%s: earn of %lld minor units gave only %lld points", rq.rq_txn,
-                       (long long)op->op_amount, (long long)rp.rp_points);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "%s: earn of %lld minor units gave only %lld points", rq.rq_txn,
+                              (long long)op->op_amount, (long long)rp.rp_points);
             else if (rp.rp_balance != w->w_balance[op->op_cust] + rp.rp_points || rp.rp_debt != 0)
-                s_fail(w, "%s: balance %lld debt %lld after %+lld, expected balance %lld",
-                       rq.rq_txn, (long long)rp.rp_balance, (long long)rp.rp_debt,
-                       (long long)rp.rp_points,
-                       (long long)(w->w_balance[op->op_cust] + rp.rp_points));
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "%s: balance %lld debt %lld after %+lld, expected balance %lld",
+                              rq.rq_txn, (long long)rp.rp_balance, (long long)rp.rp_debt,
+                              (long long)rp.rp_points,
+                              (long long)(w->w_balance[op->op_cust] + rp.rp_points));
             if (w->w_failed)
                 rc = -1;
             op->op_points = rp.rp_points;
@@ -185,9 +177,10 @@ static int s_execute(ct_worker *w, ly_client *c, ct_op *op)
             return rc;
         }
         if (e == LY_OK && rp.rp_err != LY_EUNAVAIL) {
-            s_fail(w, "%s (%s, amount %lld) refused: %s: %s", rq.rq_txn,
-                   ly_msgtype_name(op->op_type), (long long)op->op_amount,
-                   ly_errname((ly_err)rp.rp_err), rp.rp_message);
+            lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                          "%s (%s, amount %lld) refused: %s: %s", rq.rq_txn,
+                          ly_msgtype_name(op->op_type), (long long)op->op_amount,
+                          ly_errname((ly_err)rp.rp_err), rp.rp_message);
             ly_rep_fini(&rp);
             return -1;
         }
@@ -195,8 +188,9 @@ static int s_execute(ct_worker *w, ly_client *c, ct_op *op)
         if (e != LY_OK)
             atomic_store(&w->w_saw_failure, 1);
         if (lyh_now_ms() >= deadline) {
-            s_fail(w, "%s: no acknowledgement after %d attempts in %d ms (last: %s)", rq.rq_txn,
-                   attempts, CT_OP_DEADLINE_MS, ly_errname(e));
+            lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                          "%s: no acknowledgement after %d attempts in %d ms (last: %s)", rq.rq_txn,
+                          attempts, CT_OP_DEADLINE_MS, ly_errname(e));
             return -1;
         }
         lyh_sleep_ms(CT_RETRY_PAUSE_MS);
@@ -217,7 +211,8 @@ static void *s_worker_main(void *arg)
     ct_worker *w = arg;
     ly_client *c = ly_client_new(w->w_endpoint, CT_TIMEOUT_MS);
     if (c == NULL) {
-        s_fail(w, "unable to create a client for %s", w->w_endpoint);
+        lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "unable to create a client for %s",
+                      w->w_endpoint);
         goto done;
     }
     int seq = 0;

@@ -854,6 +854,41 @@ static uint8_t *s_take(msgpack_sbuffer *sb, size_t *len)
     return out;
 }
 
+/* The map `top` packed into a new frame (s_take) as it is, but for the array
+ * under "evs": its elements, element ed->e_ev edited by `ed` (NULL: none),
+ * followed by the elements of `more` (NULL: none). */
+static uint8_t *s_repack_evs(const msgpack_object_map *top, const pt_edit *ed,
+                             const msgpack_object_array *more, size_t *out_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, top->size);
+    for (uint32_t i = 0; i < top->size; i++) {
+        const msgpack_object_kv *kv = &top->ptr[i];
+        msgpack_pack_object(&pk, kv->key);
+        if (!s_key_is(&kv->key, "evs")) {
+            msgpack_pack_object(&pk, kv->val);
+            continue;
+        }
+        cr_assert_eq(kv->val.type, MSGPACK_OBJECT_ARRAY);
+        const msgpack_object_array *arr = &kv->val.via.array;
+        if (ed != NULL)
+            cr_assert_lt((uint32_t)ed->e_ev, arr->size);
+        msgpack_pack_array(&pk, arr->size + (more != NULL ? more->size : 0));
+        for (uint32_t j = 0; j < arr->size; j++) {
+            if (ed != NULL && j == (uint32_t)ed->e_ev)
+                s_pack_map_edited(&pk, &arr->ptr[j].via.map, ed);
+            else
+                msgpack_pack_object(&pk, arr->ptr[j]);
+        }
+        for (uint32_t j = 0; more != NULL && j < more->size; j++)
+            msgpack_pack_object(&pk, more->ptr[j]);
+    }
+    return s_take(&sb, out_len);
+}
+
 static uint8_t *s_edit(const uint8_t *buf, size_t len, pt_edit ed, size_t *out_len)
 {
     msgpack_unpacked up;
@@ -861,36 +896,20 @@ static uint8_t *s_edit(const uint8_t *buf, size_t len, pt_edit ed, size_t *out_l
     size_t off = 0;
     cr_assert_eq(msgpack_unpack_next(&up, (const char *)buf, len, &off), MSGPACK_UNPACK_SUCCESS);
     cr_assert_eq(up.data.type, MSGPACK_OBJECT_MAP);
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     const msgpack_object_map *top = &up.data.via.map;
+    uint8_t *out;
     if (ed.e_ev < 0) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         s_pack_map_edited(&pk, top, &ed);
+        out = s_take(&sb, out_len);
     } else {
-        msgpack_pack_map(&pk, top->size);
-        for (uint32_t i = 0; i < top->size; i++) {
-            const msgpack_object_kv *kv = &top->ptr[i];
-            msgpack_pack_object(&pk, kv->key);
-            if (!s_key_is(&kv->key, "evs")) {
-                msgpack_pack_object(&pk, kv->val);
-                continue;
-            }
-            cr_assert_eq(kv->val.type, MSGPACK_OBJECT_ARRAY);
-            const msgpack_object_array *arr = &kv->val.via.array;
-            cr_assert_lt((uint32_t)ed.e_ev, arr->size);
-            msgpack_pack_array(&pk, arr->size);
-            for (uint32_t j = 0; j < arr->size; j++) {
-                if (j == (uint32_t)ed.e_ev)
-                    s_pack_map_edited(&pk, &arr->ptr[j].via.map, &ed);
-                else
-                    msgpack_pack_object(&pk, arr->ptr[j]);
-            }
-        }
+        out = s_repack_evs(top, &ed, NULL, out_len);
     }
     msgpack_unpacked_destroy(&up);
-    return s_take(&sb, out_len);
+    return out;
 }
 
 /* The map of frame `a` with "evs" = a's events followed by b's. */
@@ -908,28 +927,10 @@ static uint8_t *s_join_evs(const uint8_t *a, size_t alen, const uint8_t *b, size
         if (s_key_is(&ub.data.via.map.ptr[i].key, "evs"))
             evb = &ub.data.via.map.ptr[i].val;
     cr_assert_not_null(evb);
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    const msgpack_object_map *top = &ua.data.via.map;
-    msgpack_pack_map(&pk, top->size);
-    for (uint32_t i = 0; i < top->size; i++) {
-        const msgpack_object_kv *kv = &top->ptr[i];
-        msgpack_pack_object(&pk, kv->key);
-        if (!s_key_is(&kv->key, "evs")) {
-            msgpack_pack_object(&pk, kv->val);
-            continue;
-        }
-        msgpack_pack_array(&pk, kv->val.via.array.size + evb->via.array.size);
-        for (uint32_t j = 0; j < kv->val.via.array.size; j++)
-            msgpack_pack_object(&pk, kv->val.via.array.ptr[j]);
-        for (uint32_t j = 0; j < evb->via.array.size; j++)
-            msgpack_pack_object(&pk, evb->via.array.ptr[j]);
-    }
+    uint8_t *out = s_repack_evs(&ua.data.via.map, NULL, &evb->via.array, out_len);
     msgpack_unpacked_destroy(&ua);
     msgpack_unpacked_destroy(&ub);
-    return s_take(&sb, out_len);
+    return out;
 }
 
 /* A valid event of origin 9 for seq `seq` that differs from s_evs[seq]: if the

@@ -24,7 +24,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,13 +33,13 @@
 #include "common/ledger.h"
 #include "node/repl.h"
 #include "proto/client.h"
+#include "tests/support/check.h"
 #include "tests/support/harness.h"
 
 #define RT_READY_MS     20000
 #define RT_CALL_MS      5000
 #define RT_CONVERGE_MS  30000
 #define RT_OP_DEADLINE  60000 /* an operation is retried (same txn) this long */
-#define RT_RETRY_MS     100
 #define RT_STATUS_MS    2000
 #define RT_DOWN_BOUND   5000 /* a killed peer must show down within this */
 #define RT_PEER_VIEW_MS 8000 /* heartbeats (1 s) carry the views: allow a few */
@@ -77,19 +76,12 @@ static lyh_chain *s_new_chain(int n, const lyh_adj adj, int start)
 /* SIGTERM every node: each must exit 0 (under LY_SANITIZE: no leak, no error). */
 static void s_stop_clean(void)
 {
-    int bad = lyh_chain_stop(s_chain, 20000);
-    cr_assert_eq(bad, 0, "%d node(s) did not exit 0 on SIGTERM (codes and logs above)", bad);
+    lyc_stop_clean(s_chain);
 }
 
 static int64_t s_converge(const char *what)
 {
-    int64_t ms = lyh_chain_wait_converged(s_chain, RT_CONVERGE_MS);
-    if (ms < 0)
-        lyh_chain_keep(s_chain);
-    cr_assert_geq(ms, 0, "%s: the chain did not converge within %d ms (states above)", what,
-                  RT_CONVERGE_MS);
-    cr_log_info("%s: converged in %" PRId64 " ms", what, ms);
-    return ms;
+    return lyc_converge(s_chain, RT_CONVERGE_MS, what);
 }
 
 /* ---- client operations --------------------------------------------------- */
@@ -105,42 +97,18 @@ typedef struct rt_op {
     int64_t op_qual;     /* its effect on qualifying points */
 } rt_op;
 
-/* Send `rq` until a reply comes (a timeout, an I/O failure or "unavailable"
- * leaves the outcome unknown: the same request, same txn, is sent again).
- * Returns the transport outcome of the last try: LY_OK with `rp` holding the
- * reply (finish it), else `rp` holds nothing; LY_ETIMEDOUT after `deadline_ms`.
- * *tries counts the sends. */
+/* Send `rq` until a reply comes (lyh_call_until: the same request, same txn,
+ * is sent again while the outcome is unknown). LY_OK with `rp` holding the
+ * reply (finish it), else `rp` holds nothing; LY_ETIMEDOUT after
+ * `deadline_ms`. *tries counts the sends. */
 static ly_err s_call_until(ly_client *c, ly_req *rq, ly_rep *rp, int deadline_ms, int *tries)
 {
-    uint64_t deadline = lyh_now_ms() + (uint64_t)deadline_ms;
-    for (int n = 1;; n++) {
-        ly_err e = ly_client_call(c, rq, rp);
-        if (tries)
-            *tries = n;
-        if (e == LY_OK && rp->rp_err != LY_EUNAVAIL)
-            return LY_OK;
-        ly_rep_fini(rp);
-        if (e != LY_OK && e != LY_ETIMEDOUT && e != LY_EIO)
-            return e; /* the request itself is wrong: retrying cannot help */
-        if (lyh_now_ms() >= deadline)
-            return e == LY_OK ? LY_ETIMEDOUT : e;
-        lyh_sleep_ms(RT_RETRY_MS);
-    }
+    return lyh_call_until(c, rq, rp, deadline_ms, tries);
 }
 
 static void s_req(ly_req *rq, int type, const char *cust, const char *txn, int64_t amount)
 {
-    ly_req_init(rq, type);
-    snprintf(rq->rq_customer, sizeof rq->rq_customer, "%s", cust);
-    snprintf(rq->rq_txn, sizeof rq->rq_txn, "%s", txn);
-    rq->rq_amount = amount;
-    if (type == LY_MSG_ENROLL) {
-        rq->rq_fields = LY_PF_NAME;
-        snprintf(rq->rq_profile.pf_name, sizeof rq->rq_profile.pf_name, "Name of %s", cust);
-    } else if (type == LY_MSG_ADJUST) {
-        snprintf(rq->rq_reason, sizeof rq->rq_reason, "replication test goodwill");
-        snprintf(rq->rq_operator, sizeof rq->rq_operator, "tester");
-    }
+    lyh_req(rq, type, cust, txn, amount, "replication test goodwill");
 }
 
 /* A mutation that must be acknowledged; returns the change it made. */
@@ -229,6 +197,26 @@ static void s_txns_free(rt_txns *s)
 static int s_cmp_txn(const void *a, const void *b)
 {
     return strcmp(a, b);
+}
+
+/* Enroll customers 0..ncust - 1 (named by `name`), each once, at its home
+ * node 1 + i % nodes, with txn "<tag>-enroll-<i>"; record each in `want` and
+ * start x[i] (zeroed) with that one event. Then wait until the chain
+ * converges (`what` names the step): a node accepts earns only for customers
+ * it knows. */
+static void s_enroll_at_homes(int ncust, int nodes, void (*name)(int, char *, size_t),
+                              const char *tag, rt_expect *x, rt_txns *want, const char *what)
+{
+    memset(x, 0, (size_t)ncust * sizeof *x);
+    for (int i = 0; i < ncust; i++) {
+        char cust[32], txn[64];
+        name(i, cust, sizeof cust);
+        snprintf(txn, sizeof txn, "%s-enroll-%02d", tag, i);
+        s_mutate_ok(lyh_chain_node(s_chain, 1 + i % nodes), LY_MSG_ENROLL, cust, txn, 0);
+        s_txns_add(want, txn);
+        x[i].x_events = 1;
+    }
+    s_converge(what);
 }
 
 /* Every event node `i` holds, per origin in seq order (client `events`
@@ -453,24 +441,13 @@ static void s_ra_txn(const ra_worker *w, int seq, char *out, size_t cap)
     snprintf(out, cap, "ra-n%d-w%d-%04d", w->w_node, w->w_index, seq);
 }
 
-static void s_ra_fail(ra_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_ra_fail(ra_worker *w, const char *fmt, ...)
-{
-    if (w->w_failed)
-        return;
-    w->w_failed = 1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->w_why, sizeof w->w_why, fmt, ap);
-    va_end(ap);
-}
-
 static void *s_ra_main(void *arg)
 {
     ra_worker *w = arg;
     ly_client *c = ly_client_new(w->w_endpoint, RA_TIMEOUT);
     if (c == NULL) {
-        s_ra_fail(w, "unable to create a client for %s", w->w_endpoint);
+        lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "unable to create a client for %s",
+                      w->w_endpoint);
         return NULL;
     }
     for (int seq = 0; seq < RA_OPS && !w->w_failed; seq++) {
@@ -520,8 +497,9 @@ static void *s_ra_main(void *arg)
         int tries = 0;
         ly_err e = s_call_until(c, &rq, &rp, RT_OP_DEADLINE, &tries);
         if (e != LY_OK) {
-            s_ra_fail(w, "%s %s at n%d: no reply within %d ms: %s", ly_msgtype_name(op.op_type),
-                      txn, w->w_node, RT_OP_DEADLINE, ly_errname(e));
+            lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                          "%s %s at n%d: no reply within %d ms: %s", ly_msgtype_name(op.op_type),
+                          txn, w->w_node, RT_OP_DEADLINE, ly_errname(e));
             break;
         }
         w->w_retried += tries > 1;
@@ -533,9 +511,10 @@ static void *s_ra_main(void *arg)
             continue;
         }
         if (rp.rp_err != LY_OK) {
-            s_ra_fail(w, "%s %s (customer %s, amount %lld) at n%d refused: %s: %s",
-                      ly_msgtype_name(op.op_type), txn, cust, (long long)rq.rq_amount, w->w_node,
-                      ly_errname((ly_err)rp.rp_err), rp.rp_message);
+            lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                          "%s %s (customer %s, amount %lld) at n%d refused: %s: %s",
+                          ly_msgtype_name(op.op_type), txn, cust, (long long)rq.rq_amount,
+                          w->w_node, ly_errname((ly_err)rp.rp_err), rp.rp_message);
             ly_rep_fini(&rp);
             break;
         }
@@ -559,8 +538,9 @@ static void *s_ra_main(void *arg)
                                              .o_amount = rq.rq_amount,
                                              .o_points = -rq.rq_amount};
             if (rp.rp_points != -rq.rq_amount)
-                s_ra_fail(w, "redeem %s of %lld reported %lld points", txn, (long long)rq.rq_amount,
-                          (long long)rp.rp_points);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "redeem %s of %lld reported %lld points", txn,
+                              (long long)rq.rq_amount, (long long)rp.rp_points);
             break;
         case LY_MSG_ADJUST:
             op.op_lifetime = rp.rp_points > 0 ? rp.rp_points : 0;
@@ -591,20 +571,9 @@ Test(repl, three_nodes_concurrent_writes_converge_exactly_once)
 {
     s_new_chain(RA_NODES, NULL, RA_NODES);
 
-    /* Each customer is enrolled once, at its home node. */
     rt_expect x[RA_CUST];
     rt_txns want = {0};
-    memset(x, 0, sizeof x);
-    for (int i = 0; i < RA_CUST; i++) {
-        char cust[32], txn[64];
-        s_ra_cust(i, cust, sizeof cust);
-        snprintf(txn, sizeof txn, "ra-enroll-%02d", i);
-        s_mutate_ok(lyh_chain_node(s_chain, 1 + i % RA_NODES), LY_MSG_ENROLL, cust, txn, 0);
-        s_txns_add(&want, txn);
-        x[i].x_events = 1;
-    }
-    /* A node accepts earns only for customers it knows: wait for the enrollments. */
-    s_converge("(a) enrollments");
+    s_enroll_at_homes(RA_CUST, RA_NODES, s_ra_cust, "ra", x, &want, "(a) enrollments");
 
     for (int t = 0; t < RA_THREADS; t++) {
         ra_worker *w = &s_ra[t];
@@ -794,16 +763,8 @@ Test(repl, five_nodes_kill9_under_load_catch_up_then_a_new_node_joins)
 
     rt_expect x[RB_CUST];
     rt_txns want = {0};
-    memset(x, 0, sizeof x);
-    for (int i = 0; i < RB_CUST; i++) {
-        char cust[32], txn[64];
-        s_rb_cust(i, cust, sizeof cust);
-        snprintf(txn, sizeof txn, "rb-enroll-%02d", i);
-        s_mutate_ok(lyh_chain_node(s_chain, 1 + i % RB_RUNNING), LY_MSG_ENROLL, cust, txn, 0);
-        s_txns_add(&want, txn);
-        x[i].x_events = 1;
-    }
-    s_converge("(b) enrollments at five nodes");
+    s_enroll_at_homes(RB_CUST, RB_RUNNING, s_rb_cust, "rb", x, &want,
+                      "(b) enrollments at five nodes");
 
     atomic_store(&s_rb_stop, 0);
     atomic_store(&s_rb_acked, 0);

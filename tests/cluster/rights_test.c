@@ -44,7 +44,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,13 +54,14 @@
 #include <unistd.h>
 
 #include "proto/client.h"
+#include "tests/support/check.h"
 #include "tests/support/harness.h"
+#include "tests/support/net.h"
 #include "tests/support/proxy.h"
 
 #define RR_READY_MS     20000
 #define RR_CALL_MS      5000
 #define RR_OP_DEADLINE  20000 /* a mutation without a reply is retried (same txn) this long */
-#define RR_RETRY_MS     100
 #define RR_STATUS_MS    2000
 #define RR_LINKS_UP_MS  20000
 #define RR_CONVERGE_MS  30000
@@ -69,10 +69,9 @@
 #define RR_ANSWER_SLACK 1500 /* a redemption is answered within RR_WAIT_MS + this */
 #define RR_NODES_MAX    5
 
-/* The nodes and their links: s_px[i][j] carries node i + 1's pushes to node j + 1. */
-static lyh_chain *s_chain;
+/* The nodes and their links (tests/support/net.h). */
+static lyn_net *s_net;
 static int s_n;
-static lyp_proxy *s_px[RR_NODES_MAX][RR_NODES_MAX];
 
 /* Replies used by the test's main thread: static, so that a failed assertion
  * (which ends the test process) leaves no leak report behind. */
@@ -81,10 +80,7 @@ static const char *s_node_extra = ""; /* more [node] settings for every node of 
 
 static void s_teardown(void)
 {
-    lyh_chain_destroy(&s_chain);
-    for (int i = 0; i < RR_NODES_MAX; i++)
-        for (int j = 0; j < RR_NODES_MAX; j++)
-            lyp_proxy_destroy(&s_px[i][j]);
+    lyn_net_destroy(&s_net);
     s_n = 0;
 }
 
@@ -98,60 +94,27 @@ static unsigned s_rand(unsigned *state)
 
 static lyh_node *s_node(int i)
 {
-    return lyh_chain_node(s_chain, i);
+    return lyn_net_node(s_net, i);
 }
 
 static lyp_proxy *s_link(int from, int to)
 {
-    return s_px[from - 1][to - 1];
+    return lyn_net_link(s_net, from, to);
 }
 
 /* ---- the network ---------------------------------------------------------- */
 
-/* Node i's `extra` config: its [node] settings and one [peer] section per other
- * node, whose endpoint is the proxy of that direction. */
-static void s_write_config(int i)
-{
-    char text[4096];
-    size_t len = 0;
-    int w = snprintf(text, sizeof text, "rights_wait_ms = %d\n%s", RR_WAIT_MS, s_node_extra);
-    cr_assert(w > 0 && (size_t)w < sizeof text);
-    len = (size_t)w;
-    for (int j = 1; j <= s_n; j++) {
-        if (j == i)
-            continue;
-        w = snprintf(text + len, sizeof text - len, "\n[peer n%d]\nid = %d\nendpoint = %s\n", j, j,
-                     lyp_proxy_endpoint(s_link(i, j)));
-        cr_assert(w > 0 && (size_t)w < sizeof text - len, "config of n%d too long", i);
-        len += (size_t)w;
-    }
-    cr_assert_eq(lyh_node_write_config(s_node(i), text), 0, "unable to write n%d's config", i);
-}
-
-/* Nodes 1..n, every ordered pair linked through its own proxy, all started. */
+/* Nodes 1..n, every ordered pair linked through its own proxy, all started;
+ * every node runs with rights_wait_ms = RR_WAIT_MS and s_node_extra. */
 static void s_net_up(int n)
 {
-    lyh_adj none;
-    memset(none, 0, sizeof none); /* the peers are written here, through proxies */
+    char extra[1024];
+    int w = snprintf(extra, sizeof extra, "rights_wait_ms = %d\n%s", RR_WAIT_MS, s_node_extra);
+    cr_assert(w > 0 && (size_t)w < sizeof extra);
     s_n = n;
-    s_chain = lyh_chain_new(n, none, NULL);
-    cr_assert_not_null(s_chain, "unable to set up %d nodes", n);
-    for (int i = 1; i <= n; i++)
-        for (int j = 1; j <= n; j++)
-            if (i != j) {
-                s_px[i - 1][j - 1] = lyp_proxy_new(s_node(j)->nd_peer_port);
-                cr_assert_not_null(s_px[i - 1][j - 1], "unable to start proxy n%d -> n%d", i, j);
-            }
-    for (int i = 1; i <= n; i++)
-        s_write_config(i);
-    for (int i = 1; i <= n; i++) {
-        lyh_node *nd = s_node(i);
-        cr_assert_eq(lyh_node_up(nd, RR_READY_MS), 0, "n%d did not start", i);
-        /* The start may have had to take other ports: aim the proxies there. */
-        for (int k = 1; k <= n; k++)
-            if (k != i)
-                cr_assert_eq(lyp_proxy_set_target(s_link(k, i), nd->nd_peer_port), 0);
-    }
+    s_net = lyn_net_new(n, extra);
+    cr_assert_not_null(s_net, "unable to set up %d nodes", n);
+    cr_assert_eq(lyn_net_up(s_net, RR_READY_MS), 0, "the nodes did not start (see above)");
 }
 
 static void s_set_link(int from, int to, lyp_mode mode, int delay_ms)
@@ -162,65 +125,23 @@ static void s_set_link(int from, int to, lyp_mode mode, int delay_ms)
 
 static void s_heal_all(void)
 {
-    for (int i = 1; i <= s_n; i++)
-        for (int j = 1; j <= s_n; j++)
-            if (i != j)
-                s_set_link(i, j, LYP_MODE_PASS, 0);
-}
-
-/* Wait until every node shows every peer up. Returns the ms it took, or -1. */
-static int64_t s_wait_links_up(int timeout_ms)
-{
-    uint64_t t0 = lyh_now_ms();
-    for (;;) {
-        int ok = 1;
-        for (int i = 1; i <= s_n && ok; i++) {
-            ly_node_status st;
-            if (lyh_chain_status(s_chain, i, RR_STATUS_MS, &st) != LY_OK) {
-                ok = 0;
-                break;
-            }
-            for (int j = 1; j <= s_n && ok; j++) {
-                const ly_peer_status *p = lyh_status_peer(&st, (uint16_t)j);
-                ok = j == i || (p != NULL && p->ps_up);
-            }
-            lyh_status_fini(&st);
-        }
-        if (ok)
-            return (int64_t)(lyh_now_ms() - t0);
-        if (lyh_now_ms() - t0 >= (uint64_t)timeout_ms) {
-            lyh_chain_print(s_chain);
-            return -1;
-        }
-        lyh_sleep_ms(100);
-    }
+    cr_assert_eq(lyn_net_heal(s_net), 0, "unable to heal every link (see above)");
 }
 
 static void s_links_up(const char *what)
 {
-    int64_t ms = s_wait_links_up(RR_LINKS_UP_MS);
-    if (ms < 0)
-        lyh_chain_keep(s_chain);
-    cr_assert_geq(ms, 0, "%s: not every node saw every peer up within %d ms (states above)", what,
-                  RR_LINKS_UP_MS);
+    lyc_links_up(s_net, RR_LINKS_UP_MS, what);
 }
 
 static int64_t s_converge(const char *what)
 {
-    int64_t ms = lyh_chain_wait_converged(s_chain, RR_CONVERGE_MS);
-    if (ms < 0)
-        lyh_chain_keep(s_chain);
-    cr_assert_geq(ms, 0, "%s: the nodes did not converge within %d ms (states above)", what,
-                  RR_CONVERGE_MS);
-    cr_log_info("%s: converged in %" PRId64 " ms", what, ms);
-    return ms;
+    return lyc_converge(s_net->nt_chain, RR_CONVERGE_MS, what);
 }
 
 /* SIGTERM every node: each must exit 0 (under LY_SANITIZE: no leak, no error). */
 static void s_stop_clean(void)
 {
-    int bad = lyh_chain_stop(s_chain, 20000);
-    cr_assert_eq(bad, 0, "%d node(s) did not exit 0 on SIGTERM (codes and logs above)", bad);
+    lyc_stop_clean(s_net->nt_chain);
 }
 
 /* Wait until node `i` holds event `seq` of `origin`. Returns the ms it took or -1. */
@@ -240,38 +161,17 @@ static int64_t s_wait_holds(int i, uint16_t origin, uint64_t seq, int timeout_ms
 
 /* ---- client operations ------------------------------------------------------ */
 
-/* Send `rq` until a reply comes (a timeout, an I/O failure or "unavailable"
- * leaves the outcome unknown: the same request, same txn, is sent again).
- * LY_OK with `rp` holding the reply (finish it); else `rp` holds nothing. */
+/* Send `rq` until a reply comes (lyh_call_until: the same request, same txn,
+ * is sent again while the outcome is unknown). LY_OK with `rp` holding the
+ * reply (finish it); else `rp` holds nothing. */
 static ly_err s_call_until(ly_client *c, ly_req *rq, ly_rep *rp, int deadline_ms)
 {
-    uint64_t deadline = lyh_now_ms() + (uint64_t)deadline_ms;
-    for (;;) {
-        ly_err e = ly_client_call(c, rq, rp);
-        if (e == LY_OK && rp->rp_err != LY_EUNAVAIL)
-            return LY_OK;
-        ly_rep_fini(rp);
-        if (e != LY_OK && e != LY_ETIMEDOUT && e != LY_EIO)
-            return e; /* the request itself is wrong: retrying cannot help */
-        if (lyh_now_ms() >= deadline)
-            return e == LY_OK ? LY_ETIMEDOUT : e;
-        lyh_sleep_ms(RR_RETRY_MS);
-    }
+    return lyh_call_until(c, rq, rp, deadline_ms, NULL);
 }
 
 static void s_req(ly_req *rq, int type, const char *cust, const char *txn, int64_t amount)
 {
-    ly_req_init(rq, type);
-    snprintf(rq->rq_customer, sizeof rq->rq_customer, "%s", cust);
-    snprintf(rq->rq_txn, sizeof rq->rq_txn, "%s", txn);
-    rq->rq_amount = amount;
-    if (type == LY_MSG_ENROLL) {
-        rq->rq_fields = LY_PF_NAME;
-        snprintf(rq->rq_profile.pf_name, sizeof rq->rq_profile.pf_name, "Name of %s", cust);
-    } else if (type == LY_MSG_ADJUST) {
-        snprintf(rq->rq_reason, sizeof rq->rq_reason, "rights test goodwill");
-        snprintf(rq->rq_operator, sizeof rq->rq_operator, "tester");
-    }
+    lyh_req(rq, type, cust, txn, amount, "rights test goodwill");
 }
 
 /* A mutation at node `i` that must be acknowledged; its reply goes to *out. */
@@ -388,21 +288,53 @@ static ly_node_status s_status(int i)
 static ly_node_status s_status_peers(int i)
 {
     ly_node_status st;
-    ly_err e = lyh_chain_status(s_chain, i, RR_CALL_MS, &st);
+    ly_err e = lyh_chain_status(s_net->nt_chain, i, RR_CALL_MS, &st);
     cr_assert_eq(e, LY_OK, "status of n%d: %s", i, ly_errname(e));
     return st;
 }
 
+/* Two nodes, links up (`what` names the step); `cust` enrolled and 100 points
+ * earned at n1 (txns "<tag>-enroll" and "<tag>-earn"), and the earn held by
+ * n2 (asked by status only: a customer lookup at n2 may start moving rights
+ * toward it). Returns how many ms after the earn's reply n2 held it. */
+static int64_t s_two_nodes_earned(const char *what, const char *tag, const char *cust)
+{
+    s_net_up(2);
+    s_links_up(what);
+    ly_rep *rp = &s_rep_main;
+    char txn[64];
+    snprintf(txn, sizeof txn, "%s-enroll", tag);
+    s_mutate_ok(1, LY_MSG_ENROLL, cust, txn, 0, rp);
+    ly_rep_fini(rp);
+    snprintf(txn, sizeof txn, "%s-earn", tag);
+    s_mutate_ok(1, LY_MSG_EARN, cust, txn, 10000, rp);
+    cr_assert_eq(rp->rp_points, 100, "an earn of 100.00 gave %lld points",
+                 (long long)rp->rp_points);
+    uint64_t seq = rp->rp_seq;
+    ly_rep_fini(rp);
+    int64_t held = s_wait_holds(2, 1, seq, RR_CONVERGE_MS);
+    cr_assert_geq(held, 0, "n2 never received n1's earn");
+    return held;
+}
+
 /* ---- the proxy itself --------------------------------------------------------- */
 
-static int s_listen_any(int *port)
+/* A new TCP socket, and 127.0.0.1:`port` in *sa. */
+static int s_socket(int port, struct sockaddr_in *sa)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(fd, 0);
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa->sin_port = htons((uint16_t)port);
+    return fd;
+}
+
+static int s_listen_any(int *port)
+{
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = s_socket(0, &sa);
     socklen_t len = sizeof sa;
     cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     cr_assert_eq(listen(fd, 16), 0);
@@ -413,13 +345,8 @@ static int s_listen_any(int *port)
 
 static int s_connect_port(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t)port);
+    int fd = s_socket(port, &sa);
     cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "connect to %d: %s", port,
                  strerror(errno));
     return fd;
@@ -633,19 +560,8 @@ done:
 static void s_partitioned_double_redeem(lyp_mode cut)
 {
     const char *cust = "pd-c1";
-    s_net_up(2);
-    s_links_up("(a) two nodes");
+    s_two_nodes_earned("(a) two nodes", "pd", cust); /* n2: balance 100, no rights */
     ly_rep *rp = &s_rep_main;
-    s_mutate_ok(1, LY_MSG_ENROLL, cust, "pd-enroll", 0, rp);
-    ly_rep_fini(rp);
-    s_mutate_ok(1, LY_MSG_EARN, cust, "pd-earn", 10000, rp);
-    cr_assert_eq(rp->rp_points, 100, "an earn of 100.00 gave %lld points",
-                 (long long)rp->rp_points);
-    uint64_t seq = rp->rp_seq;
-    ly_rep_fini(rp);
-    /* n2 holds the earn (balance 100 there). Asked by status only: a customer
-     * lookup at n2 may start moving rights toward it. */
-    cr_assert_geq(s_wait_holds(2, 1, seq, RR_CONVERGE_MS), 0, "n2 never received n1's earn");
 
     s_set_link(1, 2, cut, 0);
     s_set_link(2, 1, cut, 0);
@@ -733,18 +649,8 @@ Test(rights, partitioned_double_redeem_reset)
 Test(rights, transfer_on_redeem)
 {
     const char *cust = "tr-c1";
-    s_net_up(2);
-    s_links_up("(b) two nodes");
+    int64_t held = s_two_nodes_earned("(b) two nodes", "tr", cust);
     ly_rep *rp = &s_rep_main;
-    s_mutate_ok(1, LY_MSG_ENROLL, cust, "tr-enroll", 0, rp);
-    ly_rep_fini(rp);
-    s_mutate_ok(1, LY_MSG_EARN, cust, "tr-earn", 10000, rp);
-    cr_assert_eq(rp->rp_points, 100, "an earn of 100.00 gave %lld points",
-                 (long long)rp->rp_points);
-    uint64_t seq = rp->rp_seq;
-    ly_rep_fini(rp);
-    int64_t held = s_wait_holds(2, 1, seq, RR_CONVERGE_MS);
-    cr_assert_geq(held, 0, "n2 never received n1's earn");
 
     /* At once: n2 holds no rights of its own, n1 holds 100. */
     ly_client *c = ly_client_new(s_node(2)->nd_listen, RR_CALL_MS);
@@ -833,16 +739,8 @@ static int64_t s_wait_local_rights(int i, const char *cust, int64_t want, int ti
 Test(rights, prefetch_on_card_scan_moves_rights_here)
 {
     const char *cust = "pf-c1";
-    s_net_up(2);
-    s_links_up("(b2) two nodes");
+    s_two_nodes_earned("(b2) two nodes", "pf", cust);
     ly_rep *rp = &s_rep_main;
-    s_mutate_ok(1, LY_MSG_ENROLL, cust, "pf-enroll", 0, rp);
-    ly_rep_fini(rp);
-    s_mutate_ok(1, LY_MSG_EARN, cust, "pf-earn", 10000, rp);
-    cr_assert_eq(rp->rp_points, 100);
-    uint64_t seq = rp->rp_seq;
-    ly_rep_fini(rp);
-    cr_assert_geq(s_wait_holds(2, 1, seq, RR_CONVERGE_MS), 0, "n2 never received n1's earn");
 
     /* A plain lookup moves nothing. */
     s_customer(2, cust, rp);
@@ -960,26 +858,14 @@ static void s_rc_txn(int node, int seq, char *out, size_t cap)
     snprintf(out, cap, "rc-n%d-%05d", node, seq);
 }
 
-static void s_fail(int *failed, char *why, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_fail(int *failed, char *why, const char *fmt, ...)
-{
-    if (*failed)
-        return;
-    *failed = 1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, RC_WHY, fmt, ap);
-    va_end(ap);
-}
-
 static void *s_rc_main(void *arg)
 {
     rc_worker *w = arg;
     ly_client *c = ly_client_new(s_node(w->w_node)->nd_listen, RR_CALL_MS);
     ly_rep *rp = malloc(sizeof *rp);
     if (c == NULL || rp == NULL) {
-        s_fail(&w->w_failed, w->w_why, "unable to create a client for n%d", w->w_node);
+        lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "unable to create a client for n%d",
+                      w->w_node);
         goto done;
     }
     for (int seq = 0; seq < RC_OPS_MAX && !w->w_failed && !atomic_load(&s_rc_stop); seq++) {
@@ -1029,8 +915,9 @@ static void *s_rc_main(void *arg)
             rq.rq_prefetch = 1;
             ly_err e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
             if (e != LY_OK || rp->rp_err != LY_OK) {
-                s_fail(&w->w_failed, w->w_why, "customer %s at n%d: %s %s", cust, w->w_node,
-                       ly_errname(e), e == LY_OK ? ly_errname((ly_err)rp->rp_err) : "");
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "customer %s at n%d: %s %s",
+                              cust, w->w_node, ly_errname(e),
+                              e == LY_OK ? ly_errname((ly_err)rp->rp_err) : "");
                 if (e == LY_OK)
                     ly_rep_fini(rp);
                 break;
@@ -1051,9 +938,9 @@ static void *s_rc_main(void *arg)
         ly_err e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
         uint64_t ms = lyh_now_ms() - t0;
         if (e != LY_OK) {
-            s_fail(&w->w_failed, w->w_why, "%s %s at n%d: no reply within %d s: %s",
-                   ly_msgtype_name(op.op_type), txn, w->w_node, RR_OP_DEADLINE / 1000,
-                   ly_errname(e));
+            lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                          "%s %s at n%d: no reply within %d s: %s", ly_msgtype_name(op.op_type),
+                          txn, w->w_node, RR_OP_DEADLINE / 1000, ly_errname(e));
             break;
         }
         if (op.op_type == LY_MSG_REDEEM && ms > w->w_redeem_max_ms)
@@ -1062,9 +949,9 @@ static void *s_rc_main(void *arg)
             w->w_insufficient++;
             w->w_drain_short += drain;
             if (rp->rp_available < 0 || rp->rp_available >= rq.rq_amount)
-                s_fail(&w->w_failed, w->w_why,
-                       "redeem %s of %lld at n%d: insufficient_points with available %lld", txn,
-                       (long long)rq.rq_amount, w->w_node, (long long)rp->rp_available);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "redeem %s of %lld at n%d: insufficient_points with available %lld",
+                              txn, (long long)rq.rq_amount, w->w_node, (long long)rp->rp_available);
             ly_rep_fini(rp);
             continue;
         }
@@ -1074,18 +961,19 @@ static void *s_rc_main(void *arg)
             if (ms > w->w_local_max_ms)
                 w->w_local_max_ms = ms;
             if (rp->rp_available < 0 || rp->rp_available >= rq.rq_amount)
-                s_fail(&w->w_failed, w->w_why,
-                       "redeem %s of %lld at n%d: insufficient_local_rights with available %lld",
-                       txn, (long long)rq.rq_amount, w->w_node, (long long)rp->rp_available);
+                lyh_fail_once(
+                    &w->w_failed, w->w_why, sizeof w->w_why,
+                    "redeem %s of %lld at n%d: insufficient_local_rights with available %lld", txn,
+                    (long long)rq.rq_amount, w->w_node, (long long)rp->rp_available);
             ly_rep_fini(rp);
             continue;
         }
         if (rp->rp_err != LY_OK) {
             /* Earns, goodwill and refunds always succeed (refunds may leave a debt). */
-            s_fail(&w->w_failed, w->w_why,
-                   "%s %s (customer %d, amount %lld) at n%d refused: %s: %s",
-                   ly_msgtype_name(op.op_type), txn, op.op_cust, (long long)rq.rq_amount, w->w_node,
-                   ly_errname((ly_err)rp->rp_err), rp->rp_message);
+            lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                          "%s %s (customer %d, amount %lld) at n%d refused: %s: %s",
+                          ly_msgtype_name(op.op_type), txn, op.op_cust, (long long)rq.rq_amount,
+                          w->w_node, ly_errname((ly_err)rp->rp_err), rp->rp_message);
             ly_rep_fini(rp);
             break;
         }
@@ -1093,8 +981,9 @@ static void *s_rc_main(void *arg)
         switch (op.op_type) {
         case LY_MSG_EARN:
             if (rp->rp_points <= 0)
-                s_fail(&w->w_failed, w->w_why, "earn %s of %lld gave %lld points", txn,
-                       (long long)rq.rq_amount, (long long)rp->rp_points);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "earn %s of %lld gave %lld points", txn, (long long)rq.rq_amount,
+                              (long long)rp->rp_points);
             w->w_own[w->w_nown++] = (rc_own){.o_cust = cust_i,
                                              .o_type = LY_MSG_EARN,
                                              .o_seq = seq,
@@ -1105,8 +994,9 @@ static void *s_rc_main(void *arg)
             w->w_redeem_ok++;
             w->w_drain_ok += drain;
             if (rp->rp_points != -rq.rq_amount)
-                s_fail(&w->w_failed, w->w_why, "redeem %s of %lld reported %lld points", txn,
-                       (long long)rq.rq_amount, (long long)rp->rp_points);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "redeem %s of %lld reported %lld points", txn,
+                              (long long)rq.rq_amount, (long long)rp->rp_points);
             w->w_own[w->w_nown++] = (rc_own){.o_cust = cust_i,
                                              .o_type = LY_MSG_REDEEM,
                                              .o_seq = seq,
@@ -1118,14 +1008,16 @@ static void *s_rc_main(void *arg)
             own->o_refunded += rq.rq_amount ? rq.rq_amount : left;
             if ((own->o_type == LY_MSG_EARN && rp->rp_points > 0) ||
                 (own->o_type == LY_MSG_REDEEM && rp->rp_points < 0))
-                s_fail(&w->w_failed, w->w_why, "refund %s of a %s changed the balance by %lld", txn,
-                       ly_msgtype_name(own->o_type), (long long)rp->rp_points);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "refund %s of a %s changed the balance by %lld", txn,
+                              ly_msgtype_name(own->o_type), (long long)rp->rp_points);
             break;
         }
         default:
             if (rp->rp_points != rq.rq_amount)
-                s_fail(&w->w_failed, w->w_why, "goodwill %s of %lld changed the balance by %lld",
-                       txn, (long long)rq.rq_amount, (long long)rp->rp_points);
+                lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why,
+                              "goodwill %s of %lld changed the balance by %lld", txn,
+                              (long long)rq.rq_amount, (long long)rp->rp_points);
             break;
         }
         w->w_ops[w->w_nops++] = op;
@@ -1184,7 +1076,8 @@ static void *s_reader_main(void *arg)
         c[i] = ly_client_new(s_node(i + 1)->nd_listen, RR_CALL_MS);
     for (int i = 0; i < RC_NODES; i++)
         if (c[i] == NULL || rp == NULL) {
-            s_fail(&r->r_failed, r->r_why, "unable to create the reader's clients");
+            lyh_fail_once(&r->r_failed, r->r_why, sizeof r->r_why,
+                          "unable to create the reader's clients");
             goto done;
         }
     while (!atomic_load(&s_rc_stop) && !r->r_failed) {
@@ -1195,8 +1088,9 @@ static void *s_reader_main(void *arg)
         s_rc_cust(cust_i, rq.rq_customer, sizeof rq.rq_customer);
         ly_err e = s_call_until(c[i], &rq, rp, RR_OP_DEADLINE);
         if (e != LY_OK || rp->rp_err != LY_OK) {
-            s_fail(&r->r_failed, r->r_why, "customer %s at n%d: %s %s", rq.rq_customer, i + 1,
-                   ly_errname(e), e == LY_OK ? ly_errname((ly_err)rp->rp_err) : "");
+            lyh_fail_once(&r->r_failed, r->r_why, sizeof r->r_why, "customer %s at n%d: %s %s",
+                          rq.rq_customer, i + 1, ly_errname(e),
+                          e == LY_OK ? ly_errname((ly_err)rp->rp_err) : "");
             if (e == LY_OK)
                 ly_rep_fini(rp);
             break;
@@ -1209,21 +1103,23 @@ static void *s_reader_main(void *arg)
         char why[RC_WHY];
         why[0] = '\0';
         if (rp->rp_balance < 0 || rp->rp_debt < 0 || (rp->rp_balance > 0 && rp->rp_debt > 0))
-            s_fail(&dummy, why, "%s at n%d: balance %lld, debt %lld", rq.rq_customer, i + 1,
-                   (long long)rp->rp_balance, (long long)rp->rp_debt);
+            lyh_fail_once(&dummy, why, sizeof why, "%s at n%d: balance %lld, debt %lld",
+                          rq.rq_customer, i + 1, (long long)rp->rp_balance, (long long)rp->rp_debt);
         else if (rp->rp_debt > cap)
-            s_fail(&dummy, why,
-                   "%s at n%d shows a debt of %lld (a negative balance), but refunds of earns "
-                   "sent so far can take back at most %lld points",
-                   rq.rq_customer, i + 1, (long long)rp->rp_debt, (long long)cap);
+            lyh_fail_once(
+                &dummy, why, sizeof why,
+                "%s at n%d shows a debt of %lld (a negative balance), but refunds of earns "
+                "sent so far can take back at most %lld points",
+                rq.rq_customer, i + 1, (long long)rp->rp_debt, (long long)cap);
         else if (bad || sum != rp->rp_balance - rp->rp_debt)
-            s_fail(&dummy, why,
-                   "%s at n%d: rights rows add up to %lld (%u rows), balance - debt is %lld",
-                   rq.rq_customer, i + 1, (long long)sum, rp->rp_nrights,
-                   (long long)(rp->rp_balance - rp->rp_debt));
+            lyh_fail_once(&dummy, why, sizeof why,
+                          "%s at n%d: rights rows add up to %lld (%u rows), balance - debt is %lld",
+                          rq.rq_customer, i + 1, (long long)sum, rp->rp_nrights,
+                          (long long)(rp->rp_balance - rp->rp_debt));
         else if (rp->rp_local_rights < 0 || rp->rp_local_rights > rp->rp_balance)
-            s_fail(&dummy, why, "%s at n%d: may redeem %lld of a balance of %lld", rq.rq_customer,
-                   i + 1, (long long)rp->rp_local_rights, (long long)rp->rp_balance);
+            lyh_fail_once(&dummy, why, sizeof why,
+                          "%s at n%d: may redeem %lld of a balance of %lld", rq.rq_customer, i + 1,
+                          (long long)rp->rp_local_rights, (long long)rp->rp_balance);
         if (dummy) {
             r->r_violations++;
             if (first) {
@@ -1258,8 +1154,8 @@ static rc_ctl s_ctl;
 static int s_ctl_set(rc_ctl *c, int from, int to, lyp_mode mode, int delay_ms)
 {
     if (lyp_proxy_set_mode(s_link(from, to), mode, delay_ms) != 0) {
-        s_fail(&c->c_failed, c->c_why, "unable to set link n%d -> n%d to %s", from, to,
-               lyp_mode_name(mode));
+        lyh_fail_once(&c->c_failed, c->c_why, sizeof c->c_why,
+                      "unable to set link n%d -> n%d to %s", from, to, lyp_mode_name(mode));
         return -1;
     }
     return 0;
@@ -1714,15 +1610,8 @@ Test(rights, a_retry_shares_the_fate_of_its_waiting_copy)
      * wait on its own and is answered at once, as when a busy branch has filled
      * its slots or lost the peer that holds the rights. */
     s_node_extra = "batch_max = 1\n";
-    s_net_up(2);
-    s_links_up("(d) two nodes");
+    s_two_nodes_earned("(d) two nodes", "rt", cust);
     ly_rep *rp = &s_rep_main;
-    s_mutate_ok(1, LY_MSG_ENROLL, cust, "rt-enroll", 0, rp);
-    ly_rep_fini(rp);
-    s_mutate_ok(1, LY_MSG_EARN, cust, "rt-earn", 10000, rp);
-    uint64_t seq = rp->rp_seq;
-    ly_rep_fini(rp);
-    cr_assert_geq(s_wait_holds(2, 1, seq, RR_CONVERGE_MS), 0, "n2 never received n1's earn");
 
     /* n1's transfer to n2 is held in the link until it heals. */
     s_set_link(1, 2, LYP_MODE_BLACKHOLE, 0);

@@ -725,6 +725,53 @@ int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
     return lyh_run(argv, timeout_ms, out);
 }
 
+/* ---- client calls and worker threads ------------------------------------- */
+
+ly_err lyh_call_until(ly_client *c, ly_req *rq, ly_rep *rp, int deadline_ms, int *tries)
+{
+    uint64_t deadline = lyh_now_ms() + (uint64_t)deadline_ms;
+    for (int n = 1;; n++) {
+        ly_err e = ly_client_call(c, rq, rp);
+        if (tries)
+            *tries = n;
+        if (e == LY_OK && rp->rp_err != LY_EUNAVAIL)
+            return LY_OK;
+        ly_rep_fini(rp);
+        if (e != LY_OK && e != LY_ETIMEDOUT && e != LY_EIO)
+            return e; /* the request itself is wrong: retrying cannot help */
+        if (lyh_now_ms() >= deadline)
+            return e == LY_OK ? LY_ETIMEDOUT : e;
+        lyh_sleep_ms(LYH_RETRY_MS);
+    }
+}
+
+void lyh_req(ly_req *rq, int type, const char *cust, const char *txn, int64_t amount,
+             const char *reason)
+{
+    ly_req_init(rq, type);
+    snprintf(rq->rq_customer, sizeof rq->rq_customer, "%s", cust);
+    snprintf(rq->rq_txn, sizeof rq->rq_txn, "%s", txn);
+    rq->rq_amount = amount;
+    if (type == LY_MSG_ENROLL) {
+        rq->rq_fields = LY_PF_NAME;
+        snprintf(rq->rq_profile.pf_name, sizeof rq->rq_profile.pf_name, "Name of %s", cust);
+    } else if (type == LY_MSG_ADJUST) {
+        snprintf(rq->rq_reason, sizeof rq->rq_reason, "%s", reason);
+        snprintf(rq->rq_operator, sizeof rq->rq_operator, "tester");
+    }
+}
+
+void lyh_fail_once(int *failed, char *why, size_t cap, const char *fmt, ...)
+{
+    if (*failed)
+        return;
+    *failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+}
+
 /* ---- status with peer rows ---------------------------------------------- */
 
 ly_err lyh_node_status_peers(const lyh_node *n, int timeout_ms, ly_node_status *out)

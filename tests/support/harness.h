@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/client.h"
 #include "proto/msg.h"
 
 #define LYH_PATH_MAX 1024
@@ -168,6 +169,35 @@ void lyh_output_fini(lyh_output *out);
 
 /* SIGKILL and reap every process the harness started that still runs. */
 void lyh_kill_all(void);
+
+/* ---- client calls and worker threads ------------------------------------- */
+
+/* Pause of lyh_call_until between two sends. */
+#define LYH_RETRY_MS 100
+
+/* Send `rq` on `c` until a reply comes: a timeout, an I/O failure or a reply
+ * "unavailable" leaves the outcome unknown, so the same request (same txn) is
+ * sent again after LYH_RETRY_MS, until `deadline_ms` have passed. Returns the
+ * transport outcome of the last try: LY_OK with `rp` holding the reply (the
+ * caller finishes it with ly_rep_fini; rp_err may be any error but
+ * LY_EUNAVAIL); otherwise `rp` holds nothing, and the result is the last
+ * transport error, LY_ETIMEDOUT if the last try got "unavailable", or at once
+ * any error other than LY_ETIMEDOUT and LY_EIO (the request itself is wrong:
+ * retrying cannot help). *tries (if not NULL) receives the number of sends. */
+ly_err lyh_call_until(ly_client *c, ly_req *rq, ly_rep *rp, int deadline_ms, int *tries);
+
+/* A request of `type` for customer `cust` with txn `txn` and `amount`
+ * (ly_req_init first); an enrollment also carries the name "Name of <cust>",
+ * an adjustment the reason `reason` and the operator "tester". */
+void lyh_req(ly_req *rq, int type, const char *cust, const char *txn, int64_t amount,
+             const char *reason);
+
+/* Note the first failure of a worker thread (Criterion's assertions belong to
+ * the test's main thread, which checks *failed after the join): if *failed is
+ * 0, set it to 1 and write the formatted reason into `why` (`cap` bytes,
+ * truncated); if it is already set, change nothing. */
+void lyh_fail_once(int *failed, char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- status with peer rows ---------------------------------------------- */
 

@@ -10,6 +10,7 @@
 
 #include "proto/codec.h"
 #include "proto/msg.h"
+#include "tests/support/events.h"
 
 /* ---- frame building ----------------------------------------------------- */
 
@@ -149,6 +150,61 @@ static frame raw(const void *bytes, size_t n)
     frame f = {malloc(n ? n : 1), n};
     memcpy(f.buf, bytes, n);
     return f;
+}
+
+/* mk(base, NULL) with one more entry: the key `key` (a fixstr, shorter than
+ * 32 bytes) and, as its value, the `n` raw msgpack bytes of `val`. */
+static frame mk_plus(const kv *base, const char *key, const void *val, size_t n)
+{
+    size_t kn = strlen(key);
+    cr_assert_lt(kn, 32);
+    frame f = mk(base, NULL);
+    f.buf[0]++; /* one more entry in the fixmap */
+    f.buf = realloc(f.buf, f.len + 1 + kn + n);
+    cr_assert_not_null(f.buf);
+    f.buf[f.len] = (uint8_t)(0xa0 | kn);
+    memcpy(f.buf + f.len + 1, key, kn);
+    if (n)
+        memcpy(f.buf + f.len + 1 + kn, val, n);
+    f.len += 1 + kn + n;
+    return f;
+}
+
+/* mk_plus with a value of `n` (< 65536) empty maps in an array16. */
+static frame mk_plus_maps(const kv *base, const char *key, size_t n)
+{
+    uint8_t *val = malloc(3 + n);
+    cr_assert_not_null(val);
+    val[0] = 0xdc;
+    val[1] = (uint8_t)(n >> 8);
+    val[2] = (uint8_t)n;
+    memset(val + 3, 0x80, n);
+    frame f = mk_plus(base, key, val, 3 + n);
+    free(val);
+    return f;
+}
+
+/* A value given as raw msgpack bytes, and what decoding must say of it:
+ * `code`, and a reason containing `part` (if not NULL). */
+typedef struct raw_case {
+    const uint8_t *bytes;
+    size_t n;
+    ly_err code;
+    const char *part;
+} raw_case;
+
+static void expect_rep(frame f, ly_err code, const char *part, const char *what);
+
+/* Each case as the value of `key` appended to `base` (mk_plus), decoded as a
+ * reply (expect_rep), named "<label> case <index>". */
+static void expect_rep_cases(const kv *base, const char *key, const raw_case *rows, size_t n,
+                             const char *label)
+{
+    for (size_t i = 0; i < n; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "%s case %zu", label, i);
+        expect_rep(mk_plus(base, key, rows[i].bytes, rows[i].n), rows[i].code, rows[i].part, what);
+    }
 }
 
 static const kv k_earn[] = {
@@ -1432,52 +1488,26 @@ static void sample_events(ly_event *ev, uint32_t n)
         snprintf(e->ev_txn, sizeof e->ev_txn, "T%u", i);
         switch (i % 7) {
         case 0:
-            e->ev_type = LY_EV_ENROLL;
-            e->ev_points = 50;
-            e->ev_fields = LY_PF_NAME;
-            strcpy(e->ev_profile.pf_name, "Ann");
+            lye_enroll(e, 50, LY_PF_NAME, "Ann", NULL);
             break;
         case 1:
-            e->ev_type = LY_EV_EARN;
-            e->ev_amount = 1299;
-            e->ev_points = 12;
-            e->ev_qual = 12;
-            e->ev_tier_from = 0;
-            e->ev_tier_to = 1;
-            strcpy(e->ev_category, "food");
+            lye_earn(e, 1299, 12, 0, 1, "food");
             break;
         case 2:
-            e->ev_type = LY_EV_REDEEM;
-            e->ev_amount = 10;
-            e->ev_points = -10;
+            lye_redeem(e, 10);
             break;
         case 3:
-            e->ev_type = LY_EV_REVERSE;
-            e->ev_ref_type = LY_EV_EARN;
-            strcpy(e->ev_ref_txn, "T1");
-            e->ev_amount = 1299;
-            e->ev_points = -12;
-            e->ev_qual = -12;
+            lye_reverse(e, LY_EV_EARN, "T1", 1299, -12, -12);
             break;
         case 4:
-            e->ev_type = LY_EV_ADJUST;
-            e->ev_amount = e->ev_points = -5;
-            strcpy(e->ev_reason, "correction");
-            strcpy(e->ev_operator, "op1");
+            lye_adjust(e, -5, "correction", "op1");
             break;
         case 5:
-            e->ev_type = LY_EV_TRANSFER;
-            e->ev_to = (uint16_t)(e->ev_origin % 4 + 1);
-            e->ev_amount = e->ev_points = 40;
+            lye_transfer(e, (uint16_t)(e->ev_origin % 4 + 1), 40);
             break;
         default:
-            e->ev_type = LY_EV_PROFILE;
-            e->ev_fields = LY_PF_ALL;
-            strcpy(e->ev_profile.pf_name, "Ann B");
-            strcpy(e->ev_profile.pf_birthday, "1970-01-01");
-            strcpy(e->ev_profile.pf_email, "ann@example.com");
-            strcpy(e->ev_profile.pf_phone, "+1 555 0100");
-            strcpy(e->ev_profile.pf_prefs, "email only");
+            lye_profile(e, LY_PF_ALL, "Ann B", "1970-01-01", "ann@example.com", "+1 555 0100",
+                        "email only");
             break;
         }
         cr_assert_eq(ly_event_validate(e), LY_OK, "sample event %u", i);
@@ -1800,14 +1830,9 @@ Test(rep_bad, lenient_about_unknown_keys)
     kv extra[] = {KS("shiny_new_field", "x"), KT("nested_new", V_MAP0), KEND};
     expect_rep(mk(k_ok, extra), LY_OK, NULL, "unknown keys skipped");
     /* An unknown key holding nested containers is skipped whole. */
-    static const uint8_t tail[] = {0xa3, 'n',  'e',  'w', 0x82, 0xa1, 'a', 0x92,
-                                   0x01, 0x80, 0xa1, 'b', 0x91, 0x91, 0x90};
-    frame f = mk(k_ok, NULL);
-    f.buf[0]++; /* one more entry */
-    f.buf = realloc(f.buf, f.len + sizeof tail);
-    memcpy(f.buf + f.len, tail, sizeof tail);
-    f.len += sizeof tail;
-    expect_rep(f, LY_OK, NULL, "unknown key with nested containers");
+    static const uint8_t val[] = {0x82, 0xa1, 'a', 0x92, 0x01, 0x80, 0xa1, 'b', 0x91, 0x91, 0x90};
+    expect_rep(mk_plus(k_ok, "new", val, sizeof val), LY_OK, NULL,
+               "unknown key with nested containers");
 }
 
 Test(rep_bad, strict_about_known_keys)
@@ -1934,17 +1959,13 @@ Test(rep_bad, error_replies)
 static frame events_frame(const uint8_t *hdr, size_t hn, const uint8_t *body, size_t bn)
 {
     static const kv base[] = {KU("v", 1), KS("t", "events"), KU("id", 1), KT("ok", V_TRUE), KEND};
-    frame f = mk(base, NULL);
-    f.buf[0]++;
-    f.buf = realloc(f.buf, f.len + 7 + hn + bn);
-    memcpy(f.buf + f.len,
-           "\xa6"
-           "events",
-           7);
-    memcpy(f.buf + f.len + 7, hdr, hn);
+    uint8_t *val = malloc(hn + bn);
+    cr_assert_not_null(val);
+    memcpy(val, hdr, hn);
     if (bn)
-        memcpy(f.buf + f.len + 7 + hn, body, bn);
-    f.len += 7 + hn + bn;
+        memcpy(val + hn, body, bn);
+    frame f = mk_plus(base, "events", val, hn + bn);
+    free(val);
     return f;
 }
 
@@ -2002,17 +2023,7 @@ Test(rep_bad, events_and_lists)
     /* History and vv over their limits. */
     static const kv cbase[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KT("ok", V_TRUE),
                                KEND};
-    frame f = mk(cbase, NULL);
-    f.buf[0]++;
-    f.buf = realloc(f.buf, f.len + 8 + 3 + 51);
-    memcpy(f.buf + f.len,
-           "\xa7"
-           "history",
-           8);
-    memcpy(f.buf + f.len + 8, "\xdc\x00\x33", 3);
-    memset(f.buf + f.len + 11, 0x80, 51);
-    f.len += 8 + 3 + 51;
-    expect_rep(f, LY_EPROTO, "more than 50", "51 history entries");
+    expect_rep(mk_plus_maps(cbase, "history", 51), LY_EPROTO, "more than 50", "51 history entries");
 
     ly_rep *st = new_rep(LY_MSG_STATUS, 1);
     st->rp_status.ns_nvv = 1;
@@ -2043,15 +2054,9 @@ Test(rep_bad, structural)
     expect_rep(raw(big, LY_FRAME_MAX + 1), LY_ETOOBIG, NULL, "reply over LY_FRAME_MAX");
     free(big);
     /* Deep but legal nesting of an unknown key's value (depth 8) is skipped. */
-    frame g = mk(k_ok, NULL);
-    g.buf[0]++;
-    g.buf = realloc(g.buf, g.len + 2 + 8);
-    memcpy(g.buf + g.len, "\xa1z", 2);
-    memset(g.buf + g.len + 2, 0x91, 6);
-    g.buf[g.len + 8] = 0x90;
-    g.buf[g.len + 9] = 0x00;
-    g.len += 9; /* 7 arrays: depth 8 with the top-level map */
-    expect_rep(g, LY_OK, NULL, "depth 8");
+    static const uint8_t deep[] = {0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x90};
+    /* 7 arrays: depth 8 with the top-level map */
+    expect_rep(mk_plus(k_ok, "z", deep, sizeof deep), LY_OK, NULL, "depth 8");
 }
 
 Test(rep_bad, debts)
@@ -2075,12 +2080,7 @@ Test(rep_bad, debts)
 
     /* Rows, given as raw bytes after the base map. */
 #define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
-    static const struct {
-        const uint8_t *bytes;
-        size_t n;
-        ly_err code;
-        const char *part;
-    } rows[] = {
+    static const raw_case rows[] = {
         {B("\x90"), LY_OK, NULL},
         {B("\x91\x81\xa8"
            "customer\xa2"
@@ -2125,33 +2125,10 @@ Test(rep_bad, debts)
         {B("\xdd\xff\xff\xff\xff"), LY_EPROTO, "larger than the frame"},
     };
 #undef B
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        frame g = mk(base, NULL);
-        g.buf[0]++;
-        g.buf = realloc(g.buf, g.len + 6 + rows[i].n);
-        memcpy(g.buf + g.len,
-               "\xa5"
-               "debts",
-               6);
-        memcpy(g.buf + g.len + 6, rows[i].bytes, rows[i].n);
-        g.len += 6 + rows[i].n;
-        char what[32];
-        snprintf(what, sizeof what, "debts row case %zu", i);
-        expect_rep(g, rows[i].code, rows[i].part, what);
-    }
+    expect_rep_cases(base, "debts", rows, sizeof rows / sizeof rows[0], "debts row");
     /* 101 rows. */
-    frame g = mk(base, NULL);
-    g.buf[0]++;
-    size_t n = LY_DEBTS_MAX + 1;
-    g.buf = realloc(g.buf, g.len + 6 + 3 + n);
-    memcpy(g.buf + g.len,
-           "\xa5"
-           "debts\xdc\x00",
-           8);
-    g.buf[g.len + 8] = (uint8_t)n;
-    memset(g.buf + g.len + 9, 0x80, n);
-    g.len += 9 + n;
-    expect_rep(g, LY_EPROTO, "field 'debts': more than 100 entries", "101 debt rows");
+    expect_rep(mk_plus_maps(base, "debts", LY_DEBTS_MAX + 1), LY_EPROTO,
+               "field 'debts': more than 100 entries", "101 debt rows");
 }
 
 Test(rep_bad, rights)
@@ -2176,12 +2153,7 @@ Test(rep_bad, rights)
     expect_rep(mk(k_ok, as_map), LY_EPROTO, "field 'rights'", "rights as a map");
 
 #define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
-    static const struct {
-        const uint8_t *bytes;
-        size_t n;
-        ly_err code;
-        const char *part;
-    } rows[] = {
+    static const raw_case rows[] = {
         {B("\x90"), LY_OK, NULL},
         {B("\x91\x82\xa4node\x01\xa6points\xff"), LY_OK, NULL},
         {B("\x91\x83\xa4node\x01\xa6points\x01\xa4"
@@ -2200,27 +2172,10 @@ Test(rep_bad, rights)
         {B("\xdd\xff\xff\xff\xff"), LY_EPROTO, "larger than the frame"},
     };
 #undef B
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        frame g = mk(k_ok, NULL);
-        g.buf[0]++;
-        g.buf = realloc(g.buf, g.len + 7 + rows[i].n);
-        memcpy(g.buf + g.len, "\xa6rights", 7);
-        memcpy(g.buf + g.len + 7, rows[i].bytes, rows[i].n);
-        g.len += 7 + rows[i].n;
-        char what[32];
-        snprintf(what, sizeof what, "rights row case %zu", i);
-        expect_rep(g, rows[i].code, rows[i].part, what);
-    }
+    expect_rep_cases(k_ok, "rights", rows, sizeof rows / sizeof rows[0], "rights row");
     /* 65 rows. */
-    frame g = mk(k_ok, NULL);
-    g.buf[0]++;
-    size_t n = LY_RIGHTS_REPLY_MAX + 1;
-    g.buf = realloc(g.buf, g.len + 7 + 3 + n);
-    memcpy(g.buf + g.len, "\xa6rights\xdc\x00", 9);
-    g.buf[g.len + 9] = (uint8_t)n;
-    memset(g.buf + g.len + 10, 0x80, n);
-    g.len += 10 + n;
-    expect_rep(g, LY_EPROTO, "field 'rights': more than 64 entries", "65 rights rows");
+    expect_rep(mk_plus_maps(k_ok, "rights", LY_RIGHTS_REPLY_MAX + 1), LY_EPROTO,
+               "field 'rights': more than 64 entries", "65 rights rows");
 }
 
 Test(rep_bad, history_transfer)
@@ -2228,12 +2183,7 @@ Test(rep_bad, history_transfer)
     static const kv cbase[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KT("ok", V_TRUE),
                                KEND};
 #define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
-    static const struct {
-        const uint8_t *bytes;
-        size_t n;
-        ly_err code;
-        const char *part;
-    } rows[] = {
+    static const raw_case rows[] = {
         {B("\x91\x83\xa4type\xa8transfer\xa6origin\x02\xa2to\x05"), LY_OK, NULL},
         {B("\x91\x81\xa4type\xa8transfer"), LY_OK, NULL},
         {B("\x91\x81\xa4type\xa8Transfer"), LY_EPROTO, "history[0]: field 'type': unknown"},
@@ -2244,32 +2194,16 @@ Test(rep_bad, history_transfer)
         {B("\x91\x81\xa2to\x05"), LY_EPROTO, "history.type"},
     };
 #undef B
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        frame g = mk(cbase, NULL);
-        g.buf[0]++;
-        g.buf = realloc(g.buf, g.len + 8 + rows[i].n);
-        memcpy(g.buf + g.len, "\xa7history", 8);
-        memcpy(g.buf + g.len + 8, rows[i].bytes, rows[i].n);
-        g.len += 8 + rows[i].n;
-        char what[32];
-        snprintf(what, sizeof what, "history case %zu", i);
-        expect_rep(g, rows[i].code, rows[i].part, what);
-        if (i != 0)
-            continue;
-        g = mk(cbase, NULL);
-        g.buf[0]++;
-        g.buf = realloc(g.buf, g.len + 8 + rows[i].n);
-        memcpy(g.buf + g.len, "\xa7history", 8);
-        memcpy(g.buf + g.len + 8, rows[i].bytes, rows[i].n);
-        g.len += 8 + rows[i].n;
-        ly_rep *rp = malloc(sizeof *rp);
-        cr_assert_eq(ly_rep_decode(g.buf, g.len, rp, NULL, 0), LY_OK);
-        cr_assert_eq(rp->rp_nhist, 1);
-        cr_assert_eq(rp->rp_hist[0].hi_type, LY_EV_TRANSFER);
-        cr_assert_eq(rp->rp_hist[0].hi_origin, 2);
-        cr_assert_eq(rp->rp_hist[0].hi_to, 5);
-        ly_rep_fini(rp);
-        free(rp);
-        free(g.buf);
-    }
+    expect_rep_cases(cbase, "history", rows, sizeof rows / sizeof rows[0], "history");
+    /* Case 0 in full: a transfer row. */
+    frame g = mk_plus(cbase, "history", rows[0].bytes, rows[0].n);
+    ly_rep *rp = malloc(sizeof *rp);
+    cr_assert_eq(ly_rep_decode(g.buf, g.len, rp, NULL, 0), LY_OK);
+    cr_assert_eq(rp->rp_nhist, 1);
+    cr_assert_eq(rp->rp_hist[0].hi_type, LY_EV_TRANSFER);
+    cr_assert_eq(rp->rp_hist[0].hi_origin, 2);
+    cr_assert_eq(rp->rp_hist[0].hi_to, 5);
+    ly_rep_fini(rp);
+    free(rp);
+    free(g.buf);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proto/peer.h"
+#include "tests/support/events.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -133,67 +134,37 @@ static void fill_event(ly_event *e, uint32_t i, uint16_t origin, uint32_t inc, u
     snprintf(e->ev_txn, sizeof e->ev_txn, "pos7:%u/%llu", origin, (unsigned long long)seq);
     switch (i % 9) {
     case 0:
-        e->ev_type = LY_EV_ENROLL;
-        e->ev_points = 100;
-        e->ev_fields = LY_PF_NAME | LY_PF_EMAIL;
-        strcpy(e->ev_profile.pf_name, "Åsa Öberg");
-        strcpy(e->ev_profile.pf_email, "asa@example.se");
+        lye_enroll(e, 100, LY_PF_NAME | LY_PF_EMAIL, "Åsa Öberg", "asa@example.se");
         break;
     case 1:
-        e->ev_type = LY_EV_EARN;
-        e->ev_amount = 129900;
-        e->ev_points = 1299;
-        e->ev_qual = 1299;
-        e->ev_tier_from = 1;
-        e->ev_tier_to = 2;
-        strcpy(e->ev_category, "electronics");
+        lye_earn(e, 129900, 1299, 1, 2, "electronics");
         break;
     case 2:
-        e->ev_type = LY_EV_REDEEM;
-        e->ev_amount = 500;
-        e->ev_points = -500;
+        lye_redeem(e, 500);
         break;
     case 3:
-        e->ev_type = LY_EV_REVERSE;
-        e->ev_ref_type = LY_EV_EARN;
-        strcpy(e->ev_ref_txn, "pos7:1/1");
-        e->ev_amount = 10000;
-        e->ev_points = -100;
-        e->ev_qual = -100;
+        lye_reverse(e, LY_EV_EARN, "pos7:1/1", 10000, -100, -100);
         e->ev_tier_from = 2;
         e->ev_tier_to = 1;
         break;
     case 4:
-        e->ev_type = LY_EV_REVERSE;
-        e->ev_ref_type = LY_EV_REDEEM;
-        strcpy(e->ev_ref_txn, "pos7:1/2");
-        e->ev_amount = 200;
-        e->ev_points = 200;
+        lye_reverse(e, LY_EV_REDEEM, "pos7:1/2", 200, 200, 0);
         break;
     case 5:
-        e->ev_type = LY_EV_ADJUST;
-        e->ev_amount = e->ev_points = i % 16 == 5 ? -LY_AMOUNT_MAX : 250;
-        strcpy(e->ev_reason, "goodwill: late delivery — sorry");
-        strcpy(e->ev_operator, "op.anna");
+        lye_adjust(e, i % 16 == 5 ? -LY_AMOUNT_MAX : 250, "goodwill: late delivery — sorry",
+                   "op.anna");
         break;
     case 6:
-        e->ev_type = LY_EV_PROFILE;
-        e->ev_fields = LY_PF_ALL;
-        strcpy(e->ev_profile.pf_name, "Ann B");
-        strcpy(e->ev_profile.pf_birthday, "1984-02-29");
-        strcpy(e->ev_profile.pf_email, "ann@example.com");
-        strcpy(e->ev_profile.pf_phone, "+46 70 123 45 67");
-        strcpy(e->ev_profile.pf_prefs, "email only; 日本語 ok");
+        lye_profile(e, LY_PF_ALL, "Ann B", "1984-02-29", "ann@example.com", "+46 70 123 45 67",
+                    "email only; 日本語 ok");
         break;
     case 7:
-        e->ev_type = LY_EV_PROFILE;
-        e->ev_fields = LY_PF_PHONE; /* cleared */
+        lye_profile(e, LY_PF_PHONE, NULL, NULL, NULL, NULL, NULL); /* cleared */
         break;
     default:
         /* A rights transfer to another node (the next id, wrapping). */
-        e->ev_type = LY_EV_TRANSFER;
-        e->ev_to = (uint16_t)(origin == UINT16_MAX ? 1 : origin + 1);
-        e->ev_amount = e->ev_points = i % 18 == 8 ? LY_AMOUNT_MAX : 300;
+        lye_transfer(e, (uint16_t)(origin == UINT16_MAX ? 1 : origin + 1),
+                     i % 18 == 8 ? LY_AMOUNT_MAX : 300);
         break;
     }
     cr_assert_eq(ly_event_validate(e), LY_OK, "sample event %u", i);

@@ -1,6 +1,7 @@
 /* Disk full: a node whose store cannot grow any more answers writes with
  * storage_full, keeps serving reads, loses no acknowledged write, and works
- * again once there is room.
+ * again once there is room. Twice: when the write-ahead log cannot grow, and
+ * when a checkpoint cannot write the data file (the log still can).
  *
  * The full disk is simulated with RLIMIT_FSIZE, inherited by the daemon: LMDB's
  * writes past the limit fail with EFBIG, just as they fail with ENOSPC on a
@@ -31,9 +32,25 @@ static ly_err s_enroll(ly_client *c, int i)
     return e == LY_OK ? (ly_err)s_rep.rp_err : e;
 }
 
-Test(diskfull, refuses_writes_keeps_serving_loses_nothing, .timeout = 240)
+/* Nonzero if the node's log holds the line `id`. */
+static int s_logged(const lyh_node *n, const char *id)
 {
-    lyh_node *n = lyh_node_new(1, "full", "map_size_mb = 1\n");
+    FILE *f = fopen(n->nd_log, "r");
+    char line[2048];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, id) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* `extra`: the node's [node] settings. `ckpt_first`: with frequent
+ * checkpoints the data file reaches the limit before the log does, so the
+ * refusal comes from a failed checkpoint; else from the log. */
+static void s_full_disk(const char *extra, int ckpt_first)
+{
+    lyh_node *n = lyh_node_new(1, "full", extra);
     cr_assert(n);
     cr_assert_eq(lyh_node_up(n, 10000), 0);
     ly_client *c = ly_client_new(n->nd_listen, 5000);
@@ -79,6 +96,9 @@ Test(diskfull, refuses_writes_keeps_serving_loses_nothing, .timeout = 240)
     cr_expect_eq(ns.ns_events, (uint64_t)acked, "no partial write became visible");
     cr_expect_str_eq(ns.ns_write_error, "storage_full", "status says why writes are refused");
     cr_expect_gt(ns.ns_log_events, 0, "the acknowledged writes wait in the log");
+    cr_expect_eq(s_logged(n, "store.checkpoint_failed"), ckpt_first,
+                 "a failed checkpoint %s have refused the writes",
+                 ckpt_first ? "should" : "should not");
     cr_expect_eq(s_enroll(c, i + 1), LY_ENOSPC);
     ly_req rq;
     ly_req_init(&rq, LY_MSG_CUSTOMER);
@@ -110,4 +130,15 @@ Test(diskfull, refuses_writes_keeps_serving_loses_nothing, .timeout = 240)
     ly_rep_fini(&s_rep);
     cr_expect_eq(lyh_node_stop(n, 10000), 0);
     lyh_node_destroy(&n);
+}
+
+Test(diskfull, the_log_fills, .timeout = 240)
+{
+    /* No checkpoint while it fills: only the log grows. */
+    s_full_disk("map_size_mb = 1\ncheckpoint_ms = 60000\ncheckpoint_events = 10000000\n", 0);
+}
+
+Test(diskfull, a_checkpoint_fails, .timeout = 240)
+{
+    s_full_disk("map_size_mb = 1\ncheckpoint_events = 100\n", 1);
 }

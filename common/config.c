@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/store.h"
+
 #define S_FILE_MAX     (1024 * 1024) /* bytes in a config file */
 #define S_LINE_MAX     8192          /* bytes in one line */
 #define S_MSG_MAX      1024
@@ -1033,8 +1035,8 @@ static void s_defaults(ly_config *cf)
     cf->cf_map_size_mb = S_MAP_SIZE_MB_DEFAULT;
     cf->cf_max_clock_ahead_ms = S_CLOCK_AHEAD_DEFAULT;
     cf->cf_rights_wait_ms = 300;
-    cf->cf_checkpoint_ms = 1000;
-    cf->cf_checkpoint_events = 20000;
+    cf->cf_checkpoint_ms = LY_STORE_CHECKPOINT_MS;
+    cf->cf_checkpoint_events = LY_STORE_CHECKPOINT_EVENTS;
     ly_program_default(&cf->cf_program);
 }
 

@@ -20,8 +20,6 @@
 #define LY_PATH_MAX_STORE 4200
 #define S_DEFAULT_MAP     (64ULL << 20)
 #define S_LOW_SPACE       (16ULL << 20) /* below this much free disk, a failed write means "full" */
-#define S_CKPT_MS         1000
-#define S_CKPT_EVENTS     20000
 #define S_CKPT_RETRY_MS   1000
 #define S_WAL_PREALLOC    (16ULL << 20)
 #define S_CKPT_SLOW_MS    100
@@ -347,9 +345,10 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
     s->st_node_id = node_id;
     s->st_map_size = opts && opts->so_map_size ? opts->so_map_size : S_DEFAULT_MAP;
     s->st_map_max = opts ? opts->so_map_max : 0;
-    s->st_ckpt_ms_cfg = opts && opts->so_checkpoint_ms ? opts->so_checkpoint_ms : S_CKPT_MS;
-    s->st_ckpt_events_cfg =
-        opts && opts->so_checkpoint_events ? opts->so_checkpoint_events : S_CKPT_EVENTS;
+    s->st_ckpt_ms_cfg =
+        opts && opts->so_checkpoint_ms ? opts->so_checkpoint_ms : LY_STORE_CHECKPOINT_MS;
+    s->st_ckpt_events_cfg = opts && opts->so_checkpoint_events ? opts->so_checkpoint_events
+                                                               : LY_STORE_CHECKPOINT_EVENTS;
     s->st_wal_keep = opts && opts->so_wal_prealloc ? opts->so_wal_prealloc : S_WAL_PREALLOC;
     if ((rc = mdb_env_create(&s->st_env)) != 0) {
         free(s);
@@ -546,9 +545,9 @@ ly_err ly_store_checkpoint(ly_store *s)
     return LY_OK;
 }
 
-ly_err ly_store_checkpoint_due(ly_store *s, uint64_t now_ms)
+ly_err ly_store_checkpoint_due(ly_store *s)
 {
-    uint64_t since = now_ms > s->st_ckpt_at ? now_ms - s->st_ckpt_at : 0;
+    uint64_t now_ms = s_mono_ms(), since = now_ms > s->st_ckpt_at ? now_ms - s->st_ckpt_at : 0;
     int due = s->st_ckpt_err != LY_OK ? since >= S_CKPT_RETRY_MS
                                       : s->st_unckpt >= s->st_ckpt_events_cfg ||
                                             (s->st_unckpt > 0 && since >= s->st_ckpt_ms_cfg);
@@ -1164,7 +1163,6 @@ ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
     out->st_unckpt = s->st_unckpt;
     out->st_checkpoints = s->st_checkpoints;
     out->st_ckpt_ms = s->st_ckpt_last_ms;
-    out->st_ckpt_err = s->st_ckpt_err;
     out->st_write_err = s->st_write_err;
     return LY_OK;
 }

@@ -50,15 +50,21 @@
 
 #define LY_SCHEMA_VERSION 2 /* 2: events carry ev_to, customers carry rights */
 
+/* Checkpoint policy defaults (config keys checkpoint_ms, checkpoint_events). */
+#define LY_STORE_CHECKPOINT_MS     1000
+#define LY_STORE_CHECKPOINT_EVENTS 20000
+
 typedef struct ly_store ly_store;
 typedef struct ly_txn ly_txn;
 
 typedef struct ly_store_opts {
-    uint64_t so_map_size;          /* initial map size in bytes; 0: 64 MiB */
-    uint64_t so_map_max;           /* the map never grows past this; 0: no bound */
-    uint32_t so_checkpoint_ms;     /* checkpoint at least this often while writing; 0: 1000 */
-    uint32_t so_checkpoint_events; /* ... or after this many events; 0: 20000 */
-    uint64_t so_wal_prealloc;      /* bytes of log written ahead at creation; 0: 16 MiB */
+    uint64_t so_map_size;      /* initial map size in bytes; 0: 64 MiB */
+    uint64_t so_map_max;       /* the map never grows past this; 0: no bound */
+    uint32_t so_checkpoint_ms; /* checkpoint at least this often while writing; 0:
+                                  LY_STORE_CHECKPOINT_MS */
+    uint32_t
+        so_checkpoint_events; /* ... or after this many events; 0: LY_STORE_CHECKPOINT_EVENTS */
+    uint64_t so_wal_prealloc; /* bytes of log written ahead at creation; 0: 16 MiB */
 } ly_store_opts;
 
 /* Open (or create) the store in directory `dir`, which must exist. A new store
@@ -86,9 +92,8 @@ void ly_store_close_abrupt(ly_store **sp);
 ly_err ly_store_checkpoint(ly_store *s);
 
 /* Checkpoint if one is due (by time or by events since the last, or a retry
- * of a failed one after a second); `now_ms` is a monotonic clock. Returns
- * LY_OK when none was due. */
-ly_err ly_store_checkpoint_due(ly_store *s, uint64_t now_ms);
+ * of a failed one after a second). Returns LY_OK when none was due. */
+ly_err ly_store_checkpoint_due(ly_store *s);
 
 uint16_t ly_store_node_id(const ly_store *s);
 uint32_t ly_store_incarnation(const ly_store *s);
@@ -195,7 +200,6 @@ typedef struct ly_store_stats {
     uint64_t st_unckpt;      /* events applied since the last checkpoint (in the log only) */
     uint64_t st_checkpoints; /* checkpoints since the store was opened */
     uint64_t st_ckpt_ms;     /* duration of the last checkpoint */
-    ly_err st_ckpt_err;      /* LY_OK, or why the last checkpoint failed (writes refused) */
     ly_err st_write_err;     /* LY_OK, or why the last write (log append or checkpoint) failed */
 } ly_store_stats;
 

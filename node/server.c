@@ -701,7 +701,7 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
         ly_repl_tick(sv->sv_repl, now);
         uint32_t n = s_gather_pending(sv, now);
         if (rc <= 0 && n == 0) {
-            ly_store_checkpoint_due(sv->sv_store, now);
+            ly_store_checkpoint_due(sv->sv_store);
             continue;
         }
         int peer_items = 0;
@@ -713,7 +713,7 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
         if (n > 0)
             s_process(sv, n);
         /* Between batches, after the replies: the pages of what the log holds. */
-        ly_store_checkpoint_due(sv->sv_store, s_mono_ms());
+        ly_store_checkpoint_due(sv->sv_store);
     }
     LY_LOG(LY_INFO, "node.stopping",
            "batches=%llu requests=%llu bad_frames=%llu bad_peer_messages=%llu "

@@ -262,7 +262,7 @@ static void s_deliver(int k, int keep)
         cr_assert_eq(e, LY_OK, "seed %u: %s", s_start, ly_errname(e));
         cr_assert_eq(ly_store_commit(&t), LY_OK);
         ly_repl_after_commit(to->n_repl, 1, list.el_ev, list.el_n);
-        cr_assert_eq(ly_store_checkpoint_due(to->n_store, s_now), LY_OK);
+        cr_assert_eq(ly_store_checkpoint_due(to->n_store), LY_OK);
     } else {
         ly_repl_handle(to->n_repl, &from, pm, NULL, NULL);
     }
@@ -339,7 +339,7 @@ static void s_run_request(int i, ly_req *rq_in, int crash)
             s_nacked++;
         }
         ly_repl_after_commit(n->n_repl, 1, created ? &ev : NULL, (size_t)created);
-        cr_assert_eq(ly_store_checkpoint_due(n->n_store, s_now), LY_OK);
+        cr_assert_eq(ly_store_checkpoint_due(n->n_store), LY_OK);
     }
     ly_rep_fini(rp);
     free(rp);

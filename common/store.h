@@ -58,12 +58,12 @@ typedef struct ly_store ly_store;
 typedef struct ly_txn ly_txn;
 
 typedef struct ly_store_opts {
-    uint64_t so_map_size;      /* initial map size in bytes; 0: 64 MiB */
-    uint64_t so_map_max;       /* the map never grows past this; 0: no bound */
-    uint32_t so_checkpoint_ms; /* checkpoint at least this often while writing; 0:
-                                  LY_STORE_CHECKPOINT_MS */
-    uint32_t
-        so_checkpoint_events; /* ... or after this many events; 0: LY_STORE_CHECKPOINT_EVENTS */
+    uint64_t so_map_size; /* initial map size in bytes; 0: 64 MiB */
+    uint64_t so_map_max;  /* the map never grows past this; 0: no bound */
+    /* Checkpoint at least every so_checkpoint_ms while writing, or after
+     * so_checkpoint_events events; 0: LY_STORE_CHECKPOINT_MS / _EVENTS. */
+    uint32_t so_checkpoint_ms;
+    uint32_t so_checkpoint_events;
     uint64_t so_wal_prealloc; /* bytes of log written ahead at creation; 0: 16 MiB */
 } ly_store_opts;
 

@@ -44,7 +44,10 @@ static int s_rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 
 static void s_setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
+    /* As root, some tests read the config as "nobody" (s_become_nobody), who
+     * must be able to reach it: $TMPDIR may lie below a private directory (a
+     * clone in a `mktemp -d` directory), /tmp never does. */
+    const char *tmp = geteuid() == 0 ? NULL : getenv("TMPDIR");
     snprintf(s_dir, sizeof s_dir, "%s/ly-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     cr_assert_not_null(mkdtemp(s_dir), "mkdtemp: %s", strerror(errno));
     cr_assert_not_null(realpath(s_dir, s_real));

@@ -947,6 +947,12 @@ static int s_up_converged(const ly_node_status *st, const ly_peer_status *p)
            p->ps_digest == st->ns_digest && p->ps_events == st->ns_events;
 }
 
+static int s_up_knows_client(const ly_node_status *st, const ly_peer_status *p)
+{
+    (void)st;
+    return p->ps_up && p->ps_client[0] != '\0';
+}
+
 static int s_down(const ly_node_status *st, const ly_peer_status *p)
 {
     (void)st;
@@ -1225,6 +1231,13 @@ Test(repl, loyalctl_verify_agrees_only_when_every_node_does)
         s_mutate_ok(lyh_chain_node(s_chain, i), LY_MSG_ENROLL, cust, txn, 0);
     }
     s_converge("verify: three nodes");
+    /* Converged is not connected: n2 may have n1's events through n3 before
+     * n1's hello, which announces n1's client endpoint, reached n2. verify
+     * needs every node's endpoint, so wait until each node has heard each. */
+    for (int i = 1; i <= 3; i++)
+        for (uint16_t id = 1; id <= 3; id++)
+            cr_assert(id == i || s_wait_peer_view(i, id, s_up_knows_client, RT_PEER_VIEW_MS) >= 0,
+                      "n%d never heard n%u announce its client endpoint", i, id);
     for (int i = 1; i <= 3; i++) {
         lyh_output out;
         int code = s_verify(i, &out);

@@ -168,14 +168,11 @@ __attribute__((format(printf, 4, 5))) static ly_err s_local_error(ly_rep *rp, co
     return err;
 }
 
-ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
+/* Checks, encodes and sends `rq` (assigning its id). On failure fills `rp`
+ * with the local error and returns it; on success leaves `rp` as it was. */
+static ly_err s_send_req(ly_client *c, ly_req *rq, ly_rep *rp, int64_t deadline)
 {
     char why[200];
-    ly_rep_init(rp);
-    if (c == NULL || rq == NULL) {
-        ly_rep_error(rp, 0, 0, LY_EINVAL, "%s", "no client or no request");
-        return LY_EINVAL;
-    }
     rq->rq_id = s_next_id(c);
     if (ly_req_check(rq, why, sizeof why) != LY_OK)
         return s_local_error(rp, rq, LY_EINVAL, "%s", why);
@@ -190,8 +187,6 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
         return s_local_error(rp, rq, LY_EIO, "cannot connect to %s: %s", c->cl_endpoint,
                              zmq_strerror(e));
     }
-
-    int64_t deadline = s_now_ms() + c->cl_timeout_ms;
     rc = s_send(c, buf, len, deadline);
     free(buf);
     if (rc == LY_EIO) {
@@ -200,20 +195,35 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
         return s_local_error(rp, rq, LY_EIO, "cannot send to %s: %s", c->cl_endpoint,
                              zmq_strerror(e));
     }
+    if (rc == LY_ETIMEDOUT) {
+        s_reset(c);
+        return s_local_error(rp, rq, LY_ETIMEDOUT, "%s took no request within %d ms",
+                             c->cl_endpoint, c->cl_timeout_ms);
+    }
+    return LY_OK;
+}
 
-    while (rc == LY_OK) {
+/* Receives the next single-frame reply before `deadline` into `rp` (which
+ * must be initialised). Returns LY_OK with *id set to the reply's request id
+ * (0: the node could not read a request of ours), LY_EPROTO with *id when the
+ * frame did not decode (rp holds the reason in rp_message), LY_ETIMEDOUT, or
+ * LY_EIO (the socket was reset; rp holds the reason). */
+static ly_err s_recv_rep(ly_client *c, ly_rep *rp, int64_t deadline, uint64_t *id)
+{
+    for (;;) {
         int64_t left = deadline - s_now_ms();
-        if (left <= 0) {
-            rc = LY_ETIMEDOUT;
-            break;
-        }
+        if (left <= 0)
+            return LY_ETIMEDOUT;
+        if (c->cl_sock == NULL)
+            return LY_ETIMEDOUT; /* nothing can come on no socket */
         zmq_pollitem_t it = {c->cl_sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&it, 1, (long)left);
         if (n < 0 && errno != EINTR) {
             int e = errno;
             s_reset(c);
-            return s_local_error(rp, rq, LY_EIO, "cannot receive from %s: %s", c->cl_endpoint,
-                                 zmq_strerror(e));
+            snprintf(rp->rp_message, sizeof rp->rp_message, "cannot receive from %s: %s",
+                     c->cl_endpoint, zmq_strerror(e));
+            return LY_EIO;
         }
         if (n <= 0 || !(it.revents & ZMQ_POLLIN))
             continue;
@@ -225,8 +235,9 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
             if (e == EAGAIN || e == EINTR)
                 continue;
             s_reset(c);
-            return s_local_error(rp, rq, LY_EIO, "cannot receive from %s: %s", c->cl_endpoint,
-                                 zmq_strerror(e));
+            snprintf(rp->rp_message, sizeof rp->rp_message, "cannot receive from %s: %s",
+                     c->cl_endpoint, zmq_strerror(e));
+            return LY_EIO;
         }
         if (zmq_msg_more(&msg)) { /* the protocol has single frames only */
             zmq_msg_close(&msg);
@@ -235,17 +246,47 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
         }
         const uint8_t *data = zmq_msg_data(&msg);
         size_t size = zmq_msg_size(&msg);
+        char why[200];
         ly_err drc = ly_rep_decode(data, size, rp, why, sizeof why);
-        /* A reply with id 0 answers a request the node could not read: ours. */
-        uint64_t id = drc == LY_OK ? rp->rp_id : ly_req_peek_id(data, size);
+        *id = drc == LY_OK ? rp->rp_id : ly_req_peek_id(data, size);
         zmq_msg_close(&msg);
+        if (drc == LY_OK)
+            return LY_OK;
+        ly_rep_fini(rp);
+        ly_rep_init(rp);
+        snprintf(rp->rp_message, sizeof rp->rp_message, "undecodable reply: %s", why);
+        return LY_EPROTO;
+    }
+}
+
+ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
+{
+    ly_rep_init(rp);
+    if (c == NULL || rq == NULL) {
+        ly_rep_error(rp, 0, 0, LY_EINVAL, "%s", "no client or no request");
+        return LY_EINVAL;
+    }
+    int64_t deadline = s_now_ms() + c->cl_timeout_ms;
+    ly_err rc = s_send_req(c, rq, rp, deadline);
+    if (rc != LY_OK)
+        return rc;
+    for (;;) {
+        uint64_t id = 0;
+        rc = s_recv_rep(c, rp, deadline, &id);
+        char msg[sizeof rp->rp_message];
+        snprintf(msg, sizeof msg, "%s", rp->rp_message);
+        if (rc == LY_EIO)
+            return s_local_error(rp, rq, LY_EIO, "%s", msg);
+        if (rc == LY_ETIMEDOUT)
+            break;
+        /* A reply with id 0 answers a request the node could not read: ours. */
         if (id != 0 && id != rq->rq_id) { /* stale: the answer to an earlier call */
             ly_rep_fini(rp);
             ly_rep_init(rp);
             continue;
         }
-        if (drc != LY_OK)
-            return s_local_error(rp, rq, LY_EPROTO, "undecodable reply: %s", why);
+        if (rc == LY_EPROTO)
+            return s_local_error(rp, rq, LY_EPROTO, "%s", msg);
         if (rp->rp_type != 0 && rp->rp_type != rq->rq_type)
             return s_local_error(rp, rq, LY_EPROTO, "reply of type '%s' to request type '%s'",
                                  ly_msgtype_name(rp->rp_type), ly_msgtype_name(rq->rq_type));
@@ -254,4 +295,39 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
     s_reset(c);
     return s_local_error(rp, rq, LY_ETIMEDOUT, "no reply from %s within %d ms", c->cl_endpoint,
                          c->cl_timeout_ms);
+}
+
+ly_err ly_client_send(ly_client *c, ly_req *rq, ly_rep *err)
+{
+    ly_rep_init(err);
+    if (c == NULL || rq == NULL) {
+        ly_rep_error(err, 0, 0, LY_EINVAL, "%s", "no client or no request");
+        return LY_EINVAL;
+    }
+    return s_send_req(c, rq, err, s_now_ms() + c->cl_timeout_ms);
+}
+
+ly_err ly_client_recv(ly_client *c, ly_rep *rp)
+{
+    ly_rep_init(rp);
+    if (c == NULL) {
+        ly_rep_error(rp, 0, 0, LY_EINVAL, "%s", "no client");
+        return LY_EINVAL;
+    }
+    uint64_t id = 0;
+    ly_err rc = s_recv_rep(c, rp, s_now_ms() + c->cl_timeout_ms, &id);
+    if (rc == LY_OK)
+        return LY_OK;
+    if (rc == LY_EPROTO) {
+        rp->rp_id = id;
+        return LY_EPROTO;
+    }
+    if (rc == LY_ETIMEDOUT) {
+        s_reset(c);
+        snprintf(rp->rp_message, sizeof rp->rp_message,
+                 "no reply from %s within %d ms; requests in flight are dropped", c->cl_endpoint,
+                 c->cl_timeout_ms);
+    }
+    rp->rp_err = rc;
+    return rc;
 }

@@ -2,9 +2,11 @@
  *
  *   loyalbench (--node EP | --nodes EP1,EP2,...) [--clients N] [--ops N | --duration S]
  *              [--rate OPS] [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]
- *              [--enroll] [--timeout MS] [--json]
+ *              [--window W] [--enroll] [--timeout MS] [--json]
  *
- * N client threads, one ly_client each (one request in flight per client). By
+ * N client threads, one ly_client each (one request in flight per client, or W
+ * pipelined with --window W: the client sends a new request as each reply
+ * comes, and latency runs from each request's send to its reply). By
  * default the loop is closed: each client sends its next request as soon as
  * the previous one is answered. With --rate the loop is open: the clients
  * together offer OPS operations per second on a fixed schedule (client i sends
@@ -40,6 +42,7 @@
 
 #define S_NODES_MAX          64
 #define S_SEED_POINTS_AMOUNT 10000 /* minor units: 100 points at the base tier */
+#define S_WINDOW_MAX         256
 
 enum { S_OP_EARN, S_OP_REDEEM, S_OP_CUSTOMER, S_OP_COUNT };
 static const char *const s_op_names[S_OP_COUNT] = {"earn", "redeem", "customer"};
@@ -57,6 +60,7 @@ typedef struct s_opts {
     int mix[S_OP_COUNT]; /* weights */
     int enroll;
     int timeout_ms;
+    int window; /* requests in flight per client (closed loop only) */
     int json;
     const char *prefix;
 } s_opts;
@@ -134,6 +138,150 @@ static void s_enroll_part(ly_client *c)
     }
 }
 
+/* Claims the next operation. Returns 0 when the run is over. With --rate,
+ * waits for the operation's scheduled time and sets *sched (else 0). */
+static int s_claim(s_worker *w, unsigned long long k, uint64_t *sched)
+{
+    *sched = 0;
+    if (s_o.rate > 0) {
+        /* Client i's k-th send: start + (k * clients + i) / rate. */
+        double at = ((double)k * s_o.clients + w->w_index) / s_o.rate;
+        *sched = s_start_us + (uint64_t)(at * 1e6);
+        if (s_o.ops < 0 && *sched >= s_deadline_us)
+            return 0;
+    }
+    if (s_o.ops >= 0) {
+        if (atomic_fetch_add(&s_claimed, 1) >= s_o.ops)
+            return 0;
+    } else if (lyb_now_us() >= s_deadline_us) {
+        return 0;
+    }
+    if (s_o.rate > 0) {
+        w->w_offered++;
+        uint64_t now = lyb_now_us();
+        if (now < *sched)
+            lyb_sleep_until(*sched);
+        else if (now - *sched > 1000)
+            w->w_late++;
+    }
+    return 1;
+}
+
+/* Fills the next request of a random operation. */
+static void s_make_req(s_worker *w, ly_req *rq, unsigned long long *n)
+{
+    int op = s_pick_op(w);
+    ly_req_init(rq, op == S_OP_EARN     ? LY_MSG_EARN
+                    : op == S_OP_REDEEM ? LY_MSG_REDEEM
+                                        : LY_MSG_CUSTOMER);
+    int cust = lyb_pick_customer(&w->w_rng, s_o.customers, s_o.skew);
+    s_cust_id(cust, rq->rq_customer, sizeof rq->rq_customer);
+    if (op == S_OP_CUSTOMER) {
+        rq->rq_limit = 1;
+    } else {
+        snprintf(rq->rq_txn, sizeof rq->rq_txn, "b%s-%d-%llu", s_run_id, w->w_index, (*n)++);
+        rq->rq_amount = op == S_OP_EARN ? 100 + (int64_t)(lyb_rand(&w->w_rng) % 9901) : 1;
+    }
+    w->w_ops_by_type[op]++;
+}
+
+/* Counts one operation's outcome: `e` the transport's, rp the reply (read
+ * only when e is LY_OK). Returns -1 when out of memory. */
+static int s_account(s_worker *w, ly_err e, const ly_rep *rp, uint64_t lat_us, uint64_t svc_us)
+{
+    if (e != LY_OK) {
+        w->w_transport[e < LY_ERR_COUNT ? e : LY_EINTERNAL]++;
+        return 0;
+    }
+    if (rp->rp_err == LY_OK)
+        w->w_ok++;
+    else
+        w->w_refused[rp->rp_err < LY_ERR_COUNT ? rp->rp_err : LY_EINTERNAL]++;
+    if (lyb_samples_add(&w->w_lat, lat_us) != 0 ||
+        (s_o.rate > 0 && lyb_samples_add(&w->w_svc, svc_us) != 0))
+        return -1;
+    return 0;
+}
+
+/* One request in flight: send, wait, repeat. */
+static void s_run_serial(s_worker *w, ly_client *c)
+{
+    unsigned long long n = 0;
+    for (unsigned long long k = 0;; k++) {
+        uint64_t sched;
+        if (!s_claim(w, k, &sched))
+            break;
+        ly_req rq;
+        ly_rep rp;
+        s_make_req(w, &rq, &n);
+        uint64_t t0 = lyb_now_us();
+        ly_err e = ly_client_call(c, &rq, &rp);
+        uint64_t t1 = lyb_now_us();
+        int rc = s_account(w, e, &rp, t1 - (sched && sched < t0 ? sched : t0), t1 - t0);
+        ly_rep_fini(&rp);
+        if (rc != 0)
+            break;
+    }
+}
+
+/* --window W: up to W requests in flight, a new one sent as each is answered.
+ * Latency runs from each request's send to its reply. */
+static void s_run_window(s_worker *w, ly_client *c)
+{
+    struct {
+        uint64_t id, t0;
+    } fl[S_WINDOW_MAX];
+    int nfl = 0, more = 1;
+    unsigned long long n = 0, k = 0;
+    for (;;) {
+        while (more && nfl < s_o.window) {
+            uint64_t sched;
+            if (!s_claim(w, k++, &sched)) {
+                more = 0;
+                break;
+            }
+            ly_req rq;
+            ly_rep err;
+            s_make_req(w, &rq, &n);
+            uint64_t t0 = lyb_now_us();
+            ly_err e = ly_client_send(c, &rq, &err);
+            ly_rep_fini(&err);
+            if (e == LY_OK) {
+                fl[nfl].id = rq.rq_id;
+                fl[nfl++].t0 = t0;
+                continue;
+            }
+            (void)s_account(w, e, NULL, 0, 0);
+            if (e != LY_EINVAL) /* the client reconnected: those in flight are lost */
+                for (; nfl > 0; nfl--)
+                    (void)s_account(w, e, NULL, 0, 0);
+        }
+        if (nfl == 0)
+            return;
+        ly_rep rp;
+        ly_err e = ly_client_recv(c, &rp);
+        uint64_t t1 = lyb_now_us();
+        if (e == LY_ETIMEDOUT || e == LY_EIO) {
+            for (; nfl > 0; nfl--)
+                (void)s_account(w, e, NULL, 0, 0);
+            ly_rep_fini(&rp);
+            continue;
+        }
+        int i = 0;
+        while (i < nfl && fl[i].id != rp.rp_id)
+            i++;
+        if (i == nfl) { /* not ours (id 0 or unknown): the node could not read one */
+            ly_rep_fini(&rp);
+            continue;
+        }
+        int rc = s_account(w, e, &rp, t1 - fl[i].t0, t1 - fl[i].t0);
+        fl[i] = fl[--nfl];
+        ly_rep_fini(&rp);
+        if (rc != 0)
+            return;
+    }
+}
+
 static void *s_worker_main(void *arg)
 {
     s_worker *w = arg;
@@ -142,64 +290,10 @@ static void *s_worker_main(void *arg)
         w->w_transport[LY_EIO]++;
         return NULL;
     }
-    unsigned long long n = 0;
-    for (unsigned long long k = 0;; k++) {
-        uint64_t sched = 0;
-        if (s_o.rate > 0) {
-            /* Client i's k-th send: start + (k * clients + i) / rate. */
-            double at = ((double)k * s_o.clients + w->w_index) / s_o.rate;
-            sched = s_start_us + (uint64_t)(at * 1e6);
-            if (s_o.ops < 0 && sched >= s_deadline_us)
-                break;
-        }
-        if (s_o.ops >= 0) {
-            if (atomic_fetch_add(&s_claimed, 1) >= s_o.ops)
-                break;
-        } else if (lyb_now_us() >= s_deadline_us) {
-            break;
-        }
-        if (s_o.rate > 0) {
-            w->w_offered++;
-            uint64_t now = lyb_now_us();
-            if (now < sched)
-                lyb_sleep_until(sched);
-            else if (now - sched > 1000)
-                w->w_late++;
-        }
-        int op = s_pick_op(w);
-        ly_req rq;
-        ly_rep rp;
-        ly_req_init(&rq, op == S_OP_EARN     ? LY_MSG_EARN
-                         : op == S_OP_REDEEM ? LY_MSG_REDEEM
-                                             : LY_MSG_CUSTOMER);
-        int cust = lyb_pick_customer(&w->w_rng, s_o.customers, s_o.skew);
-        s_cust_id(cust, rq.rq_customer, sizeof rq.rq_customer);
-        if (op == S_OP_CUSTOMER) {
-            rq.rq_limit = 1;
-        } else {
-            snprintf(rq.rq_txn, sizeof rq.rq_txn, "b%s-%d-%llu", s_run_id, w->w_index, n++);
-            rq.rq_amount = op == S_OP_EARN ? 100 + (int64_t)(lyb_rand(&w->w_rng) % 9901) : 1;
-        }
-        uint64_t t0 = lyb_now_us();
-        ly_err e = ly_client_call(c, &rq, &rp);
-        uint64_t t1 = lyb_now_us();
-        uint64_t us = t1 - (sched && sched < t0 ? sched : t0);
-        w->w_ops_by_type[op]++;
-        if (e != LY_OK) {
-            w->w_transport[e < LY_ERR_COUNT ? e : LY_EINTERNAL]++;
-        } else {
-            if (rp.rp_err == LY_OK)
-                w->w_ok++;
-            else
-                w->w_refused[rp.rp_err < LY_ERR_COUNT ? rp.rp_err : LY_EINTERNAL]++;
-            if (lyb_samples_add(&w->w_lat, us) != 0 ||
-                (s_o.rate > 0 && lyb_samples_add(&w->w_svc, t1 - t0) != 0)) {
-                ly_rep_fini(&rp);
-                break;
-            }
-        }
-        ly_rep_fini(&rp);
-    }
+    if (s_o.window > 1)
+        s_run_window(w, c);
+    else
+        s_run_serial(w, c);
     ly_client_destroy(&c);
     return NULL;
 }
@@ -254,7 +348,7 @@ static void s_usage(FILE *out)
     fputs("usage: loyalbench (--node ENDPOINT | --nodes EP1,EP2,...) [--clients N]\n"
           "                  [--ops N | --duration SECONDS] [--rate OPS]\n"
           "                  [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]\n"
-          "                  [--enroll] [--timeout MS] [--prefix ID] [--json]\n"
+          "                  [--window W] [--enroll] [--timeout MS] [--prefix ID] [--json]\n"
           "\n"
           "  --node ENDPOINT   the node's client endpoint (tcp://HOST:PORT)\n"
           "  --nodes LIST      several nodes' client endpoints, comma-separated (at most 64):\n"
@@ -266,6 +360,9 @@ static void s_usage(FILE *out)
           "                    (default: closed loop, each client sends when answered)\n"
           "  --customers N     customers PREFIX-000000.. (default 10000)\n"
           "  --skew            80% of the operations go to 20% of the customers\n"
+          "  --window W        closed loop: each client keeps W requests in flight, 1..256\n"
+          "                    (default 1; pipelined on one connection, like a busy till\n"
+          "                    or a back-office feed)\n"
           "  --mix SPEC        operation weights (default earn=90,redeem=5,customer=5)\n"
           "  --enroll          enroll the customers first, 100 points each (idempotent)\n"
           "  --timeout MS      per-call timeout (default 10000)\n"
@@ -282,6 +379,7 @@ int main(int argc, char **argv)
                    .customers = 10000,
                    .mix = {90, 5, 5},
                    .timeout_ms = 10000,
+                   .window = 1,
                    .prefix = "bench"};
     static const struct option longopts[] = {{"node", required_argument, 0, 'n'},
                                              {"nodes", required_argument, 0, 'N'},
@@ -294,6 +392,7 @@ int main(int argc, char **argv)
                                              {"mix", required_argument, 0, 'm'},
                                              {"enroll", no_argument, 0, 'e'},
                                              {"timeout", required_argument, 0, 't'},
+                                             {"window", required_argument, 0, 'w'},
                                              {"prefix", required_argument, 0, 'p'},
                                              {"json", no_argument, 0, 'j'},
                                              {"help", no_argument, 0, 'h'},
@@ -341,6 +440,9 @@ int main(int argc, char **argv)
         case 't':
             s_o.timeout_ms = (int)lyb_num(optarg, 1, 3600000L, &bad);
             break;
+        case 'w':
+            s_o.window = (int)lyb_num(optarg, 1, S_WINDOW_MAX, &bad);
+            break;
         case 'p':
             s_o.prefix = optarg;
             if (strlen(optarg) == 0 || strlen(optarg) > 40 || !ly_id_valid(optarg))
@@ -361,11 +463,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc || s_o.node == NULL || nnode_opts > 1) {
+    if (optind < argc || s_o.node == NULL || nnode_opts > 1 || (s_o.window > 1 && s_o.rate > 0)) {
         fprintf(stderr, "loyalbench: %s\n",
-                nnode_opts > 1 ? "give one --node or one --nodes"
-                : s_o.node     ? "unexpected argument"
-                               : "--node or --nodes is required");
+                s_o.window > 1 && s_o.rate > 0 ? "--window is for the closed loop (no --rate)"
+                : nnode_opts > 1               ? "give one --node or one --nodes"
+                : s_o.node                     ? "unexpected argument"
+                                               : "--node or --nodes is required");
         s_usage(stderr);
         return 2;
     }
@@ -432,13 +535,14 @@ int main(int argc, char **argv)
     uint32_t s50 = lyb_quantile(&svc, 0.50), s99 = lyb_quantile(&svc, 0.99);
 
     if (s_o.json) {
-        printf("{\"node\":\"%s\",\"nodes\":%d,\"clients\":%d,\"customers\":%d,\"skew\":%s,"
+        printf("{\"node\":\"%s\",\"nodes\":%d,\"clients\":%d,\"window\":%d,\"customers\":%d,"
+               "\"skew\":%s,"
                "\"mix\":{\"earn\":%d,\"redeem\":%d,\"customer\":%d},\"seconds\":%.3f,"
                "\"ops\":%zu,\"ok\":%ld,\"ops_per_s\":%.1f,\"p50_us\":%u,\"p90_us\":%u,"
                "\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,",
-               s_o.node, s_o.nnodes, started, s_o.customers, s_o.skew ? "true" : "false",
-               s_o.mix[0], s_o.mix[1], s_o.mix[2], secs, total, ok, rate, p50, p90, p99, p999,
-               pmax);
+               s_o.node, s_o.nnodes, started, s_o.window, s_o.customers,
+               s_o.skew ? "true" : "false", s_o.mix[0], s_o.mix[1], s_o.mix[2], secs, total, ok,
+               rate, p50, p90, p99, p999, pmax);
         if (s_o.rate > 0)
             printf("\"rate\":%.1f,\"offered\":%ld,\"late\":%ld,\"svc_p50_us\":%u,"
                    "\"svc_p99_us\":%u,",
@@ -458,10 +562,10 @@ int main(int argc, char **argv)
         }
         printf("}}\n");
     } else {
-        printf("loyalbench: %s, %d clients, %s over %d customers, mix earn=%d redeem=%d "
-               "customer=%d\n",
-               s_o.node, started, s_o.skew ? "skewed 80/20" : "uniform", s_o.customers, s_o.mix[0],
-               s_o.mix[1], s_o.mix[2]);
+        printf("loyalbench: %s, %d clients x %d in flight, %s over %d customers, mix earn=%d "
+               "redeem=%d customer=%d\n",
+               s_o.node, started, s_o.window, s_o.skew ? "skewed 80/20" : "uniform", s_o.customers,
+               s_o.mix[0], s_o.mix[1], s_o.mix[2]);
         if (s_o.rate > 0)
             printf("open loop: %.1f ops/s offered, %ld operations scheduled, %ld sent over 1 ms "
                    "late\n",

@@ -404,6 +404,99 @@ static void s_scratch(void)
     cr_assert_eq(lyh_tmpdir("config", s_dir, sizeof s_dir), 0);
 }
 
+/* ---- pipelining: many requests in flight on one client --------------------- */
+
+#define NP_N 200
+
+/* A till or a back-office feed may send many requests on one connection
+ * before the first answer: each is answered once, under its own id, and a
+ * retry in the same stream is answered from the original. */
+Test(node, pipelined_requests_on_one_client_are_each_answered_once)
+{
+    s_start("pipe");
+    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    cr_assert_not_null(c);
+    ly_rep rp;
+    s_mutate_ok(c, LY_MSG_ENROLL, "pp-1", "pp-enroll", 0, &rp);
+    ly_rep_fini(&rp);
+
+    uint64_t ids[NP_N + 1];
+    int answered[NP_N + 1] = {0};
+    for (int i = 0; i <= NP_N; i++) {
+        ly_req rq;
+        ly_req_init(&rq, LY_MSG_EARN);
+        snprintf(rq.rq_customer, sizeof rq.rq_customer, "pp-1");
+        /* The last one retries the first, in the same stream. */
+        snprintf(rq.rq_txn, sizeof rq.rq_txn, "pp-earn-%d", i == NP_N ? 0 : i);
+        rq.rq_amount = 100 * (i == NP_N ? 1 : 1 + i % 3);
+        ly_rep err;
+        ly_err e = ly_client_send(c, &rq, &err);
+        cr_assert_eq(e, LY_OK, "send %d: %s: %s", i, ly_errname(e), err.rp_message);
+        ly_rep_fini(&err);
+        ids[i] = rq.rq_id;
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(ids[j], ids[i], "requests %d and %d got the same id", j, i);
+    }
+    /* A request that breaks its contract is refused before it is sent. */
+    ly_req bad;
+    ly_req_init(&bad, LY_MSG_EARN);
+    snprintf(bad.rq_txn, sizeof bad.rq_txn, "pp-bad");
+    bad.rq_amount = 100;
+    ly_rep err;
+    cr_assert_eq(ly_client_send(c, &bad, &err), LY_EINVAL);
+    cr_assert_eq(err.rp_err, LY_EINVAL);
+    cr_assert_neq(err.rp_message[0], '\0', "an EINVAL without a message");
+    ly_rep_fini(&err);
+
+    int64_t points = 0;
+    int replayed = 0;
+    for (int n = 0; n <= NP_N; n++) {
+        ly_err e = ly_client_recv(c, &rp);
+        cr_assert_eq(e, LY_OK, "reply %d of %d: %s: %s", n + 1, NP_N + 1, ly_errname(e),
+                     rp.rp_message);
+        int i = 0;
+        while (i <= NP_N && ids[i] != rp.rp_id)
+            i++;
+        cr_assert_leq(i, NP_N, "a reply to request id %llu, which we did not send",
+                      (unsigned long long)rp.rp_id);
+        cr_assert_eq(answered[i]++, 0, "request %d answered twice", i);
+        cr_assert_eq(rp.rp_err, LY_OK, "earn %d: %s", i, rp.rp_message);
+        cr_assert_eq(rp.rp_points, i == NP_N ? 1 : 1 + i % 3, "earn %d gave %lld points", i,
+                     (long long)rp.rp_points);
+        if (rp.rp_replayed) {
+            replayed++;
+            cr_assert(i == NP_N || i == 0, "earn %d, a first send, was answered as a retry", i);
+        } else {
+            points += rp.rp_points;
+        }
+        ly_rep_fini(&rp);
+    }
+    cr_assert_eq(replayed, 1, "%d replies were retries; the stream held one", replayed);
+    int64_t want = 0;
+    for (int i = 0; i < NP_N; i++)
+        want += 1 + i % 3;
+    cr_assert_eq(points, want);
+    s_customer(c, "pp-1", &rp);
+    cr_assert_eq(rp.rp_balance, want, "balance %lld after %d pipelined earns worth %lld",
+                 (long long)rp.rp_balance, NP_N, (long long)want);
+    ly_rep_fini(&rp);
+    ly_client_destroy(&c);
+
+    /* Nothing in flight: a receive times out, says so, and the client still works. */
+    c = ly_client_new(s_node->nd_listen, 300);
+    cr_assert_not_null(c);
+    uint64_t t0 = lyh_now_ms();
+    cr_assert_eq(ly_client_recv(c, &rp), LY_ETIMEDOUT);
+    cr_assert_geq(lyh_now_ms() - t0, 250);
+    cr_assert_eq(rp.rp_err, LY_ETIMEDOUT);
+    cr_assert_neq(rp.rp_message[0], '\0');
+    ly_rep_fini(&rp);
+    s_customer(c, "pp-1", &rp);
+    cr_assert_eq(rp.rp_balance, want);
+    ly_rep_fini(&rp);
+    ly_client_destroy(&c);
+}
+
 Test(node, config_errors_exit_2_name_file_line_create_nothing)
 {
     s_scratch();

@@ -17,7 +17,10 @@
 #              against one echoing ROUTER (zmq_rtt --clients N).
 # A row of C clients is compared with batch 1, 8 or 64 (the largest not above
 # C: a group commit gathers about one request per waiting client) and with C
-# ZeroMQ clients.
+# ZeroMQ clients. A last loyalbench row pipelines: 64 clients with
+# LY_BENCH_WINDOW (default 16) requests in flight each, skewed, against the
+# same ceilings with as many messages in flight (zmq_rtt --window) and the
+# log at batch 512 (the node's batch_max).
 #
 #   tests/bench/run.sh            # about 9 minutes on 2 cores, plus the build
 #   tests/bench/run.sh --full     # the catch-up writes 1,000,000 events (about 8 more)
@@ -37,6 +40,8 @@ BUILD_TYPE=${LY_BENCH_BUILD_TYPE:-Release}
 SECONDS_PER_RUN=${LY_BENCH_SECONDS:-10}
 CUSTOMERS=${LY_BENCH_CUSTOMERS:-10000}
 CLIENTS=${LY_BENCH_CLIENTS:-"1 8 64"}
+WINDOW=${LY_BENCH_WINDOW:-16}
+PIPE_CLIENTS=64
 OUT=${LY_BENCH_OUT:-$ROOT/tests/bench/RESULTS.md}
 CHAIN=${LY_BENCH_CHAIN:-1}
 REDIS=${LY_BENCH_REDIS:-1}
@@ -94,7 +99,7 @@ whole() { printf '%.0f' "${1:-0}"; }
 
 # ---- raw ceilings ----
 declare -A LMDB_PUTS LMDB_COMMITS LOG_RECORDS LOG_EVENTS LOG_BYTES LOG_P50 LOG_P99
-for b in 1 8 64; do
+for b in 1 8 64 512; do
     log "lmdb_baseline batch $b ($LMDB_SECONDS s)"
     j=$("$LMDB" --dir "$WORK/lmdb-$b" --keys "$CUSTOMERS" --batch "$b" --seconds "$LMDB_SECONDS" --json)
     LMDB_PUTS[$b]=$(json_get "$j" puts_per_s)
@@ -117,6 +122,11 @@ for c in $CLIENTS; do
     ZMQ_P50[$c]=$(json_get "$j" p50_us)
     ZMQ_P99[$c]=$(json_get "$j" p99_us)
 done
+log "zmq_rtt $PIPE_CLIENTS clients x $WINDOW in flight ($ZMQ_SECONDS s)"
+j=$("$ZRTT" --clients "$PIPE_CLIENTS" --window "$WINDOW" --seconds "$ZMQ_SECONDS" --json)
+ZMQP_RT=$(json_get "$j" rt_per_s)
+ZMQP_P50=$(json_get "$j" p50_us)
+ZMQP_P99=$(json_get "$j" p99_us)
 
 # ---- one loyald ----
 claim_port PORT
@@ -160,6 +170,18 @@ for c in $CLIENTS; do
         ROWS+=("$row")
     done
 done
+
+log "loyalbench $PIPE_CLIENTS clients x $WINDOW in flight, skewed, $SECONDS_PER_RUN s"
+j=$("$BENCH" --node "$EP" --clients "$PIPE_CLIENTS" --window "$WINDOW" \
+    --duration "$SECONDS_PER_RUN" --customers "$CUSTOMERS" --skew --json)
+ops=$(json_get "$j" ops_per_s)
+errs=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$j" | tr -d '"')
+row="| $PIPE_CLIENTS × $WINDOW in flight | skewed | $(whole "$ops") | $(json_get "$j" p50_us)"
+row+=" | $(json_get "$j" p99_us) | ${errs:-none}"
+row+=" | $(whole "${LMDB_PUTS[512]}") (batch 512) | $(ratio "$ops" "${LMDB_PUTS[512]}")"
+row+=" | $(whole "${LOG_EVENTS[512]}") (batch 512) | $(ratio "$ops" "${LOG_EVENTS[512]}")"
+row+=" | $(whole "$ZMQP_RT") ($WINDOW in flight) | $(ratio "$ops" "$ZMQP_RT") |"
+ROWS+=("$row")
 
 STATUS=$("$LOYALCTL" --node "$EP" status 2>&1 || true)
 kill -TERM "$NODE_PID"
@@ -288,14 +310,14 @@ redis_lag_beside_chain() {
     echo
     echo "| LMDB durable commit | commits/s | puts/s |"
     echo "|---|---|---|"
-    for b in 1 8 64; do
+    for b in 1 8 64 512; do
         printf '| %d random 100-byte puts each, %d keys | %.0f | %.0f |\n' \
             "$b" "$CUSTOMERS" "${LMDB_COMMITS[$b]}" "${LMDB_PUTS[$b]}"
     done
     echo
     echo "| log append + fdatasync, 150-byte events per record | record bytes | records/s | events/s | p50 µs | p99 µs |"
     echo "|---|---|---|---|---|---|"
-    for b in 1 8 64; do
+    for b in 1 8 64 512; do
         echo "| $b | ${LOG_BYTES[$b]} | $(whole "${LOG_RECORDS[$b]}") | $(whole "${LOG_EVENTS[$b]}") |" \
             "${LOG_P50[$b]} | ${LOG_P99[$b]} |"
     done
@@ -305,6 +327,7 @@ redis_lag_beside_chain() {
     for c in $CLIENTS; do
         echo "| $c | $(whole "${ZMQ_RT[$c]}") | ${ZMQ_P50[$c]} | ${ZMQ_P99[$c]} |"
     done
+    echo "| $PIPE_CLIENTS, $WINDOW in flight each (\`--window $WINDOW\`) | $(whole "$ZMQP_RT") | $ZMQP_P50 | $ZMQP_P99 |"
     echo
     echo "## loyald under loyalbench"
     echo
@@ -312,7 +335,10 @@ redis_lag_beside_chain() {
         "ceiling at the batch size matching the number of clients (1, 8 or 64: a group" \
         "commit gathers about one request per waiting client), in puts/s and events/s;" \
         "for the transport, the ZeroMQ round trips/s of as many clients. The nearer 1," \
-        "the less loyald adds to that cost."
+        "the less loyald adds to that cost. The last row pipelines (\`loyalbench --window\`):" \
+        "each client keeps $WINDOW requests in flight on its connection, as a busy till or a" \
+        "back-office feed would; its ceilings are the log at batch 512 (the node's" \
+        "\`batch_max\`) and ZeroMQ with as many messages in flight."
     echo "Errors are per code over the whole run (insufficient_points: a redemption of 1"
     echo "point from a customer whose balance is spent)."
     echo

@@ -1,12 +1,15 @@
 /* zmq_rtt -- the transport ceiling: DEALER -> ROUTER round trips over loopback TCP.
  *
- *   zmq_rtt [--clients N] [--seconds S] [--size BYTES] [--json]
+ *   zmq_rtt [--clients N] [--window W] [--seconds S] [--size BYTES] [--json]
  *
  * One ROUTER thread echoes every message back, as one loyald's client socket
  * would be answered if the node did no work. N client threads (default 1),
  * each with its own ZeroMQ context and DEALER socket as a ly_client has, send
  * one message, wait for the echo, and repeat (closed loop, like N POS clients
- * against one loyald, or loyalbench --clients N). Every client makes one round
+ * against one loyald, or loyalbench --clients N). With --window W each client
+ * keeps W messages in flight and sends the next as each echo comes (as
+ * loyalbench --window W), the ceiling for pipelined clients; the latency of a
+ * message runs from its send to its echo. Every client makes one round
  * trip before the clock starts, so the connections are up; then they all run
  * for S seconds. Prints the round trips/s of all clients together and the
  * latency percentiles over every round trip (all kept, nearest rank: the
@@ -36,6 +39,7 @@ typedef struct s_client {
 static void *s_ctx; /* the ROUTER's */
 static char s_endpoint[256];
 static long s_size = 100;
+static int s_window = 1;
 static atomic_int s_ready; /* clients that are connected, or failed */
 static atomic_int s_go;    /* 1: measure until s_deadline_us; -1: stop at once */
 static uint64_t s_deadline_us;
@@ -82,6 +86,37 @@ static int s_round_trip(void *d, char *buf)
     return 0;
 }
 
+/* --window: W messages in flight, each carrying its send time, until the
+ * deadline; then the last echoes are taken. A failure is left in c->c_err. */
+static void s_run_window(s_client *c, void *d, char *buf)
+{
+    uint64_t now = lyb_now_us();
+    for (int i = 0; i < s_window && c->c_err == 0; i++) {
+        memcpy(buf, &now, sizeof now);
+        if (zmq_send(d, buf, (size_t)s_size, 0) < 0)
+            c->c_err = zmq_errno();
+    }
+    int inflight = s_window;
+    while (c->c_err == 0 && inflight > 0) {
+        if (zmq_recv(d, buf, (size_t)s_size, 0) < 0) {
+            c->c_err = zmq_errno();
+            break;
+        }
+        inflight--;
+        uint64_t sent;
+        memcpy(&sent, buf, sizeof sent);
+        now = lyb_now_us();
+        if (lyb_samples_add(&c->c_lat, now - sent) != 0)
+            c->c_err = ENOMEM;
+        if (now < s_deadline_us && atomic_load(&s_go) > 0) {
+            memcpy(buf, &now, sizeof now);
+            if (zmq_send(d, buf, (size_t)s_size, 0) < 0)
+                c->c_err = zmq_errno();
+            inflight++;
+        }
+    }
+}
+
 static void *s_client_main(void *arg)
 {
     s_client *c = arg;
@@ -96,7 +131,10 @@ static void *s_client_main(void *arg)
     int go;
     while ((go = atomic_load(&s_go)) == 0)
         lyb_sleep_us(100);
-    for (uint64_t now = lyb_now_us(); go > 0 && c->c_err == 0 && now < s_deadline_us;) {
+    if (go > 0 && c->c_err == 0 && s_window > 1)
+        s_run_window(c, d, buf);
+    for (uint64_t now = lyb_now_us();
+         s_window == 1 && go > 0 && c->c_err == 0 && now < s_deadline_us;) {
         uint64_t a = now;
         if (s_round_trip(d, buf) != 0)
             c->c_err = zmq_errno();
@@ -115,9 +153,11 @@ static void *s_client_main(void *arg)
 
 static void s_usage(FILE *out)
 {
-    fputs("usage: zmq_rtt [--clients N] [--seconds S] [--size BYTES] [--json]\n"
+    fputs("usage: zmq_rtt [--clients N] [--window W] [--seconds S] [--size BYTES] [--json]\n"
           "  --clients N      client threads, each with its own context and DEALER,\n"
           "                   1..1024 (default 1)\n"
+          "  --window W       messages in flight per client, 1..256 (default 1);\n"
+          "                   over 1 needs --size of 8 or more\n"
           "  --seconds S      measuring time (default 3)\n"
           "  --size BYTES     message size, 1..65536 (default 100)\n"
           "  --json           one JSON line\n",
@@ -128,16 +168,21 @@ int main(int argc, char **argv)
 {
     double seconds = 3;
     int clients = 1, json = 0, ch;
-    static const struct option longopts[] = {
-        {"clients", required_argument, 0, 'c'}, {"seconds", required_argument, 0, 's'},
-        {"size", required_argument, 0, 'z'},    {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"clients", required_argument, 0, 'c'},
+                                             {"seconds", required_argument, 0, 's'},
+                                             {"size", required_argument, 0, 'z'},
+                                             {"json", no_argument, 0, 'j'},
+                                             {"window", required_argument, 0, 'w'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
         if (ch == 'c') {
             clients = (int)lyb_num(optarg, 1, LYB_CLIENTS_MAX, &bad);
         } else if (ch == 's') {
             seconds = lyb_real(optarg, 3600, &bad);
+        } else if (ch == 'w') {
+            s_window = (int)lyb_num(optarg, 1, 256, &bad);
         } else if (ch == 'z') {
             s_size = lyb_num(optarg, 1, S_SIZE_MAX, &bad);
         } else if (ch == 'j') {
@@ -154,7 +199,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) {
+    if (optind < argc || (s_window > 1 && s_size < 8)) {
         s_usage(stderr);
         return 2;
     }
@@ -199,14 +244,14 @@ int main(int argc, char **argv)
              p99 = lyb_quantile(&all, 0.99), p999 = lyb_quantile(&all, 0.999),
              pmax = lyb_quantile(&all, 1);
     if (json)
-        printf("{\"clients\":%d,\"size\":%ld,\"seconds\":%.3f,\"round_trips\":%zu,"
+        printf("{\"clients\":%d,\"window\":%d,\"size\":%ld,\"seconds\":%.3f,\"round_trips\":%zu,"
                "\"rt_per_s\":%.1f,\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,"
                "\"max_us\":%u}\n",
-               clients, s_size, secs, n, rate, p50, p90, p99, p999, pmax);
+               clients, s_window, s_size, secs, n, rate, p50, p90, p99, p999, pmax);
     else
-        printf("zmq_rtt: %ld-byte messages, %d client%s: %.0f round trips/s, p50 %u us, "
-               "p90 %u us, p99 %u us, p99.9 %u us, max %u us\n",
-               s_size, clients, clients == 1 ? "" : "s", rate, p50, p90, p99, p999, pmax);
+        printf("zmq_rtt: %ld-byte messages, %d client%s x %d in flight: %.0f round trips/s, "
+               "p50 %u us, p90 %u us, p99 %u us, p99.9 %u us, max %u us\n",
+               s_size, clients, clients == 1 ? "" : "s", s_window, rate, p50, p90, p99, p999, pmax);
     rc = 0;
 term:
     if (s_ctx != NULL) {

@@ -320,6 +320,7 @@ ly_err ly_client_recv(ly_client *c, ly_rep *rp)
         return LY_OK;
     if (rc == LY_EPROTO) {
         rp->rp_id = id;
+        rp->rp_err = LY_EPROTO;
         return LY_EPROTO;
     }
     if (rc == LY_ETIMEDOUT) {

@@ -273,8 +273,9 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
     for (;;) {
         uint64_t id = 0;
         rc = s_recv_rep(c, rp, deadline, &id);
-        char msg[sizeof rp->rp_message];
-        snprintf(msg, sizeof msg, "%s", rp->rp_message);
+        char msg[sizeof rp->rp_message]; /* the reason, kept while rp is reset */
+        if (rc != LY_OK)
+            snprintf(msg, sizeof msg, "%s", rp->rp_message);
         if (rc == LY_EIO)
             return s_local_error(rp, rq, LY_EIO, "%s", msg);
         if (rc == LY_ETIMEDOUT)

@@ -157,6 +157,13 @@ void lyb_samples_fini(lyb_samples *sa)
     *sa = (lyb_samples){0};
 }
 
+int lyb_usage_error(const char *prog, const char *arg, void (*usage)(FILE *))
+{
+    fprintf(stderr, "%s: invalid option or value '%s'\n", prog, arg);
+    usage(stderr);
+    return 2;
+}
+
 long lyb_num(const char *s, long lo, long hi, int *bad)
 {
     char *end;

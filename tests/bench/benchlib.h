@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define LYB_CLIENTS_MAX 1024 /* the most client threads a program starts */
 
@@ -88,6 +89,11 @@ void lyb_samples_fini(lyb_samples *sa);
 
 /* The decimal integer s, which must lie in lo..hi; sets *bad (never clears
  * it) if s is empty, not a number, or out of range. */
+/* A bench program's answer to a bad option or value `arg`: names it on stderr
+ * ("PROG: invalid option or value 'ARG'"), prints usage(stderr), and returns
+ * 2, the exit status of a usage error. */
+int lyb_usage_error(const char *prog, const char *arg, void (*usage)(FILE *));
+
 long lyb_num(const char *s, long lo, long hi, int *bad);
 
 /* The number s (a duration in seconds, a rate), which must be > 0 and <= hi;

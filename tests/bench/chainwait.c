@@ -173,11 +173,8 @@ int main(int argc, char **argv)
         default:
             bad = 1;
         }
-        if (bad) {
-            fprintf(stderr, "chainwait: invalid option or value '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return 2;
-        }
+        if (bad)
+            return lyb_usage_error("chainwait", argv[optind - 1], s_usage);
     }
     if (optind < argc || s_nnodes == 0) {
         fprintf(stderr, "chainwait: %s\n",

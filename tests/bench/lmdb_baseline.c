@@ -211,11 +211,8 @@ int main(int argc, char **argv)
         default:
             bad = 1;
         }
-        if (bad) {
-            fprintf(stderr, "lmdb_baseline: invalid option or value '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return 2;
-        }
+        if (bad)
+            return lyb_usage_error("lmdb_baseline", argv[optind - 1], s_usage);
     }
     if (dir == NULL || optind < argc || (log_mode && keys_given)) {
         if (log_mode && keys_given)

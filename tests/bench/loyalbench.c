@@ -457,11 +457,8 @@ int main(int argc, char **argv)
         default:
             bad = 1;
         }
-        if (bad) {
-            fprintf(stderr, "loyalbench: invalid option or value '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return 2;
-        }
+        if (bad)
+            return lyb_usage_error("loyalbench", argv[optind - 1], s_usage);
     }
     if (optind < argc || s_o.node == NULL || nnode_opts > 1 || (s_o.window > 1 && s_o.rate > 0)) {
         fprintf(stderr, "loyalbench: %s\n",

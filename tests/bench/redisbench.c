@@ -512,11 +512,8 @@ int main(int argc, char **argv)
         default:
             bad = 1;
         }
-        if (bad) {
-            fprintf(stderr, "redisbench: invalid option or value '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return 2;
-        }
+        if (bad)
+            return lyb_usage_error("redisbench", argv[optind - 1], s_usage);
     }
     if (optind < argc || s_o.primary == NULL) {
         fprintf(stderr, "redisbench: %s\n",

@@ -193,11 +193,8 @@ int main(int argc, char **argv)
         } else {
             bad = 1;
         }
-        if (bad) {
-            fprintf(stderr, "zmq_rtt: invalid option or value '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
-            return 2;
-        }
+        if (bad)
+            return lyb_usage_error("zmq_rtt", argv[optind - 1], s_usage);
     }
     if (optind < argc || (s_window > 1 && s_size < 8)) {
         s_usage(stderr);

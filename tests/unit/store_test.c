@@ -5,14 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/store.h"
 #include "node/service.h"
+#include "tests/support/harness.h"
 
-static char s_dir[64];
+static char s_dir[LYH_PATH_MAX];
 static ly_store *s_st;
 static ly_program s_pg;
 static ly_hlc s_hlc;
@@ -32,8 +34,7 @@ static void s_open(uint64_t map)
 static void setup(void)
 {
     ly_log_set_level(LY_WARN);
-    strcpy(s_dir, "/tmp/loyal-store-XXXXXX");
-    cr_assert(mkdtemp(s_dir));
+    cr_assert_eq(lyh_tmpdir("store", s_dir, sizeof s_dir), 0);
     ly_program_default(&s_pg);
     ly_hlc_init(&s_hlc, 0, 60000);
     s_open(0);
@@ -42,9 +43,7 @@ static void setup(void)
 static void teardown(void)
 {
     ly_store_close(&s_st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(lyh_rmtree(s_dir), 0);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -289,9 +288,8 @@ Test(store, apply_is_exactly_once_in_order)
 Test(store, map_grows_by_itself)
 {
     ly_store_close(&s_st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -f '%s'/*.mdb", s_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(lyh_rmtree(s_dir), 0); /* a new store, with a small map */
+    cr_assert_eq(mkdir(s_dir, 0700), 0);
     s_open(256 << 10); /* 256 KiB: full after a few hundred events */
     uint64_t start = ly_store_map_size(s_st);
     s_op(LY_MSG_ENROLL, "C1", "e1", 0);

@@ -11,16 +11,16 @@
 
 #include "common/log.h"
 #include "common/wal.h"
+#include "tests/support/harness.h"
 
-static char s_dir[64];
-static char s_path[96];
+static char s_dir[LYH_PATH_MAX];
+static char s_path[LYH_PATH_MAX + 8];
 static ly_wal *s_wal;
 
 static void setup(void)
 {
     ly_log_set_level(LY_ERROR);
-    strcpy(s_dir, "/tmp/loyal-wal-XXXXXX");
-    cr_assert(mkdtemp(s_dir));
+    cr_assert_eq(lyh_tmpdir("wal", s_dir, sizeof s_dir), 0);
     snprintf(s_path, sizeof s_path, "%s/wal", s_dir);
     char why[256];
     cr_assert_eq(ly_wal_open(s_path, 64 << 10, &s_wal, why, sizeof why), LY_OK, "%s", why);
@@ -29,9 +29,7 @@ static void setup(void)
 static void teardown(void)
 {
     ly_wal_close(&s_wal);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(lyh_rmtree(s_dir), 0);
 }
 
 TestSuite(wal, .init = setup, .fini = teardown);

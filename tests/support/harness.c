@@ -22,10 +22,11 @@
 
 #include "proto/client.h"
 
-#define S_CHILDREN_MAX 256
-#define S_READY_TRY_MS 500
-#define S_TAIL_LINES   40
-#define S_ARGS_MAX     64
+#define S_CHILDREN_MAX    256
+#define S_READY_TRY_MS    500
+#define S_TAIL_LINES      40
+#define S_UPTIME_SLACK_MS 250 /* wall clocks: the node's uptime vs our spawn time */
+#define S_ARGS_MAX        64
 
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t s_children[S_CHILDREN_MAX];
@@ -52,7 +53,8 @@ void lyh_sleep_ms(int ms)
         ;
 }
 
-int lyh_free_port(void)
+/* One port the kernel says is free now. */
+static int s_some_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -73,6 +75,32 @@ int lyh_free_port(void)
         port = ntohs(sa.sin_port);
     close(fd);
     return port;
+}
+
+/* The kernel may hand out a port again as soon as it is closed, before the
+ * node it was meant for has bound it: a chain's ports are picked before any of
+ * its nodes starts. So a port this process handed out recently is not handed
+ * out again. (Another process may still take one: lyh_node_up retries.) */
+#define S_RECENT_PORTS 1024
+
+int lyh_free_port(void)
+{
+    static int recent[S_RECENT_PORTS];
+    static unsigned next;
+    for (int tries = 0; tries < 64; tries++) {
+        int port = s_some_free_port();
+        if (port <= 0)
+            return port;
+        int seen = 0;
+        for (unsigned i = 0; i < S_RECENT_PORTS && !seen; i++)
+            seen = recent[i] == port;
+        if (!seen) {
+            recent[next++ % S_RECENT_PORTS] = port;
+            return port;
+        }
+    }
+    fprintf(stderr, "harness: the kernel keeps offering ports handed out already\n");
+    return -1;
 }
 
 int lyh_tmpdir(const char *tag, char *out, size_t cap)
@@ -401,6 +429,7 @@ int lyh_node_start(lyh_node *n)
     pid_t pid = s_spawn(argv, in, out, err);
     if (pid > 0) {
         n->nd_pid = pid;
+        n->nd_started_ms = lyh_now_ms();
         rc = 0;
     }
 done:
@@ -472,6 +501,23 @@ static int s_wait_ready(lyh_node *n, int timeout_ms, int loud)
         last = ly_client_call(c, &rq, &rp);
         if (last == LY_OK)
             last = (ly_err)rp.rp_err;
+        /* Ready means this very process answered. Another loyald (of this
+         * chain, or of a test running beside it) may hold the port this one
+         * was given and could not bind: it answers with its own id or name,
+         * or with an uptime from before this one was started. */
+        const ly_node_status *ns = &rp.rp_status;
+        int other = last == LY_OK &&
+                    (ns->ns_id != n->nd_id || strcmp(ns->ns_name, n->nd_name) != 0 ||
+                     ns->ns_uptime_ms > lyh_now_ms() - n->nd_started_ms + S_UPTIME_SLACK_MS);
+        if (other) {
+            fprintf(stderr,
+                    "harness: %s answers for node %u '%s' with node %u '%s', up %llu ms "
+                    "(started %llu ms ago): not this one\n",
+                    n->nd_listen, n->nd_id, n->nd_name, ns->ns_id, ns->ns_name,
+                    (unsigned long long)ns->ns_uptime_ms,
+                    (unsigned long long)(lyh_now_ms() - n->nd_started_ms));
+            last = LY_ECONFLICT;
+        }
         ly_rep_fini(&rp);
         if (last == LY_OK) {
             rc = 0;

@@ -81,10 +81,11 @@ typedef struct lyh_node {
     int nd_peer_port;               /* peer port: nd_peer_listen */
     char nd_listen[LYH_EP_MAX];     /* tcp://127.0.0.1:nd_port */
     char nd_peer_listen[LYH_EP_MAX];
-    pid_t nd_pid;      /* the running daemon, 0 if none */
-    int nd_keep;       /* 1: lyh_node_destroy keeps nd_dir and prints its path */
-    int nd_ready_once; /* it has answered once: its ports are its own from then on */
-    char *nd_extra;    /* the `extra` config text (owned), kept for rewrites */
+    pid_t nd_pid;           /* the running daemon, 0 if none */
+    int nd_keep;            /* 1: lyh_node_destroy keeps nd_dir and prints its path */
+    int nd_ready_once;      /* it has answered once: its ports are its own from then on */
+    uint64_t nd_started_ms; /* lyh_now_ms() when the running daemon was spawned */
+    char *nd_extra;         /* the `extra` config text (owned), kept for rewrites */
 } lyh_node;
 
 /* A node with id `id` and name `name` in a new temporary directory, two free

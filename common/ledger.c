@@ -1,5 +1,6 @@
 #include "common/ledger.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -353,7 +354,10 @@ size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
 ly_err ly_cust_decode(const uint8_t *buf, size_t len, ly_cust *c)
 {
     ly_rd r = {buf, buf + len, 0};
-    memset(c, 0, sizeof *c);
+    /* Everything before the bucket and rights arrays; their entries are
+     * written up to their counts, and nothing reads past a count. */
+    memset(c, 0, offsetof(ly_cust, cu_qual));
+    c->cu_nrights = 0;
     if (ly_rd_int(&r, 1) != S_CUST_VERSION)
         return LY_EVERSION;
     ly_rd_str(&r, c->cu_id, sizeof c->cu_id);

@@ -864,6 +864,19 @@ static ly_err s_index_txn(ly_txn *t, const ly_event *ev, const ly_cust *c)
 
 ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *cust_after)
 {
+    ly_cust *c = cust_after ? cust_after : malloc(sizeof *c);
+    if (!c) {
+        t->tx_failed = 1;
+        return LY_ENOMEM;
+    }
+    ly_err e = ly_store_apply_to(t, ev, outcome, c, 0);
+    if (c != cust_after)
+        free(c);
+    return e;
+}
+
+ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *c, int known)
+{
     ly_store *s = t->tx_store;
     ly_err e;
     int rc;
@@ -883,19 +896,14 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
         return LY_OK;
     }
 
-    /* The customer's state before the event. */
-    ly_cust *c = malloc(sizeof *c);
-    if (!c) {
-        t->tx_failed = 1;
-        return LY_ENOMEM;
-    }
+    /* The customer's state before the event (the caller may have read it). */
     MDB_val ck = {strlen(ev->ev_customer), (void *)ev->ev_customer}, cd;
     uint64_t old_hash = 0;
     int fresh = 0;
     rc = mdb_get(t->tx_txn, s->st_customers, &ck, &cd);
     if (rc == 0) {
         old_hash = ly_hash(cd.mv_data, cd.mv_size);
-        if ((e = ly_cust_decode(cd.mv_data, cd.mv_size, c)) != LY_OK) {
+        if (!known && (e = ly_cust_decode(cd.mv_data, cd.mv_size, c)) != LY_OK) {
             t->tx_failed = 1;
             goto out;
         }
@@ -984,11 +992,8 @@ ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust 
     if (ev->ev_hlc > t->tx_hlc)
         t->tx_hlc = ev->ev_hlc;
     t->tx_meta_dirty = 1;
-    if (cust_after)
-        *cust_after = *c;
     *outcome = LY_APPLIED;
 out:
-    free(c);
     return e;
 }
 

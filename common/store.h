@@ -149,10 +149,18 @@ typedef enum ly_apply {
  * and folds it into the customer's state, the history index, the transaction
  * index, the version vector and the digest; *outcome = LY_APPLIED. Otherwise
  * nothing is written and *outcome says why. `cust_after` (may be NULL) receives
- * the customer's state after the event. The event must be valid
- * (ly_event_validate). Errors: LY_ERETRY, LY_ENOSPC, LY_EIO, LY_EPROTO (a stored
- * record is corrupt); after any error the transaction must be aborted. */
+ * the customer's state after the event when it is applied (otherwise its
+ * contents are unspecified). The event must be valid (ly_event_validate).
+ * Errors: LY_ERETRY, LY_ENOSPC, LY_EIO, LY_EPROTO (a stored record is corrupt),
+ * LY_ENOMEM; after any error the transaction must be aborted. */
 ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *cust_after);
+
+/* As ly_store_apply, with `c` the customer's state in and out. With `known`,
+ * *c is the state ly_store_cust_get gave (LY_OK) for ev_customer in this
+ * transaction, and is not decoded again (the service has just read it to
+ * build the event); without, *c is only a buffer. Applied, *c is the state
+ * after the event; otherwise its contents are unspecified. */
+ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *c, int known);
 
 /* The next seq this node will give its own events (vv[self] + 1). */
 ly_err ly_store_next_seq(ly_txn *t, uint64_t *seq);

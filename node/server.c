@@ -309,7 +309,7 @@ static void s_error_reply(ly_server *sv, s_item *it, int type, uint64_t id, ly_e
                           const char *why)
 {
     ly_rep *rp = sv->sv_rep;
-    ly_rep_init(rp);
+    ly_rep_reset(rp);
     ly_rep_error(rp, type, id, err, "%s", why && why[0] ? why : ly_strerror(err));
     s_set_reply(it, rp);
     ly_rep_fini(rp);
@@ -556,7 +556,7 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
                 continue;
             ly_rep *rp = sv->sv_rep;
             int created;
-            ly_rep_init(rp);
+            ly_rep_reset(rp);
             it->it_defer = 0;
             it->it_short = 0;
             e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp,

@@ -136,17 +136,17 @@ static void s_copy_profile(ly_event *ev, const ly_req *rq)
 /* Build the event of a mutation from the request and the customer's state.
  * Returns LY_OK with *ready = 1 when `ev` is to be applied; a refusal is put
  * into rp and *ready = 0. */
+/* Builds the event for mutation `rq` (*ready) or answers it with a refusal in
+ * `rp`. The customer is read into `c`; *known says it was (ly_store_apply_to). */
 static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event *ev, ly_rep *rp,
-                           int *ready)
+                           int *ready, ly_cust *c, int *known)
 {
     const ly_program *pg = sv->sv_program;
-    ly_cust *c = malloc(sizeof *c);
-    if (!c)
-        return LY_ENOMEM;
     ly_err e = LY_OK;
     int ok = 0;
     int32_t day = LY_HLC_DAY(ev->ev_hlc);
     *ready = 0;
+    *known = 0;
     ly_strlcpy(ev->ev_customer, rq->rq_customer, sizeof ev->ev_customer);
 
     switch (rq->rq_type) {
@@ -159,6 +159,7 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
         }
         if (e != LY_OK && e != LY_ENOTFOUND)
             break;
+        *known = e == LY_OK; /* a record with no enroll yet: events came first */
         e = LY_OK;
         ev->ev_type = LY_EV_ENROLL;
         ev->ev_points = pg->pg_join_bonus;
@@ -169,6 +170,7 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
     case LY_MSG_EARN: {
         if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
             break;
+        *known = 1;
         int64_t q0 = ly_cust_qualifying(c, pg, day), qual;
         int tier = ly_tier_for(pg, q0);
         int64_t points = ly_earn_points(pg, rq->rq_amount, tier, rq->rq_category, &qual);
@@ -194,6 +196,7 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
     case LY_MSG_ADJUST: {
         if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
             break;
+        *known = 1;
         int64_t take = rq->rq_type == LY_MSG_REDEEM ? rq->rq_amount : -rq->rq_amount;
         int64_t here = ly_cust_redeemable(c, ly_store_node_id(sv->sv_store));
         if (take > 0 && take > ly_cust_balance(c)) {
@@ -261,6 +264,7 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
         }
         if ((e = ly_store_cust_get(t, r.tr_customer, c)) != LY_OK)
             break;
+        *known = 1;
         ly_strlcpy(ev->ev_customer, r.tr_customer, sizeof ev->ev_customer);
         ev->ev_type = LY_EV_REVERSE;
         ev->ev_ref_type = r.tr_type;
@@ -291,6 +295,7 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
     case LY_MSG_SET_PROFILE:
         if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
             break;
+        *known = 1;
         ev->ev_type = LY_EV_PROFILE;
         s_copy_profile(ev, rq);
         *ready = 1;
@@ -300,7 +305,6 @@ static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event
         ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EPROTO, "not a mutation");
         break;
     }
-    free(c);
     return e;
 }
 
@@ -315,13 +319,13 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
         return e;
 
     ly_event *ev = calloc(1, sizeof *ev);
-    ly_cust *after = malloc(sizeof *after);
-    if (!ev || !after) {
+    ly_cust *c = malloc(sizeof *c); /* before the event, then after it */
+    if (!ev || !c) {
         free(ev);
-        free(after);
+        free(c);
         return LY_ENOMEM;
     }
-    int ready = 0;
+    int ready = 0, known = 0;
     ly_store *st = sv->sv_store;
     ev->ev_origin = ly_store_node_id(st);
     ev->ev_incarnation = ly_store_incarnation(st);
@@ -329,7 +333,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     ev->ev_program = sv->sv_program->pg_version;
     ev->ev_req_hash = fp;
     ly_strlcpy(ev->ev_txn, rq->rq_txn, sizeof ev->ev_txn);
-    if ((e = s_make_event(sv, t, rq, ev, rp, &ready)) != LY_OK || !ready)
+    if ((e = s_make_event(sv, t, rq, ev, rp, &ready, c, &known)) != LY_OK || !ready)
         goto out;
     if ((e = ly_store_next_seq(t, &ev->ev_seq)) != LY_OK)
         goto out;
@@ -342,7 +346,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
         goto out;
     }
     ly_apply outcome;
-    if ((e = ly_store_apply(t, ev, &outcome, after)) != LY_OK)
+    if ((e = ly_store_apply_to(t, ev, &outcome, c, known)) != LY_OK)
         goto out;
     if (outcome != LY_APPLIED) {
         LY_LOG(LY_ERROR, "service.not_applied", "seq=%llu outcome=%d",
@@ -350,7 +354,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
         e = LY_EINTERNAL;
         goto out;
     }
-    s_fill_summary(sv, after, rp);
+    s_fill_summary(sv, c, rp);
     rp->rp_points = ev->ev_points;
     rp->rp_hlc = ev->ev_hlc;
     rp->rp_origin = ev->ev_origin;
@@ -361,7 +365,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     *created = 1;
 out:
     free(ev);
-    free(after);
+    free(c);
     return e;
 }
 

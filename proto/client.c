@@ -159,7 +159,7 @@ __attribute__((format(printf, 4, 5))) static ly_err s_local_error(ly_rep *rp, co
                                                                   ly_err err, const char *fmt, ...)
 {
     ly_rep_fini(rp);
-    ly_rep_init(rp);
+    ly_rep_reset(rp);
     ly_rep_error(rp, rq->rq_type, rq->rq_id, err, NULL);
     va_list ap;
     va_start(ap, fmt);
@@ -253,7 +253,7 @@ static ly_err s_recv_rep(ly_client *c, ly_rep *rp, int64_t deadline, uint64_t *i
         if (drc == LY_OK)
             return LY_OK;
         ly_rep_fini(rp);
-        ly_rep_init(rp);
+        ly_rep_reset(rp);
         snprintf(rp->rp_message, sizeof rp->rp_message, "undecodable reply: %s", why);
         return LY_EPROTO;
     }
@@ -261,7 +261,7 @@ static ly_err s_recv_rep(ly_client *c, ly_rep *rp, int64_t deadline, uint64_t *i
 
 ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
 {
-    ly_rep_init(rp);
+    ly_rep_reset(rp);
     if (c == NULL || rq == NULL) {
         ly_rep_error(rp, 0, 0, LY_EINVAL, "%s", "no client or no request");
         return LY_EINVAL;
@@ -283,7 +283,7 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
         /* A reply with id 0 answers a request the node could not read: ours. */
         if (id != 0 && id != rq->rq_id) { /* stale: the answer to an earlier call */
             ly_rep_fini(rp);
-            ly_rep_init(rp);
+            ly_rep_reset(rp);
             continue;
         }
         if (rc == LY_EPROTO)
@@ -300,7 +300,7 @@ ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp)
 
 ly_err ly_client_send(ly_client *c, ly_req *rq, ly_rep *err)
 {
-    ly_rep_init(err);
+    ly_rep_reset(err);
     if (c == NULL || rq == NULL) {
         ly_rep_error(err, 0, 0, LY_EINVAL, "%s", "no client or no request");
         return LY_EINVAL;
@@ -310,7 +310,7 @@ ly_err ly_client_send(ly_client *c, ly_req *rq, ly_rep *err)
 
 ly_err ly_client_recv(ly_client *c, ly_rep *rp)
 {
-    ly_rep_init(rp);
+    ly_rep_reset(rp);
     if (c == NULL) {
         ly_rep_error(rp, 0, 0, LY_EINVAL, "%s", "no client");
         return LY_EINVAL;

@@ -31,8 +31,9 @@ void ly_client_destroy(ly_client **cp);
 /* Send `rq` (rq_id is assigned by the client) and wait for its reply.
  * Returns LY_OK when a reply arrived (then rp->rp_err is the operation's
  * outcome), LY_ETIMEDOUT, LY_EINVAL (the request breaks its contract; nothing
- * sent), LY_EPROTO (undecodable reply), LY_EIO. `rp` is always initialised:
- * call ly_rep_fini on it. */
+ * sent), LY_EPROTO (undecodable reply), LY_EIO. `rp` is always initialised
+ * (as by ly_rep_reset: history and rights entries past their counts are not
+ * part of the reply): call ly_rep_fini on it. */
 ly_err ly_client_call(ly_client *c, ly_req *rq, ly_rep *rp);
 
 /* Pipelining: many requests in flight on one client, for back-office loads and

@@ -466,12 +466,17 @@ static ly_err s_rights_dec(lyp_dec *d, const lyp_obj *v, ly_rep *rp)
                         lyp_otype_names[v->o_type]);
     if (v->o_u > LY_RIGHTS_REPLY_MAX)
         return lyp_fail(&d->d_w, LY_EPROTO, "rights", "more than %d entries", LY_RIGHTS_REPLY_MAX);
-    rp->rp_nrights = (uint32_t)v->o_u;
-    for (uint32_t i = 0; i < rp->rp_nrights; i++) {
+    /* Entries past the count may hold an older reply's (ly_rep_reset): each
+     * entry is zeroed as it is decoded, and counted once it is. */
+    uint32_t n = (uint32_t)v->o_u;
+    rp->rp_nrights = 0;
+    for (uint32_t i = 0; i < n; i++) {
         lyp_obj el;
         uint64_t seen = 0;
         if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
             return lyp_trunc(d);
+        memset(&rp->rp_rights[i], 0, sizeof rp->rp_rights[i]);
+        rp->rp_nrights = i + 1;
         ly_err rc =
             lyp_dec_submap(d, &s_right_map, &el, "rights", (long)i, &rp->rp_rights[i], &seen, NULL);
         if (rc != LY_OK)
@@ -679,12 +684,14 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
                             lyp_otype_names[v->o_type]);
         if (v->o_u > LY_HIST_MAX)
             return lyp_fail(&d->d_w, LY_EPROTO, "history", "more than %d entries", LY_HIST_MAX);
-        rp->rp_nhist = (uint32_t)v->o_u;
-        for (uint32_t i = 0; i < rp->rp_nhist; i++) {
+        rp->rp_nhist = 0;
+        for (uint32_t i = 0; i < (uint32_t)v->o_u; i++) {
             lyp_obj el;
             uint64_t seen = 0;
             if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
                 return lyp_trunc(d);
+            memset(&rp->rp_hist[i], 0, sizeof rp->rp_hist[i]); /* as for rights */
+            rp->rp_nhist = i + 1;
             rc = lyp_dec_submap(d, &s_hist_map, &el, "history", (long)i, &rp->rp_hist[i], &seen,
                                 NULL);
             if (rc != LY_OK)
@@ -840,7 +847,7 @@ ly_err ly_rep_decode(const uint8_t *buf, size_t len, ly_rep *rp, char *why, size
 {
     lyp_dec d;
     uint64_t n;
-    ly_rep_init(rp);
+    ly_rep_reset(rp);
     ly_err rc = lyp_dec_start(&d, &s_rep_proto, buf, len, why, why_len, &n);
     int type = 0;
     if (rc == LY_OK)

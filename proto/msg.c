@@ -2,6 +2,7 @@
 #include "proto/msg.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,16 @@ void ly_req_init(ly_req *rq, int type)
 void ly_rep_init(ly_rep *rp)
 {
     memset(rp, 0, sizeof *rp);
+}
+
+void ly_rep_reset(ly_rep *rp)
+{
+    char *b = (char *)rp;
+    size_t hist = offsetof(ly_rep, rp_hist), nrights = offsetof(ly_rep, rp_nrights);
+    size_t rights = offsetof(ly_rep, rp_rights), after = offsetof(ly_rep, rp_local_rights);
+    memset(b, 0, hist);
+    memset(b + nrights, 0, rights - nrights);
+    memset(b + after, 0, sizeof *rp - after);
 }
 
 /* Accepts NULL. Leaves `rp` initialised (empty), so a second fini is harmless. */

@@ -204,6 +204,12 @@ void ly_req_init(ly_req *rq, int type);
 void ly_rep_init(ly_rep *rp);
 void ly_rep_fini(ly_rep *rp);
 
+/* As ly_rep_init, but leaves the entries of rp_hist and rp_rights as they are:
+ * only their counts are zeroed, and nothing reads an entry past its count.
+ * About 2.5 KB of writes instead of 30 KB, for a reply struct reused per
+ * request (the node's, and the decoder's). */
+void ly_rep_reset(ly_rep *rp);
+
 /* Fill an error reply for request (type, id). `fmt` may be NULL (ly_strerror used). */
 void ly_rep_error(ly_rep *rp, int type, uint64_t id, ly_err err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

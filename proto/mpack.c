@@ -804,6 +804,10 @@ void lyp_enc_init(lyp_enc *e, const lyp_proto *p, int type, char *why, size_t wh
     memset(e, 0, sizeof *e);
     e->e_proto = p;
     msgpack_sbuffer_init(&e->e_sb);
+    /* Most messages are a few hundred bytes: start small (msgpack-c's first
+     * allocation is 8 KiB, off malloc's fast path); the buffer still doubles. */
+    e->e_sb.data = malloc(LYP_ENC_FIRST);
+    e->e_sb.alloc = e->e_sb.data ? LYP_ENC_FIRST : 0;
     msgpack_packer_init(&e->e_pk, &e->e_sb, msgpack_sbuffer_write);
     e->e_w.w_buf = why;
     e->e_w.w_len = why_len;

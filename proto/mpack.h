@@ -29,7 +29,8 @@
 #include "common/err.h"
 #include "common/event.h"
 
-#define LYP_DEPTH_MAX 8 /* container nesting; the deepest message (status) needs 4 */
+#define LYP_DEPTH_MAX 8    /* container nesting; the deepest message (status) needs 4 */
+#define LYP_ENC_FIRST 1024 /* bytes of an encoder's first buffer */
 
 /* The fewest bytes a valid event map can take: it needs at least the keys
  * origin, seq, hlc, type and customer with nonzero / nonempty values (36

@@ -135,9 +135,8 @@ static void s_copy_profile(ly_event *ev, const ly_req *rq)
 
 /* Build the event of a mutation from the request and the customer's state.
  * Returns LY_OK with *ready = 1 when `ev` is to be applied; a refusal is put
- * into rp and *ready = 0. */
-/* Builds the event for mutation `rq` (*ready) or answers it with a refusal in
- * `rp`. The customer is read into `c`; *known says it was (ly_store_apply_to). */
+ * into rp and *ready = 0. The customer is read into `c`, and *known says it
+ * was (see ly_store_apply_to). */
 static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event *ev, ly_rep *rp,
                            int *ready, ly_cust *c, int *known)
 {

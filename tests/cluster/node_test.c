@@ -1004,6 +1004,32 @@ Test(node, a_client_that_never_reads_does_not_stall_others)
     cr_assert_eq(st1.ns_digest, st0.ns_digest);
 }
 
+/* The harness gives each node free ports, but another process may take one
+ * before the node binds it. Then the node cannot listen, and whoever holds the
+ * port must not be taken for it: the harness moves the node to new ports. */
+Test(node, a_node_given_a_taken_port_is_moved_not_mistaken_for_the_holder)
+{
+    s_start("holder");
+    lyh_node *late = lyh_node_new(2, "late", NULL);
+    cr_assert_not_null(late);
+    late->nd_port = s_node->nd_port; /* the holder's client port */
+    snprintf(late->nd_listen, sizeof late->nd_listen, "%s", s_node->nd_listen);
+    cr_assert_eq(lyh_node_write_config(late, NULL), 0);
+    int up = lyh_node_up(late, NT_READY_MS);
+    char listen[LYH_EP_MAX];
+    snprintf(listen, sizeof listen, "%s", late->nd_listen);
+    ly_node_status st;
+    ly_err e = up == 0 ? lyh_node_status(late, NT_CALL_MS, &st) : LY_EUNAVAIL;
+    lyh_node_destroy(&late);
+    cr_assert_eq(up, 0, "the node was not moved to free ports");
+    cr_assert_str_neq(listen, s_node->nd_listen, "the node still names the holder's port");
+    cr_assert_eq(e, LY_OK, "status of the moved node: %s", ly_errname(e));
+    cr_assert_eq(st.ns_id, 2, "node %u answered for node 2", st.ns_id);
+    cr_assert_str_eq(st.ns_name, "late");
+    ly_node_status held = s_status();
+    cr_assert_eq(held.ns_id, 1, "the holder's port answers for node %u", held.ns_id);
+}
+
 /* ---- (e) loyalctl end to end --------------------------------------------- */
 
 /* A minimal JSON reader: validates one document and finds members by path. */

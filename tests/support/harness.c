@@ -487,6 +487,7 @@ static int s_wait_ready(lyh_node *n, int timeout_ms, int loud)
     }
     int rc = -1;
     ly_err last = LY_ETIMEDOUT;
+    int told = 0; /* that another node answers: said once */
     for (;;) {
         int code = -1;
         if (!lyh_node_alive(n, &code)) {
@@ -509,15 +510,17 @@ static int s_wait_ready(lyh_node *n, int timeout_ms, int loud)
         int other = last == LY_OK &&
                     (ns->ns_id != n->nd_id || strcmp(ns->ns_name, n->nd_name) != 0 ||
                      ns->ns_uptime_ms > lyh_now_ms() - n->nd_started_ms + S_UPTIME_SLACK_MS);
-        if (other) {
+        if (other && !told) {
+            told = 1;
             fprintf(stderr,
                     "harness: %s answers for node %u '%s' with node %u '%s', up %llu ms "
                     "(started %llu ms ago): not this one\n",
                     n->nd_listen, n->nd_id, n->nd_name, ns->ns_id, ns->ns_name,
                     (unsigned long long)ns->ns_uptime_ms,
                     (unsigned long long)(lyh_now_ms() - n->nd_started_ms));
-            last = LY_ECONFLICT;
         }
+        if (other)
+            last = LY_ECONFLICT;
         ly_rep_fini(&rp);
         if (last == LY_OK) {
             rc = 0;

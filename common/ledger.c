@@ -351,6 +351,14 @@ size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
     return (size_t)(w.w_p - buf);
 }
 
+/* ly_cust_decode zeroes everything before cu_qual and sets cu_nrights: no
+ * other field may follow cu_qual. */
+_Static_assert(offsetof(ly_cust, cu_nrights) ==
+                   offsetof(ly_cust, cu_qual) + sizeof(((ly_cust *)0)->cu_qual),
+               "a field after cu_qual would be left unset by ly_cust_decode");
+_Static_assert(offsetof(ly_cust, cu_rights) + sizeof(((ly_cust *)0)->cu_rights) == sizeof(ly_cust),
+               "cu_rights must be the last field of ly_cust");
+
 ly_err ly_cust_decode(const uint8_t *buf, size_t len, ly_cust *c)
 {
     ly_rd r = {buf, buf + len, 0};

@@ -10,9 +10,10 @@
  *   ly_client_destroy(&c);
  *
  * One DEALER socket; one thread at a time per client. ly_client_call has one
- * request in flight; ly_client_send/ly_client_recv (below) pipeline many. A timed-out call returns
- * LY_ETIMEDOUT and the client reconnects before the next call, so a late reply to an old request is
- * never mistaken for the answer to a new one. Retrying a mutation with the same transaction id is
+ * request in flight; ly_client_send/ly_client_recv (below) pipeline many. A
+ * timed-out call returns LY_ETIMEDOUT and the client reconnects before the
+ * next call, so a late reply to an old request is never mistaken for the
+ * answer to a new one. Retrying a mutation with the same transaction id is
  * always safe. */
 #ifndef LY_CLIENT_H
 #define LY_CLIENT_H

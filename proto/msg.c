@@ -59,6 +59,15 @@ void ly_rep_init(ly_rep *rp)
     memset(rp, 0, sizeof *rp);
 }
 
+/* ly_rep_reset skips exactly the two arrays: nothing else may lie between
+ * rp_hist and rp_nrights, or between rp_rights and rp_local_rights. */
+_Static_assert(offsetof(ly_rep, rp_nrights) ==
+                   offsetof(ly_rep, rp_hist) + sizeof(((ly_rep *)0)->rp_hist),
+               "a field after rp_hist would be left unzeroed by ly_rep_reset");
+_Static_assert(offsetof(ly_rep, rp_local_rights) ==
+                   offsetof(ly_rep, rp_rights) + sizeof(((ly_rep *)0)->rp_rights),
+               "a field after rp_rights would be left unzeroed by ly_rep_reset");
+
 void ly_rep_reset(ly_rep *rp)
 {
     char *b = (char *)rp;

@@ -1,6 +1,7 @@
 #include "common/event.h"
 
 #include "common/record.h"
+#include "common/rules.h"
 
 #include <string.h>
 
@@ -114,71 +115,11 @@ ly_err ly_event_validate(const ly_event *ev)
         return LY_EPROTO;
     if (ev->ev_fields & ~(uint32_t)LY_PF_ALL)
         return LY_EPROTO;
-    if (ev->ev_to != 0 && ev->ev_type != LY_EV_TRANSFER)
+    /* The type's own contract: common/rules/ (one file per type). */
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    if (!ru || (ev->ev_to != 0 && !(ru->ru_flags & LY_RU_HAS_TO)) || !ru->ru_valid(ev))
         return LY_EPROTO;
-    switch (ev->ev_type) {
-    case LY_EV_ENROLL:
-        if (ev->ev_points < 0 || ev->ev_qual != 0)
-            return LY_EPROTO;
-        break;
-    case LY_EV_EARN:
-        if (ev->ev_amount <= 0 || ev->ev_points < 0 || ev->ev_qual < 0)
-            return LY_EPROTO;
-        break;
-    case LY_EV_REDEEM:
-        if (ev->ev_amount <= 0 || ev->ev_points != -ev->ev_amount || ev->ev_qual != 0)
-            return LY_EPROTO;
-        break;
-    case LY_EV_REVERSE:
-        if (!ev->ev_ref_txn[0] || ev->ev_amount < 0)
-            return LY_EPROTO;
-        if (ev->ev_ref_type == LY_EV_EARN && (ev->ev_points > 0 || ev->ev_qual > 0))
-            return LY_EPROTO;
-        if (ev->ev_ref_type == LY_EV_REDEEM && (ev->ev_points < 0 || ev->ev_qual != 0))
-            return LY_EPROTO;
-        if (ev->ev_ref_type != LY_EV_EARN && ev->ev_ref_type != LY_EV_REDEEM)
-            return LY_EPROTO;
-        break;
-    case LY_EV_ADJUST:
-        if (ev->ev_points == 0 || ev->ev_amount != ev->ev_points || ev->ev_qual != 0 ||
-            !ev->ev_reason[0])
-            return LY_EPROTO;
-        break;
-    case LY_EV_PROFILE:
-        if (ev->ev_points != 0 || ev->ev_qual != 0 || ev->ev_fields == 0)
-            return LY_EPROTO;
-        break;
-    case LY_EV_TRANSFER:
-        if (ev->ev_points <= 0 || ev->ev_amount != ev->ev_points || ev->ev_qual != 0 ||
-            ev->ev_to == 0 || ev->ev_to == ev->ev_origin)
-            return LY_EPROTO;
-        break;
-    default:
-        return LY_EPROTO;
-    }
     return LY_OK;
-}
-
-const char *ly_evtype_name(int type)
-{
-    switch (type) {
-    case LY_EV_ENROLL:
-        return "enroll";
-    case LY_EV_EARN:
-        return "earn";
-    case LY_EV_REDEEM:
-        return "redeem";
-    case LY_EV_REVERSE:
-        return "reverse";
-    case LY_EV_ADJUST:
-        return "adjust";
-    case LY_EV_PROFILE:
-        return "profile";
-    case LY_EV_TRANSFER:
-        return "transfer";
-    default:
-        return "?";
-    }
 }
 
 int ly_id_valid(const char *s)

@@ -6,6 +6,7 @@
 
 #include "common/hash.h"
 #include "common/record.h"
+#include "common/rules.h"
 
 void ly_program_default(ly_program *pg)
 {
@@ -137,7 +138,7 @@ static char *s_pf_field(ly_profile *p, int i, size_t *cap)
 }
 
 /* Last writer wins per field, by (hlc, origin); an event never ties with itself. */
-static void s_apply_profile(ly_cust *c, const ly_event *ev)
+void ly_cust_profile_apply(ly_cust *c, const ly_event *ev)
 {
     for (int i = 0; i < LY_PF_COUNT; i++) {
         if (!(ev->ev_fields & (1u << i)))
@@ -158,7 +159,7 @@ static void s_apply_profile(ly_cust *c, const ly_event *ev)
 /* Add a qualifying change to its day's bucket. Buckets older than
  * LY_QUAL_KEEP_DAYS before the newest day are dropped; since the newest day only
  * grows, what is kept depends only on the set of events, not their order. */
-static void s_qual_add(ly_cust *c, int32_t day, int64_t delta)
+void ly_cust_qual_add(ly_cust *c, int32_t day, int64_t delta)
 {
     if (delta == 0)
         return;
@@ -196,7 +197,7 @@ static void s_qual_add(ly_cust *c, int32_t day, int64_t delta)
 }
 
 /* Add `delta` to node's rights, keeping the array sorted and free of zeros. */
-static void s_rights_add(ly_cust *c, uint16_t node, int64_t delta)
+void ly_cust_rights_add(ly_cust *c, uint16_t node, int64_t delta)
 {
     if (delta == 0)
         return;
@@ -226,6 +227,12 @@ static void s_rights_add(ly_cust *c, uint16_t node, int64_t delta)
     c->cu_nrights++;
 }
 
+void ly_cust_credit(ly_cust *c, const ly_event *ev)
+{
+    c->cu_net += ev->ev_points;
+    ly_cust_rights_add(c, ev->ev_origin, ev->ev_points);
+}
+
 int64_t ly_cust_rights(const ly_cust *c, uint16_t node)
 {
     for (int i = 0; i < c->cu_nrights; i++)
@@ -246,47 +253,9 @@ void ly_cust_apply(ly_cust *c, const ly_event *ev)
     c->cu_events++;
     if (ev->ev_hlc > c->cu_last_hlc)
         c->cu_last_hlc = ev->ev_hlc;
-    if (ev->ev_type == LY_EV_TRANSFER) {
-        /* Rights move between nodes; the balance stays. */
-        s_rights_add(c, ev->ev_origin, -ev->ev_points);
-        s_rights_add(c, ev->ev_to, ev->ev_points);
-        return;
-    }
-    c->cu_net += ev->ev_points;
-    s_rights_add(c, ev->ev_origin, ev->ev_points);
-    switch (ev->ev_type) {
-    case LY_EV_ENROLL:
-        c->cu_enrolls++;
-        if (c->cu_enrolled_hlc == 0 || ev->ev_hlc < c->cu_enrolled_hlc)
-            c->cu_enrolled_hlc = ev->ev_hlc;
-        c->cu_lifetime += ev->ev_points;
-        s_apply_profile(c, ev);
-        break;
-    case LY_EV_EARN:
-        c->cu_lifetime += ev->ev_points;
-        s_qual_add(c, ev->ev_qual_day, ev->ev_qual);
-        break;
-    case LY_EV_REDEEM:
-        c->cu_redeemed -= ev->ev_points;
-        break;
-    case LY_EV_REVERSE:
-        if (ev->ev_ref_type == LY_EV_EARN) {
-            c->cu_lifetime += ev->ev_points;
-            s_qual_add(c, ev->ev_qual_day, ev->ev_qual);
-        } else {
-            c->cu_redeemed -= ev->ev_points;
-        }
-        break;
-    case LY_EV_ADJUST:
-        if (ev->ev_points > 0)
-            c->cu_lifetime += ev->ev_points;
-        break;
-    case LY_EV_PROFILE:
-        s_apply_profile(c, ev);
-        break;
-    default:
-        break;
-    }
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    if (ru) /* a valid event always has one (ly_event_validate) */
+        ru->ru_fold(c, ev);
 }
 
 int64_t ly_cust_qualifying(const ly_cust *c, const ly_program *pg, int32_t day)

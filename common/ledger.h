@@ -1,8 +1,9 @@
-/* ledger.h -- the loyalty rules, as pure functions.
+/* ledger.h -- the program's arithmetic and a customer's state, as pure functions.
  *
  * Two halves:
- *  - rules applied at the origin when it creates an event (earn points, tiers);
- *  - the fold: ly_cust_apply() applies one event to a customer's state. The fold
+ *  - the program: earn points, tiers, qualifying windows;
+ *  - the state and its fold: ly_cust_apply() applies one event to a customer's
+ *    state; what each event type does is its rule's (rules.h, common/rules/). The fold
  *    is commutative: applying the same set of events in any order gives the same
  *    state, byte for byte (ly_cust_encode), and so the same digest.
  *
@@ -112,6 +113,30 @@ typedef struct ly_cust {
     ly_right cu_rights[LY_RIGHTS_MAX];
 } ly_cust;
 
+/* Per-transaction-id record, kept for every event that carries a client
+ * transaction id: used to answer retries with the original reply, to detect
+ * conflicting reuse, and to bound refunds of an earn or redemption. */
+typedef struct ly_txnrec {
+    uint64_t tr_req_hash; /* fingerprint of the request that created it */
+    uint16_t tr_origin;   /* event id; tr_seq == 0 while only refunds of it are known */
+    uint32_t tr_incarnation;
+    uint64_t tr_seq;
+    uint64_t tr_hlc;
+    uint8_t tr_type;            /* ly_evtype */
+    uint8_t tr_tier;            /* tier index after, at the applying node */
+    int64_t tr_amount;          /* the event's ev_amount */
+    int64_t tr_points;          /* the event's ev_points */
+    int64_t tr_qual;            /* the event's ev_qual */
+    int32_t tr_qual_day;        /* the event's ev_qual_day */
+    int64_t tr_refunded_amount; /* for earns/redeems: sum of ev_amount of reverses of it */
+    int64_t tr_refunded_points; /* ... and of their ev_points (opposite sign to tr_points) */
+    int64_t tr_refunded_qual;   /* ... and of their ev_qual */
+    int64_t tr_balance;         /* customer's balance, lifetime and debt just after it */
+    int64_t tr_lifetime;
+    int64_t tr_debt;
+    char tr_customer[LY_ID_MAX + 1];
+} ly_txnrec;
+
 /* Rights node `node` holds for the customer (may be negative). */
 int64_t ly_cust_rights(const ly_cust *c, uint16_t node);
 
@@ -124,6 +149,16 @@ void ly_cust_init(ly_cust *c, const char *id);
 
 /* Fold one event into the state. The caller guarantees each event is applied once. */
 void ly_cust_apply(ly_cust *c, const ly_event *ev);
+
+/* Building blocks of the per-type folds (common/rules/): each keeps the
+ * state's arrays sorted and free of zeros, so the fold stays commutative. */
+void ly_cust_rights_add(ly_cust *c, uint16_t node, int64_t delta);
+/* The balance moves by ev_points, and so do the rights of the event's origin
+ * (points earned at a branch are its to redeem; a redemption uses its own). */
+void ly_cust_credit(ly_cust *c, const ly_event *ev);
+void ly_cust_qual_add(ly_cust *c, int32_t day, int64_t delta);
+/* Last writer wins per profile field of ev_fields, by (hlc, origin). */
+void ly_cust_profile_apply(ly_cust *c, const ly_event *ev);
 
 static inline int64_t ly_cust_balance(const ly_cust *c)
 {

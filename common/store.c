@@ -15,6 +15,7 @@
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/record.h"
+#include "common/rules.h"
 #include "common/wal.h"
 
 #define LY_PATH_MAX_STORE 4200
@@ -807,12 +808,13 @@ static size_t s_hist_key(uint8_t *key, const char *customer, uint64_t hlc, uint1
     return 1 + n + 8 + 14;
 }
 
-/* Keep the transaction index: the event's own id, and refund totals of its original. */
-static ly_err s_index_txn(ly_txn *t, const ly_event *ev, const ly_cust *c)
+/* Keep the transaction index: the event's own id (LY_RU_IX_TXN), and refund
+ * totals of its original (LY_RU_IX_REFUNDS). */
+static ly_err s_index_txn(ly_txn *t, const ly_rule *ru, const ly_event *ev, const ly_cust *c)
 {
     ly_err e;
     ly_txnrec r;
-    if (ev->ev_txn[0]) {
+    if ((ru->ru_flags & LY_RU_IX_TXN) && ev->ev_txn[0]) {
         e = ly_store_txnrec_get(t, ev->ev_txn, &r);
         if (e == LY_OK && r.tr_seq != 0) {
             /* Two events with one transaction id (possible only across origins):
@@ -843,7 +845,7 @@ static ly_err s_index_txn(ly_txn *t, const ly_event *ev, const ly_cust *c)
             return e;
         }
     }
-    if (ev->ev_type == LY_EV_REVERSE) {
+    if (ru->ru_flags & LY_RU_IX_REFUNDS) {
         e = ly_store_txnrec_get(t, ev->ev_ref_txn, &r);
         if (e == LY_ENOTFOUND) {
             /* The refund arrived before its original (possible across origins). */
@@ -883,6 +885,9 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
     uint64_t have;
     if (!t->tx_write || t->tx_failed)
         return LY_EINTERNAL;
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    if (!ru)
+        return LY_EPROTO; /* the caller broke the contract: only valid events */
     if ((e = s_meta_load(t)) != LY_OK)
         return e;
     if ((e = s_vv_get(t, ev->ev_origin, ev->ev_incarnation, &have)) != LY_OK)
@@ -916,11 +921,9 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
     }
     /* Causal gate: the origin spent (redeemed, took back, gave away) only rights
      * it held. If here that would drive its rights below zero, a transfer it had
-     * received is not here yet: wait for it, as for a gap. */
-    int64_t spent = ev->ev_type == LY_EV_REDEEM                        ? -ev->ev_points
-                    : ev->ev_type == LY_EV_TRANSFER                    ? ev->ev_points
-                    : ev->ev_type == LY_EV_ADJUST && ev->ev_points < 0 ? -ev->ev_points
-                                                                       : 0;
+     * received is not here yet: wait for it, as for a gap. What an event spends
+     * is its rule's (common/rules/). */
+    int64_t spent = ru->ru_spends ? ru->ru_spends(ev) : 0;
     if (spent > 0 && ly_cust_rights(c, ev->ev_origin) - spent < 0) {
         *outcome = LY_WAITING;
         goto out;
@@ -956,7 +959,7 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
         t->tx_digest -= old_hash;
     int64_t old_net = c->cu_net;
     ly_cust_apply(c, ev);
-    if ((old_net < 0) != (c->cu_net < 0)) {
+    if ((ru->ru_flags & LY_RU_IX_DEBTS) && (old_net < 0) != (c->cu_net < 0)) {
         MDB_val dd = {0, ""};
         rc = c->cu_net < 0 ? mdb_put(t->tx_txn, s->st_debts, &ck, &dd, 0)
                            : mdb_del(t->tx_txn, s->st_debts, &ck, NULL);
@@ -982,7 +985,7 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
         e = s_err(t, rc, "hist_put");
         goto out;
     }
-    if ((e = s_index_txn(t, ev, c)) != LY_OK)
+    if ((e = s_index_txn(t, ru, ev, c)) != LY_OK)
         goto out;
     if (!t->tx_replay && (e = s_rec_add(s, rec, d.mv_size)) != LY_OK) {
         t->tx_failed = 1;

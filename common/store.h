@@ -111,29 +111,8 @@ ly_err ly_store_commit(ly_txn **tp);
 /* Abort and free (accepts NULL; clears *tp). Grows the map if a write ran out. */
 void ly_store_abort(ly_txn **tp);
 
-/* Per-transaction-id record, kept for every event that carries a client
- * transaction id: used to answer retries with the original reply, to detect
- * conflicting reuse, and to bound refunds of an earn or redemption. */
-typedef struct ly_txnrec {
-    uint64_t tr_req_hash; /* fingerprint of the request that created it */
-    uint16_t tr_origin;   /* event id; tr_seq == 0 while only refunds of it are known */
-    uint32_t tr_incarnation;
-    uint64_t tr_seq;
-    uint64_t tr_hlc;
-    uint8_t tr_type;            /* ly_evtype */
-    uint8_t tr_tier;            /* tier index after, at the applying node */
-    int64_t tr_amount;          /* the event's ev_amount */
-    int64_t tr_points;          /* the event's ev_points */
-    int64_t tr_qual;            /* the event's ev_qual */
-    int32_t tr_qual_day;        /* the event's ev_qual_day */
-    int64_t tr_refunded_amount; /* for earns/redeems: sum of ev_amount of reverses of it */
-    int64_t tr_refunded_points; /* ... and of their ev_points (opposite sign to tr_points) */
-    int64_t tr_refunded_qual;   /* ... and of their ev_qual */
-    int64_t tr_balance;         /* customer's balance, lifetime and debt just after it */
-    int64_t tr_lifetime;
-    int64_t tr_debt;
-    char tr_customer[LY_ID_MAX + 1];
-} ly_txnrec;
+/* ly_txnrec, the transaction index record, is defined in ledger.h (the rules
+ * read it to refund an original). */
 
 /* Outcome of ly_store_apply. */
 typedef enum ly_apply {

@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/rules.h"
 
 uint64_t ly_req_fingerprint(const ly_req *rq)
 {
@@ -85,12 +86,6 @@ static ly_err s_enrolled(ly_txn *t, const ly_req *rq, ly_rep *rp, ly_cust *c, in
     return e;
 }
 
-/* floor(a * b / c) without overflow; c > 0, a, b >= 0. */
-static int64_t s_muldiv(int64_t a, int64_t b, int64_t c)
-{
-    return (int64_t)((__int128)a * b / c);
-}
-
 /* Answer a retry: same transaction id. Returns 1 if `rp` is the answer. */
 static int s_replay(ly_service *sv, ly_txn *t, const ly_req *rq, uint64_t fp, ly_rep *rp,
                     ly_err *err)
@@ -127,184 +122,73 @@ static int s_replay(ly_service *sv, ly_txn *t, const ly_req *rq, uint64_t fp, ly
     return 1;
 }
 
-static void s_copy_profile(ly_event *ev, const ly_req *rq)
+/* The header every event this node makes starts with; the rest is zero. */
+static void s_event_header(ly_service *sv, const char *customer, ly_event *ev)
 {
-    ev->ev_fields = rq->rq_fields & LY_PF_ALL;
-    ev->ev_profile = rq->rq_profile;
+    memset(ev, 0, sizeof *ev);
+    ev->ev_origin = ly_store_node_id(sv->sv_store);
+    ev->ev_incarnation = ly_store_incarnation(sv->sv_store);
+    ev->ev_hlc = ly_hlc_now(sv->sv_hlc);
+    ev->ev_program = sv->sv_program->pg_version;
+    ly_strlcpy(ev->ev_customer, customer, sizeof ev->ev_customer);
 }
 
-/* Build the event of a mutation from the request and the customer's state.
- * Returns LY_OK with *ready = 1 when `ev` is to be applied; a refusal is put
- * into rp and *ready = 0. The customer is read into `c`, and *known says it
- * was (see ly_store_apply_to). */
-static ly_err s_make_event(ly_service *sv, ly_txn *t, const ly_req *rq, ly_event *ev, ly_rep *rp,
-                           int *ready, ly_cust *c, int *known)
+/* Make an event of rule `ru`: read what the rule needs (the customer, the
+ * original), build the header, let the rule complete it or refuse (*no), then
+ * give it the next seq and apply it. On success *c is the customer after it
+ * and *applied = 1. Store failures are returned. */
+static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in, const char *txn,
+                     uint64_t fp, ly_event *ev, ly_cust *c, ly_refusal *no, int *applied)
 {
-    const ly_program *pg = sv->sv_program;
-    ly_err e = LY_OK;
-    int ok = 0;
-    int32_t day = LY_HLC_DAY(ev->ev_hlc);
-    *ready = 0;
-    *known = 0;
-    ly_strlcpy(ev->ev_customer, rq->rq_customer, sizeof ev->ev_customer);
-
-    switch (rq->rq_type) {
-    case LY_MSG_ENROLL:
-        e = ly_store_cust_get(t, rq->rq_customer, c);
-        if (e == LY_OK && c->cu_enrolls > 0) {
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EEXIST, "customer '%s' is already enrolled",
-                         rq->rq_customer);
-            break;
-        }
-        if (e != LY_OK && e != LY_ENOTFOUND)
-            break;
-        *known = e == LY_OK; /* a record with no enroll yet: events came first */
-        e = LY_OK;
-        ev->ev_type = LY_EV_ENROLL;
-        ev->ev_points = pg->pg_join_bonus;
-        s_copy_profile(ev, rq);
-        *ready = 1;
-        break;
-
-    case LY_MSG_EARN: {
-        if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
-            break;
-        *known = 1;
-        int64_t q0 = ly_cust_qualifying(c, pg, day), qual;
-        int tier = ly_tier_for(pg, q0);
-        int64_t points = ly_earn_points(pg, rq->rq_amount, tier, rq->rq_category, &qual);
-        if (points < 0 || qual < 0) {
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINVAL,
-                         "purchase of %lld earns more points than a balance may hold",
-                         (long long)rq->rq_amount);
-            break;
-        }
-        ev->ev_type = LY_EV_EARN;
-        ev->ev_amount = rq->rq_amount;
-        ev->ev_points = points;
-        ev->ev_qual = qual;
-        ev->ev_qual_day = day;
-        ev->ev_tier_from = (uint8_t)tier;
-        ev->ev_tier_to = (uint8_t)ly_tier_for(pg, q0 + qual);
-        ly_strlcpy(ev->ev_category, rq->rq_category, sizeof ev->ev_category);
-        *ready = 1;
-        break;
-    }
-
-    case LY_MSG_REDEEM:
-    case LY_MSG_ADJUST: {
-        if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
-            break;
-        *known = 1;
-        int64_t take = rq->rq_type == LY_MSG_REDEEM ? rq->rq_amount : -rq->rq_amount;
-        int64_t here = ly_cust_redeemable(c, ly_store_node_id(sv->sv_store));
-        if (take > 0 && take > ly_cust_balance(c)) {
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINSUFFICIENT,
-                         "customer '%s' has %lld points; %lld requested", rq->rq_customer,
-                         (long long)ly_cust_balance(c), (long long)take);
-            rp->rp_available = ly_cust_balance(c);
-            s_fill_rights(sv, c, rp);
-            break;
-        }
-        if (take > 0 && take > here) {
-            /* The balance covers it but the rights are held at other branches. */
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINSUFFICIENT_LOCAL,
-                         "%lld of the %lld points of customer '%s' are redeemable at this branch "
-                         "now; the rest is held at branches that did not answer in time",
-                         (long long)here, (long long)ly_cust_balance(c), rq->rq_customer);
-            rp->rp_available = here;
-            s_fill_rights(sv, c, rp);
-            break;
-        }
-        if (rq->rq_type == LY_MSG_REDEEM) {
-            ev->ev_type = LY_EV_REDEEM;
-            ev->ev_amount = rq->rq_amount;
-            ev->ev_points = -rq->rq_amount;
+    ly_err e;
+    ly_txnrec orig;
+    ly_origin o = {.or_program = sv->sv_program, .or_self = ly_store_node_id(sv->sv_store)};
+    int need_cust = 1;
+    *applied = 0;
+    if (ru->ru_flags & LY_RU_NEEDS_ORIGINAL) {
+        e = ly_store_txnrec_get(t, in->in_ref_txn, &orig);
+        if (e == LY_OK && orig.tr_seq != 0) {
+            o.or_orig = &orig;
+            in->in_customer = orig.tr_customer; /* a refund is the original's customer's */
+        } else if (e == LY_OK || e == LY_ENOTFOUND) {
+            need_cust = 0; /* refused below: unknown transaction */
         } else {
-            ev->ev_type = LY_EV_ADJUST;
-            ev->ev_amount = ev->ev_points = rq->rq_amount;
-            ly_strlcpy(ev->ev_reason, rq->rq_reason, sizeof ev->ev_reason);
-            ly_strlcpy(ev->ev_operator, rq->rq_operator, sizeof ev->ev_operator);
+            return e;
         }
-        *ready = 1;
-        break;
     }
-
-    case LY_MSG_REVERSE: {
-        ly_txnrec r;
-        e = ly_store_txnrec_get(t, rq->rq_ref_txn, &r);
-        if (e == LY_ENOTFOUND || (e == LY_OK && r.tr_seq == 0)) {
-            e = LY_OK;
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EUNKNOWN_TXN, "no transaction '%s'",
-                         rq->rq_ref_txn);
-            break;
-        }
-        if (e != LY_OK)
-            break;
-        if (r.tr_type != LY_EV_EARN && r.tr_type != LY_EV_REDEEM) {
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_ENOTREVERSIBLE,
-                         "transaction '%s' (%s) cannot be reversed; only earns and "
-                         "redemptions can",
-                         rq->rq_ref_txn, ly_evtype_name(r.tr_type));
-            break;
-        }
-        int64_t left = r.tr_amount - r.tr_refunded_amount;
-        int64_t part = rq->rq_amount ? rq->rq_amount : left;
-        if (left <= 0) {
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EOVERREFUND,
-                         "transaction '%s' is already fully refunded", rq->rq_ref_txn);
-            break;
-        }
-        if (part > left) {
-            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EOVERREFUND,
-                         "transaction '%s' has %lld left to refund; %lld requested", rq->rq_ref_txn,
-                         (long long)left, (long long)part);
-            break;
-        }
-        if ((e = ly_store_cust_get(t, r.tr_customer, c)) != LY_OK)
-            break;
-        *known = 1;
-        ly_strlcpy(ev->ev_customer, r.tr_customer, sizeof ev->ev_customer);
-        ev->ev_type = LY_EV_REVERSE;
-        ev->ev_ref_type = r.tr_type;
-        ev->ev_amount = part;
-        ly_strlcpy(ev->ev_ref_txn, rq->rq_ref_txn, sizeof ev->ev_ref_txn);
-        if (r.tr_type == LY_EV_EARN) {
-            /* Proportional, and cumulative so that refunds in parts add up to
-             * exactly the points of the whole purchase. */
-            int64_t before = r.tr_refunded_amount, after = before + part;
-            ev->ev_points = -(s_muldiv(r.tr_points, after, r.tr_amount) -
-                              s_muldiv(r.tr_points, before, r.tr_amount));
-            ev->ev_qual = -(s_muldiv(r.tr_qual, after, r.tr_amount) -
-                            s_muldiv(r.tr_qual, before, r.tr_amount));
-            ev->ev_qual_day = r.tr_qual_day;
-            int64_t q0 = ly_cust_qualifying(c, pg, day);
-            ev->ev_tier_from = (uint8_t)ly_tier_for(pg, q0);
-            ly_cust after_c = *c;
-            ly_cust_apply(&after_c, ev);
-            ev->ev_tier_to = (uint8_t)ly_tier_at(pg, &after_c, day);
-        } else {
-            ev->ev_points = part; /* the redeemed points come back */
-            ev->ev_tier_from = ev->ev_tier_to = (uint8_t)ly_tier_at(pg, c, day);
-        }
-        *ready = 1;
-        break;
+    if (need_cust) {
+        e = ly_store_cust_get(t, in->in_customer, c);
+        if (e == LY_OK)
+            o.or_cust = c;
+        else if (e != LY_ENOTFOUND || (ru->ru_flags & LY_RU_NEEDS_ORIGINAL))
+            return e; /* an original's customer always has a record */
     }
-
-    case LY_MSG_SET_PROFILE:
-        if ((e = s_enrolled(t, rq, rp, c, &ok)) != LY_OK || !ok)
-            break;
-        *known = 1;
-        ev->ev_type = LY_EV_PROFILE;
-        s_copy_profile(ev, rq);
-        *ready = 1;
-        break;
-
-    default:
-        ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EPROTO, "not a mutation");
-        break;
+    s_event_header(sv, in->in_customer, ev);
+    ev->ev_req_hash = fp;
+    ly_strlcpy(ev->ev_txn, txn, sizeof ev->ev_txn);
+    o.or_day = LY_HLC_DAY(ev->ev_hlc);
+    ly_rule_make(ru, &o, in, ev, no);
+    if (no->rf_err != LY_OK)
+        return LY_OK;
+    if ((e = ly_store_next_seq(t, &ev->ev_seq)) != LY_OK)
+        return e;
+    if (ly_event_validate(ev) != LY_OK) {
+        /* The request passed the codec's checks, so this is a bug: refuse, never store. */
+        LY_LOG(LY_ERROR, "service.bad_event", "type=%s customer=%s txn=%s",
+               ly_evtype_name(ev->ev_type), ev->ev_customer, ev->ev_txn);
+        ly_refuse(no, LY_EINTERNAL, "the operation produced an invalid event");
+        return LY_OK;
     }
-    return e;
+    ly_apply outcome;
+    if ((e = ly_store_apply_to(t, ev, &outcome, c, o.or_cust != NULL)) != LY_OK)
+        return e;
+    if (outcome != LY_APPLIED) {
+        LY_LOG(LY_ERROR, "service.not_applied", "seq=%llu outcome=%d",
+               (unsigned long long)ev->ev_seq, (int)outcome);
+        return LY_EINTERNAL;
+    }
+    *applied = 1;
+    return LY_OK;
 }
 
 static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, ly_event *ev_out,
@@ -316,41 +200,37 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
         return e;
     if (e != LY_OK)
         return e;
+    const ly_rule *ru = ly_rule_for(ly_msgtype_evtype(rq->rq_type));
+    if (!ru) {
+        ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EPROTO, "not a mutation");
+        return LY_OK;
+    }
 
-    ly_event *ev = calloc(1, sizeof *ev);
+    ly_event *ev = malloc(sizeof *ev);
     ly_cust *c = malloc(sizeof *c); /* before the event, then after it */
     if (!ev || !c) {
         free(ev);
         free(c);
         return LY_ENOMEM;
     }
-    int ready = 0, known = 0;
-    ly_store *st = sv->sv_store;
-    ev->ev_origin = ly_store_node_id(st);
-    ev->ev_incarnation = ly_store_incarnation(st);
-    ev->ev_hlc = ly_hlc_now(sv->sv_hlc);
-    ev->ev_program = sv->sv_program->pg_version;
-    ev->ev_req_hash = fp;
-    ly_strlcpy(ev->ev_txn, rq->rq_txn, sizeof ev->ev_txn);
-    if ((e = s_make_event(sv, t, rq, ev, rp, &ready, c, &known)) != LY_OK || !ready)
+    ly_intent in = {.in_type = ru->ru_type,
+                    .in_customer = rq->rq_customer,
+                    .in_ref_txn = rq->rq_ref_txn,
+                    .in_category = rq->rq_category,
+                    .in_reason = rq->rq_reason,
+                    .in_operator = rq->rq_operator,
+                    .in_amount = rq->rq_amount,
+                    .in_fields = rq->rq_fields,
+                    .in_profile = &rq->rq_profile};
+    ly_refusal no;
+    int applied;
+    if ((e = s_make(sv, t, ru, &in, rq->rq_txn, fp, ev, c, &no, &applied)) != LY_OK)
         goto out;
-    if ((e = ly_store_next_seq(t, &ev->ev_seq)) != LY_OK)
-        goto out;
-    if (ly_event_validate(ev) != LY_OK) {
-        /* The request passed the codec's checks, so this is a bug: refuse, never store. */
-        LY_LOG(LY_ERROR, "service.bad_event", "type=%s customer=%s txn=%s",
-               ly_evtype_name(ev->ev_type), ev->ev_customer, ev->ev_txn);
-        ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINTERNAL,
-                     "the operation produced an invalid event");
-        goto out;
-    }
-    ly_apply outcome;
-    if ((e = ly_store_apply_to(t, ev, &outcome, c, known)) != LY_OK)
-        goto out;
-    if (outcome != LY_APPLIED) {
-        LY_LOG(LY_ERROR, "service.not_applied", "seq=%llu outcome=%d",
-               (unsigned long long)ev->ev_seq, (int)outcome);
-        e = LY_EINTERNAL;
+    if (!applied) {
+        ly_rep_error(rp, rq->rq_type, rq->rq_id, no.rf_err, "%s", no.rf_msg);
+        rp->rp_available = no.rf_available;
+        if (no.rf_rights)
+            s_fill_rights(sv, c, rp);
         goto out;
     }
     s_fill_summary(sv, c, rp);
@@ -507,42 +387,19 @@ ly_err ly_service_give_rights(ly_service *sv, ly_txn *t, const char *customer, u
 {
     *created = 0;
     ly_cust *c = malloc(sizeof *c);
-    ly_event *ev = calloc(1, sizeof *ev);
+    ly_event *ev = malloc(sizeof *ev);
     ly_err e = LY_ENOMEM;
     if (!c || !ev)
         goto out;
-    e = ly_store_cust_get(t, customer, c);
-    if (e == LY_ENOTFOUND) {
-        e = LY_OK;
-        goto out;
+    ly_intent in = {
+        .in_type = LY_EV_TRANSFER, .in_customer = customer, .in_amount = want, .in_to = to};
+    ly_refusal no;
+    int applied;
+    e = s_make(sv, t, &ly_rule_transfer, &in, "", 0, ev, c, &no, &applied);
+    if (e == LY_OK && applied) {
+        *ev_out = *ev;
+        *created = 1;
     }
-    if (e != LY_OK)
-        goto out;
-    uint16_t self = ly_store_node_id(sv->sv_store);
-    int64_t give = ly_cust_rights(c, self);
-    if (give > want)
-        give = want;
-    if (give <= 0 || to == self)
-        goto out;
-    ev->ev_origin = self;
-    ev->ev_incarnation = ly_store_incarnation(sv->sv_store);
-    ev->ev_hlc = ly_hlc_now(sv->sv_hlc);
-    ev->ev_program = sv->sv_program->pg_version;
-    ev->ev_type = LY_EV_TRANSFER;
-    ev->ev_to = to;
-    ev->ev_amount = ev->ev_points = give;
-    ly_strlcpy(ev->ev_customer, customer, sizeof ev->ev_customer);
-    if ((e = ly_store_next_seq(t, &ev->ev_seq)) != LY_OK)
-        goto out;
-    ly_apply outcome;
-    if ((e = ly_store_apply(t, ev, &outcome, NULL)) != LY_OK)
-        goto out;
-    if (outcome != LY_APPLIED) {
-        e = LY_EINTERNAL;
-        goto out;
-    }
-    *ev_out = *ev;
-    *created = 1;
 out:
     free(c);
     free(ev);

@@ -33,6 +33,26 @@ int ly_msgtype_from_name(const char *name)
     return 0;
 }
 
+int ly_msgtype_evtype(int type)
+{
+    switch (type) {
+    case LY_MSG_ENROLL:
+        return LY_EV_ENROLL;
+    case LY_MSG_EARN:
+        return LY_EV_EARN;
+    case LY_MSG_REDEEM:
+        return LY_EV_REDEEM;
+    case LY_MSG_REVERSE:
+        return LY_EV_REVERSE;
+    case LY_MSG_ADJUST:
+        return LY_EV_ADJUST;
+    case LY_MSG_SET_PROFILE:
+        return LY_EV_PROFILE;
+    default:
+        return 0;
+    }
+}
+
 int ly_msgtype_is_mutation(int type)
 {
     switch (type) {

@@ -42,6 +42,8 @@ const char *ly_msgtype_name(int type);
 int ly_msgtype_from_name(const char *name);
 /* 1 if the type changes state (needs a transaction id). */
 int ly_msgtype_is_mutation(int type);
+/* The event type (ly_evtype) a mutation creates, or 0 for a request that creates none. */
+int ly_msgtype_evtype(int type);
 
 typedef struct ly_req {
     uint8_t rq_type; /* ly_msgtype */

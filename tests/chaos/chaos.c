@@ -721,27 +721,6 @@ static int s_refusal_ok(const ch_op *op, int node, ly_err err)
     }
 }
 
-/* The event type an operation creates. */
-static int s_evtype_of(int msgtype)
-{
-    switch (msgtype) {
-    case LY_MSG_ENROLL:
-        return LY_EV_ENROLL;
-    case LY_MSG_EARN:
-        return LY_EV_EARN;
-    case LY_MSG_REDEEM:
-        return LY_EV_REDEEM;
-    case LY_MSG_REVERSE:
-        return LY_EV_REVERSE;
-    case LY_MSG_ADJUST:
-        return LY_EV_ADJUST;
-    case LY_MSG_SET_PROFILE:
-        return LY_EV_PROFILE;
-    default:
-        return 0;
-    }
-}
-
 static void s_unpend(ch_worker *w, size_t idx)
 {
     ch_op *op = &w->w_ops[idx];
@@ -1673,7 +1652,7 @@ static void s_account_event(const ly_event *ev)
                     (unsigned)op->op_node, ly_errname((ly_err)op->op_err), last,
                     (unsigned)op->op_tries, first, (unsigned)ev->ev_origin, ev->ev_seq);
     }
-    if ((int)ev->ev_type != s_evtype_of(op->op_type) || strcmp(ev->ev_customer, cust) != 0)
+    if ((int)ev->ev_type != ly_msgtype_evtype(op->op_type) || strcmp(ev->ev_customer, cust) != 0)
         s_violation(CH_V_PHANTOM,
                     "event %u:%" PRIu64 " with %s is a %s of %s, the operation a %s "
                     "of %s",

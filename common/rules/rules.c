@@ -1,0 +1,84 @@
+/* rules.c -- the table of event types and what every type's origin checks
+ * alike (see rules.h). */
+#include "common/rules.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const ly_rule *const s_rules[] = {
+    [LY_EV_ENROLL] = &ly_rule_enroll,     [LY_EV_EARN] = &ly_rule_earn,
+    [LY_EV_REDEEM] = &ly_rule_redeem,     [LY_EV_REVERSE] = &ly_rule_reverse,
+    [LY_EV_ADJUST] = &ly_rule_adjust,     [LY_EV_PROFILE] = &ly_rule_profile,
+    [LY_EV_TRANSFER] = &ly_rule_transfer,
+};
+
+const ly_rule *ly_rule_for(int type)
+{
+    if (type <= 0 || (size_t)type >= sizeof s_rules / sizeof s_rules[0])
+        return NULL;
+    return s_rules[type];
+}
+
+const char *ly_evtype_name(int type)
+{
+    const ly_rule *ru = ly_rule_for(type);
+    return ru ? ru->ru_name : "?";
+}
+
+void ly_refuse(ly_refusal *no, ly_err err, const char *fmt, ...)
+{
+    va_list ap;
+    no->rf_err = err;
+    va_start(ap, fmt);
+    vsnprintf(no->rf_msg, sizeof no->rf_msg, fmt, ap);
+    va_end(ap);
+}
+
+void ly_rule_make(const ly_rule *ru, const ly_origin *o, const ly_intent *in, ly_event *ev,
+                  ly_refusal *no)
+{
+    no->rf_err = LY_OK;
+    no->rf_available = 0;
+    no->rf_rights = 0;
+    no->rf_msg[0] = '\0';
+    if ((ru->ru_flags & LY_RU_NEEDS_ORIGINAL) && !o->or_orig) {
+        ly_refuse(no, LY_EUNKNOWN_TXN, "no transaction '%s'", in->in_ref_txn);
+        return;
+    }
+    if ((ru->ru_flags & LY_RU_NEEDS_CUST) && (!o->or_cust || o->or_cust->cu_enrolls == 0)) {
+        ly_refuse(no, LY_EUNKNOWN_CUST, "customer '%s' is not enrolled", in->in_customer);
+        return;
+    }
+    ev->ev_type = ru->ru_type;
+    ru->ru_make(o, in, ev, no);
+}
+
+int64_t ly_rule_spends(const ly_event *ev)
+{
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    return ru && ru->ru_spends ? ru->ru_spends(ev) : 0;
+}
+
+int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly_refusal *no)
+{
+    const ly_cust *c = o->or_cust;
+    int64_t balance = ly_cust_balance(c), here = ly_cust_redeemable(c, o->or_self);
+    if (take <= 0)
+        return 0;
+    if (take > balance) {
+        ly_refuse(no, LY_EINSUFFICIENT, "customer '%s' has %lld points; %lld requested",
+                  in->in_customer, (long long)balance, (long long)take);
+        no->rf_available = balance;
+    } else if (take > here) {
+        /* The balance covers it but the rights are held at other branches. */
+        ly_refuse(no, LY_EINSUFFICIENT_LOCAL,
+                  "%lld of the %lld points of customer '%s' are redeemable at this branch "
+                  "now; the rest is held at branches that did not answer in time",
+                  (long long)here, (long long)balance, in->in_customer);
+        no->rf_available = here;
+    } else {
+        return 0;
+    }
+    no->rf_rights = 1;
+    return 1;
+}

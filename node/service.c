@@ -293,6 +293,10 @@ static ly_err s_customer(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp
         limit = LY_HIST_MAX;
     if ((e = ly_store_history(t, rq->rq_customer, evs, limit, &n)) != LY_OK)
         goto out;
+    if (n > 0 && !(rp->rp_hist = malloc(n * sizeof *rp->rp_hist))) {
+        e = LY_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++)
         s_hist_from_event(sv->sv_program, &evs[i], &rp->rp_hist[i]);
     rp->rp_nhist = (uint32_t)n;
@@ -308,7 +312,9 @@ static ly_err s_status(ly_service *sv, ly_txn *t, ly_rep *rp)
     ly_err e = ly_store_stats_get(t, &st);
     if (e != LY_OK)
         return e;
-    ly_node_status *ns = &rp->rp_status;
+    ly_node_status *ns = rp->rp_status = calloc(1, sizeof *rp->rp_status);
+    if (!ns)
+        return LY_ENOMEM;
     ns->ns_id = ly_store_node_id(sv->sv_store);
     ly_strlcpy(ns->ns_name, sv->sv_name, sizeof ns->ns_name);
     ns->ns_incarnation = ly_store_incarnation(sv->sv_store);

@@ -652,6 +652,14 @@ static ly_err s_err_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
 
 static const lyp_map s_err_map = {s_err_tab, LYP_COUNT(s_err_tab), NULL, s_err_dec, NULL};
 
+/* The reply's status, allocated at the first status field decoded. */
+static ly_err s_status_of(lyp_dec *d, ly_rep *rp)
+{
+    if (rp->rp_status == NULL && (rp->rp_status = calloc(1, sizeof *rp->rp_status)) == NULL)
+        return lyp_fail(&d->d_w, LY_ENOMEM, "node", "out of memory");
+    return LY_OK;
+}
+
 static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
 {
     ly_rep *rp = base;
@@ -677,7 +685,9 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
         return lyp_dec_submap(d, &s_prof_map, v, "profile", -1, &rp->rp_profile, NULL,
                               &rp->rp_fields);
     case RP_NODE:
-        return lyp_dec_submap(d, &s_node_map, v, "node", -1, &rp->rp_status, NULL, NULL);
+        if ((rc = s_status_of(d, rp)) != LY_OK)
+            return rc;
+        return lyp_dec_submap(d, &s_node_map, v, "node", -1, rp->rp_status, NULL, NULL);
     case RP_HISTORY:
         if (v->o_type != LYP_ARRAY)
             return lyp_fail(&d->d_w, LY_EPROTO, "history", "expected an array, got %s",
@@ -685,12 +695,15 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
         if (v->o_u > LY_HIST_MAX)
             return lyp_fail(&d->d_w, LY_EPROTO, "history", "more than %d entries", LY_HIST_MAX);
         rp->rp_nhist = 0;
+        free(rp->rp_hist); /* a second "history" key: the last one counts */
+        rp->rp_hist = v->o_u ? calloc((size_t)v->o_u, sizeof *rp->rp_hist) : NULL;
+        if (v->o_u && !rp->rp_hist)
+            return lyp_fail(&d->d_w, LY_ENOMEM, "history", "out of memory");
         for (uint32_t i = 0; i < (uint32_t)v->o_u; i++) {
             lyp_obj el;
             uint64_t seen = 0;
             if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
                 return lyp_trunc(d);
-            memset(&rp->rp_hist[i], 0, sizeof rp->rp_hist[i]); /* as for rights */
             rp->rp_nhist = i + 1;
             rc = lyp_dec_submap(d, &s_hist_map, &el, "history", (long)i, &rp->rp_hist[i], &seen,
                                 NULL);
@@ -701,7 +714,9 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
         }
         return LY_OK;
     case RP_PEERS:
-        return s_peers_dec(d, v, &rp->rp_status);
+        if ((rc = s_status_of(d, rp)) != LY_OK)
+            return rc;
+        return s_peers_dec(d, v, rp->rp_status);
     case RP_EVENTS:
         return lyp_events_dec(d, v, "events", LY_EVENTS_MAX, &rp->rp_events, &rp->rp_nevents);
     case RP_RIGHTS:
@@ -771,6 +786,9 @@ static ly_err s_rep_enc(lyp_enc *e, int fid, const void *base)
     case RP_HISTORY:
         if (rp->rp_nhist > LY_HIST_MAX)
             return lyp_fail(&e->e_w, LY_EINVAL, "history", "more than %d entries", LY_HIST_MAX);
+        if (rp->rp_nhist > 0 && rp->rp_hist == NULL)
+            return lyp_fail(&e->e_w, LY_EINVAL, "history", "%u entries but no rows",
+                            (unsigned)rp->rp_nhist);
         e->e_fail |= msgpack_pack_array(&e->e_pk, rp->rp_nhist);
         for (uint32_t i = 0; i < rp->rp_nhist; i++) {
             const ly_hist *hi = &rp->rp_hist[i];
@@ -783,12 +801,14 @@ static ly_err s_rep_enc(lyp_enc *e, int fid, const void *base)
         }
         return LY_OK;
     case RP_NODE:
+        if (rp->rp_status == NULL)
+            return lyp_fail(&e->e_w, LY_EINVAL, "node", "a status reply without a status");
         lyp_where_push(&e->e_w, saved, "node", -1);
-        rc = lyp_enc_map(e, &s_node_map, &rp->rp_status, LYP_ALL(LYP_COUNT(s_node_tab)));
+        rc = lyp_enc_map(e, &s_node_map, rp->rp_status, LYP_ALL(LYP_COUNT(s_node_tab)));
         lyp_where_pop(&e->e_w, saved);
         return rc;
     case RP_PEERS:
-        return s_peers_enc(e, &rp->rp_status);
+        return s_peers_enc(e, rp->rp_status); /* after RP_NODE, which checked it */
     case RP_EVENTS:
         return lyp_events_enc(e, "events", rp->rp_events, rp->rp_nevents, LY_EVENTS_MAX);
     case RP_RIGHTS:
@@ -865,6 +885,8 @@ ly_err ly_rep_decode(const uint8_t *buf, size_t len, ly_rep *rp, char *why, size
         rc = lyp_fail(&d.d_w, LY_EPROTO, "error", "present in a successful reply");
     if (rc == LY_OK && !d.d_ok && !(seen & LYP_BIT(RP_ERROR)))
         rc = lyp_fail(&d.d_w, LY_EPROTO, "error", "missing in a failed reply");
+    if (rc == LY_OK && d.d_ok && type == LY_MSG_STATUS && !(seen & LYP_BIT(RP_NODE)))
+        rc = lyp_fail(&d.d_w, LY_EPROTO, "node", "missing in a status reply");
     /* A reply is not checked against a request: any value it should not hold
      * makes it undecodable, not an invalid argument. */
     if (rc == LY_EINVAL)

@@ -79,11 +79,8 @@ void ly_rep_init(ly_rep *rp)
     memset(rp, 0, sizeof *rp);
 }
 
-/* ly_rep_reset skips exactly the two arrays: nothing else may lie between
- * rp_hist and rp_nrights, or between rp_rights and rp_local_rights. */
-_Static_assert(offsetof(ly_rep, rp_nrights) ==
-                   offsetof(ly_rep, rp_hist) + sizeof(((ly_rep *)0)->rp_hist),
-               "a field after rp_hist would be left unzeroed by ly_rep_reset");
+/* ly_rep_reset skips exactly the rights rows: nothing else may lie between
+ * rp_rights and rp_local_rights. */
 _Static_assert(offsetof(ly_rep, rp_local_rights) ==
                    offsetof(ly_rep, rp_rights) + sizeof(((ly_rep *)0)->rp_rights),
                "a field after rp_rights would be left unzeroed by ly_rep_reset");
@@ -91,10 +88,8 @@ _Static_assert(offsetof(ly_rep, rp_local_rights) ==
 void ly_rep_reset(ly_rep *rp)
 {
     char *b = (char *)rp;
-    size_t hist = offsetof(ly_rep, rp_hist), nrights = offsetof(ly_rep, rp_nrights);
     size_t rights = offsetof(ly_rep, rp_rights), after = offsetof(ly_rep, rp_local_rights);
-    memset(b, 0, hist);
-    memset(b + nrights, 0, rights - nrights);
+    memset(b, 0, rights);
     memset(b + after, 0, sizeof *rp - after);
 }
 
@@ -106,9 +101,13 @@ void ly_rep_fini(ly_rep *rp)
     free(rp->rp_events);
     rp->rp_events = NULL;
     rp->rp_nevents = 0;
-    free(rp->rp_status.ns_peers);
-    rp->rp_status.ns_peers = NULL;
-    rp->rp_status.ns_npeers = 0;
+    free(rp->rp_hist);
+    rp->rp_hist = NULL;
+    rp->rp_nhist = 0;
+    if (rp->rp_status)
+        free(rp->rp_status->ns_peers);
+    free(rp->rp_status);
+    rp->rp_status = NULL;
     free(rp->rp_debts);
     rp->rp_debts = NULL;
     rp->rp_ndebts = 0;

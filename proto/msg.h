@@ -178,7 +178,7 @@ typedef struct ly_rep {
     uint32_t rp_fields; /* customer: which profile fields are set */
     ly_profile rp_profile;
     uint32_t rp_nhist;
-    ly_hist rp_hist[LY_HIST_MAX]; /* newest first */
+    ly_hist *rp_hist; /* customer lookups: newest first; heap, owned by the reply (NULL: none) */
     /* customer ops: redeemable rights per node (DESIGN.md section 5) */
     uint32_t rp_nrights;
     struct {
@@ -187,8 +187,8 @@ typedef struct ly_rep {
     } rp_rights[LY_RIGHTS_REPLY_MAX];
     int64_t rp_local_rights; /* what this branch may redeem now (insufficient_local_rights too) */
 
-    /* status */
-    ly_node_status rp_status;
+    /* status: heap, owned by the reply (ly_rep_fini); NULL in every other reply */
+    ly_node_status *rp_status;
 
     /* debts */
     uint32_t rp_ndebts;
@@ -200,16 +200,21 @@ typedef struct ly_rep {
     ly_event *rp_events; /* heap, owned by the reply: free with ly_rep_fini */
 } ly_rep;
 
-/* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_events,
- * rp_status.ns_peers, rp_debts). */
+/* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_hist,
+ * rp_status and its ns_peers, rp_events, rp_debts).
+ *
+ * One ly_rep answers every request, but it is sized for the hot one: the
+ * fields of a customer operation (about 2 KB, most of it the rights rows).
+ * What only one kind of reply carries lives on the heap and is allocated only
+ * by that kind: a lookup's history, a status, an event listing, a debts page. */
 void ly_req_init(ly_req *rq, int type);
 void ly_rep_init(ly_rep *rp);
 void ly_rep_fini(ly_rep *rp);
 
-/* As ly_rep_init, but leaves the entries of rp_hist and rp_rights as they are:
- * only their counts are zeroed, and nothing reads an entry past its count.
- * About 2.5 KB of writes instead of 30 KB, for a reply struct reused per
- * request (the node's, and the decoder's). */
+/* As ly_rep_init, but leaves the entries of rp_rights as they are: only their
+ * count is zeroed, and nothing reads an entry past its count. For a reply
+ * struct reused per request (the node's, and the decoder's): about 800 bytes
+ * of writes. What the reply owned must have been freed (ly_rep_fini) first. */
 void ly_rep_reset(ly_rep *rp);
 
 /* Fill an error reply for request (type, id). `fmt` may be NULL (ly_strerror used). */

@@ -77,7 +77,7 @@ static int s_poll(s_node *n, int timeout_ms)
     ly_err e = ly_client_call(n->n_client, &rq, &rp);
     int ok = e == LY_OK && rp.rp_err == LY_OK;
     if (ok) {
-        const ly_node_status *ns = &rp.rp_status;
+        const ly_node_status *ns = rp.rp_status;
         if (!n->n_answered && n->n_first == 0)
             n->n_first = ns->ns_events;
         n->n_events = ns->ns_events;

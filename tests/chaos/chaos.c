@@ -493,9 +493,9 @@ static ly_err s_status_check(ly_client *c, int i, const char *when, ly_node_stat
     if (e == LY_OK)
         e = (ly_err)rp->rp_err;
     if (e == LY_OK) {
-        s_monitor(i, &rp->rp_status, acked, held, when);
+        s_monitor(i, rp->rp_status, acked, held, when);
         if (out != NULL) {
-            *out = rp->rp_status;
+            *out = *rp->rp_status;
             out->ns_peers = NULL;
             out->ns_npeers = 0;
         }
@@ -1931,9 +1931,10 @@ static void s_check_customers(void)
             }
             if (!have_first) {
                 *first = *rp;
-                first->rp_events = NULL;
+                first->rp_events = NULL; /* owned by rp: not kept */
                 first->rp_debts = NULL;
-                first->rp_status.ns_peers = NULL;
+                first->rp_status = NULL;
+                first->rp_hist = NULL;
                 have_first = 1;
             } else {
                 int same = rp->rp_balance == first->rp_balance && rp->rp_debt == first->rp_debt &&

@@ -60,9 +60,15 @@ static void s_fuzz_rep(const uint8_t *data, size_t size)
     S_CHECK(rc == LY_OK || rc == LY_EPROTO || rc == LY_EVERSION || rc == LY_ETOOBIG ||
             rc == LY_ENOMEM);
     S_CHECK(rp.rp_nevents <= LY_EVENTS_MAX && rp.rp_nhist <= LY_HIST_MAX &&
-            rp.rp_status.ns_nvv <= LY_VV_MAX && rp.rp_status.ns_npeers <= LY_STATUS_PEERS_MAX &&
             rp.rp_nrights <= LY_RIGHTS_REPLY_MAX && rp.rp_ndebts <= LY_DEBTS_MAX);
-    S_CHECK((rp.rp_status.ns_npeers == 0) == (rp.rp_status.ns_peers == NULL));
+    S_CHECK(rp.rp_nhist == 0 || rp.rp_hist != NULL);
+    if (rp.rp_status) {
+        S_CHECK(rp.rp_status->ns_nvv <= LY_VV_MAX &&
+                rp.rp_status->ns_npeers <= LY_STATUS_PEERS_MAX);
+        S_CHECK((rp.rp_status->ns_npeers == 0) == (rp.rp_status->ns_peers == NULL));
+    }
+    /* A successful status reply always carries its status. */
+    S_CHECK(rc != LY_OK || rp.rp_type != LY_MSG_STATUS || rp.rp_err != LY_OK || rp.rp_status);
     S_CHECK((rp.rp_ndebts == 0) == (rp.rp_debts == NULL));
     if (rc != LY_OK) {
         ly_rep_fini(&rp);
@@ -83,10 +89,10 @@ static void s_fuzz_rep(const uint8_t *data, size_t size)
         S_CHECK(ly_rep_decode(b1, n1, &rp2, why, sizeof why) == LY_OK);
         S_CHECK(rp2.rp_type == rp.rp_type && rp2.rp_id == rp.rp_id && rp2.rp_err == rp.rp_err);
         if (rp.rp_type == LY_MSG_STATUS && rp.rp_err == LY_OK) {
-            S_CHECK(rp2.rp_status.ns_npeers == rp.rp_status.ns_npeers);
-            if (rp.rp_status.ns_npeers > 0)
-                S_CHECK(memcmp(rp.rp_status.ns_peers, rp2.rp_status.ns_peers,
-                               rp.rp_status.ns_npeers * sizeof(ly_peer_status)) == 0);
+            S_CHECK(rp2.rp_status->ns_npeers == rp.rp_status->ns_npeers);
+            if (rp.rp_status->ns_npeers > 0)
+                S_CHECK(memcmp(rp.rp_status->ns_peers, rp2.rp_status->ns_peers,
+                               rp.rp_status->ns_npeers * sizeof(ly_peer_status)) == 0);
         }
         if (rp.rp_type == LY_MSG_DEBTS && rp.rp_err == LY_OK) {
             S_CHECK(rp2.rp_ndebts == rp.rp_ndebts && rp2.rp_more == rp.rp_more);

@@ -467,7 +467,7 @@ ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out)
     if (e == LY_OK)
         e = (ly_err)rp.rp_err;
     if (e == LY_OK && out != NULL) {
-        *out = rp.rp_status;
+        *out = *rp.rp_status;
         out->ns_peers = NULL; /* freed by ly_rep_fini: see lyh_node_status_peers */
         out->ns_npeers = 0;
     }
@@ -506,7 +506,7 @@ static int s_wait_ready(lyh_node *n, int timeout_ms, int loud)
          * chain, or of a test running beside it) may hold the port this one
          * was given and could not bind: it answers with its own id or name,
          * or with an uptime from before this one was started. */
-        const ly_node_status *ns = &rp.rp_status;
+        const ly_node_status *ns = rp.rp_status;
         int other = last == LY_OK &&
                     (ns->ns_id != n->nd_id || strcmp(ns->ns_name, n->nd_name) != 0 ||
                      ns->ns_uptime_ms > lyh_now_ms() - n->nd_started_ms + S_UPTIME_SLACK_MS);
@@ -836,9 +836,9 @@ ly_err lyh_node_status_peers(const lyh_node *n, int timeout_ms, ly_node_status *
     if (e == LY_OK)
         e = (ly_err)rp.rp_err;
     if (e == LY_OK) {
-        *out = rp.rp_status; /* the rows move to *out */
-        rp.rp_status.ns_peers = NULL;
-        rp.rp_status.ns_npeers = 0;
+        *out = *rp.rp_status; /* the rows move to *out */
+        rp.rp_status->ns_peers = NULL;
+        rp.rp_status->ns_npeers = 0;
     }
     ly_rep_fini(&rp);
     ly_client_destroy(&c);

@@ -993,11 +993,24 @@ static void rep_roundtrip_x(const ly_rep *in, int exact)
     if (in->rp_nevents)
         cr_assert(memcmp(in->rp_events, out->rp_events, in->rp_nevents * sizeof(ly_event)) == 0,
                   "events differ");
-    cr_assert_eq(out->rp_status.ns_npeers, in->rp_status.ns_npeers);
-    if (in->rp_status.ns_npeers)
-        cr_assert(memcmp(in->rp_status.ns_peers, out->rp_status.ns_peers,
-                         in->rp_status.ns_npeers * sizeof(ly_peer_status)) == 0,
-                  "peers differ");
+    /* The parts only one kind of reply carries: decoded only for that kind. */
+    if (in->rp_type == LY_MSG_STATUS && in->rp_err == LY_OK) {
+        cr_assert_not_null(out->rp_status, "a status reply decodes its status");
+        cr_assert_eq(out->rp_status->ns_npeers, in->rp_status->ns_npeers);
+        if (in->rp_status->ns_npeers)
+            cr_assert(memcmp(in->rp_status->ns_peers, out->rp_status->ns_peers,
+                             in->rp_status->ns_npeers * sizeof(ly_peer_status)) == 0,
+                      "peers differ");
+    } else {
+        cr_assert_null(out->rp_status, "type %d: only a status reply carries a status",
+                       in->rp_type);
+    }
+    cr_assert_eq(out->rp_nhist, in->rp_nhist);
+    if (in->rp_nhist)
+        cr_assert(memcmp(in->rp_hist, out->rp_hist, in->rp_nhist * sizeof(ly_hist)) == 0,
+                  "history differs");
+    else
+        cr_assert_null(out->rp_hist);
     cr_assert_eq(out->rp_ndebts, in->rp_ndebts);
     if (in->rp_ndebts)
         cr_assert(memcmp(in->rp_debts, out->rp_debts, in->rp_ndebts * sizeof(ly_debt)) == 0,
@@ -1005,16 +1018,19 @@ static void rep_roundtrip_x(const ly_rep *in, int exact)
     else
         cr_assert_null(out->rp_debts);
     if (exact) {
-        ly_event *keep = out->rp_events;
-        ly_peer_status *keep_peers = out->rp_status.ns_peers;
-        ly_debt *keep_debts = out->rp_debts;
+        ly_rep keep = *out;
+        if (out->rp_status) {
+            ly_node_status st = *out->rp_status;
+            st.ns_peers = in->rp_status->ns_peers;
+            cr_assert(memcmp(in->rp_status, &st, sizeof st) == 0, "type %d: status differs",
+                      in->rp_type);
+        }
         out->rp_events = in->rp_events;
-        out->rp_status.ns_peers = in->rp_status.ns_peers;
+        out->rp_status = in->rp_status;
+        out->rp_hist = in->rp_hist;
         out->rp_debts = in->rp_debts;
         cr_assert(memcmp(in, out, sizeof *out) == 0, "type %d: decoded reply differs", in->rp_type);
-        out->rp_events = keep;
-        out->rp_status.ns_peers = keep_peers;
-        out->rp_debts = keep_debts;
+        *out = keep;
     }
     ly_rep_fini(out);
     free(out);
@@ -1032,13 +1048,24 @@ static void rep_roundtrip_reused(const ly_rep *in)
     rep_roundtrip_x(in, 0);
 }
 
+/* A reply with room for every kind's parts (a history, a status), as a
+ * test fills them; free_rep releases it. */
 static ly_rep *new_rep(int type, uint64_t id)
 {
     ly_rep *rp = malloc(sizeof *rp);
     ly_rep_init(rp);
     rp->rp_type = (uint8_t)type;
     rp->rp_id = id;
+    rp->rp_hist = calloc(LY_HIST_MAX, sizeof *rp->rp_hist);
+    rp->rp_status = calloc(1, sizeof *rp->rp_status);
+    cr_assert(rp->rp_hist && rp->rp_status);
     return rp;
+}
+
+static void free_rep(ly_rep *rp)
+{
+    ly_rep_fini(rp);
+    free(rp);
 }
 
 static void fill_customer_op(ly_rep *rp)
@@ -1091,7 +1118,7 @@ Test(rep, roundtrip_customer_ops)
         }
         rp->rp_local_rights = INT64_MIN;
         rep_roundtrip_reused(rp);
-        free(rp);
+        free_rep(rp);
     }
 }
 
@@ -1121,7 +1148,7 @@ Test(rep, customer_ops_always_carry_rights)
                                       'p',  'o',  'i', 'n', 't', 's', 0x01};
         cr_assert_not_null(memmem(buf, len, row, sizeof row), "type %d: one row", t);
         free(buf);
-        free(rp);
+        free_rep(rp);
     }
     /* Other replies carry none, whatever the struct holds. */
     static const int others[] = {LY_MSG_STATUS, LY_MSG_EVENTS, LY_MSG_DEBTS};
@@ -1134,7 +1161,7 @@ Test(rep, customer_ops_always_carry_rights)
         cr_assert_null(memmem(buf, len, "\xa6rights", 7), "type %d", others[i]);
         cr_assert_null(memmem(buf, len, "\xaclocal_rights", 13), "type %d", others[i]);
         free(buf);
-        free(rp);
+        free_rep(rp);
     }
     /* An error reply neither. */
     ly_rep *rp = new_rep(0, 0);
@@ -1146,7 +1173,7 @@ Test(rep, customer_ops_always_carry_rights)
     cr_assert_null(memmem(buf, len, "\xa6rights", 7));
     cr_assert_null(memmem(buf, len, "\xaclocal_rights", 13));
     free(buf);
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep, roundtrip_customer_with_history_and_profile)
@@ -1206,7 +1233,7 @@ Test(rep, roundtrip_customer_with_history_and_profile)
     rp->rp_fields = 0;
     memset(&rp->rp_profile, 0, sizeof rp->rp_profile);
     rep_roundtrip_reused(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 /* A reply struct is reused (the client library and the node decode into the
@@ -1239,7 +1266,8 @@ Test(rep, decoding_into_a_used_struct_leaves_nothing_stale)
     memset(used, 0xa5, sizeof *used);
     used->rp_events = NULL; /* what a finished reply holds: nothing owned */
     used->rp_debts = NULL;
-    used->rp_status.ns_peers = NULL;
+    used->rp_status = NULL;
+    used->rp_hist = NULL;
     cr_assert_eq(ly_rep_decode(buf, len, clean, NULL, 0), LY_OK);
     cr_assert_eq(ly_rep_decode(buf, len, used, NULL, 0), LY_OK);
     cr_assert_eq(used->rp_nhist, 2);
@@ -1249,10 +1277,13 @@ Test(rep, decoding_into_a_used_struct_leaves_nothing_stale)
     cr_assert_str_eq(used->rp_hist[0].hi_category, "");
     cr_assert_eq(used->rp_hist[0].hi_to, 0);
     cr_assert_str_eq(used->rp_hist[1].hi_reason, "late delivery");
-    size_t head = offsetof(ly_rep, rp_hist);
+    size_t head = offsetof(ly_rep, rp_hist), mid = head + sizeof used->rp_hist;
     cr_assert(memcmp(clean, used, head) == 0, "fields before the history differ");
     cr_assert(memcmp(clean->rp_hist, used->rp_hist, 2 * sizeof(ly_hist)) == 0,
               "history rows differ");
+    cr_assert(memcmp((char *)clean + mid, (char *)used + mid, offsetof(ly_rep, rp_rights) - mid) ==
+                  0,
+              "fields between the history and the rights differ");
     cr_assert(memcmp(clean->rp_rights, used->rp_rights, 3 * sizeof clean->rp_rights[0]) == 0,
               "rights rows differ");
     size_t tail = offsetof(ly_rep, rp_local_rights);
@@ -1263,7 +1294,7 @@ Test(rep, decoding_into_a_used_struct_leaves_nothing_stale)
     free(clean);
     free(used);
     free(buf);
-    free(rp);
+    free_rep(rp);
 }
 
 /* The largest customer reply: LY_HIST_MAX history rows and LY_RIGHTS_REPLY_MAX
@@ -1312,13 +1343,13 @@ Test(rep, largest_customer_reply_fits)
     cr_assert(len <= LY_FRAME_MAX, "%zu bytes", len);
     free(buf);
     rep_roundtrip(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep, roundtrip_status)
 {
     ly_rep *rp = new_rep(LY_MSG_STATUS, 11);
-    ly_node_status *ns = &rp->rp_status;
+    ly_node_status *ns = rp->rp_status;
     ns->ns_id = 65535;
     strcpy(ns->ns_name, "branch-göteborg");
     ns->ns_incarnation = UINT32_MAX;
@@ -1358,7 +1389,7 @@ Test(rep, roundtrip_status)
     free(buf);
     ns->ns_nvv = 0;
     rep_roundtrip_reused(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 static void fill_peers(ly_node_status *ns, uint32_t n)
@@ -1389,7 +1420,7 @@ static void fill_peers(ly_node_status *ns, uint32_t n)
 Test(rep, roundtrip_status_with_peers)
 {
     ly_rep *rp = new_rep(LY_MSG_STATUS, 13);
-    ly_node_status *ns = &rp->rp_status;
+    ly_node_status *ns = rp->rp_status;
     ns->ns_id = 1;
     strcpy(ns->ns_name, "north");
     strcpy(ns->ns_client, "tcp://*:7101");
@@ -1402,11 +1433,11 @@ Test(rep, roundtrip_status_with_peers)
     rep_roundtrip(rp);
     ns->ns_npeers = 1;
     rep_roundtrip_reused(rp);
-    ly_rep_fini(rp);
-    cr_assert_null(rp->rp_status.ns_peers);
-    cr_assert_eq(rp->rp_status.ns_npeers, 0);
+    ly_rep_fini(rp); /* frees the status with its peer rows */
+    cr_assert_null(rp->rp_status);
+    cr_assert_null(rp->rp_hist);
     ly_rep_fini(rp); /* twice: harmless */
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep, status_peers_always_written)
@@ -1425,12 +1456,11 @@ Test(rep, status_peers_always_written)
     /* Not a status reply: no peers key, even if the struct holds some. */
     rp->rp_type = LY_MSG_EARN;
     fill_customer_op(rp);
-    fill_peers(&rp->rp_status, 2);
+    fill_peers(rp->rp_status, 2);
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
     cr_assert_null(memmem(buf, len, "peers", 5));
     free(buf);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 /* A status reply {"v":1,"t":"status","id":1,"ok":true,"node":{"id":1},"peers":<value>},
@@ -1471,13 +1501,12 @@ Test(rep_bad, status_peers)
     ly_rep *rp = malloc(sizeof *rp);
     char why[256];
     cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, why, sizeof why), LY_OK, "%s", why);
-    cr_assert_eq(rp->rp_status.ns_npeers, 0);
-    cr_assert_null(rp->rp_status.ns_peers);
-    cr_assert_str_eq(rp->rp_status.ns_client, "");
-    cr_assert_eq(rp->rp_status.ns_transfers_sent, 0);
-    cr_assert_eq(rp->rp_status.ns_rights_asked, 0);
-    ly_rep_fini(rp);
-    free(rp);
+    cr_assert_eq(rp->rp_status->ns_npeers, 0);
+    cr_assert_null(rp->rp_status->ns_peers);
+    cr_assert_str_eq(rp->rp_status->ns_client, "");
+    cr_assert_eq(rp->rp_status->ns_transfers_sent, 0);
+    cr_assert_eq(rp->rp_status->ns_rights_asked, 0);
+    free_rep(rp);
     free(f.buf);
 
     static const uint8_t empty[] = {0x90};
@@ -1486,12 +1515,11 @@ Test(rep_bad, status_peers)
     f = status_frame(one, sizeof one);
     rp = malloc(sizeof *rp);
     cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, why, sizeof why), LY_OK, "%s", why);
-    cr_assert_eq(rp->rp_status.ns_npeers, 1);
-    cr_assert_eq(rp->rp_status.ns_peers[0].ps_id, 7);
-    cr_assert_eq(rp->rp_status.ns_peers[0].ps_up, 1);
-    cr_assert_eq(rp->rp_status.ns_peers[0].ps_last_heard_ms, 0, "absent: 0");
-    ly_rep_fini(rp);
-    free(rp);
+    cr_assert_eq(rp->rp_status->ns_npeers, 1);
+    cr_assert_eq(rp->rp_status->ns_peers[0].ps_id, 7);
+    cr_assert_eq(rp->rp_status->ns_peers[0].ps_up, 1);
+    cr_assert_eq(rp->rp_status->ns_peers[0].ps_last_heard_ms, 0, "absent: 0");
+    free_rep(rp);
     free(f.buf);
 
     static const uint8_t as_map[] = {0x80};
@@ -1598,7 +1626,7 @@ Test(rep, roundtrip_events)
     ly_rep_fini(rp);
     cr_assert_null(rp->rp_events);
     cr_assert_eq(rp->rp_nevents, 0);
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep_bad, transfer_events)
@@ -1634,8 +1662,7 @@ Test(rep_bad, transfer_events)
     rp->rp_events[1].ev_to = 0;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
     free(buf);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep, roundtrip_errors)
@@ -1677,7 +1704,7 @@ Test(rep, roundtrip_errors)
         ly_rep_error(rp, LY_MSG_EARN, (uint64_t)e, (ly_err)e, NULL);
         rep_roundtrip(rp);
     }
-    free(rp);
+    free_rep(rp);
 }
 
 static void fill_debts(ly_rep *rp, uint32_t n)
@@ -1734,7 +1761,7 @@ Test(rep, roundtrip_debts)
     ly_rep_init(rp);
     ly_rep_error(rp, LY_MSG_DEBTS, 3, LY_EUNAVAIL, NULL);
     rep_roundtrip(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep, error_message_cleaned)
@@ -1759,7 +1786,7 @@ Test(rep, error_message_cleaned)
     cr_assert_str_eq(out->rp_message, ly_strerror(LY_EINVAL));
     free(buf);
     free(out);
-    free(rp);
+    free_rep(rp);
 }
 
 Test(rep_enc, refuses_invalid)
@@ -1780,7 +1807,7 @@ Test(rep_enc, refuses_invalid)
     fill_customer_op(rp);
     strcpy(rp->rp_tier, "Gold\n");
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "bad tier name");
-    free(rp);
+    free_rep(rp);
 
     rp = new_rep(LY_MSG_CUSTOMER, 1);
     fill_customer_op(rp);
@@ -1801,7 +1828,7 @@ Test(rep_enc, refuses_invalid)
     rp->rp_rights[1].node = 2;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
     free(buf);
-    free(rp);
+    free_rep(rp);
 
     rp = new_rep(LY_MSG_DEBTS, 1);
     rp->rp_ndebts = 1;
@@ -1819,29 +1846,27 @@ Test(rep_enc, refuses_invalid)
     rp->rp_more = 1;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
     free(buf);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
 
     rp = new_rep(LY_MSG_STATUS, 1);
-    rp->rp_status.ns_nvv = LY_VV_MAX + 1;
+    rp->rp_status->ns_nvv = LY_VV_MAX + 1;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too many vv entries");
-    rp->rp_status.ns_nvv = 0;
-    strcpy(rp->rp_status.ns_client, "tcp://x:1\t");
+    rp->rp_status->ns_nvv = 0;
+    strcpy(rp->rp_status->ns_client, "tcp://x:1\t");
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "control character in client");
-    rp->rp_status.ns_client[0] = '\0';
-    rp->rp_status.ns_npeers = 1;
+    rp->rp_status->ns_client[0] = '\0';
+    rp->rp_status->ns_npeers = 1;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "peers without an array");
-    fill_peers(&rp->rp_status, LY_STATUS_PEERS_MAX);
-    rp->rp_status.ns_npeers = LY_STATUS_PEERS_MAX + 1;
+    fill_peers(rp->rp_status, LY_STATUS_PEERS_MAX);
+    rp->rp_status->ns_npeers = LY_STATUS_PEERS_MAX + 1;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "too many peers");
-    rp->rp_status.ns_npeers = 3;
-    rp->rp_status.ns_peers[2].ps_up = 2;
+    rp->rp_status->ns_npeers = 3;
+    rp->rp_status->ns_peers[2].ps_up = 2;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "up not a boolean");
-    rp->rp_status.ns_peers[2].ps_up = 1;
-    strcpy(rp->rp_status.ns_peers[1].ps_name, "bad\x01name");
+    rp->rp_status->ns_peers[2].ps_up = 1;
+    strcpy(rp->rp_status->ns_peers[1].ps_name, "bad\x01name");
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL, "control character in a peer name");
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
 
     rp = new_rep(LY_MSG_EVENTS, 1);
     rp->rp_nevents = 1;
@@ -1875,8 +1900,7 @@ Test(rep_enc, refuses_invalid)
     rp->rp_nevents = 20;
     cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK, "20 large events");
     free(buf);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
 }
 
 /* ---- bad replies -------------------------------------------------------- */
@@ -2009,7 +2033,7 @@ Test(rep_bad, error_replies)
             break;
         }
         ly_rep_fini(rp);
-        free(rp);
+        free_rep(rp);
         msgpack_sbuffer_destroy(&sb);
     }
 }
@@ -2076,8 +2100,7 @@ Test(rep_bad, events_and_lists)
     seq[4] = 0x00; /* seq 0: not a valid event */
     expect_rep(raw(buf, len), LY_EPROTO, "not a valid event", "event seq 0");
     free(buf);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
 
     /* History and vv over their limits. */
     static const kv cbase[] = {KU("v", 1), KS("t", "customer"), KU("id", 1), KT("ok", V_TRUE),
@@ -2085,8 +2108,8 @@ Test(rep_bad, events_and_lists)
     expect_rep(mk_plus_maps(cbase, "history", 51), LY_EPROTO, "more than 50", "51 history entries");
 
     ly_rep *st = new_rep(LY_MSG_STATUS, 1);
-    st->rp_status.ns_nvv = 1;
-    st->rp_status.ns_vv[0].origin = 1;
+    st->rp_status->ns_nvv = 1;
+    st->rp_status->ns_vv[0].origin = 1;
     cr_assert_eq(ly_rep_encode(st, &buf, &len), LY_OK);
     uint8_t *vv = memmem(buf, len, "\xa2vv\x91", 4);
     cr_assert_not_null(vv);
@@ -2128,8 +2151,7 @@ Test(rep_bad, debts)
     cr_assert_eq(rp->rp_ndebts, 0);
     cr_assert_null(rp->rp_debts);
     cr_assert_eq(rp->rp_more, 0);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
     free(f.buf);
 
     kv more_int[] = {KU("more", 1), KEND};
@@ -2198,8 +2220,7 @@ Test(rep_bad, rights)
     cr_assert_eq(ly_rep_decode(f.buf, f.len, rp, NULL, 0), LY_OK);
     cr_assert_eq(rp->rp_nrights, 0);
     cr_assert_eq(rp->rp_local_rights, 0);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
     free(f.buf);
 
     kv lr[] = {KS("local_rights", "5"), KEND};
@@ -2262,7 +2283,6 @@ Test(rep_bad, history_transfer)
     cr_assert_eq(rp->rp_hist[0].hi_type, LY_EV_TRANSFER);
     cr_assert_eq(rp->rp_hist[0].hi_origin, 2);
     cr_assert_eq(rp->rp_hist[0].hi_to, 5);
-    ly_rep_fini(rp);
-    free(rp);
+    free_rep(rp);
     free(g.buf);
 }

@@ -10,6 +10,7 @@
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "node/metrics.h"
 #include "node/repl.h"
 #include "node/service.h"
 #include "proto/codec.h"
@@ -73,7 +74,8 @@ struct ly_server {
     } sv_prefetch[S_PREFETCH_SLOTS];
     int sv_prefetch_next;
     ly_cust *sv_cust; /* scratch */
-    uint64_t sv_batches, sv_requests, sv_dropped_replies, sv_bad_frames, sv_bad_peer;
+    ly_metrics *sv_metrics;
+    ly_metric *sv_batches, *sv_requests, *sv_dropped_replies, *sv_bad_frames, *sv_bad_peer;
 };
 
 static uint64_t s_mono_ms(void)
@@ -132,11 +134,36 @@ static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg,
     return LY_OK;
 }
 
+static ly_err s_open_metrics(ly_server *sv)
+{
+    ly_metrics *reg = sv->sv_metrics = ly_metrics_new();
+    if (!reg)
+        return LY_ENOMEM;
+    sv->sv_batches = ly_metrics_counter(reg, "loyal_batches_total",
+                                        "batches executed (one write transaction each)", "", NULL);
+    sv->sv_requests = ly_metrics_counter(reg, "loyal_requests_total",
+                                         "messages executed in batches (client requests and "
+                                         "peer messages that carry events)",
+                                         "messages", NULL);
+    sv->sv_dropped_replies = ly_metrics_counter(reg, "loyal_replies_dropped_total",
+                                                "replies that could not be sent (client gone "
+                                                "or not reading)",
+                                                "replies", NULL);
+    sv->sv_bad_frames = ly_metrics_counter(reg, "loyal_bad_frames_total",
+                                           "client requests that did not decode", "frames", NULL);
+    sv->sv_bad_peer = ly_metrics_counter(reg, "loyal_bad_peer_messages_total",
+                                         "peer messages dropped as malformed", "messages", NULL);
+    if (!sv->sv_batches || !sv->sv_requests || !sv->sv_dropped_replies || !sv->sv_bad_frames ||
+        !sv->sv_bad_peer)
+        return LY_ENOMEM;
+    return LY_OK;
+}
+
 static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
 {
     const ly_config *cf = sv->sv_cf;
     ly_repl_io io = {sv, s_send_dealer, s_send_router};
-    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &sv->sv_service, &io);
+    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &sv->sv_service, &io, sv->sv_metrics);
     sv->sv_dealers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *sv->sv_dealers);
     if (!sv->sv_repl || !sv->sv_dealers)
         return LY_ENOMEM;
@@ -221,7 +248,7 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     }
     if ((e = s_bind(sv, &sv->sv_clients, cf->cf_listen, LY_FRAME_MAX, why, why_len)) != LY_OK)
         goto fail;
-    if ((e = s_open_peers(sv, why, why_len)) != LY_OK)
+    if ((e = s_open_metrics(sv)) != LY_OK || (e = s_open_peers(sv, why, why_len)) != LY_OK)
         goto fail;
     sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_clients, 0, ZMQ_POLLIN, 0};
     if (sv->sv_peers)
@@ -281,6 +308,7 @@ void ly_server_destroy(ly_server **svp)
     free(sv->sv_pending);
     free(sv->sv_cust);
     ly_store_close(&sv->sv_store);
+    ly_metrics_destroy(&sv->sv_metrics);
     free(sv);
     *svp = NULL;
 }
@@ -410,7 +438,7 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
         it->it_deadline = 0;
         it->it_defer = 0;
         if (rc == -2) {
-            sv->sv_bad_frames++;
+            ly_metric_inc(sv->sv_bad_frames);
             s_error_reply(sv, it, 0, 0, LY_EPROTO, "a request is exactly one frame");
         } else {
             char why[200] = "";
@@ -424,7 +452,7 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
                     continue; /* answered with its waiting copy */
                 }
             } else {
-                sv->sv_bad_frames++;
+                ly_metric_inc(sv->sv_bad_frames);
                 uint64_t id = ly_req_peek_id(data, len);
                 LY_LOG(LY_INFO, "client.bad_request", "error=%s id=%llu why=\"%s\"", ly_errname(e),
                        (unsigned long long)id, why);
@@ -448,7 +476,7 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
         if (rc == 0)
             break;
         if (rc < 0) {
-            sv->sv_bad_peer++;
+            ly_metric_inc(sv->sv_bad_peer);
             LY_LOG(LY_WARN, "peer.bad_frame", "channel=%s: not one frame; dropped",
                    dealer < 0 ? "push" : "reply");
             continue;
@@ -459,7 +487,7 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
                      : LY_ENOMEM;
         zmq_msg_close(&body);
         if (e != LY_OK) {
-            sv->sv_bad_peer++;
+            ly_metric_inc(sv->sv_bad_peer);
             LY_LOG(LY_WARN, "peer.bad_message", "channel=%s error=%s why=\"%s\"; dropped",
                    dealer < 0 ? "push" : "reply", ly_errname(e), why);
             if (m) {
@@ -611,7 +639,7 @@ static void s_send_replies(ly_server *sv, uint32_t n)
                  0 ||
              zmq_send(sv->sv_clients, it->it_reply, it->it_reply_len, ZMQ_DONTWAIT) < 0)) {
             /* The client is gone or does not read: its reply is dropped, nobody waits. */
-            sv->sv_dropped_replies++;
+            ly_metric_inc(sv->sv_dropped_replies);
             LY_LOG(LY_DEBUG, "client.reply_dropped", "error=\"%s\"", zmq_strerror(errno));
         }
         s_item_clear(it);
@@ -639,8 +667,8 @@ static void s_process(ly_server *sv, uint32_t n)
     /* Acknowledge, then publish: both only after the commit. */
     s_send_replies(sv, n);
     ly_repl_after_commit(sv->sv_repl, e == LY_OK, sv->sv_created.el_ev, sv->sv_created.el_n);
-    sv->sv_batches++;
-    sv->sv_requests += n;
+    ly_metric_inc(sv->sv_batches);
+    ly_metric_add(sv->sv_requests, n);
 }
 
 /* Put the waiting redemptions back into the batch when rights arrived or a
@@ -718,8 +746,10 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
     LY_LOG(LY_INFO, "node.stopping",
            "batches=%llu requests=%llu bad_frames=%llu bad_peer_messages=%llu "
            "dropped_replies=%llu",
-           (unsigned long long)sv->sv_batches, (unsigned long long)sv->sv_requests,
-           (unsigned long long)sv->sv_bad_frames, (unsigned long long)sv->sv_bad_peer,
-           (unsigned long long)sv->sv_dropped_replies);
+           (unsigned long long)sv->sv_batches->mt_value,
+           (unsigned long long)sv->sv_requests->mt_value,
+           (unsigned long long)sv->sv_bad_frames->mt_value,
+           (unsigned long long)sv->sv_bad_peer->mt_value,
+           (unsigned long long)sv->sv_dropped_replies->mt_value);
     return LY_OK;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "node/metrics.h"
 #include "node/repl.h"
 #include "node/service.h"
 #include "proto/peer.h"
@@ -41,6 +42,7 @@ typedef struct s_node {
     ly_hlc n_hlc;
     ly_service n_svc;
     ly_repl *n_repl;
+    ly_metrics *n_metrics;
     uint32_t n_epoch; /* restarts */
 } s_node;
 
@@ -134,13 +136,16 @@ static void s_open(s_node *n)
     n->n_svc.sv_hlc = &n->n_hlc;
     snprintf(n->n_svc.sv_name, sizeof n->n_svc.sv_name, "%s", n->n_cf.cf_name);
     ly_repl_io io = {n, s_io_dealer, s_io_router};
-    n->n_repl = ly_repl_new(&n->n_cf, n->n_store, &n->n_hlc, &n->n_svc, &io);
+    n->n_metrics = ly_metrics_new();
+    cr_assert(n->n_metrics);
+    n->n_repl = ly_repl_new(&n->n_cf, n->n_store, &n->n_hlc, &n->n_svc, &io, n->n_metrics);
     cr_assert(n->n_repl);
 }
 
 static void s_close(s_node *n)
 {
     ly_repl_destroy(&n->n_repl);
+    ly_metrics_destroy(&n->n_metrics);
     ly_store_close(&n->n_store);
 }
 
@@ -148,6 +153,7 @@ static void s_close(s_node *n)
 static void s_crash(s_node *n)
 {
     ly_repl_destroy(&n->n_repl);
+    ly_metrics_destroy(&n->n_metrics);
     ly_store_close_abrupt(&n->n_store);
 }
 

@@ -13,6 +13,7 @@
 #include "node/metrics.h"
 #include "node/repl.h"
 #include "node/service.h"
+#include "node/waits.h"
 #include "proto/codec.h"
 #include "proto/peer.h"
 
@@ -38,16 +39,7 @@ typedef struct s_item {
     int it_short;         /* client: refused for lack of local rights (nothing written) */
 } s_item;
 
-/* A redemption waiting for rights from peers, with its client. */
-typedef struct s_pending {
-    uint8_t pe_ident[S_IDENT_MAX];
-    size_t pe_ident_len;
-    ly_req pe_req;
-    uint64_t pe_deadline;
-} s_pending;
-
-#define S_PREFETCH_SLOTS 64
-#define S_PREFETCH_MS    2000 /* a customer's rights are fetched at most this often */
+_Static_assert(S_IDENT_MAX == LY_WAITS_IDENT_MAX, "a waiting request keeps its client's ident");
 
 struct ly_server {
     const ly_config *sv_cf;
@@ -65,15 +57,7 @@ struct ly_server {
     uint32_t sv_batch_cap;
     ly_rep *sv_rep;       /* scratch reply */
     ly_evlist sv_created; /* this node's events created in the current batch */
-    s_pending *sv_pending;
-    uint32_t sv_npending, sv_pending_cap;
-    uint64_t sv_seen_transfers;
-    struct {
-        char pf_customer[LY_ID_MAX + 1];
-        uint64_t pf_at;
-    } sv_prefetch[S_PREFETCH_SLOTS];
-    int sv_prefetch_next;
-    ly_cust *sv_cust; /* scratch */
+    ly_waits *sv_waits;   /* redemptions waiting for rights; the prefetch */
     ly_metrics *sv_metrics;
     ly_metric *sv_batches, *sv_requests, *sv_dropped_replies, *sv_bad_frames, *sv_bad_peer;
 };
@@ -110,7 +94,8 @@ static int s_send_router(void *ctx, const uint8_t *ident, size_t ident_len, cons
 static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
 {
     ly_server *sv = ctx;
-    ns->ns_rights_pending = sv->sv_npending;
+    const ly_metric *pending = ly_metrics_find(sv->sv_metrics, "loyal_rights_pending", NULL);
+    ns->ns_rights_pending = pending && pending->mt_gauge > 0 ? (uint64_t)pending->mt_gauge : 0;
     return ly_repl_status(sv->sv_repl, t, ns);
 }
 
@@ -165,7 +150,9 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
     ly_repl_io io = {sv, s_send_dealer, s_send_router};
     sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &sv->sv_service, &io, sv->sv_metrics);
     sv->sv_dealers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *sv->sv_dealers);
-    if (!sv->sv_repl || !sv->sv_dealers)
+    if (sv->sv_repl)
+        sv->sv_waits = ly_waits_new(cf, sv->sv_repl, sv->sv_metrics);
+    if (!sv->sv_repl || !sv->sv_waits || !sv->sv_dealers)
         return LY_ENOMEM;
     sv->sv_service.sv_status_hook = s_status_hook;
     sv->sv_service.sv_status_ctx = sv;
@@ -236,13 +223,9 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     /* Each client request creates at most one event, each peer message at most one. */
     sv->sv_created.el_cap = sv->sv_batch_cap;
     sv->sv_created.el_ev = malloc(sv->sv_created.el_cap * sizeof *sv->sv_created.el_ev);
-    sv->sv_pending_cap = cf->cf_batch_max < 256 ? cf->cf_batch_max : 256;
-    sv->sv_pending = calloc(sv->sv_pending_cap, sizeof *sv->sv_pending);
-    sv->sv_cust = malloc(sizeof *sv->sv_cust);
     sv->sv_poll = calloc((size_t)cf->cf_npeers + 2, sizeof *sv->sv_poll);
     sv->sv_ctx = zmq_ctx_new();
-    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_pending || !sv->sv_cust ||
-        !sv->sv_poll || !sv->sv_ctx) {
+    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_poll || !sv->sv_ctx) {
         e = LY_ENOMEM;
         goto fail;
     }
@@ -300,13 +283,12 @@ void ly_server_destroy(ly_server **svp)
             s_item_clear(&sv->sv_batch[i]);
         free(sv->sv_batch);
     }
+    ly_waits_destroy(&sv->sv_waits);
     ly_repl_destroy(&sv->sv_repl);
     free(sv->sv_dealers);
     free(sv->sv_poll);
     free(sv->sv_rep);
     free(sv->sv_created.el_ev);
-    free(sv->sv_pending);
-    free(sv->sv_cust);
     ly_store_close(&sv->sv_store);
     ly_metrics_destroy(&sv->sv_metrics);
     free(sv);
@@ -389,37 +371,20 @@ static int s_recv(void *sock, uint8_t *ident, size_t *ident_len, zmq_msg_t *body
     return 1;
 }
 
-/* The waiting redemption with transaction id `txn`, or NULL. */
-static s_pending *s_find_pending(ly_server *sv, const char *txn)
-{
-    for (uint32_t i = 0; i < sv->sv_npending; i++)
-        if (strcmp(sv->sv_pending[i].pe_req.rq_txn, txn) == 0)
-            return &sv->sv_pending[i];
-    return NULL;
-}
-
-/* A retry of a transaction that is still waiting for rights must not be
- * answered on its own (the waiting copy may commit later): it takes the
- * waiting copy's place, so the one answer goes to the newest request. Returns
- * 1 if `it` was attached (it is then no item of the batch). */
+/* A retry of a transaction that is still waiting for rights is answered with
+ * its waiting copy (ly_waits_attach). Returns 1 if `it` was attached (it is
+ * then no item of the batch); a different payload gets a conflict reply. */
 static int s_attach_pending(ly_server *sv, s_item *it)
 {
-    if (!ly_msgtype_is_mutation(it->it_req.rq_type))
-        return 0;
-    s_pending *pe = s_find_pending(sv, it->it_req.rq_txn);
-    if (!pe)
-        return 0;
-    if (ly_req_fingerprint(&pe->pe_req) != ly_req_fingerprint(&it->it_req)) {
+    int rc = ly_waits_attach(sv->sv_waits, &it->it_req, it->it_ident, it->it_ident_len);
+    if (rc < 0) {
         it->it_decoded = 0;
         s_error_reply(sv, it, it->it_req.rq_type, it->it_req.rq_id, LY_ECONFLICT,
                       "transaction id already used for a different request that is waiting "
                       "for points from other branches");
         return 0;
     }
-    memcpy(pe->pe_ident, it->it_ident, it->it_ident_len);
-    pe->pe_ident_len = it->it_ident_len;
-    pe->pe_req.rq_id = it->it_req.rq_id;
-    return 1;
+    return rc;
 }
 
 /* Read ready client requests into the batch. */
@@ -514,55 +479,6 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
     return n;
 }
 
-/* Ask peers for the rights a request lacks. Returns 1 if anyone was asked. */
-static int s_want_rights(ly_server *sv, ly_txn *t, const char *customer, int64_t need)
-{
-    if (need <= 0 || sv->sv_cf->cf_npeers == 0)
-        return 0;
-    if (ly_store_cust_get(t, customer, sv->sv_cust) != LY_OK)
-        return 0;
-    return ly_repl_want_rights(sv->sv_repl, sv->sv_cust, need) > 0;
-}
-
-/* A cashier scanned the card: start moving the customer's rights here, so the
- * redemption that may follow needs no wait. At most once per S_PREFETCH_MS. */
-static void s_prefetch(ly_server *sv, ly_txn *t, const ly_rep *rp)
-{
-    uint64_t now = s_mono_ms();
-    if (rp->rp_local_rights >= rp->rp_balance)
-        return;
-    for (int i = 0; i < S_PREFETCH_SLOTS; i++)
-        if (now - sv->sv_prefetch[i].pf_at < S_PREFETCH_MS &&
-            strcmp(sv->sv_prefetch[i].pf_customer, rp->rp_customer) == 0)
-            return;
-    if (!s_want_rights(sv, t, rp->rp_customer, rp->rp_balance - rp->rp_local_rights))
-        return;
-    ly_strlcpy(sv->sv_prefetch[sv->sv_prefetch_next].pf_customer, rp->rp_customer,
-               sizeof sv->sv_prefetch[0].pf_customer);
-    sv->sv_prefetch[sv->sv_prefetch_next].pf_at = now;
-    sv->sv_prefetch_next = (sv->sv_prefetch_next + 1) % S_PREFETCH_SLOTS;
-}
-
-/* A request refused for lack of local rights: wait for them (no reply now) if
- * peers hold some and can be asked, until the item's deadline. */
-static void s_maybe_defer(ly_server *sv, ly_txn *t, s_item *it, const ly_rep *rp)
-{
-    uint64_t now = s_mono_ms();
-    if (sv->sv_cf->cf_rights_wait_ms == 0)
-        return;
-    if (it->it_deadline) {
-        it->it_defer = now < it->it_deadline; /* asked already: wait on */
-        return;
-    }
-    int64_t want =
-        it->it_req.rq_type == LY_MSG_REDEEM ? it->it_req.rq_amount : -it->it_req.rq_amount;
-    if (sv->sv_npending >= sv->sv_pending_cap ||
-        !s_want_rights(sv, t, it->it_req.rq_customer, want - rp->rp_available))
-        return;
-    it->it_deadline = now + sv->sv_cf->cf_rights_wait_ms;
-    it->it_defer = 1;
-}
-
 /* Execute the batch in one transaction and commit it. */
 static ly_err s_execute(ly_server *sv, uint32_t n)
 {
@@ -594,10 +510,11 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
                 sv->sv_created.el_n += (size_t)created;
                 it->it_short = rp->rp_err == LY_EINSUFFICIENT_LOCAL;
                 if (it->it_short)
-                    s_maybe_defer(sv, t, it, rp);
+                    it->it_defer = ly_waits_defer(sv->sv_waits, t, &it->it_req, rp,
+                                                  &it->it_deadline, s_mono_ms());
                 else if (rp->rp_err == LY_OK && it->it_req.rq_type == LY_MSG_CUSTOMER &&
                          it->it_req.rq_prefetch)
-                    s_prefetch(sv, t, rp);
+                    ly_waits_prefetch(sv->sv_waits, t, rp, s_mono_ms());
             }
             ly_rep_fini(rp);
         }
@@ -623,13 +540,10 @@ static void s_send_replies(ly_server *sv, uint32_t n)
             s_item_clear(it);
             continue;
         }
-        if (!it->it_peer && it->it_defer && sv->sv_npending < sv->sv_pending_cap) {
+        if (!it->it_peer && it->it_defer &&
+            ly_waits_park(sv->sv_waits, &it->it_req, it->it_ident, it->it_ident_len,
+                          it->it_deadline) == 0) {
             /* Waits for rights: answered by a later batch. */
-            s_pending *pe = &sv->sv_pending[sv->sv_npending++];
-            memcpy(pe->pe_ident, it->it_ident, it->it_ident_len);
-            pe->pe_ident_len = it->it_ident_len;
-            pe->pe_req = it->it_req;
-            pe->pe_deadline = it->it_deadline;
             s_item_clear(it);
             it->it_defer = 0;
             continue;
@@ -675,44 +589,19 @@ static void s_process(ly_server *sv, uint32_t n)
  * deadline passed. Returns the batch size. */
 static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
 {
-    if (sv->sv_npending == 0)
-        return 0;
-    uint64_t in = ly_repl_transfers_in(sv->sv_repl);
-    int due = in != sv->sv_seen_transfers;
-    for (uint32_t i = 0; i < sv->sv_npending && !due; i++)
-        due = sv->sv_pending[i].pe_deadline <= now;
-    if (!due)
-        return 0;
-    sv->sv_seen_transfers = in;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < sv->sv_npending; i++, n++) {
-        s_item *it = &sv->sv_batch[n];
-        const s_pending *pe = &sv->sv_pending[i];
+    uint32_t n;
+    const ly_wait *wt = ly_waits_take(sv->sv_waits, now, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        s_item *it = &sv->sv_batch[i];
         it->it_peer = 0;
         it->it_decoded = 1;
         it->it_defer = 0;
-        memcpy(it->it_ident, pe->pe_ident, pe->pe_ident_len);
-        it->it_ident_len = pe->pe_ident_len;
-        it->it_req = pe->pe_req;
-        it->it_deadline = pe->pe_deadline;
+        memcpy(it->it_ident, wt[i].wt_ident, wt[i].wt_ident_len);
+        it->it_ident_len = wt[i].wt_ident_len;
+        it->it_req = wt[i].wt_req;
+        it->it_deadline = wt[i].wt_deadline;
     }
-    sv->sv_npending = 0;
     return n;
-}
-
-static int s_poll_timeout(const ly_server *sv, uint64_t now)
-{
-    /* Rights arrived for a waiting redemption: answer it now, not at the next tick. */
-    if (sv->sv_npending > 0 && ly_repl_transfers_in(sv->sv_repl) != sv->sv_seen_transfers)
-        return 0;
-    uint64_t wait = S_TICK_MS;
-    for (uint32_t i = 0; i < sv->sv_npending; i++) {
-        uint64_t d = sv->sv_pending[i].pe_deadline;
-        uint64_t left = d > now ? d - now : 0;
-        if (left < wait)
-            wait = left;
-    }
-    return (int)wait;
 }
 
 ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
@@ -720,7 +609,8 @@ ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
     LY_LOG(LY_INFO, "node.ready", "name=%s", sv->sv_cf->cf_name);
     ly_repl_tick(sv->sv_repl, s_mono_ms());
     while (!*stop) {
-        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll, s_poll_timeout(sv, s_mono_ms()));
+        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll,
+                          ly_waits_timeout(sv->sv_waits, s_mono_ms(), S_TICK_MS));
         if (rc < 0 && errno != EINTR) {
             LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
             return LY_EIO;

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "node/loop.h"
 #include "node/metrics.h"
 #include "node/repl.h"
 #include "node/service.h"
@@ -51,23 +51,21 @@ struct ly_server {
     void *sv_clients;  /* ROUTER on listen */
     void *sv_peers;    /* ROUTER on peer_listen (NULL without peers) */
     void **sv_dealers; /* one DEALER per configured peer */
-    zmq_pollitem_t *sv_poll;
-    int sv_npoll;
+    ly_loop *sv_loop;
+    struct s_dealer_src {
+        ly_server *ds_sv;
+        int ds_peer;
+    } * sv_dealer_src; /* the context of each DEALER's source */
     s_item *sv_batch;
     uint32_t sv_batch_cap;
+    uint32_t sv_n;        /* items gathered for the next batch */
+    int sv_peer_items;    /* of which peer messages */
     ly_rep *sv_rep;       /* scratch reply */
     ly_evlist sv_created; /* this node's events created in the current batch */
     ly_waits *sv_waits;   /* redemptions waiting for rights; the prefetch */
     ly_metrics *sv_metrics;
     ly_metric *sv_batches, *sv_requests, *sv_dropped_replies, *sv_bad_frames, *sv_bad_peer;
 };
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
-}
 
 static void s_set_int(void *sock, int opt, int v)
 {
@@ -185,6 +183,8 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
     return LY_OK;
 }
 
+static ly_err s_wire(ly_server *sv);
+
 ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why_len)
 {
     *out = NULL;
@@ -223,9 +223,11 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     /* Each client request creates at most one event, each peer message at most one. */
     sv->sv_created.el_cap = sv->sv_batch_cap;
     sv->sv_created.el_ev = malloc(sv->sv_created.el_cap * sizeof *sv->sv_created.el_ev);
-    sv->sv_poll = calloc((size_t)cf->cf_npeers + 2, sizeof *sv->sv_poll);
+    sv->sv_dealer_src = calloc((size_t)cf->cf_npeers + 1, sizeof *sv->sv_dealer_src);
+    sv->sv_loop = ly_loop_new();
     sv->sv_ctx = zmq_ctx_new();
-    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_poll || !sv->sv_ctx) {
+    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_dealer_src ||
+        !sv->sv_loop || !sv->sv_ctx) {
         e = LY_ENOMEM;
         goto fail;
     }
@@ -233,11 +235,8 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
         goto fail;
     if ((e = s_open_metrics(sv)) != LY_OK || (e = s_open_peers(sv, why, why_len)) != LY_OK)
         goto fail;
-    sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_clients, 0, ZMQ_POLLIN, 0};
-    if (sv->sv_peers)
-        sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_peers, 0, ZMQ_POLLIN, 0};
-    for (int i = 0; i < cf->cf_npeers; i++)
-        sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_dealers[i], 0, ZMQ_POLLIN, 0};
+    if ((e = s_wire(sv)) != LY_OK)
+        goto fail;
     LY_LOG(LY_INFO, "node.listening",
            "id=%u name=%s listen=%s peer_listen=%s peers=%d data_dir=%s incarnation=%u "
            "events=%llu customers=%llu program=%u",
@@ -286,7 +285,8 @@ void ly_server_destroy(ly_server **svp)
     ly_waits_destroy(&sv->sv_waits);
     ly_repl_destroy(&sv->sv_repl);
     free(sv->sv_dealers);
-    free(sv->sv_poll);
+    free(sv->sv_dealer_src);
+    ly_loop_destroy(&sv->sv_loop);
     free(sv->sv_rep);
     free(sv->sv_created.el_ev);
     ly_store_close(&sv->sv_store);
@@ -511,10 +511,10 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
                 it->it_short = rp->rp_err == LY_EINSUFFICIENT_LOCAL;
                 if (it->it_short)
                     it->it_defer = ly_waits_defer(sv->sv_waits, t, &it->it_req, rp,
-                                                  &it->it_deadline, s_mono_ms());
+                                                  &it->it_deadline, ly_loop_mono_ms());
                 else if (rp->rp_err == LY_OK && it->it_req.rq_type == LY_MSG_CUSTOMER &&
                          it->it_req.rq_prefetch)
-                    ly_waits_prefetch(sv->sv_waits, t, rp, s_mono_ms());
+                    ly_waits_prefetch(sv->sv_waits, t, rp, ly_loop_mono_ms());
             }
             ly_rep_fini(rp);
         }
@@ -604,34 +604,101 @@ static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
     return n;
 }
 
+/* ---- the wiring: sources gather into the batch, a before-sleep hook runs it ---- */
+
+static void s_on_clients(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    sv->sv_n = s_gather_clients(sv, sv->sv_n);
+}
+
+static void s_on_peer_router(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    sv->sv_n = s_gather_peer(sv, sv->sv_peers, -1, sv->sv_n, &sv->sv_peer_items);
+}
+
+static void s_on_dealer(ly_loop *lp, void *ctx)
+{
+    struct s_dealer_src *ds = ctx;
+    ly_server *sv = ds->ds_sv;
+    (void)lp;
+    sv->sv_n =
+        s_gather_peer(sv, sv->sv_dealers[ds->ds_peer], ds->ds_peer, sv->sv_n, &sv->sv_peer_items);
+}
+
+static void s_on_tick(ly_loop *lp, uint64_t now, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    ly_repl_tick(sv->sv_repl, now);
+}
+
+/* The group commit: what the sources gathered is executed, committed,
+ * answered, published. */
+static void s_on_batch(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    if (sv->sv_n > 0)
+        s_process(sv, sv->sv_n);
+    sv->sv_n = 0;
+    sv->sv_peer_items = 0;
+}
+
+/* Between batches, after the replies: the pages of what the log holds. */
+static void s_on_checkpoint(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    ly_store_checkpoint_due(sv->sv_store);
+}
+
+/* Waiting redemptions whose rights arrived or whose deadline passed start the
+ * next batch (before the clients gathered with it); else the loop wakes in
+ * time for the earliest deadline. */
+static void s_on_pending(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    uint64_t now = ly_loop_mono_ms();
+    sv->sv_n = s_gather_pending(sv, now);
+    if (sv->sv_n > 0)
+        ly_loop_wake(lp);
+    else if (ly_waits_count(sv->sv_waits) > 0)
+        ly_loop_wait_at_most(lp, ly_waits_timeout(sv->sv_waits, now, S_TICK_MS));
+}
+
+/* Sources in gathering order: clients, then peers (S_PEER_ITEMS_MAX). */
+static ly_err s_wire(ly_server *sv)
+{
+    ly_loop *lp = sv->sv_loop;
+    ly_err e;
+    if ((e = ly_loop_add_socket(lp, sv->sv_clients, s_on_clients, sv)) != LY_OK)
+        return e;
+    if (sv->sv_peers && (e = ly_loop_add_socket(lp, sv->sv_peers, s_on_peer_router, sv)) != LY_OK)
+        return e;
+    for (int i = 0; i < sv->sv_cf->cf_npeers; i++) {
+        sv->sv_dealer_src[i] = (struct s_dealer_src){sv, i};
+        if ((e = ly_loop_add_socket(lp, sv->sv_dealers[i], s_on_dealer, &sv->sv_dealer_src[i])) !=
+            LY_OK)
+            return e;
+    }
+    if ((e = ly_loop_add_timer(lp, S_TICK_MS, s_on_tick, sv)) != LY_OK ||
+        (e = ly_loop_add_before_sleep(lp, s_on_batch, sv)) != LY_OK ||
+        (e = ly_loop_add_before_sleep(lp, s_on_checkpoint, sv)) != LY_OK ||
+        (e = ly_loop_add_before_sleep(lp, s_on_pending, sv)) != LY_OK)
+        return e;
+    return LY_OK;
+}
+
 ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
 {
     LY_LOG(LY_INFO, "node.ready", "name=%s", sv->sv_cf->cf_name);
-    ly_repl_tick(sv->sv_repl, s_mono_ms());
-    while (!*stop) {
-        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll,
-                          ly_waits_timeout(sv->sv_waits, s_mono_ms(), S_TICK_MS));
-        if (rc < 0 && errno != EINTR) {
-            LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
-            return LY_EIO;
-        }
-        uint64_t now = s_mono_ms();
-        ly_repl_tick(sv->sv_repl, now);
-        uint32_t n = s_gather_pending(sv, now);
-        if (rc <= 0 && n == 0) {
-            ly_store_checkpoint_due(sv->sv_store);
-            continue;
-        }
-        int peer_items = 0;
-        n = s_gather_clients(sv, n);
-        if (sv->sv_peers)
-            n = s_gather_peer(sv, sv->sv_peers, -1, n, &peer_items);
-        for (int i = 0; i < sv->sv_cf->cf_npeers; i++)
-            n = s_gather_peer(sv, sv->sv_dealers[i], i, n, &peer_items);
-        if (n > 0)
-            s_process(sv, n);
-        /* Between batches, after the replies: the pages of what the log holds. */
-        ly_store_checkpoint_due(sv->sv_store);
+    if (ly_loop_run(sv->sv_loop, stop) != LY_OK) {
+        LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
+        return LY_EIO;
     }
     LY_LOG(LY_INFO, "node.stopping",
            "batches=%llu requests=%llu bad_frames=%llu bad_peer_messages=%llu "

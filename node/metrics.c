@@ -77,6 +77,19 @@ ly_metric *ly_metrics_counter(ly_metrics *reg, const char *name, const char *hel
     return s_add(reg, LY_METRIC_COUNTER, name, help, unit, labels);
 }
 
+int ly_metrics_counters(ly_metrics *reg, const ly_metric_def *defs, size_t n, void *base,
+                        const char *labels)
+{
+    for (size_t i = 0; i < n; i++) {
+        ly_metric *m = s_add(reg, LY_METRIC_COUNTER, defs[i].md_name, defs[i].md_help,
+                             defs[i].md_unit, labels);
+        if (!m)
+            return -1;
+        memcpy((char *)base + defs[i].md_offset, &m, sizeof m);
+    }
+    return 0;
+}
+
 ly_metric *ly_metrics_gauge(ly_metrics *reg, const char *name, const char *help, const char *unit,
                             const char *labels)
 {

@@ -69,6 +69,19 @@ ly_metric *ly_metrics_counter(ly_metrics *reg, const char *name, const char *hel
 ly_metric *ly_metrics_gauge(ly_metrics *reg, const char *name, const char *help, const char *unit,
                             const char *labels);
 
+/* A counter for ly_metrics_counters: where its pointer goes, and its names. */
+typedef struct ly_metric_def {
+    size_t md_offset; /* offsetof the `ly_metric *` field in the owner's struct */
+    const char *md_name, *md_help, *md_unit;
+} ly_metric_def;
+
+/* Register the `n` counters of table `defs`, all with `labels`, storing each
+ * one's pointer in the `ly_metric *` field at `base` + md_offset. 0, or
+ * -1 if one could not be registered (as ly_metrics_counter; the fields of the
+ * others may be set). */
+int ly_metrics_counters(ly_metrics *reg, const ly_metric_def *defs, size_t n, void *base,
+                        const char *labels);
+
 /* Register a histogram with `nbounds` (1..LY_METRIC_BOUNDS_MAX) finite
  * buckets of strictly ascending upper bounds `bounds` (copied); values above
  * the last go to the +Inf bucket. NULL as ly_metrics_counter, or if the bounds

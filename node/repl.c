@@ -1,5 +1,6 @@
 #include "node/repl.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,25 +86,54 @@ static void s_refresh_view(ly_repl *r)
     ly_store_abort(&t);
 }
 
-/* The per-peer series of peer `p`. 0, or -1 if one could not be registered. */
-static int s_peer_metrics(ly_metrics *reg, s_peer *p)
+#define S_COUNTER(type, field, name, help, unit)                                                   \
+    {                                                                                              \
+        offsetof(type, field), name, help, unit                                                    \
+    }
+static const ly_metric_def s_peer_counters[] = {
+    S_COUNTER(s_peer, p_sent, "loyal_peer_events_sent_total",
+              "events sent to the peer (live and catch-up)", "events"),
+    S_COUNTER(s_peer, p_received, "loyal_peer_events_received_total",
+              "events from the peer applied here", "events"),
+    S_COUNTER(s_peer, p_dropped, "loyal_peer_messages_dropped_total",
+              "messages to the peer dropped because they could not go at once", "messages"),
+    S_COUNTER(s_peer, p_duplicates, "loyal_peer_duplicates_total",
+              "events from the peer already held", "events"),
+    S_COUNTER(s_peer, p_gaps, "loyal_peer_gaps_total",
+              "events from the peer that did not follow (caught up later)", "events"),
+};
+
+static const ly_metric_def s_repl_counters[] = {
+    S_COUNTER(ly_repl, r_transfers_in, "loyal_transfers_received_total",
+              "rights transfers to this node applied", ""),
+    S_COUNTER(ly_repl, r_transfers_out, "loyal_transfers_sent_total",
+              "rights transfers this node gave", ""),
+    S_COUNTER(ly_repl, r_rights_asked, "loyal_rights_asked_total", "rights requests sent to peers",
+              "requests"),
+};
+
+/* Register r's metrics, those of each peer labelled peer="<id>". 0 or -1. */
+static int s_open_metrics(ly_repl *r, ly_metrics *reg)
 {
-    char lb[32];
-    snprintf(lb, sizeof lb, "peer=\"%u\"", p->p_conf->pc_id);
-    p->p_sent = ly_metrics_counter(reg, "loyal_peer_events_sent_total",
-                                   "events sent to the peer (live and catch-up)", "events", lb);
-    p->p_received = ly_metrics_counter(reg, "loyal_peer_events_received_total",
-                                       "events from the peer applied here", "events", lb);
-    p->p_dropped = ly_metrics_counter(reg, "loyal_peer_messages_dropped_total",
-                                      "messages to the peer dropped because they could not go "
-                                      "at once",
-                                      "messages", lb);
-    p->p_duplicates = ly_metrics_counter(reg, "loyal_peer_duplicates_total",
-                                         "events from the peer already held", "events", lb);
-    p->p_gaps = ly_metrics_counter(reg, "loyal_peer_gaps_total",
-                                   "events from the peer that did not follow (caught up later)",
-                                   "events", lb);
-    return p->p_sent && p->p_received && p->p_dropped && p->p_duplicates && p->p_gaps ? 0 : -1;
+    if (ly_metrics_counters(reg, s_repl_counters,
+                            sizeof s_repl_counters / sizeof s_repl_counters[0], r, NULL) != 0)
+        return -1;
+    r->r_lag = ly_metrics_histogram(reg, "loyal_repl_lag_ms",
+                                    "live events: wall time at the local commit minus the "
+                                    "origin's HLC",
+                                    "ms", NULL, s_lag_bounds,
+                                    sizeof s_lag_bounds / sizeof s_lag_bounds[0]);
+    if (!r->r_lag)
+        return -1;
+    for (int i = 0; i < r->r_npeers; i++) {
+        char lb[32];
+        snprintf(lb, sizeof lb, "peer=\"%u\"", r->r_peers[i].p_conf->pc_id);
+        if (ly_metrics_counters(reg, s_peer_counters,
+                                sizeof s_peer_counters / sizeof s_peer_counters[0], &r->r_peers[i],
+                                lb) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_service *svc,
@@ -121,28 +151,15 @@ ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_servi
     r->r_peers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *r->r_peers);
     r->r_evbuf = malloc(LY_PEER_EVENTS_MAX * sizeof *r->r_evbuf);
     r->r_out = malloc(sizeof *r->r_out);
-    r->r_transfers_in = ly_metrics_counter(reg, "loyal_transfers_received_total",
-                                           "rights transfers to this node applied", "", NULL);
-    r->r_transfers_out = ly_metrics_counter(reg, "loyal_transfers_sent_total",
-                                            "rights transfers this node gave", "", NULL);
-    r->r_rights_asked = ly_metrics_counter(reg, "loyal_rights_asked_total",
-                                           "rights requests sent to peers", "requests", NULL);
-    r->r_lag = ly_metrics_histogram(reg, "loyal_repl_lag_ms",
-                                    "live events: wall time at the local commit minus the "
-                                    "origin's HLC",
-                                    "ms", NULL, s_lag_bounds,
-                                    sizeof s_lag_bounds / sizeof s_lag_bounds[0]);
-    if (!r->r_peers || !r->r_evbuf || !r->r_out || !r->r_transfers_in || !r->r_transfers_out ||
-        !r->r_rights_asked || !r->r_lag) {
+    if (!r->r_peers || !r->r_evbuf || !r->r_out) {
         ly_repl_destroy(&r);
         return NULL;
     }
-    for (int i = 0; i < r->r_npeers; i++) {
+    for (int i = 0; i < r->r_npeers; i++)
         r->r_peers[i].p_conf = &cf->cf_peers[i];
-        if (s_peer_metrics(reg, &r->r_peers[i]) != 0) {
-            ly_repl_destroy(&r);
-            return NULL;
-        }
+    if (s_open_metrics(r, reg) != 0) {
+        ly_repl_destroy(&r);
+        return NULL;
     }
     s_refresh_view(r);
     return r;

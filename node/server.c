@@ -1,6 +1,7 @@
 #include "node/server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,27 +118,31 @@ static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg,
     return LY_OK;
 }
 
+#define S_COUNTER(field, name, help, unit)                                                         \
+    {                                                                                              \
+        offsetof(ly_server, field), name, help, unit                                               \
+    }
+static const ly_metric_def s_counters[] = {
+    S_COUNTER(sv_batches, "loyal_batches_total", "batches executed (one write transaction each)",
+              ""),
+    S_COUNTER(sv_requests, "loyal_requests_total",
+              "messages executed in batches (client requests and peer messages that carry "
+              "events)",
+              "messages"),
+    S_COUNTER(sv_dropped_replies, "loyal_replies_dropped_total",
+              "replies that could not be sent (client gone or not reading)", "replies"),
+    S_COUNTER(sv_bad_frames, "loyal_bad_frames_total", "client requests that did not decode",
+              "frames"),
+    S_COUNTER(sv_bad_peer, "loyal_bad_peer_messages_total", "peer messages dropped as malformed",
+              "messages"),
+};
+
 static ly_err s_open_metrics(ly_server *sv)
 {
-    ly_metrics *reg = sv->sv_metrics = ly_metrics_new();
-    if (!reg)
-        return LY_ENOMEM;
-    sv->sv_batches = ly_metrics_counter(reg, "loyal_batches_total",
-                                        "batches executed (one write transaction each)", "", NULL);
-    sv->sv_requests = ly_metrics_counter(reg, "loyal_requests_total",
-                                         "messages executed in batches (client requests and "
-                                         "peer messages that carry events)",
-                                         "messages", NULL);
-    sv->sv_dropped_replies = ly_metrics_counter(reg, "loyal_replies_dropped_total",
-                                                "replies that could not be sent (client gone "
-                                                "or not reading)",
-                                                "replies", NULL);
-    sv->sv_bad_frames = ly_metrics_counter(reg, "loyal_bad_frames_total",
-                                           "client requests that did not decode", "frames", NULL);
-    sv->sv_bad_peer = ly_metrics_counter(reg, "loyal_bad_peer_messages_total",
-                                         "peer messages dropped as malformed", "messages", NULL);
-    if (!sv->sv_batches || !sv->sv_requests || !sv->sv_dropped_replies || !sv->sv_bad_frames ||
-        !sv->sv_bad_peer)
+    sv->sv_metrics = ly_metrics_new();
+    if (!sv->sv_metrics ||
+        ly_metrics_counters(sv->sv_metrics, s_counters, sizeof s_counters / sizeof s_counters[0],
+                            sv, NULL) != 0)
         return LY_ENOMEM;
     return LY_OK;
 }

@@ -2,6 +2,7 @@
  * fixed buckets, a delta of two snapshots gives the percentiles of what was
  * observed between them, and labels make distinct series. */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "node/metrics.h"
@@ -110,6 +111,27 @@ Test(metrics, delta_snapshot_gives_recent_percentiles)
     ly_metric_snapshot(h, &d2);
     ly_metric_snap_delta(&d2, &d1);
     cr_assert_eq(ly_metric_quantile(h, &d2, 0.99), 100);
+    ly_metrics_destroy(&reg);
+}
+
+typedef struct s_owner {
+    ly_metric *o_a, *o_b;
+} s_owner;
+
+Test(metrics, counters_from_a_table)
+{
+    static const ly_metric_def defs[] = {
+        {offsetof(s_owner, o_a), "loyal_a_total", "a", ""},
+        {offsetof(s_owner, o_b), "loyal_b_total", "b", "events"},
+    };
+    ly_metrics *reg = ly_metrics_new();
+    s_owner o = {0};
+    cr_assert_eq(ly_metrics_counters(reg, defs, 2, &o, "peer=\"1\""), 0);
+    cr_assert(o.o_a && o.o_b);
+    cr_assert_eq(o.o_a, ly_metrics_find(reg, "loyal_a_total", "peer=\"1\""));
+    cr_assert_str_eq(o.o_b->mt_unit, "events");
+    /* Once per labels: the same table again is refused. */
+    cr_assert_eq(ly_metrics_counters(reg, defs, 2, &o, "peer=\"1\""), -1);
     ly_metrics_destroy(&reg);
 }
 

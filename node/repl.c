@@ -1,10 +1,12 @@
 #include "node/repl.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "node/metrics.h"
 
 typedef struct s_peer {
     const ly_peer_conf *p_conf;
@@ -28,16 +30,21 @@ typedef struct s_peer {
     uint64_t p_hlc, p_digest, p_events;
     uint32_t p_nvv;
     ly_vv_entry p_vv[LY_PEER_VV_MAX];
-    uint64_t p_sent, p_received, p_dropped, p_duplicates, p_gaps;
+    /* In the registry, labelled peer="<id>". */
+    ly_metric *p_sent, *p_received, *p_dropped, *p_duplicates, *p_gaps;
     uint64_t p_clamp_logged_ms;
 } s_peer;
 
 /* Replication lag: wall time at the local commit minus the event's HLC at the
- * origin, for every event applied from a peer's live batches (not catch-up);
- * 1 ms buckets up to 10 s (the last bucket holds everything slower). */
-#define S_LAG_BUCKETS   10001
+ * origin, for every event applied from a peer's live batches (not catch-up),
+ * in ms; a cumulative histogram in the registry (the last finite bucket, 10 s,
+ * stands for everything slower in the log line). */
 #define S_LAG_PENDING   8192
 #define S_LAG_REPORT_MS 10000
+
+static const uint64_t s_lag_bounds[] = {0,    1,    2,    3,    5,    7,    10,   15,  20,
+                                        30,   50,   70,   100,  150,  200,  300,  500, 700,
+                                        1000, 1500, 2000, 3000, 5000, 7000, 10000};
 
 struct ly_repl {
     const ly_config *r_cf;
@@ -45,7 +52,7 @@ struct ly_repl {
     ly_hlc *r_hlc;
     ly_service *r_svc;
     ly_repl_io r_io;
-    uint64_t r_transfers_in, r_transfers_out, r_rights_asked;
+    ly_metric *r_transfers_in, *r_transfers_out, *r_rights_asked;
     int r_npeers;
     s_peer *r_peers;
     uint64_t r_now;
@@ -57,8 +64,8 @@ struct ly_repl {
     ly_event *r_evbuf;                     /* LY_PEER_EVENTS_MAX events for sync replies */
     uint64_t r_pending_hlc[S_LAG_PENDING]; /* applied in this batch, not yet committed */
     uint32_t r_npending;
-    uint32_t *r_lag; /* histogram since the last report */
-    uint64_t r_lag_n;
+    ly_metric *r_lag;        /* cumulative */
+    ly_metric_snap r_lag_at; /* r_lag at the last `repl.lag` line */
     uint64_t r_lag_report_ms;
     ly_pmsg *r_out; /* scratch outgoing message */
 };
@@ -79,8 +86,58 @@ static void s_refresh_view(ly_repl *r)
     ly_store_abort(&t);
 }
 
+#define S_COUNTER(type, field, name, help, unit)                                                   \
+    {                                                                                              \
+        offsetof(type, field), name, help, unit                                                    \
+    }
+static const ly_metric_def s_peer_counters[] = {
+    S_COUNTER(s_peer, p_sent, "loyal_peer_events_sent_total",
+              "events sent to the peer (live and catch-up)", "events"),
+    S_COUNTER(s_peer, p_received, "loyal_peer_events_received_total",
+              "events from the peer applied here", "events"),
+    S_COUNTER(s_peer, p_dropped, "loyal_peer_messages_dropped_total",
+              "messages to the peer dropped because they could not go at once", "messages"),
+    S_COUNTER(s_peer, p_duplicates, "loyal_peer_duplicates_total",
+              "events from the peer already held", "events"),
+    S_COUNTER(s_peer, p_gaps, "loyal_peer_gaps_total",
+              "events from the peer that did not follow (caught up later)", "events"),
+};
+
+static const ly_metric_def s_repl_counters[] = {
+    S_COUNTER(ly_repl, r_transfers_in, "loyal_transfers_received_total",
+              "rights transfers to this node applied", ""),
+    S_COUNTER(ly_repl, r_transfers_out, "loyal_transfers_sent_total",
+              "rights transfers this node gave", ""),
+    S_COUNTER(ly_repl, r_rights_asked, "loyal_rights_asked_total", "rights requests sent to peers",
+              "requests"),
+};
+
+/* Register r's metrics, those of each peer labelled peer="<id>". 0 or -1. */
+static int s_open_metrics(ly_repl *r, ly_metrics *reg)
+{
+    if (ly_metrics_counters(reg, s_repl_counters,
+                            sizeof s_repl_counters / sizeof s_repl_counters[0], r, NULL) != 0)
+        return -1;
+    r->r_lag = ly_metrics_histogram(reg, "loyal_repl_lag_ms",
+                                    "live events: wall time at the local commit minus the "
+                                    "origin's HLC",
+                                    "ms", NULL, s_lag_bounds,
+                                    sizeof s_lag_bounds / sizeof s_lag_bounds[0]);
+    if (!r->r_lag)
+        return -1;
+    for (int i = 0; i < r->r_npeers; i++) {
+        char lb[32];
+        snprintf(lb, sizeof lb, "peer=\"%u\"", r->r_peers[i].p_conf->pc_id);
+        if (ly_metrics_counters(reg, s_peer_counters,
+                                sizeof s_peer_counters / sizeof s_peer_counters[0], &r->r_peers[i],
+                                lb) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_service *svc,
-                     const ly_repl_io *io)
+                     const ly_repl_io *io, ly_metrics *reg)
 {
     ly_repl *r = calloc(1, sizeof *r);
     if (!r)
@@ -94,13 +151,16 @@ ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_servi
     r->r_peers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *r->r_peers);
     r->r_evbuf = malloc(LY_PEER_EVENTS_MAX * sizeof *r->r_evbuf);
     r->r_out = malloc(sizeof *r->r_out);
-    r->r_lag = calloc(S_LAG_BUCKETS, sizeof *r->r_lag);
-    if (!r->r_peers || !r->r_evbuf || !r->r_out || !r->r_lag) {
+    if (!r->r_peers || !r->r_evbuf || !r->r_out) {
         ly_repl_destroy(&r);
         return NULL;
     }
     for (int i = 0; i < r->r_npeers; i++)
         r->r_peers[i].p_conf = &cf->cf_peers[i];
+    if (s_open_metrics(r, reg) != 0) {
+        ly_repl_destroy(&r);
+        return NULL;
+    }
     s_refresh_view(r);
     return r;
 }
@@ -112,7 +172,6 @@ void ly_repl_destroy(ly_repl **rp)
     free((*rp)->r_peers);
     free((*rp)->r_evbuf);
     free((*rp)->r_out);
-    free((*rp)->r_lag);
     free(*rp);
     *rp = NULL;
 }
@@ -125,7 +184,7 @@ int ly_repl_needs_txn(const ly_pmsg *m)
 
 uint64_t ly_repl_transfers_in(const ly_repl *r)
 {
-    return r->r_transfers_in;
+    return r->r_transfers_in->mt_value;
 }
 
 /* ---- sending ---- */
@@ -158,7 +217,7 @@ static int s_to_dealer(ly_repl *r, int pi, const ly_pmsg *m)
     int rc = r->r_io.io_send_dealer(r->r_io.io_ctx, pi, buf, len);
     free(buf);
     if (rc != 0)
-        r->r_peers[pi].p_dropped++;
+        ly_metric_inc(r->r_peers[pi].p_dropped);
     return rc;
 }
 
@@ -319,7 +378,7 @@ static void s_count(ly_repl *r, s_peer *p, const ly_event *ev, int live, ly_appl
         if (live && r->r_npending < S_LAG_PENDING)
             r->r_pending_hlc[r->r_npending++] = LY_HLC_MS(ev->ev_hlc);
         if (ev->ev_type == LY_EV_TRANSFER && ev->ev_to == r->r_cf->cf_node_id)
-            r->r_transfers_in++;
+            ly_metric_inc(r->r_transfers_in);
         s_merge_clock(r, p, ev->ev_hlc);
         if (ev->ev_origin == r->r_cf->cf_node_id)
             LY_LOG(LY_WARN, "peer.own_event",
@@ -371,12 +430,12 @@ static ly_err s_apply(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t)
     }
     free(done);
     gaps += left; /* gaps, or waiting for a transfer: catch-up brings what is missing */
-    p->p_received += applied;
-    p->p_duplicates += dups;
+    ly_metric_add(p->p_received, applied);
+    ly_metric_add(p->p_duplicates, dups);
     if (applied)
         p->p_uncommitted = 1;
     if (gaps) {
-        p->p_gaps += gaps;
+        ly_metric_add(p->p_gaps, gaps);
         p->p_need_sync = 1;
         LY_LOG(LY_DEBUG, "peer.gap", "peer=%s events=%llu: catching up", p->p_conf->pc_name,
                (unsigned long long)gaps);
@@ -517,9 +576,9 @@ static void s_serve_sync(ly_repl *r, s_peer *p, const ly_peer_addr *from, const 
     out->pm_nevents = (uint32_t)n;
     out->pm_more = (uint8_t)more;
     if (s_to_router(r, from->pa_ident, from->pa_ident_len, out) == 0)
-        p->p_sent += n;
+        ly_metric_add(p->p_sent, n);
     else
-        p->p_dropped++;
+        ly_metric_inc(p->p_dropped);
     out->pm_events = NULL; /* borrowed */
     out->pm_nevents = 0;
     LY_LOG(LY_DEBUG, "peer.sync_served", "peer=%s events=%zu more=%d", p->p_conf->pc_name, n, more);
@@ -584,7 +643,7 @@ static ly_err s_give(ly_repl *r, s_peer *p, const ly_pmsg *m, ly_txn *t, ly_evli
                                       &created->el_ev[created->el_n], &made);
     if (e == LY_OK && made) {
         created->el_n++;
-        r->r_transfers_out++;
+        ly_metric_inc(r->r_transfers_out);
         LY_LOG(LY_DEBUG, "rights.given", "peer=%s customer=%s points=%lld", p->p_conf->pc_name,
                m->pm_customer, (long long)created->el_ev[created->el_n - 1].ev_points);
     }
@@ -699,7 +758,7 @@ int ly_repl_want_rights(ly_repl *r, const ly_cust *c, int64_t need)
         if (s_to_dealer(r, pi, m) == 0) {
             need -= m->pm_points;
             sent++;
-            r->r_rights_asked++;
+            ly_metric_inc(r->r_rights_asked);
         }
     }
     return sent;
@@ -709,44 +768,31 @@ static void s_lag_record(ly_repl *r, int committed)
 {
     if (committed && r->r_npending) {
         uint64_t now = ly_wall_ms();
-        for (uint32_t i = 0; i < r->r_npending; i++) {
-            uint64_t lag = now > r->r_pending_hlc[i] ? now - r->r_pending_hlc[i] : 0;
-            r->r_lag[lag < S_LAG_BUCKETS - 1 ? lag : S_LAG_BUCKETS - 1]++;
-        }
-        r->r_lag_n += r->r_npending;
+        for (uint32_t i = 0; i < r->r_npending; i++)
+            ly_metric_observe(r->r_lag, now > r->r_pending_hlc[i] ? now - r->r_pending_hlc[i] : 0);
     }
     r->r_npending = 0;
 }
 
-static uint64_t s_lag_pct(const ly_repl *r, double q)
-{
-    uint64_t want = (uint64_t)(q * (double)r->r_lag_n), seen = 0;
-    for (uint64_t b = 0; b < S_LAG_BUCKETS; b++) {
-        seen += r->r_lag[b];
-        if (seen > want)
-            return b;
-    }
-    return S_LAG_BUCKETS - 1;
-}
-
-/* Every 10 s with traffic: one log line with the replication lag percentiles. */
+/* Every 10 s with traffic: one log line with the replication lag percentiles
+ * of the events since the last line (a delta of the cumulative histogram). */
 static void s_lag_report(ly_repl *r)
 {
     if (r->r_now - r->r_lag_report_ms < S_LAG_REPORT_MS)
         return;
     r->r_lag_report_ms = r->r_now;
-    if (r->r_lag_n == 0)
+    ly_metric_snap d;
+    ly_metric_snapshot(r->r_lag, &d);
+    ly_metric_snap_delta(&d, &r->r_lag_at);
+    if (d.ms_count == 0)
         return;
-    uint64_t max = 0;
-    for (uint64_t b = 0; b < S_LAG_BUCKETS; b++)
-        if (r->r_lag[b])
-            max = b;
+    ly_metric_snapshot(r->r_lag, &r->r_lag_at);
     LY_LOG(LY_INFO, "repl.lag", "events=%llu p50_ms=%llu p90_ms=%llu p99_ms=%llu max_ms=%llu",
-           (unsigned long long)r->r_lag_n, (unsigned long long)s_lag_pct(r, 0.50),
-           (unsigned long long)s_lag_pct(r, 0.90), (unsigned long long)s_lag_pct(r, 0.99),
-           (unsigned long long)max);
-    memset(r->r_lag, 0, S_LAG_BUCKETS * sizeof *r->r_lag);
-    r->r_lag_n = 0;
+           (unsigned long long)d.ms_count,
+           (unsigned long long)ly_metric_quantile(r->r_lag, &d, 0.50),
+           (unsigned long long)ly_metric_quantile(r->r_lag, &d, 0.90),
+           (unsigned long long)ly_metric_quantile(r->r_lag, &d, 0.99),
+           (unsigned long long)ly_metric_highest(r->r_lag, &d));
 }
 
 void ly_repl_after_commit(ly_repl *r, int committed, const ly_event *evs, size_t n)
@@ -773,7 +819,7 @@ void ly_repl_after_commit(ly_repl *r, int committed, const ly_event *evs, size_t
                 m->pm_events = (ly_event *)(evs + off);
                 m->pm_nevents = (uint32_t)k;
                 if (s_to_dealer(r, i, m) == 0)
-                    p->p_sent += k;
+                    ly_metric_add(p->p_sent, k);
                 m->pm_events = NULL;
                 m->pm_nevents = 0;
             }
@@ -824,9 +870,10 @@ ly_err ly_repl_status(ly_repl *r, ly_txn *t, ly_node_status *ns)
     if (nvv > LY_PEER_VV_MAX)
         nvv = LY_PEER_VV_MAX;
     snprintf(ns->ns_client, sizeof ns->ns_client, "%s", r->r_cf->cf_advertise);
-    ns->ns_transfers_sent = r->r_transfers_out;
-    ns->ns_transfers_received = r->r_transfers_in;
-    ns->ns_rights_asked = r->r_rights_asked;
+    /* Counters: read from the registry, never reset. */
+    ns->ns_transfers_sent = r->r_transfers_out->mt_value;
+    ns->ns_transfers_received = r->r_transfers_in->mt_value;
+    ns->ns_rights_asked = r->r_rights_asked->mt_value;
     ns->ns_npeers = 0;
     if (r->r_npeers == 0)
         return LY_OK;
@@ -846,9 +893,9 @@ ly_err ly_repl_status(ly_repl *r, ly_txn *t, ly_node_status *ns)
             p->p_session && p->p_last_heard_ms && r->r_now - p->p_last_heard_ms < LY_PEER_DOWN_MS;
         ps->ps_digest = p->p_digest;
         ps->ps_events = p->p_events;
-        ps->ps_sent = p->p_sent;
-        ps->ps_received = p->p_received;
-        ps->ps_dropped = p->p_dropped;
+        ps->ps_sent = p->p_sent->mt_value;
+        ps->ps_received = p->p_received->mt_value;
+        ps->ps_dropped = p->p_dropped->mt_value;
         if (p->p_have_hb) {
             ps->ps_behind = s_vv_ahead(vv, (uint32_t)nvv, p->p_vv, p->p_nvv);
             ps->ps_missing = s_vv_ahead(p->p_vv, p->p_nvv, vv, (uint32_t)nvv);

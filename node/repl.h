@@ -17,9 +17,11 @@
  *  - answers sync-reqs with the events the asker lacks, of every origin held;
  *  - publishes this node's new events after each commit, and a heartbeat to
  *    every peer once a second (version vector, HLC, digest);
- *  - keeps per-peer status for `loyalctl status`, and logs the replication
- *    lag of live events (origin HLC to local commit) every 10 s as `repl.lag`
- *    p50/p90/p99.
+ *  - keeps per-peer status for `loyalctl status`, its counters in the metrics
+ *    registry (per peer labelled `peer="<id>"`), and the replication lag of
+ *    live events (origin HLC to local commit) as the cumulative histogram
+ *    loyal_repl_lag_ms; every 10 s with traffic it logs `repl.lag` p50/p90/p99
+ *    of the events since the last line (a delta: nothing is reset).
  * Sends never block: a message that cannot be sent now is dropped and counted;
  * the receiver sees the gap and repairs it by catch-up. */
 #ifndef LY_REPL_H
@@ -31,6 +33,7 @@
 #include "common/config.h"
 #include "common/hlc.h"
 #include "common/store.h"
+#include "node/metrics.h"
 #include "node/service.h"
 #include "proto/msg.h"
 #include "proto/peer.h"
@@ -66,10 +69,12 @@ typedef struct ly_repl_io {
 } ly_repl_io;
 
 /* A replication state for node `cf` over `store`; `svc` creates the transfers
- * it gives. `cf`, `store`, `hlc`, `svc` are borrowed and must outlive it. NULL
- * on ENOMEM. */
+ * it gives. Registers its metrics in `reg` (loyal_transfers_*_total,
+ * loyal_rights_asked_total, loyal_repl_lag_ms, loyal_peer_*_total{peer}):
+ * once per registry. `cf`, `store`, `hlc`, `svc`, `reg` are borrowed and must
+ * outlive it. NULL on ENOMEM or if its metrics are already in `reg`. */
 ly_repl *ly_repl_new(const ly_config *cf, ly_store *store, ly_hlc *hlc, ly_service *svc,
-                     const ly_repl_io *io);
+                     const ly_repl_io *io, ly_metrics *reg);
 void ly_repl_destroy(ly_repl **rp);
 
 /* 1 if the message needs the write transaction (it carries events to apply, or

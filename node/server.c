@@ -1,17 +1,20 @@
 #include "node/server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "node/loop.h"
+#include "node/metrics.h"
 #include "node/repl.h"
 #include "node/service.h"
+#include "node/waits.h"
 #include "proto/codec.h"
 #include "proto/peer.h"
 
@@ -37,16 +40,7 @@ typedef struct s_item {
     int it_short;         /* client: refused for lack of local rights (nothing written) */
 } s_item;
 
-/* A redemption waiting for rights from peers, with its client. */
-typedef struct s_pending {
-    uint8_t pe_ident[S_IDENT_MAX];
-    size_t pe_ident_len;
-    ly_req pe_req;
-    uint64_t pe_deadline;
-} s_pending;
-
-#define S_PREFETCH_SLOTS 64
-#define S_PREFETCH_MS    2000 /* a customer's rights are fetched at most this often */
+_Static_assert(S_IDENT_MAX == LY_WAITS_IDENT_MAX, "a waiting request keeps its client's ident");
 
 struct ly_server {
     const ly_config *sv_cf;
@@ -58,30 +52,21 @@ struct ly_server {
     void *sv_clients;  /* ROUTER on listen */
     void *sv_peers;    /* ROUTER on peer_listen (NULL without peers) */
     void **sv_dealers; /* one DEALER per configured peer */
-    zmq_pollitem_t *sv_poll;
-    int sv_npoll;
+    ly_loop *sv_loop;
+    struct s_dealer_src {
+        ly_server *ds_sv;
+        int ds_peer;
+    } * sv_dealer_src; /* the context of each DEALER's source */
     s_item *sv_batch;
     uint32_t sv_batch_cap;
+    uint32_t sv_n;        /* items gathered for the next batch */
+    int sv_peer_items;    /* of which peer messages */
     ly_rep *sv_rep;       /* scratch reply */
     ly_evlist sv_created; /* this node's events created in the current batch */
-    s_pending *sv_pending;
-    uint32_t sv_npending, sv_pending_cap;
-    uint64_t sv_seen_transfers;
-    struct {
-        char pf_customer[LY_ID_MAX + 1];
-        uint64_t pf_at;
-    } sv_prefetch[S_PREFETCH_SLOTS];
-    int sv_prefetch_next;
-    ly_cust *sv_cust; /* scratch */
-    uint64_t sv_batches, sv_requests, sv_dropped_replies, sv_bad_frames, sv_bad_peer;
+    ly_waits *sv_waits;   /* redemptions waiting for rights; the prefetch */
+    ly_metrics *sv_metrics;
+    ly_metric *sv_batches, *sv_requests, *sv_dropped_replies, *sv_bad_frames, *sv_bad_peer;
 };
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
-}
 
 static void s_set_int(void *sock, int opt, int v)
 {
@@ -108,7 +93,8 @@ static int s_send_router(void *ctx, const uint8_t *ident, size_t ident_len, cons
 static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
 {
     ly_server *sv = ctx;
-    ns->ns_rights_pending = sv->sv_npending;
+    const ly_metric *pending = ly_metrics_find(sv->sv_metrics, "loyal_rights_pending", NULL);
+    ns->ns_rights_pending = pending && pending->mt_gauge > 0 ? (uint64_t)pending->mt_gauge : 0;
     return ly_repl_status(sv->sv_repl, t, ns);
 }
 
@@ -132,13 +118,44 @@ static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg,
     return LY_OK;
 }
 
+#define S_COUNTER(field, name, help, unit)                                                         \
+    {                                                                                              \
+        offsetof(ly_server, field), name, help, unit                                               \
+    }
+static const ly_metric_def s_counters[] = {
+    S_COUNTER(sv_batches, "loyal_batches_total", "batches executed (one write transaction each)",
+              ""),
+    S_COUNTER(sv_requests, "loyal_requests_total",
+              "messages executed in batches (client requests and peer messages that carry "
+              "events)",
+              "messages"),
+    S_COUNTER(sv_dropped_replies, "loyal_replies_dropped_total",
+              "replies that could not be sent (client gone or not reading)", "replies"),
+    S_COUNTER(sv_bad_frames, "loyal_bad_frames_total", "client requests that did not decode",
+              "frames"),
+    S_COUNTER(sv_bad_peer, "loyal_bad_peer_messages_total", "peer messages dropped as malformed",
+              "messages"),
+};
+
+static ly_err s_open_metrics(ly_server *sv)
+{
+    sv->sv_metrics = ly_metrics_new();
+    if (!sv->sv_metrics ||
+        ly_metrics_counters(sv->sv_metrics, s_counters, sizeof s_counters / sizeof s_counters[0],
+                            sv, NULL) != 0)
+        return LY_ENOMEM;
+    return LY_OK;
+}
+
 static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
 {
     const ly_config *cf = sv->sv_cf;
     ly_repl_io io = {sv, s_send_dealer, s_send_router};
-    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &sv->sv_service, &io);
+    sv->sv_repl = ly_repl_new(cf, sv->sv_store, &sv->sv_hlc, &sv->sv_service, &io, sv->sv_metrics);
     sv->sv_dealers = calloc((size_t)(cf->cf_npeers ? cf->cf_npeers : 1), sizeof *sv->sv_dealers);
-    if (!sv->sv_repl || !sv->sv_dealers)
+    if (sv->sv_repl)
+        sv->sv_waits = ly_waits_new(cf, sv->sv_repl, sv->sv_metrics);
+    if (!sv->sv_repl || !sv->sv_waits || !sv->sv_dealers)
         return LY_ENOMEM;
     sv->sv_service.sv_status_hook = s_status_hook;
     sv->sv_service.sv_status_ctx = sv;
@@ -170,6 +187,8 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
     }
     return LY_OK;
 }
+
+static ly_err s_wire(ly_server *sv);
 
 ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why_len)
 {
@@ -209,25 +228,20 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     /* Each client request creates at most one event, each peer message at most one. */
     sv->sv_created.el_cap = sv->sv_batch_cap;
     sv->sv_created.el_ev = malloc(sv->sv_created.el_cap * sizeof *sv->sv_created.el_ev);
-    sv->sv_pending_cap = cf->cf_batch_max < 256 ? cf->cf_batch_max : 256;
-    sv->sv_pending = calloc(sv->sv_pending_cap, sizeof *sv->sv_pending);
-    sv->sv_cust = malloc(sizeof *sv->sv_cust);
-    sv->sv_poll = calloc((size_t)cf->cf_npeers + 2, sizeof *sv->sv_poll);
+    sv->sv_dealer_src = calloc((size_t)cf->cf_npeers + 1, sizeof *sv->sv_dealer_src);
+    sv->sv_loop = ly_loop_new();
     sv->sv_ctx = zmq_ctx_new();
-    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_pending || !sv->sv_cust ||
-        !sv->sv_poll || !sv->sv_ctx) {
+    if (!sv->sv_batch || !sv->sv_rep || !sv->sv_created.el_ev || !sv->sv_dealer_src ||
+        !sv->sv_loop || !sv->sv_ctx) {
         e = LY_ENOMEM;
         goto fail;
     }
     if ((e = s_bind(sv, &sv->sv_clients, cf->cf_listen, LY_FRAME_MAX, why, why_len)) != LY_OK)
         goto fail;
-    if ((e = s_open_peers(sv, why, why_len)) != LY_OK)
+    if ((e = s_open_metrics(sv)) != LY_OK || (e = s_open_peers(sv, why, why_len)) != LY_OK)
         goto fail;
-    sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_clients, 0, ZMQ_POLLIN, 0};
-    if (sv->sv_peers)
-        sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_peers, 0, ZMQ_POLLIN, 0};
-    for (int i = 0; i < cf->cf_npeers; i++)
-        sv->sv_poll[sv->sv_npoll++] = (zmq_pollitem_t){sv->sv_dealers[i], 0, ZMQ_POLLIN, 0};
+    if ((e = s_wire(sv)) != LY_OK)
+        goto fail;
     LY_LOG(LY_INFO, "node.listening",
            "id=%u name=%s listen=%s peer_listen=%s peers=%d data_dir=%s incarnation=%u "
            "events=%llu customers=%llu program=%u",
@@ -273,14 +287,15 @@ void ly_server_destroy(ly_server **svp)
             s_item_clear(&sv->sv_batch[i]);
         free(sv->sv_batch);
     }
+    ly_waits_destroy(&sv->sv_waits);
     ly_repl_destroy(&sv->sv_repl);
     free(sv->sv_dealers);
-    free(sv->sv_poll);
+    free(sv->sv_dealer_src);
+    ly_loop_destroy(&sv->sv_loop);
     free(sv->sv_rep);
     free(sv->sv_created.el_ev);
-    free(sv->sv_pending);
-    free(sv->sv_cust);
     ly_store_close(&sv->sv_store);
+    ly_metrics_destroy(&sv->sv_metrics);
     free(sv);
     *svp = NULL;
 }
@@ -361,37 +376,20 @@ static int s_recv(void *sock, uint8_t *ident, size_t *ident_len, zmq_msg_t *body
     return 1;
 }
 
-/* The waiting redemption with transaction id `txn`, or NULL. */
-static s_pending *s_find_pending(ly_server *sv, const char *txn)
-{
-    for (uint32_t i = 0; i < sv->sv_npending; i++)
-        if (strcmp(sv->sv_pending[i].pe_req.rq_txn, txn) == 0)
-            return &sv->sv_pending[i];
-    return NULL;
-}
-
-/* A retry of a transaction that is still waiting for rights must not be
- * answered on its own (the waiting copy may commit later): it takes the
- * waiting copy's place, so the one answer goes to the newest request. Returns
- * 1 if `it` was attached (it is then no item of the batch). */
+/* A retry of a transaction that is still waiting for rights is answered with
+ * its waiting copy (ly_waits_attach). Returns 1 if `it` was attached (it is
+ * then no item of the batch); a different payload gets a conflict reply. */
 static int s_attach_pending(ly_server *sv, s_item *it)
 {
-    if (!ly_msgtype_is_mutation(it->it_req.rq_type))
-        return 0;
-    s_pending *pe = s_find_pending(sv, it->it_req.rq_txn);
-    if (!pe)
-        return 0;
-    if (ly_req_fingerprint(&pe->pe_req) != ly_req_fingerprint(&it->it_req)) {
+    int rc = ly_waits_attach(sv->sv_waits, &it->it_req, it->it_ident, it->it_ident_len);
+    if (rc < 0) {
         it->it_decoded = 0;
         s_error_reply(sv, it, it->it_req.rq_type, it->it_req.rq_id, LY_ECONFLICT,
                       "transaction id already used for a different request that is waiting "
                       "for points from other branches");
         return 0;
     }
-    memcpy(pe->pe_ident, it->it_ident, it->it_ident_len);
-    pe->pe_ident_len = it->it_ident_len;
-    pe->pe_req.rq_id = it->it_req.rq_id;
-    return 1;
+    return rc;
 }
 
 /* Read ready client requests into the batch. */
@@ -410,7 +408,7 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
         it->it_deadline = 0;
         it->it_defer = 0;
         if (rc == -2) {
-            sv->sv_bad_frames++;
+            ly_metric_inc(sv->sv_bad_frames);
             s_error_reply(sv, it, 0, 0, LY_EPROTO, "a request is exactly one frame");
         } else {
             char why[200] = "";
@@ -424,7 +422,7 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
                     continue; /* answered with its waiting copy */
                 }
             } else {
-                sv->sv_bad_frames++;
+                ly_metric_inc(sv->sv_bad_frames);
                 uint64_t id = ly_req_peek_id(data, len);
                 LY_LOG(LY_INFO, "client.bad_request", "error=%s id=%llu why=\"%s\"", ly_errname(e),
                        (unsigned long long)id, why);
@@ -448,7 +446,7 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
         if (rc == 0)
             break;
         if (rc < 0) {
-            sv->sv_bad_peer++;
+            ly_metric_inc(sv->sv_bad_peer);
             LY_LOG(LY_WARN, "peer.bad_frame", "channel=%s: not one frame; dropped",
                    dealer < 0 ? "push" : "reply");
             continue;
@@ -459,7 +457,7 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
                      : LY_ENOMEM;
         zmq_msg_close(&body);
         if (e != LY_OK) {
-            sv->sv_bad_peer++;
+            ly_metric_inc(sv->sv_bad_peer);
             LY_LOG(LY_WARN, "peer.bad_message", "channel=%s error=%s why=\"%s\"; dropped",
                    dealer < 0 ? "push" : "reply", ly_errname(e), why);
             if (m) {
@@ -484,55 +482,6 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
         n++;
     }
     return n;
-}
-
-/* Ask peers for the rights a request lacks. Returns 1 if anyone was asked. */
-static int s_want_rights(ly_server *sv, ly_txn *t, const char *customer, int64_t need)
-{
-    if (need <= 0 || sv->sv_cf->cf_npeers == 0)
-        return 0;
-    if (ly_store_cust_get(t, customer, sv->sv_cust) != LY_OK)
-        return 0;
-    return ly_repl_want_rights(sv->sv_repl, sv->sv_cust, need) > 0;
-}
-
-/* A cashier scanned the card: start moving the customer's rights here, so the
- * redemption that may follow needs no wait. At most once per S_PREFETCH_MS. */
-static void s_prefetch(ly_server *sv, ly_txn *t, const ly_rep *rp)
-{
-    uint64_t now = s_mono_ms();
-    if (rp->rp_local_rights >= rp->rp_balance)
-        return;
-    for (int i = 0; i < S_PREFETCH_SLOTS; i++)
-        if (now - sv->sv_prefetch[i].pf_at < S_PREFETCH_MS &&
-            strcmp(sv->sv_prefetch[i].pf_customer, rp->rp_customer) == 0)
-            return;
-    if (!s_want_rights(sv, t, rp->rp_customer, rp->rp_balance - rp->rp_local_rights))
-        return;
-    ly_strlcpy(sv->sv_prefetch[sv->sv_prefetch_next].pf_customer, rp->rp_customer,
-               sizeof sv->sv_prefetch[0].pf_customer);
-    sv->sv_prefetch[sv->sv_prefetch_next].pf_at = now;
-    sv->sv_prefetch_next = (sv->sv_prefetch_next + 1) % S_PREFETCH_SLOTS;
-}
-
-/* A request refused for lack of local rights: wait for them (no reply now) if
- * peers hold some and can be asked, until the item's deadline. */
-static void s_maybe_defer(ly_server *sv, ly_txn *t, s_item *it, const ly_rep *rp)
-{
-    uint64_t now = s_mono_ms();
-    if (sv->sv_cf->cf_rights_wait_ms == 0)
-        return;
-    if (it->it_deadline) {
-        it->it_defer = now < it->it_deadline; /* asked already: wait on */
-        return;
-    }
-    int64_t want =
-        it->it_req.rq_type == LY_MSG_REDEEM ? it->it_req.rq_amount : -it->it_req.rq_amount;
-    if (sv->sv_npending >= sv->sv_pending_cap ||
-        !s_want_rights(sv, t, it->it_req.rq_customer, want - rp->rp_available))
-        return;
-    it->it_deadline = now + sv->sv_cf->cf_rights_wait_ms;
-    it->it_defer = 1;
 }
 
 /* Execute the batch in one transaction and commit it. */
@@ -566,10 +515,11 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
                 sv->sv_created.el_n += (size_t)created;
                 it->it_short = rp->rp_err == LY_EINSUFFICIENT_LOCAL;
                 if (it->it_short)
-                    s_maybe_defer(sv, t, it, rp);
+                    it->it_defer = ly_waits_defer(sv->sv_waits, t, &it->it_req, rp,
+                                                  &it->it_deadline, ly_loop_mono_ms());
                 else if (rp->rp_err == LY_OK && it->it_req.rq_type == LY_MSG_CUSTOMER &&
                          it->it_req.rq_prefetch)
-                    s_prefetch(sv, t, rp);
+                    ly_waits_prefetch(sv->sv_waits, t, rp, ly_loop_mono_ms());
             }
             ly_rep_fini(rp);
         }
@@ -595,13 +545,10 @@ static void s_send_replies(ly_server *sv, uint32_t n)
             s_item_clear(it);
             continue;
         }
-        if (!it->it_peer && it->it_defer && sv->sv_npending < sv->sv_pending_cap) {
+        if (!it->it_peer && it->it_defer &&
+            ly_waits_park(sv->sv_waits, &it->it_req, it->it_ident, it->it_ident_len,
+                          it->it_deadline) == 0) {
             /* Waits for rights: answered by a later batch. */
-            s_pending *pe = &sv->sv_pending[sv->sv_npending++];
-            memcpy(pe->pe_ident, it->it_ident, it->it_ident_len);
-            pe->pe_ident_len = it->it_ident_len;
-            pe->pe_req = it->it_req;
-            pe->pe_deadline = it->it_deadline;
             s_item_clear(it);
             it->it_defer = 0;
             continue;
@@ -611,7 +558,7 @@ static void s_send_replies(ly_server *sv, uint32_t n)
                  0 ||
              zmq_send(sv->sv_clients, it->it_reply, it->it_reply_len, ZMQ_DONTWAIT) < 0)) {
             /* The client is gone or does not read: its reply is dropped, nobody waits. */
-            sv->sv_dropped_replies++;
+            ly_metric_inc(sv->sv_dropped_replies);
             LY_LOG(LY_DEBUG, "client.reply_dropped", "error=\"%s\"", zmq_strerror(errno));
         }
         s_item_clear(it);
@@ -639,87 +586,132 @@ static void s_process(ly_server *sv, uint32_t n)
     /* Acknowledge, then publish: both only after the commit. */
     s_send_replies(sv, n);
     ly_repl_after_commit(sv->sv_repl, e == LY_OK, sv->sv_created.el_ev, sv->sv_created.el_n);
-    sv->sv_batches++;
-    sv->sv_requests += n;
+    ly_metric_inc(sv->sv_batches);
+    ly_metric_add(sv->sv_requests, n);
 }
 
 /* Put the waiting redemptions back into the batch when rights arrived or a
  * deadline passed. Returns the batch size. */
 static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
 {
-    if (sv->sv_npending == 0)
-        return 0;
-    uint64_t in = ly_repl_transfers_in(sv->sv_repl);
-    int due = in != sv->sv_seen_transfers;
-    for (uint32_t i = 0; i < sv->sv_npending && !due; i++)
-        due = sv->sv_pending[i].pe_deadline <= now;
-    if (!due)
-        return 0;
-    sv->sv_seen_transfers = in;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < sv->sv_npending; i++, n++) {
-        s_item *it = &sv->sv_batch[n];
-        const s_pending *pe = &sv->sv_pending[i];
+    uint32_t n;
+    const ly_wait *wt = ly_waits_take(sv->sv_waits, now, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        s_item *it = &sv->sv_batch[i];
         it->it_peer = 0;
         it->it_decoded = 1;
         it->it_defer = 0;
-        memcpy(it->it_ident, pe->pe_ident, pe->pe_ident_len);
-        it->it_ident_len = pe->pe_ident_len;
-        it->it_req = pe->pe_req;
-        it->it_deadline = pe->pe_deadline;
+        memcpy(it->it_ident, wt[i].wt_ident, wt[i].wt_ident_len);
+        it->it_ident_len = wt[i].wt_ident_len;
+        it->it_req = wt[i].wt_req;
+        it->it_deadline = wt[i].wt_deadline;
     }
-    sv->sv_npending = 0;
     return n;
 }
 
-static int s_poll_timeout(const ly_server *sv, uint64_t now)
+/* ---- the wiring: sources gather into the batch, a before-sleep hook runs it ---- */
+
+static void s_on_clients(ly_loop *lp, void *ctx)
 {
-    /* Rights arrived for a waiting redemption: answer it now, not at the next tick. */
-    if (sv->sv_npending > 0 && ly_repl_transfers_in(sv->sv_repl) != sv->sv_seen_transfers)
-        return 0;
-    uint64_t wait = S_TICK_MS;
-    for (uint32_t i = 0; i < sv->sv_npending; i++) {
-        uint64_t d = sv->sv_pending[i].pe_deadline;
-        uint64_t left = d > now ? d - now : 0;
-        if (left < wait)
-            wait = left;
+    ly_server *sv = ctx;
+    (void)lp;
+    sv->sv_n = s_gather_clients(sv, sv->sv_n);
+}
+
+static void s_on_peer_router(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    sv->sv_n = s_gather_peer(sv, sv->sv_peers, -1, sv->sv_n, &sv->sv_peer_items);
+}
+
+static void s_on_dealer(ly_loop *lp, void *ctx)
+{
+    struct s_dealer_src *ds = ctx;
+    ly_server *sv = ds->ds_sv;
+    (void)lp;
+    sv->sv_n =
+        s_gather_peer(sv, sv->sv_dealers[ds->ds_peer], ds->ds_peer, sv->sv_n, &sv->sv_peer_items);
+}
+
+static void s_on_tick(ly_loop *lp, uint64_t now, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    ly_repl_tick(sv->sv_repl, now);
+}
+
+/* The group commit: what the sources gathered is executed, committed,
+ * answered, published. */
+static void s_on_batch(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    if (sv->sv_n > 0)
+        s_process(sv, sv->sv_n);
+    sv->sv_n = 0;
+    sv->sv_peer_items = 0;
+}
+
+/* Between batches, after the replies: the pages of what the log holds. */
+static void s_on_checkpoint(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    ly_store_checkpoint_due(sv->sv_store);
+}
+
+/* Waiting redemptions whose rights arrived or whose deadline passed start the
+ * next batch (before the clients gathered with it); else the loop wakes in
+ * time for the earliest deadline. */
+static void s_on_pending(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    uint64_t now = ly_loop_mono_ms();
+    sv->sv_n = s_gather_pending(sv, now);
+    if (sv->sv_n > 0)
+        ly_loop_wake(lp);
+    else if (ly_waits_count(sv->sv_waits) > 0)
+        ly_loop_wait_at_most(lp, ly_waits_timeout(sv->sv_waits, now, S_TICK_MS));
+}
+
+/* Sources in gathering order: clients, then peers (S_PEER_ITEMS_MAX). */
+static ly_err s_wire(ly_server *sv)
+{
+    ly_loop *lp = sv->sv_loop;
+    ly_err e;
+    if ((e = ly_loop_add_socket(lp, sv->sv_clients, s_on_clients, sv)) != LY_OK)
+        return e;
+    if (sv->sv_peers && (e = ly_loop_add_socket(lp, sv->sv_peers, s_on_peer_router, sv)) != LY_OK)
+        return e;
+    for (int i = 0; i < sv->sv_cf->cf_npeers; i++) {
+        sv->sv_dealer_src[i] = (struct s_dealer_src){sv, i};
+        if ((e = ly_loop_add_socket(lp, sv->sv_dealers[i], s_on_dealer, &sv->sv_dealer_src[i])) !=
+            LY_OK)
+            return e;
     }
-    return (int)wait;
+    if ((e = ly_loop_add_timer(lp, S_TICK_MS, s_on_tick, sv)) != LY_OK ||
+        (e = ly_loop_add_before_sleep(lp, s_on_batch, sv)) != LY_OK ||
+        (e = ly_loop_add_before_sleep(lp, s_on_checkpoint, sv)) != LY_OK ||
+        (e = ly_loop_add_before_sleep(lp, s_on_pending, sv)) != LY_OK)
+        return e;
+    return LY_OK;
 }
 
 ly_err ly_server_run(ly_server *sv, volatile sig_atomic_t *stop)
 {
     LY_LOG(LY_INFO, "node.ready", "name=%s", sv->sv_cf->cf_name);
-    ly_repl_tick(sv->sv_repl, s_mono_ms());
-    while (!*stop) {
-        int rc = zmq_poll(sv->sv_poll, sv->sv_npoll, s_poll_timeout(sv, s_mono_ms()));
-        if (rc < 0 && errno != EINTR) {
-            LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
-            return LY_EIO;
-        }
-        uint64_t now = s_mono_ms();
-        ly_repl_tick(sv->sv_repl, now);
-        uint32_t n = s_gather_pending(sv, now);
-        if (rc <= 0 && n == 0) {
-            ly_store_checkpoint_due(sv->sv_store);
-            continue;
-        }
-        int peer_items = 0;
-        n = s_gather_clients(sv, n);
-        if (sv->sv_peers)
-            n = s_gather_peer(sv, sv->sv_peers, -1, n, &peer_items);
-        for (int i = 0; i < sv->sv_cf->cf_npeers; i++)
-            n = s_gather_peer(sv, sv->sv_dealers[i], i, n, &peer_items);
-        if (n > 0)
-            s_process(sv, n);
-        /* Between batches, after the replies: the pages of what the log holds. */
-        ly_store_checkpoint_due(sv->sv_store);
+    if (ly_loop_run(sv->sv_loop, stop) != LY_OK) {
+        LY_LOG(LY_ERROR, "server.poll_failed", "error=\"%s\"", zmq_strerror(errno));
+        return LY_EIO;
     }
     LY_LOG(LY_INFO, "node.stopping",
            "batches=%llu requests=%llu bad_frames=%llu bad_peer_messages=%llu "
            "dropped_replies=%llu",
-           (unsigned long long)sv->sv_batches, (unsigned long long)sv->sv_requests,
-           (unsigned long long)sv->sv_bad_frames, (unsigned long long)sv->sv_bad_peer,
-           (unsigned long long)sv->sv_dropped_replies);
+           (unsigned long long)sv->sv_batches->mt_value,
+           (unsigned long long)sv->sv_requests->mt_value,
+           (unsigned long long)sv->sv_bad_frames->mt_value,
+           (unsigned long long)sv->sv_bad_peer->mt_value,
+           (unsigned long long)sv->sv_dropped_replies->mt_value);
     return LY_OK;
 }

@@ -1,4 +1,12 @@
-/* server.h -- the node's event loop: one thread, one zmq_poll.
+/* server.h -- the node: the client service, replication and the store wired
+ * onto one event loop (node/loop.h: one thread, one zmq_poll).
+ *
+ * Sources, in gathering order: the client ROUTER, then the peer ROUTER and one
+ * DEALER per peer (peer messages that carry events join the batch, at most 16
+ * per batch; the others are handled at once). Before-sleep hooks: the batch
+ * (execute, commit, reply, publish), the checkpoint, and the redemptions
+ * waiting for rights (node/waits.h) that are due, which start the next batch.
+ * A timer ticks replication every 100 ms. Counters live in node/metrics.h.
  *
  * Clients (POS terminals, loyalctl) talk to a ROUTER socket on `listen`. The
  * loop drains every request that is ready (up to batch_max), executes them all

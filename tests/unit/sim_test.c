@@ -8,15 +8,18 @@
  * counts agree), all version vectors and digests are equal, every balance is the
  * same everywhere, the rights at every node add up to the balance, and no
  * points were spent twice (there are no refunds here, so no balance may end
- * below zero). Redemptions short of local rights ask peers, as the server does. */
+ * below zero). Redemptions short of local rights ask peers and wait for their
+ * rights through the server's own policy (node/waits.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "node/metrics.h"
 #include "node/repl.h"
 #include "node/service.h"
+#include "node/waits.h"
 #include "proto/peer.h"
 #include "tests/support/harness.h"
 
@@ -41,7 +44,9 @@ typedef struct s_node {
     ly_hlc n_hlc;
     ly_service n_svc;
     ly_repl *n_repl;
-    uint32_t n_epoch; /* restarts */
+    ly_metrics *n_metrics;
+    ly_waits *n_waits; /* redemptions waiting for rights, as the server keeps them */
+    uint32_t n_epoch;  /* restarts */
 } s_node;
 
 static s_node s_nodes[S_NODES];
@@ -57,10 +62,6 @@ static struct {
 static int s_nacked;
 static int s_txn_counter;
 static uint64_t s_transfers; /* rights transfers over all schedules */
-/* Per node, a redemption waiting for rights (as the server keeps it), retried
- * after every message the node receives. */
-static ly_req s_waiting[S_NODES];
-static int s_has_waiting[S_NODES];
 
 static unsigned s_rand(void)
 {
@@ -134,20 +135,28 @@ static void s_open(s_node *n)
     n->n_svc.sv_hlc = &n->n_hlc;
     snprintf(n->n_svc.sv_name, sizeof n->n_svc.sv_name, "%s", n->n_cf.cf_name);
     ly_repl_io io = {n, s_io_dealer, s_io_router};
-    n->n_repl = ly_repl_new(&n->n_cf, n->n_store, &n->n_hlc, &n->n_svc, &io);
+    n->n_metrics = ly_metrics_new();
+    cr_assert(n->n_metrics);
+    n->n_repl = ly_repl_new(&n->n_cf, n->n_store, &n->n_hlc, &n->n_svc, &io, n->n_metrics);
     cr_assert(n->n_repl);
+    n->n_waits = ly_waits_new(&n->n_cf, n->n_repl, n->n_metrics);
+    cr_assert(n->n_waits);
 }
 
 static void s_close(s_node *n)
 {
+    ly_waits_destroy(&n->n_waits);
     ly_repl_destroy(&n->n_repl);
+    ly_metrics_destroy(&n->n_metrics);
     ly_store_close(&n->n_store);
 }
 
 /* As kill -9: no checkpoint, the next open replays the log. */
 static void s_crash(s_node *n)
 {
+    ly_waits_destroy(&n->n_waits);
     ly_repl_destroy(&n->n_repl);
+    ly_metrics_destroy(&n->n_metrics);
     ly_store_close_abrupt(&n->n_store);
 }
 
@@ -167,6 +176,8 @@ static void s_setup_nodes(void)
         snprintf(cf->cf_name, sizeof cf->cf_name, "n%d", i + 1);
         snprintf(cf->cf_advertise, sizeof cf->cf_advertise, "tcp://127.0.0.1:%d", 7001 + i);
         cf->cf_max_clock_ahead_ms = 60000;
+        cf->cf_batch_max = 512;
+        cf->cf_rights_wait_ms = 300;
         ly_program_default(&cf->cf_program);
         for (int j = 0; j < S_NODES; j++) {
             if (j == i)
@@ -191,7 +202,23 @@ static void s_teardown_nodes(void)
     s_nnet = 0;
 }
 
-static void s_run_request(int i, ly_req *rq, int crash);
+static void s_run_request(int i, const ly_req *rq, uint64_t deadline, int crash);
+
+/* As the server's loop: the redemptions waiting at node i run again once
+ * rights arrived or their deadline passed (and may wait on, until then). */
+static void s_retry_waiting(int i)
+{
+    uint32_t n;
+    const ly_wait *wt = ly_waits_take(s_nodes[i].n_waits, s_now, &n);
+    if (n == 0)
+        return;
+    ly_wait *copy = malloc(n * sizeof *copy); /* running them parks again */
+    cr_assert(copy);
+    memcpy(copy, wt, n * sizeof *copy);
+    for (uint32_t k = 0; k < n; k++)
+        s_run_request(i, &copy[k].wt_req, copy[k].wt_deadline, 0);
+    free(copy);
+}
 
 /* What any read at node i shows at any time: with no refunds in these
  * schedules, no balance and no node's rights are ever below zero (a redemption
@@ -270,10 +297,7 @@ static void s_deliver(int k, int keep)
     free(pm);
     free(m.m_buf);
     s_check_reads(m.m_to);
-    if (s_has_waiting[m.m_to]) {
-        s_has_waiting[m.m_to] = 0;
-        s_run_request(m.m_to, &s_waiting[m.m_to], 0); /* may wait again */
-    }
+    s_retry_waiting(m.m_to);
 }
 
 /* One client operation at node i; records it if acknowledged. `crash` aborts
@@ -303,11 +327,12 @@ static void s_client_op(int i, int crash)
         strcpy(rq.rq_operator, "sim");
     }
     (void)n;
-    s_run_request(i, &rq, crash);
+    s_run_request(i, &rq, 0, crash);
 }
 
-/* Execute `rq` at node i as the server would, in its own batch. */
-static void s_run_request(int i, ly_req *rq_in, int crash)
+/* Execute `rq` at node i as the server would, in its own batch; `deadline`
+ * is 0 for a fresh request, else the one it waited for. */
+static void s_run_request(int i, const ly_req *rq_in, uint64_t deadline, int crash)
 {
     s_node *n = &s_nodes[i];
     ly_req rq = *rq_in;
@@ -315,20 +340,14 @@ static void s_run_request(int i, ly_req *rq_in, int crash)
     cr_assert_eq(ly_store_begin(n->n_store, 1, &t), LY_OK);
     ly_rep *rp = malloc(sizeof *rp);
     ly_event ev;
-    int created = 0;
+    int created = 0, wait = 0;
     ly_rep_init(rp);
     cr_assert_eq(ly_service_exec(&n->n_svc, t, &rq, rp, &ev, &created), LY_OK);
     cr_assert(rp->rp_err != LY_OK || rp->rp_balance >= 0);
-    if (rp->rp_err == LY_EINSUFFICIENT_LOCAL) {
-        /* As the server does: ask the peers that hold rights for the rest. */
-        ly_cust *cu = malloc(sizeof *cu);
-        if (ly_store_cust_get(t, rq.rq_customer, cu) == LY_OK &&
-            ly_repl_want_rights(n->n_repl, cu, rq.rq_amount - rp->rp_available) > 0 && !crash) {
-            s_waiting[i] = rq;
-            s_has_waiting[i] = 1;
-        }
-        free(cu);
-    }
+    if (rp->rp_err == LY_EINSUFFICIENT_LOCAL)
+        /* As the server does: ask the peers that hold rights for the rest, and
+         * wait for them (no answer yet). */
+        wait = ly_waits_defer(n->n_waits, t, &rq, rp, &deadline, s_now);
     if (crash) {
         ly_store_abort(&t);
     } else {
@@ -338,6 +357,8 @@ static void s_run_request(int i, ly_req *rq_in, int crash)
             strcpy(s_acked[s_nacked].a_txn, rq.rq_txn);
             s_nacked++;
         }
+        if (wait) /* after the commit, as the server parks it */
+            ly_waits_park(n->n_waits, &rq, (const uint8_t *)"", 0, deadline);
         ly_repl_after_commit(n->n_repl, 1, created ? &ev : NULL, (size_t)created);
         cr_assert_eq(ly_store_checkpoint_due(n->n_store), LY_OK);
     }
@@ -347,8 +368,7 @@ static void s_run_request(int i, ly_req *rq_in, int crash)
 
 static void s_restart(int i)
 {
-    s_has_waiting[i] = 0; /* the client's request died with the node */
-    s_crash(&s_nodes[i]);
+    s_crash(&s_nodes[i]); /* and the requests waiting there with it */
     s_nodes[i].n_epoch++;
     s_open(&s_nodes[i]);
 }
@@ -358,6 +378,8 @@ static void s_tick_all(uint64_t step)
     s_now += step;
     for (int i = 0; i < S_NODES; i++)
         ly_repl_tick(s_nodes[i].n_repl, s_now);
+    for (int i = 0; i < S_NODES; i++)
+        s_retry_waiting(i);
 }
 
 static void s_status(int i, ly_store_stats *st, ly_vv_entry *vv, size_t *nvv)
@@ -457,7 +479,6 @@ static void s_schedule(unsigned seed, int steps)
 {
     s_seed = s_start = seed;
     s_txn_counter = 0;
-    memset(s_has_waiting, 0, sizeof s_has_waiting);
     s_setup_nodes();
     for (int step = 0; step < steps; step++) {
         unsigned r = s_rand() % 100;

@@ -1557,7 +1557,7 @@ Test(rep_bad, status_peers)
     cl[7] = 0xc0; /* nil */
     expect_rep(raw(buf, len), LY_EPROTO, "node: field 'client'", "client nil");
     free(buf);
-    free(st);
+    free_rep(st);
 }
 
 static void sample_events(ly_event *ev, uint32_t n)
@@ -2117,7 +2117,7 @@ Test(rep_bad, events_and_lists)
     vv[3] = 0xdc; /* array16 of 0x8? entries: count larger than the frame */
     expect_rep(raw(buf, len), LY_EPROTO, NULL, "vv count beyond the frame");
     free(buf);
-    free(st);
+    free_rep(st);
 }
 
 Test(rep_bad, structural)

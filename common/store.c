@@ -923,7 +923,7 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
      * it held. If here that would drive its rights below zero, a transfer it had
      * received is not here yet: wait for it, as for a gap. What an event spends
      * is its rule's (common/rules/). */
-    int64_t spent = ru->ru_spends ? ru->ru_spends(ev) : 0;
+    int64_t spent = ly_rule_spends(ev);
     if (spent > 0 && ly_cust_rights(c, ev->ev_origin) - spent < 0) {
         *outcome = LY_WAITING;
         goto out;

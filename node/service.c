@@ -270,8 +270,11 @@ static void s_hist_from_event(const ly_program *pg, const ly_event *ev, ly_hist 
 
 static ly_err s_customer(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp)
 {
+    size_t limit = rq->rq_limit ? rq->rq_limit : LY_HIST_DEFAULT, n = 0;
+    if (limit > LY_HIST_MAX)
+        limit = LY_HIST_MAX;
     ly_cust *c = malloc(sizeof *c);
-    ly_event *evs = malloc(LY_HIST_MAX * sizeof *evs);
+    ly_event *evs = malloc(limit * sizeof *evs); /* the entries asked for, not LY_HIST_MAX */
     ly_err e = LY_ENOMEM;
     int ok = 0;
     if (!c || !evs)
@@ -288,9 +291,6 @@ static ly_err s_customer(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp
     for (int i = 0; i < LY_PF_COUNT; i++)
         if (pf[i][0]) /* a field set to "" was cleared */
             rp->rp_fields |= 1u << i;
-    size_t limit = rq->rq_limit ? rq->rq_limit : LY_HIST_DEFAULT, n = 0;
-    if (limit > LY_HIST_MAX)
-        limit = LY_HIST_MAX;
     if ((e = ly_store_history(t, rq->rq_customer, evs, limit, &n)) != LY_OK)
         goto out;
     if (n > 0 && !(rp->rp_hist = malloc(n * sizeof *rp->rp_hist))) {

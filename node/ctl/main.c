@@ -20,7 +20,7 @@
 #include "common/config.h"
 #include "common/event.h"
 #include "common/hlc.h"
-#include "node/json.h"
+#include "node/ctl/json.h"
 #include "proto/client.h"
 
 #define S_DEFAULT_NODE      "tcp://127.0.0.1:7101"

@@ -20,7 +20,7 @@
 #include "common/config.h"
 #include "common/event.h"
 #include "common/hlc.h"
-#include "node/ctl/json.h"
+#include "node/ctl/ctl.h"
 #include "proto/client.h"
 
 #define S_DEFAULT_NODE      "tcp://127.0.0.1:7101"
@@ -120,85 +120,6 @@ static const char s_exit_text[] =
 static const char s_global_synopsis[] =
     "usage: loyalctl [--node ENDPOINT] [--timeout SECONDS] [--json] COMMAND [ARGS...]\n";
 
-/* ---- formatting helpers ---- */
-
-/* `v` with thousands separators ("-1,240"; "+12" if `plus` and v > 0), in one
- * of a few rotating static buffers: valid until the 8th call after this one. */
-static const char *s_num_sign(int64_t v, int plus)
-{
-    static char bufs[8][32];
-    static unsigned next;
-    char *b = bufs[next++ % 8], digits[24];
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int n = snprintf(digits, sizeof digits, "%" PRIu64, u), o = 0;
-    if (v < 0)
-        b[o++] = '-';
-    else if (plus && v > 0)
-        b[o++] = '+';
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            b[o++] = ',';
-        b[o++] = digits[i];
-    }
-    b[o] = '\0';
-    return b;
-}
-
-static const char *s_num(int64_t v)
-{
-    return s_num_sign(v, 0);
-}
-
-static const char *s_unum(uint64_t v)
-{
-    return s_num_sign(v > INT64_MAX ? INT64_MAX : (int64_t)v, 0);
-}
-
-/* HLC timestamp -> "2026-11-23T10:00:00.123Z"; "-" for 0. */
-static const char *s_iso(uint64_t hlc, char *buf, size_t cap)
-{
-    uint64_t ms = LY_HLC_MS(hlc);
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (hlc == 0 || !gmtime_r(&t, &tm)) {
-        snprintf(buf, cap, "-");
-        return buf;
-    }
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
-    return buf;
-}
-
-static const char *s_duration(uint64_t ms, char *buf, size_t cap)
-{
-    uint64_t s = ms / 1000, d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
-    if (d > 0)
-        snprintf(buf, cap, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "m", d, h, m);
-    else if (h > 0)
-        snprintf(buf, cap, "%" PRIu64 "h %" PRIu64 "m %" PRIu64 "s", h, m, s % 60);
-    else if (m > 0)
-        snprintf(buf, cap, "%" PRIu64 "m %" PRIu64 "s", m, s % 60);
-    else
-        snprintf(buf, cap, "%" PRIu64 ".%03" PRIu64 "s", s, ms % 1000);
-    return buf;
-}
-
-static const char *s_bytes(uint64_t n, char *buf, size_t cap)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, cap, "%" PRIu64 " B", n);
-    else
-        snprintf(buf, cap, "%.1f %s", v, units[u]);
-    return buf;
-}
-
 /* A value for a `key=value` line: quoted when empty or holding spaces, quotes,
  * '=' or backslashes; control characters (never valid in stored text) as '?'. */
 static void s_put_value(FILE *out, const char *s)
@@ -215,106 +136,6 @@ static void s_put_value(FILE *out, const char *s)
         fputc((unsigned char)*s < 0x20 ? '?' : *s, out);
     }
     fputc('"', out);
-}
-
-/* ---- aligned tables ---- */
-
-#define S_COLS_MAX 16
-#define S_CELL_MAX 512
-
-typedef struct s_col {
-    const char *head;
-    int right; /* 1: right-aligned (numbers) */
-} s_col;
-
-typedef char s_cells[S_COLS_MAX][S_CELL_MAX];
-
-/* Fills the cells of row `i` (text, truncated to S_CELL_MAX - 1 bytes). */
-typedef void (*s_row_fn)(const void *ctx, size_t i, s_cells cells);
-
-/* Display width of UTF-8 text: its code points. */
-static int s_width(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static void s_pad(FILE *out, int n)
-{
-    for (; n > 0; n--)
-        fputc(' ', out);
-}
-
-/* Print `nrows` rows under the headings of `cols`, each column as wide as its
- * widest cell, two spaces apart. `row` is called twice per row (measure, print). */
-static void s_table(FILE *out, const s_col *cols, int ncols, size_t nrows, const void *ctx,
-                    s_row_fn row)
-{
-    int width[S_COLS_MAX];
-    s_cells cells;
-    for (int c = 0; c < ncols; c++)
-        width[c] = s_width(cols[c].head);
-    for (size_t i = 0; i < nrows; i++) {
-        row(ctx, i, cells);
-        for (int c = 0; c < ncols; c++) {
-            int w = s_width(cells[c]);
-            width[c] = w > width[c] ? w : width[c];
-        }
-    }
-    for (size_t i = 0; i <= nrows; i++) {
-        if (i > 0)
-            row(ctx, i - 1, cells);
-        for (int c = 0; c < ncols; c++) {
-            const char *v = i == 0 ? cols[c].head : cells[c];
-            int pad = width[c] - s_width(v), last = c == ncols - 1;
-            if (c > 0)
-                s_pad(out, 2);
-            if (cols[c].right)
-                s_pad(out, pad);
-            fputs(v, out);
-            if (!cols[c].right && !last)
-                s_pad(out, pad);
-        }
-        fputc('\n', out);
-    }
-}
-
-static const struct {
-    uint32_t bit;
-    const char *name;
-    size_t off;
-} s_pf[LY_PF_COUNT] = {
-    {LY_PF_NAME, "name", offsetof(ly_profile, pf_name)},
-    {LY_PF_BIRTHDAY, "birthday", offsetof(ly_profile, pf_birthday)},
-    {LY_PF_EMAIL, "email", offsetof(ly_profile, pf_email)},
-    {LY_PF_PHONE, "phone", offsetof(ly_profile, pf_phone)},
-    {LY_PF_PREFS, "prefs", offsetof(ly_profile, pf_prefs)},
-};
-
-/* Profile field i of `pf`; a field that was set and later cleared is "". */
-static const char *s_pf_value(const ly_profile *pf, int i)
-{
-    return (const char *)pf + s_pf[i].off;
-}
-
-/* ---- errors ---- */
-
-static void s_json_error(const char *code, const char *message, int with_available,
-                         int64_t available)
-{
-    ly_json j;
-    ly_json_init(&j, stdout);
-    ly_json_object(&j);
-    ly_json_kobject(&j, "error");
-    ly_json_kstr(&j, "code", code);
-    ly_json_kstr(&j, "message", message);
-    if (with_available)
-        ly_json_kint(&j, "available", available);
-    ly_json_end(&j);
-    ly_json_end(&j);
-    ly_json_finish(&j);
 }
 
 static void s_print_usage(FILE *out, const s_cmd *cmd)
@@ -340,7 +161,7 @@ static int s_usage(const s_ctx *x, const char *fmt, ...)
     fprintf(stderr, "run 'loyalctl %s%s--help' for details\n", x->cmd ? x->cmd->name : "",
             x->cmd ? " " : "");
     if (x->json)
-        s_json_error(ly_errname(LY_EINVAL), msg, 0, 0);
+        ctl_json_error(ly_errname(LY_EINVAL), msg, 0, 0);
     return S_EXIT_USAGE;
 }
 
@@ -356,7 +177,7 @@ static int s_fail(const s_ctx *x, int rc, const char *code, const char *fmt, ...
     va_end(ap);
     fprintf(stderr, "loyalctl: %s\n", msg);
     if (x->json)
-        s_json_error(code, msg, 0, 0);
+        ctl_json_error(code, msg, 0, 0);
     return rc;
 }
 
@@ -372,12 +193,12 @@ static int s_refused(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
         int64_t a = rp->rp_available > 0 ? rp->rp_available : 0;
         if (rq->rq_type == LY_MSG_REDEEM || (rq->rq_type == LY_MSG_ADJUST && rq->rq_amount < 0))
             snprintf(asked, sizeof asked, " (%s requested)",
-                     s_num(rq->rq_amount < 0 ? -rq->rq_amount : rq->rq_amount));
+                     ctl_num(rq->rq_amount < 0 ? -rq->rq_amount : rq->rq_amount));
         if (a > 0)
             snprintf(full, sizeof full,
                      "only %s %s redeemable at this branch now%s; the rest of the balance is "
                      "held at other branches that could not be reached in time",
-                     s_num(a), a == 1 ? "point is" : "points are", asked);
+                     ctl_num(a), a == 1 ? "point is" : "points are", asked);
         else
             snprintf(full, sizeof full,
                      "no points are redeemable at this branch now%s; the balance is held at "
@@ -385,17 +206,17 @@ static int s_refused(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
                      asked);
         fprintf(stderr, "loyalctl: %s (%s)\n", full, ly_errname(e));
         if (x->json)
-            s_json_error(ly_errname(e), full, 1, a);
+            ctl_json_error(ly_errname(e), full, 1, a);
         return S_EXIT_FAILED;
     }
     int with_available = e == LY_EINSUFFICIENT || rp->rp_available != 0;
     if (with_available)
         fprintf(stderr, "loyalctl: %s (%s; %s points available)\n", msg, ly_errname(e),
-                s_num(rp->rp_available));
+                ctl_num(rp->rp_available));
     else
         fprintf(stderr, "loyalctl: %s (%s)\n", msg, ly_errname(e));
     if (x->json)
-        s_json_error(ly_errname(e), msg, with_available, rp->rp_available);
+        ctl_json_error(ly_errname(e), msg, with_available, rp->rp_available);
     return S_EXIT_FAILED;
 }
 
@@ -450,15 +271,15 @@ static int s_profile(const s_ctx *x, ly_req *rq)
     };
     for (int i = 0; i < LY_PF_COUNT; i++) {
         const char *v = x->opt[lim[i].opt];
-        char *dst = (char *)&rq->rq_profile + s_pf[i].off;
+        char *dst = (char *)&rq->rq_profile + ctl_pf[i].off;
         int rc;
         if (!v)
             continue;
         if (lim[i].opt == O_BIRTHDAY && !ly_date_valid(v))
             return s_usage(x, "invalid birthday '%s' (a real date, YYYY-MM-DD)", v);
-        if ((rc = s_text(x, s_pf[i].name, v, lim[i].max, dst, lim[i].cap)) != 0)
+        if ((rc = s_text(x, ctl_pf[i].name, v, lim[i].max, dst, lim[i].cap)) != 0)
             return rc;
-        rq->rq_fields |= s_pf[i].bit;
+        rq->rq_fields |= ctl_pf[i].bit;
     }
     return 0;
 }
@@ -605,40 +426,6 @@ static const char *s_node_label(const s_names *nm, uint16_t id, int with_id)
     return b;
 }
 
-/* ---- showing replies ---- */
-
-static void s_json_standing(ly_json *j, const ly_rep *rp)
-{
-    ly_json_kstr(j, "customer", rp->rp_customer);
-    ly_json_kint(j, "balance", rp->rp_balance);
-    ly_json_kint(j, "lifetime_points", rp->rp_lifetime);
-    ly_json_kint(j, "debt", rp->rp_debt);
-    ly_json_kstr(j, "tier", rp->rp_tier);
-    ly_json_kint(j, "qualifying", rp->rp_qualifying);
-    if (rp->rp_next_tier[0]) {
-        ly_json_kstr(j, "next_tier", rp->rp_next_tier);
-        ly_json_kint(j, "to_next_tier", rp->rp_to_next);
-    } else {
-        ly_json_knull(j, "next_tier");
-        ly_json_knull(j, "to_next_tier");
-    }
-}
-
-static void s_print_standing(const ly_rep *rp)
-{
-    printf("balance %s  lifetime %s  debt %s  tier %s (%s qualifying; ", s_num(rp->rp_balance),
-           s_num(rp->rp_lifetime), s_num(rp->rp_debt), rp->rp_tier, s_num(rp->rp_qualifying));
-    if (rp->rp_next_tier[0])
-        printf("%s to %s)\n", s_num(rp->rp_to_next), rp->rp_next_tier);
-    else
-        printf("top tier)\n");
-}
-
-static const char *s_points_word(int64_t v)
-{
-    return v == 1 || v == -1 ? "point" : "points";
-}
-
 static void s_show_mutation(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     char at[40];
@@ -647,7 +434,7 @@ static void s_show_mutation(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
         ly_json_init(&j, stdout);
         ly_json_object(&j);
         ly_json_kstr(&j, "operation", ly_msgtype_name(rp->rp_type));
-        s_json_standing(&j, rp);
+        ctl_json_standing(&j, rp);
         ly_json_kint(&j, "points", rp->rp_points);
         ly_json_kstr(&j, "txn", rp->rp_txn);
         ly_json_kbool(&j, "replayed", rp->rp_replayed);
@@ -655,7 +442,7 @@ static void s_show_mutation(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
         ly_json_kuint(&j, "origin", rp->rp_origin);
         ly_json_kuint(&j, "seq", rp->rp_seq);
         ly_json_kuint(&j, "hlc", rp->rp_hlc);
-        ly_json_kstr(&j, "at", s_iso(rp->rp_hlc, at, sizeof at));
+        ly_json_kstr(&j, "at", ctl_iso(rp->rp_hlc, at, sizeof at));
         ly_json_end(&j);
         ly_json_end(&j);
         ly_json_finish(&j);
@@ -665,29 +452,29 @@ static void s_show_mutation(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     switch (rp->rp_type) {
     case LY_MSG_ENROLL:
         if (p != 0)
-            printf("enrolled %s with %s %s", rp->rp_customer, s_num(p), s_points_word(p));
+            printf("enrolled %s with %s %s", rp->rp_customer, ctl_num(p), ctl_points_word(p));
         else
             printf("enrolled %s", rp->rp_customer);
         break;
     case LY_MSG_EARN:
-        printf("earned %s %s for %s", s_num(p), s_points_word(p), rp->rp_customer);
+        printf("earned %s %s for %s", ctl_num(p), ctl_points_word(p), rp->rp_customer);
         break;
     case LY_MSG_REDEEM:
-        printf("redeemed %s %s for %s", s_num(-p), s_points_word(p), rp->rp_customer);
+        printf("redeemed %s %s for %s", ctl_num(-p), ctl_points_word(p), rp->rp_customer);
         break;
     case LY_MSG_REVERSE:
-        printf("reversed %s for %s: %s %s", rq->rq_ref_txn, rp->rp_customer, s_num_sign(p, 1),
-               s_points_word(p));
+        printf("reversed %s for %s: %s %s", rq->rq_ref_txn, rp->rp_customer, ctl_num_sign(p, 1),
+               ctl_points_word(p));
         break;
     case LY_MSG_ADJUST:
-        printf("adjusted %s by %s %s", rp->rp_customer, s_num_sign(p, 1), s_points_word(p));
+        printf("adjusted %s by %s %s", rp->rp_customer, ctl_num_sign(p, 1), ctl_points_word(p));
         break;
     default:
         printf("updated the profile of %s", rp->rp_customer);
         break;
     }
     printf(" (txn %s)%s\n", rp->rp_txn, rp->rp_replayed ? " (replayed: original result)" : "");
-    s_print_standing(rp);
+    ctl_print_standing(rp);
 }
 
 /* Points a transfer moved (its amount; the balance does not change). */
@@ -703,8 +490,8 @@ static int64_t s_hist_moved(const ly_hist *h)
 static const char *s_hist_points(const ly_hist *h)
 {
     if (h->hi_type == LY_EV_TRANSFER)
-        return s_num(s_hist_moved(h));
-    return s_num_sign(h->hi_points, 1);
+        return ctl_num(s_hist_moved(h));
+    return ctl_num_sign(h->hi_points, 1);
 }
 
 /* The details column of a history line. */
@@ -750,7 +537,7 @@ static void s_show_customer_json(const ly_rep *rp)
     ly_json j;
     ly_json_init(&j, stdout);
     ly_json_object(&j);
-    s_json_standing(&j, rp);
+    ctl_json_standing(&j, rp);
     ly_json_kint(&j, "local_rights", rp->rp_local_rights);
     ly_json_kobject(&j, "rights");
     for (uint32_t i = 0; i < s_nrights(rp); i++) {
@@ -760,22 +547,22 @@ static void s_show_customer_json(const ly_rep *rp)
     ly_json_end(&j);
     ly_json_kobject(&j, "profile");
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if ((rp->rp_fields & s_pf[i].bit) && s_pf_value(&rp->rp_profile, i)[0])
-            ly_json_kstr(&j, s_pf[i].name, s_pf_value(&rp->rp_profile, i));
+        if ((rp->rp_fields & ctl_pf[i].bit) && ctl_pf_value(&rp->rp_profile, i)[0])
+            ly_json_kstr(&j, ctl_pf[i].name, ctl_pf_value(&rp->rp_profile, i));
     ly_json_end(&j);
     if (rp->rp_enrolled_hlc)
-        ly_json_kstr(&j, "enrolled_at", s_iso(rp->rp_enrolled_hlc, at, sizeof at));
+        ly_json_kstr(&j, "enrolled_at", ctl_iso(rp->rp_enrolled_hlc, at, sizeof at));
     else
         ly_json_knull(&j, "enrolled_at");
     if (rp->rp_last_hlc)
-        ly_json_kstr(&j, "last_activity_at", s_iso(rp->rp_last_hlc, at, sizeof at));
+        ly_json_kstr(&j, "last_activity_at", ctl_iso(rp->rp_last_hlc, at, sizeof at));
     else
         ly_json_knull(&j, "last_activity_at");
     ly_json_karray(&j, "history");
     for (uint32_t i = 0; i < rp->rp_nhist && i < LY_HIST_MAX; i++) {
         const ly_hist *h = &rp->rp_hist[i];
         ly_json_object(&j);
-        ly_json_kstr(&j, "at", s_iso(h->hi_hlc, at, sizeof at));
+        ly_json_kstr(&j, "at", ctl_iso(h->hi_hlc, at, sizeof at));
         ly_json_kstr(&j, "type", ly_evtype_name(h->hi_type));
         ly_json_kint(&j, "points", h->hi_points);
         if (h->hi_amount != 0)
@@ -802,10 +589,10 @@ static void s_show_customer_json(const ly_rep *rp)
 /* "redeemable here: 120; rights: north 120, south 30" */
 static void s_print_rights(const ly_rep *rp, const s_names *nm)
 {
-    printf("redeemable here: %s; rights: ", s_num(rp->rp_local_rights));
+    printf("redeemable here: %s; rights: ", ctl_num(rp->rp_local_rights));
     for (uint32_t i = 0; i < s_nrights(rp); i++)
         printf("%s%s %s", i ? ", " : "", s_node_label(nm, rp->rp_rights[i].node, 0),
-               s_num(rp->rp_rights[i].points));
+               ctl_num(rp->rp_rights[i].points));
     printf("%s\n", s_nrights(rp) ? "" : "none");
 }
 
@@ -825,13 +612,13 @@ static void s_show_customer(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     if (need_names)
         s_names_load(x, &nm);
     printf("customer %s\n", rp->rp_customer);
-    s_print_standing(rp);
+    ctl_print_standing(rp);
     s_print_rights(rp, &nm);
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if ((rp->rp_fields & s_pf[i].bit) && s_pf_value(&rp->rp_profile, i)[0])
-            printf("%-9s %s\n", s_pf[i].name, s_pf_value(&rp->rp_profile, i));
-    printf("%-9s %s\n", "enrolled", s_iso(rp->rp_enrolled_hlc, at, sizeof at));
-    printf("%-9s %s\n", "last", s_iso(rp->rp_last_hlc, at, sizeof at));
+        if ((rp->rp_fields & ctl_pf[i].bit) && ctl_pf_value(&rp->rp_profile, i)[0])
+            printf("%-9s %s\n", ctl_pf[i].name, ctl_pf_value(&rp->rp_profile, i));
+    printf("%-9s %s\n", "enrolled", ctl_iso(rp->rp_enrolled_hlc, at, sizeof at));
+    printf("%-9s %s\n", "last", ctl_iso(rp->rp_last_hlc, at, sizeof at));
     if (nhist == 0)
         return;
     int wpts = (int)strlen("POINTS"), wtxn = (int)strlen("TXN"), wtype = 7;
@@ -848,59 +635,12 @@ static void s_show_customer(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     for (uint32_t i = 0; i < nhist; i++) {
         const ly_hist *h = &rp->rp_hist[i];
         s_hist_details(h, &nm, details, sizeof details);
-        printf("%-24s  %-*s  %*s  %s", s_iso(h->hi_hlc, at, sizeof at), wtype,
+        printf("%-24s  %-*s  %*s  %s", ctl_iso(h->hi_hlc, at, sizeof at), wtype,
                ly_evtype_name(h->hi_type), wpts, s_hist_points(h), h->hi_txn);
         if (details[0])
             printf("%*s  %s", wtxn - (int)strlen(h->hi_txn), "", details);
         printf("\n");
     }
-}
-
-/* Index in ns_vv of the entry for ns_vv[i]'s origin with the highest incarnation. */
-static uint32_t s_vv_newest(const ly_node_status *ns, uint32_t i)
-{
-    uint32_t best = i;
-    for (uint32_t k = 0; k < ns->ns_nvv; k++)
-        if (ns->ns_vv[k].origin == ns->ns_vv[i].origin &&
-            ns->ns_vv[k].incarnation > ns->ns_vv[best].incarnation)
-            best = k;
-    return best;
-}
-
-/* 1 if ns_vv[i] is the first entry of its origin (so each origin is listed once). */
-static int s_vv_first(const ly_node_status *ns, uint32_t i)
-{
-    for (uint32_t k = 0; k < i; k++)
-        if (ns->ns_vv[k].origin == ns->ns_vv[i].origin)
-            return 0;
-    return 1;
-}
-
-/* The "vv" object: origin -> seq of its newest incarnation. */
-static void s_json_vv(ly_json *j, const ly_node_status *ns)
-{
-    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
-    char key[16];
-    ly_json_object(j);
-    for (uint32_t i = 0; i < nvv; i++) {
-        if (!s_vv_first(ns, i))
-            continue;
-        snprintf(key, sizeof key, "%u", (unsigned)ns->ns_vv[i].origin);
-        ly_json_kuint(j, key, ns->ns_vv[s_vv_newest(ns, i)].seq);
-    }
-    ly_json_end(j);
-}
-
-static const char *s_hex64(uint64_t v, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%016" PRIx64, v);
-    return buf;
-}
-
-/* The peer rows the reply holds (0 if none were decoded). */
-static uint32_t s_npeers(const ly_node_status *ns)
-{
-    return ns->ns_peers ? ns->ns_npeers : 0;
 }
 
 static void s_json_peer(ly_json *j, const ly_peer_status *ps)
@@ -919,7 +659,7 @@ static void s_json_peer(ly_json *j, const ly_peer_status *ps)
     ly_json_kuint(j, "behind", ps->ps_behind);
     ly_json_kuint(j, "missing", ps->ps_missing);
     ly_json_kuint(j, "lag_ms", ps->ps_lag_ms);
-    ly_json_kstr(j, "digest", s_hex64(ps->ps_digest, digest, sizeof digest));
+    ly_json_kstr(j, "digest", ctl_hex64(ps->ps_digest, digest, sizeof digest));
     ly_json_kbool(j, "converged", ps->ps_converged);
     ly_json_kuint(j, "events", ps->ps_events);
     ly_json_kuint(j, "sent", ps->ps_sent);
@@ -935,37 +675,37 @@ static const char *s_ago(uint64_t ms, char *buf, size_t cap)
     if (ms == UINT64_MAX)
         snprintf(buf, cap, "never");
     else if (ms < 60000)
-        snprintf(buf, cap, "%s ms ago", s_unum(ms));
+        snprintf(buf, cap, "%s ms ago", ctl_unum(ms));
     else
-        snprintf(buf, cap, "%s ago", s_duration(ms, d, sizeof d));
+        snprintf(buf, cap, "%s ago", ctl_duration(ms, d, sizeof d));
     return buf;
 }
 
-static const s_col s_peer_cols[] = {
+static const ctl_col s_peer_cols[] = {
     {"ID", 1},        {"NAME", 0},   {"ENDPOINT", 0}, {"STATE", 0},   {"LAST HEARD", 0},
     {"EVENTS", 1},    {"BEHIND", 1}, {"MISSING", 1},  {"LAG", 1},     {"DIGEST", 0},
     {"CONVERGED", 0}, {"SENT", 1},   {"RECEIVED", 1}, {"DROPPED", 1},
 };
 #define S_PEER_NCOLS ((int)(sizeof s_peer_cols / sizeof s_peer_cols[0]))
 
-static void s_peer_row(const void *ctx, size_t i, s_cells c)
+static void s_peer_row(const void *ctx, size_t i, ctl_cells c)
 {
     const ly_peer_status *ps = &((const ly_node_status *)ctx)->ns_peers[i];
     int k = 0;
-    snprintf(c[k++], S_CELL_MAX, "%u", (unsigned)ps->ps_id);
-    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_name[0] ? ps->ps_name : "-");
-    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_endpoint);
-    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_up ? "up" : "down");
-    s_ago(ps->ps_last_heard_ms, c[k++], S_CELL_MAX);
-    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_events));
-    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_behind));
-    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_missing));
-    snprintf(c[k++], S_CELL_MAX, "%s ms", s_unum(ps->ps_lag_ms));
-    s_hex64(ps->ps_digest, c[k++], S_CELL_MAX);
-    snprintf(c[k++], S_CELL_MAX, "%s", ps->ps_converged ? "yes" : "no");
-    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_sent));
-    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_received));
-    snprintf(c[k++], S_CELL_MAX, "%s", s_unum(ps->ps_dropped));
+    snprintf(c[k++], CTL_CELL_MAX, "%u", (unsigned)ps->ps_id);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ps->ps_name[0] ? ps->ps_name : "-");
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ps->ps_endpoint);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ps->ps_up ? "up" : "down");
+    s_ago(ps->ps_last_heard_ms, c[k++], CTL_CELL_MAX);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_events));
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_behind));
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_missing));
+    snprintf(c[k++], CTL_CELL_MAX, "%s ms", ctl_unum(ps->ps_lag_ms));
+    ctl_hex64(ps->ps_digest, c[k++], CTL_CELL_MAX);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ps->ps_converged ? "yes" : "no");
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_sent));
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_received));
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_dropped));
 }
 
 static void s_show_status_json(const ly_node_status *ns)
@@ -984,7 +724,7 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_kuint(&j, "events", ns->ns_events);
     ly_json_kuint(&j, "customers", ns->ns_customers);
     ly_json_key(&j, "vv");
-    s_json_vv(&j, ns);
+    ctl_json_vv(&j, ns);
     ly_json_karray(&j, "vv_full");
     for (uint32_t i = 0; i < nvv; i++) {
         ly_json_object(&j);
@@ -994,7 +734,7 @@ static void s_show_status_json(const ly_node_status *ns)
         ly_json_end(&j);
     }
     ly_json_end(&j);
-    ly_json_kstr(&j, "digest", s_hex64(ns->ns_digest, digest, sizeof digest));
+    ly_json_kstr(&j, "digest", ctl_hex64(ns->ns_digest, digest, sizeof digest));
     ly_json_kuint(&j, "hlc", ns->ns_hlc);
     ly_json_kuint(&j, "uptime_ms", ns->ns_uptime_ms);
     ly_json_kuint(&j, "map_size", ns->ns_map_size);
@@ -1015,7 +755,7 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_end(&j);
     ly_json_end(&j);
     ly_json_karray(&j, "peers");
-    for (uint32_t i = 0; i < s_npeers(ns); i++)
+    for (uint32_t i = 0; i < ctl_npeers(ns); i++)
         s_json_peer(&j, &ns->ns_peers[i]);
     ly_json_end(&j);
     ly_json_end(&j);
@@ -1025,7 +765,7 @@ static void s_show_status_json(const ly_node_status *ns)
 static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     const ly_node_status *ns = &rp->rp_status;
-    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX, npeers = s_npeers(ns);
+    uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX, npeers = ctl_npeers(ns);
     char buf[64], buf2[64];
     (void)rq;
     if (x->json) {
@@ -1036,41 +776,41 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     printf("client       %s\n", ns->ns_client[0] ? ns->ns_client : "- (not reported)");
     printf("incarnation  %" PRIu32 "\n", ns->ns_incarnation);
     printf("program      version %" PRIu32 "\n", ns->ns_program);
-    printf("events       %s\n", s_unum(ns->ns_events));
-    printf("customers    %s\n", s_unum(ns->ns_customers));
+    printf("events       %s\n", ctl_unum(ns->ns_events));
+    printf("customers    %s\n", ctl_unum(ns->ns_customers));
     printf("vv          ");
     for (uint32_t i = 0; i < nvv; i++)
-        if (s_vv_first(ns, i))
+        if (ctl_vv_first(ns, i))
             printf(" %u:%" PRIu64, (unsigned)ns->ns_vv[i].origin,
-                   ns->ns_vv[s_vv_newest(ns, i)].seq);
+                   ns->ns_vv[ctl_vv_newest(ns, i)].seq);
     for (uint32_t i = 0; i < nvv; i++)
-        if (s_vv_newest(ns, i) != i)
+        if (ctl_vv_newest(ns, i) != i)
             printf(" (old incarnation %u@%" PRIu32 ":%" PRIu64 ")", (unsigned)ns->ns_vv[i].origin,
                    ns->ns_vv[i].incarnation, ns->ns_vv[i].seq);
     printf("%s\n", nvv ? "" : " -");
-    printf("digest       %s\n", s_hex64(ns->ns_digest, buf, sizeof buf));
-    printf("clock        %s\n", s_iso(ns->ns_hlc, buf, sizeof buf));
-    printf("uptime       %s\n", s_duration(ns->ns_uptime_ms, buf, sizeof buf));
-    printf("map          %s used of %s", s_bytes(ns->ns_map_used, buf, sizeof buf),
-           s_bytes(ns->ns_map_size, buf2, sizeof buf2));
+    printf("digest       %s\n", ctl_hex64(ns->ns_digest, buf, sizeof buf));
+    printf("clock        %s\n", ctl_iso(ns->ns_hlc, buf, sizeof buf));
+    printf("uptime       %s\n", ctl_duration(ns->ns_uptime_ms, buf, sizeof buf));
+    printf("map          %s used of %s", ctl_bytes(ns->ns_map_used, buf, sizeof buf),
+           ctl_bytes(ns->ns_map_size, buf2, sizeof buf2));
     if (ns->ns_map_size)
         printf(" (%.0f%%)", 100.0 * (double)ns->ns_map_used / (double)ns->ns_map_size);
     printf("\n");
     printf("log          %s, %s event%s since the last checkpoint; %s checkpoint%s",
-           s_bytes(ns->ns_log_bytes, buf, sizeof buf), s_unum(ns->ns_log_events),
-           ns->ns_log_events == 1 ? "" : "s", s_unum(ns->ns_checkpoints),
+           ctl_bytes(ns->ns_log_bytes, buf, sizeof buf), ctl_unum(ns->ns_log_events),
+           ns->ns_log_events == 1 ? "" : "s", ctl_unum(ns->ns_checkpoints),
            ns->ns_checkpoints == 1 ? "" : "s");
     if (ns->ns_checkpoints)
-        printf(", the last %s ms", s_unum(ns->ns_checkpoint_ms));
+        printf(", the last %s ms", ctl_unum(ns->ns_checkpoint_ms));
     printf("\n");
     if (ns->ns_write_error[0])
         printf("WRITES FAIL  %s: the last write to the store failed; writes are refused until "
                "one succeeds (nothing acknowledged is lost)\n",
                ns->ns_write_error);
     printf("transfers    %s sent, %s received (rights moved to and from other branches)\n",
-           s_unum(ns->ns_transfers_sent), s_unum(ns->ns_transfers_received));
+           ctl_unum(ns->ns_transfers_sent), ctl_unum(ns->ns_transfers_received));
     printf("rights asks  %s pending (redemptions waiting for rights), %s sent to peers\n",
-           s_unum(ns->ns_rights_pending), s_unum(ns->ns_rights_asked));
+           ctl_unum(ns->ns_rights_pending), ctl_unum(ns->ns_rights_asked));
     if (npeers == 0) {
         printf("peers        none\n");
         return;
@@ -1082,7 +822,7 @@ static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     }
     printf("peers        %" PRIu32 ": %" PRIu32 " up, %" PRIu32 " converged with this node\n\n",
            npeers, up, converged);
-    s_table(stdout, s_peer_cols, S_PEER_NCOLS, npeers, ns, s_peer_row);
+    ctl_table(stdout, s_peer_cols, S_PEER_NCOLS, npeers, ns, s_peer_row);
 }
 
 static void s_json_event(ly_json *j, const ly_event *ev)
@@ -1093,7 +833,7 @@ static void s_json_event(ly_json *j, const ly_event *ev)
     ly_json_kuint(j, "incarnation", ev->ev_incarnation);
     ly_json_kuint(j, "seq", ev->ev_seq);
     ly_json_kuint(j, "hlc", ev->ev_hlc);
-    ly_json_kstr(j, "at", s_iso(ev->ev_hlc, at, sizeof at));
+    ly_json_kstr(j, "at", ctl_iso(ev->ev_hlc, at, sizeof at));
     ly_json_kstr(j, "type", ly_evtype_name(ev->ev_type));
     if (ev->ev_ref_type)
         ly_json_kstr(j, "ref_type", ly_evtype_name(ev->ev_ref_type));
@@ -1120,13 +860,13 @@ static void s_json_event(ly_json *j, const ly_event *ev)
     ly_json_kstr(j, "operator", ev->ev_operator);
     ly_json_karray(j, "fields");
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if (ev->ev_fields & s_pf[i].bit)
-            ly_json_str(j, s_pf[i].name);
+        if (ev->ev_fields & ctl_pf[i].bit)
+            ly_json_str(j, ctl_pf[i].name);
     ly_json_end(j);
     ly_json_kobject(j, "profile");
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if (ev->ev_fields & s_pf[i].bit)
-            ly_json_kstr(j, s_pf[i].name, s_pf_value(&ev->ev_profile, i));
+        if (ev->ev_fields & ctl_pf[i].bit)
+            ly_json_kstr(j, ctl_pf[i].name, ctl_pf_value(&ev->ev_profile, i));
     ly_json_end(j);
     ly_json_end(j);
 }
@@ -1138,12 +878,12 @@ static void s_print_event(const ly_event *ev)
     char at[40];
     int transfer = ev->ev_type == LY_EV_TRANSFER;
     printf("%u:%" PRIu64 " %s %s ", (unsigned)ev->ev_origin, ev->ev_seq,
-           s_iso(ev->ev_hlc, at, sizeof at), ly_evtype_name(ev->ev_type));
+           ctl_iso(ev->ev_hlc, at, sizeof at), ly_evtype_name(ev->ev_type));
     s_put_value(stdout, ev->ev_customer);
     if (transfer)
-        printf(" %s \u2192 node %u txn=", s_num(ev->ev_points), (unsigned)ev->ev_to);
+        printf(" %s \u2192 node %u txn=", ctl_num(ev->ev_points), (unsigned)ev->ev_to);
     else
-        printf(" %s txn=", s_num_sign(ev->ev_points, 1));
+        printf(" %s txn=", ctl_num_sign(ev->ev_points, 1));
     s_put_value(stdout, ev->ev_txn);
     if (ev->ev_type != LY_EV_ADJUST && !transfer && ev->ev_amount != 0)
         printf(" amount=%" PRId64, ev->ev_amount);
@@ -1166,9 +906,9 @@ static void s_print_event(const ly_event *ev)
         }
     }
     for (int i = 0; i < LY_PF_COUNT; i++)
-        if (ev->ev_fields & s_pf[i].bit) {
-            printf(" %s=", s_pf[i].name);
-            s_put_value(stdout, s_pf_value(&ev->ev_profile, i));
+        if (ev->ev_fields & ctl_pf[i].bit) {
+            printf(" %s=", ctl_pf[i].name);
+            s_put_value(stdout, ctl_pf_value(&ev->ev_profile, i));
         }
     if (ev->ev_tier_from != ev->ev_tier_to)
         printf(" tier=%u->%u", (unsigned)ev->ev_tier_from, (unsigned)ev->ev_tier_to);
@@ -1376,7 +1116,7 @@ typedef struct s_debts {
     int dl_more; /* the node has rows after the last one */
 } s_debts;
 
-static const s_col s_debt_cols[] = {
+static const ctl_col s_debt_cols[] = {
     {"CUSTOMER", 0},
     {"DEBT", 1},
     {"LIFETIME", 1},
@@ -1384,14 +1124,14 @@ static const s_col s_debt_cols[] = {
 };
 #define S_DEBT_NCOLS ((int)(sizeof s_debt_cols / sizeof s_debt_cols[0]))
 
-static void s_debt_row(const void *ctx, size_t i, s_cells c)
+static void s_debt_row(const void *ctx, size_t i, ctl_cells c)
 {
     const ly_debt *d = &((const s_debts *)ctx)->dl_rows[i];
     int k = 0;
-    snprintf(c[k++], S_CELL_MAX, "%s", d->de_customer);
-    snprintf(c[k++], S_CELL_MAX, "%s", s_num(d->de_debt));
-    snprintf(c[k++], S_CELL_MAX, "%s", s_num(d->de_lifetime));
-    s_iso(d->de_last_hlc, c[k++], S_CELL_MAX);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", d->de_customer);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_num(d->de_debt));
+    snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_num(d->de_lifetime));
+    ctl_iso(d->de_last_hlc, c[k++], CTL_CELL_MAX);
 }
 
 /* Append the rows of `rp`. Returns 0, or -1 when out of memory. */
@@ -1432,7 +1172,7 @@ static void s_debts_show(const s_ctx *x, const s_debts *dl, uint32_t limit)
             ly_json_kint(&j, "debt", d->de_debt);
             ly_json_kint(&j, "lifetime_points", d->de_lifetime);
             if (d->de_last_hlc)
-                ly_json_kstr(&j, "last_activity_at", s_iso(d->de_last_hlc, at, sizeof at));
+                ly_json_kstr(&j, "last_activity_at", ctl_iso(d->de_last_hlc, at, sizeof at));
             else
                 ly_json_knull(&j, "last_activity_at");
             ly_json_end(&j);
@@ -1454,9 +1194,9 @@ static void s_debts_show(const s_ctx *x, const s_debts *dl, uint32_t limit)
     for (size_t i = 0; i < dl->dl_n; i++)
         total =
             dl->dl_rows[i].de_debt > INT64_MAX - total ? INT64_MAX : total + dl->dl_rows[i].de_debt;
-    s_table(stdout, s_debt_cols, S_DEBT_NCOLS, dl->dl_n, dl, s_debt_row);
+    ctl_table(stdout, s_debt_cols, S_DEBT_NCOLS, dl->dl_n, dl, s_debt_row);
     printf("\n%zu customer%s listed, owing %s %s%s\n", dl->dl_n, dl->dl_n == 1 ? "" : "s",
-           s_num(total), s_points_word(total), dl->dl_more ? " (more follow)" : "");
+           ctl_num(total), ctl_points_word(total), dl->dl_more ? " (more follow)" : "");
     if (dl->dl_more)
         fprintf(stderr,
                 "loyalctl: stopped at the limit of %" PRIu32 " customers; more with --after %s, "
@@ -1512,10 +1252,10 @@ typedef struct s_vnode {
     char vn_name[64];
     char vn_client[LY_ENDPOINT_MAX + 1]; /* the endpoint asked ("" if none is known) */
     int vn_answered;
-    char vn_why[S_CELL_MAX]; /* why it did not answer */
-    ly_node_status vn_st;    /* its status if it answered (without peer rows) */
-    uint64_t vn_behind;      /* events of the union of all version vectors it lacks */
-    int vn_digest_ok;        /* it holds the union and the reference digest */
+    char vn_why[CTL_CELL_MAX]; /* why it did not answer */
+    ly_node_status vn_st;      /* its status if it answered (without peer rows) */
+    uint64_t vn_behind;        /* events of the union of all version vectors it lacks */
+    int vn_digest_ok;          /* it holds the union and the reference digest */
 } s_vnode;
 
 /* One (origin, incarnation) of the union of the version vectors. */
@@ -1657,7 +1397,7 @@ static const char *s_verify_state(const s_vnode *v, char *buf, size_t cap)
     if (!v->vn_answered)
         snprintf(buf, cap, "%s", v->vn_why);
     else if (v->vn_behind > 0)
-        snprintf(buf, cap, "differs by %s event%s", s_unum(v->vn_behind),
+        snprintf(buf, cap, "differs by %s event%s", ctl_unum(v->vn_behind),
                  v->vn_behind == 1 ? "" : "s");
     else if (!v->vn_digest_ok)
         snprintf(buf, cap, "same events, different digest (state diverged)");
@@ -1666,26 +1406,26 @@ static const char *s_verify_state(const s_vnode *v, char *buf, size_t cap)
     return buf;
 }
 
-static const s_col s_verify_cols[] = {
+static const ctl_col s_verify_cols[] = {
     {"ID", 1},     {"NAME", 0},   {"CLIENT", 0}, {"ANSWERED", 0},
     {"EVENTS", 1}, {"DIGEST", 0}, {"STATE", 0},
 };
 #define S_VERIFY_NCOLS ((int)(sizeof s_verify_cols / sizeof s_verify_cols[0]))
 
-static void s_verify_row(const void *ctx, size_t i, s_cells c)
+static void s_verify_row(const void *ctx, size_t i, ctl_cells c)
 {
     const s_vnode *v = &((const s_vnode *)ctx)[i];
     int k = 0;
-    snprintf(c[k++], S_CELL_MAX, "%u", (unsigned)v->vn_id);
-    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_name[0] ? v->vn_name : "-");
-    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_client[0] ? v->vn_client : "-");
-    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_answered ? "yes" : "no");
-    snprintf(c[k++], S_CELL_MAX, "%s", v->vn_answered ? s_unum(v->vn_st.ns_events) : "-");
+    snprintf(c[k++], CTL_CELL_MAX, "%u", (unsigned)v->vn_id);
+    snprintf(c[k++], CTL_CELL_MAX, "%s", v->vn_name[0] ? v->vn_name : "-");
+    snprintf(c[k++], CTL_CELL_MAX, "%s", v->vn_client[0] ? v->vn_client : "-");
+    snprintf(c[k++], CTL_CELL_MAX, "%s", v->vn_answered ? "yes" : "no");
+    snprintf(c[k++], CTL_CELL_MAX, "%s", v->vn_answered ? ctl_unum(v->vn_st.ns_events) : "-");
     if (v->vn_answered)
-        s_hex64(v->vn_st.ns_digest, c[k++], S_CELL_MAX);
+        ctl_hex64(v->vn_st.ns_digest, c[k++], CTL_CELL_MAX);
     else
-        snprintf(c[k++], S_CELL_MAX, "-");
-    s_verify_state(v, c[k++], S_CELL_MAX);
+        snprintf(c[k++], CTL_CELL_MAX, "-");
+    s_verify_state(v, c[k++], CTL_CELL_MAX);
 }
 
 static void s_verify_json(const s_vnode *v, size_t n, int ok)
@@ -1704,10 +1444,10 @@ static void s_verify_json(const s_vnode *v, size_t n, int ok)
         ly_json_kbool(&j, "answered", v[i].vn_answered);
         if (v[i].vn_answered) {
             ly_json_kuint(&j, "events", v[i].vn_st.ns_events);
-            ly_json_kstr(&j, "digest", s_hex64(v[i].vn_st.ns_digest, digest, sizeof digest));
+            ly_json_kstr(&j, "digest", ctl_hex64(v[i].vn_st.ns_digest, digest, sizeof digest));
             ly_json_kuint(&j, "behind", v[i].vn_behind);
             ly_json_key(&j, "vv");
-            s_json_vv(&j, &v[i].vn_st);
+            ctl_json_vv(&j, &v[i].vn_st);
             ly_json_knull(&j, "error");
         } else {
             ly_json_knull(&j, "events");
@@ -1727,18 +1467,19 @@ static void s_verify_print(const s_vnode *v, size_t n, int ok)
 {
     size_t answered = 0, differ = 0;
     char digest[17];
-    s_table(stdout, s_verify_cols, S_VERIFY_NCOLS, n, v, s_verify_row);
+    ctl_table(stdout, s_verify_cols, S_VERIFY_NCOLS, n, v, s_verify_row);
     for (size_t i = 0; i < n; i++) {
         answered += v[i].vn_answered != 0;
         differ += v[i].vn_answered && !v[i].vn_digest_ok;
     }
     if (ok && n == 1)
         printf("\nconverged, trivially: node %u reported no peers (%s events, digest %s)\n",
-               (unsigned)v[0].vn_id, s_unum(v[0].vn_st.ns_events),
-               s_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
+               (unsigned)v[0].vn_id, ctl_unum(v[0].vn_st.ns_events),
+               ctl_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
     else if (ok)
         printf("\nconverged: all %zu nodes hold the same %s events, digest %s\n", n,
-               s_unum(v[0].vn_st.ns_events), s_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
+               ctl_unum(v[0].vn_st.ns_events),
+               ctl_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
     else if (differ > 0 && answered < n)
         printf("\nnot converged: %zu of %zu nodes differ, %zu did not answer\n", differ, n,
                n - answered);
@@ -1784,7 +1525,7 @@ static int s_cmd_verify(s_ctx *x)
     }
 
     /* With --config, peers configured there but missing from the status count too. */
-    size_t n = 1 + s_npeers(&rp.rp_status), nconf = x->opt[O_CONFIG] ? (size_t)cf.cf_npeers : 0;
+    size_t n = 1 + ctl_npeers(&rp.rp_status), nconf = x->opt[O_CONFIG] ? (size_t)cf.cf_npeers : 0;
     s_vnode *v = calloc(n + nconf, sizeof *v);
     s_vvmax *um = calloc((n + nconf) * LY_VV_MAX, sizeof *um);
     if (!v || !um) {

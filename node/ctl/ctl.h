@@ -21,6 +21,156 @@
 #include "node/ctl/json.h"
 #include "proto/client.h"
 
+/* ---- exit statuses, options, the context and the table ---- */
+
+enum {
+    CTL_EXIT_OK = 0,         /* done */
+    CTL_EXIT_FAILED = 1,     /* the node refused the operation, or it failed */
+    CTL_EXIT_USAGE = 2,      /* usage error; nothing was sent */
+    CTL_EXIT_UNREACHABLE = 3 /* the node was unreachable or did not answer in time */
+};
+
+/* Command options (given after the command name). A command accepts a subset,
+ * a mask of CTL_O() bits; main.c holds each one's name and value placeholder. */
+enum {
+    CTL_O_TXN,
+    CTL_O_NAME,
+    CTL_O_BIRTHDAY,
+    CTL_O_EMAIL,
+    CTL_O_PHONE,
+    CTL_O_PREFS,
+    CTL_O_CATEGORY,
+    CTL_O_AMOUNT,
+    CTL_O_REASON,
+    CTL_O_OPERATOR,
+    CTL_O_HISTORY,
+    CTL_O_ORIGIN,
+    CTL_O_SINCE,
+    CTL_O_LIMIT,
+    CTL_O_CONFIG,
+    CTL_O_AFTER,
+    CTL_O_ALL,
+    CTL_O_PREFETCH,
+    CTL_O_COUNT
+};
+#define CTL_O(o) (1u << (o))
+#define CTL_O_PROFILE                                                                              \
+    (CTL_O(CTL_O_NAME) | CTL_O(CTL_O_BIRTHDAY) | CTL_O(CTL_O_EMAIL) | CTL_O(CTL_O_PHONE) |         \
+     CTL_O(CTL_O_PREFS))
+
+#define CTL_POS_MAX 2 /* positional arguments of a command, at most */
+
+typedef struct ctl_ctx ctl_ctx;
+
+/* One command of the table. */
+typedef struct ctl_cmd {
+    const char *name;
+    int (*run)(ctl_ctx *x);       /* checks its arguments, does the work, reports any error
+                                   * itself; returns a CTL_EXIT_ status */
+    int npos;                     /* positional arguments, exactly */
+    const char *pos[CTL_POS_MAX]; /* their names */
+    uint32_t opts;                /* accepted options (CTL_O bits) */
+    uint32_t required;            /* options that must be given */
+    const char *synopsis;         /* arguments after the command name */
+    const char *summary;          /* one line for the command list */
+    const char *help;             /* the rest of `loyalctl CMD --help` */
+    const char *exit_text;        /* its exit statuses, if not the common ones */
+} ctl_cmd;
+
+/* The parsed command line. Built by main.c; strings are borrowed from argv
+ * or the environment and live as long as the process. */
+struct ctl_ctx {
+    const ctl_cmd *cmd;           /* NULL until the command name is parsed */
+    const char *node;             /* the node to ask */
+    const char *node_from;        /* where `node` came from, for messages */
+    const char *timeout_arg;      /* --timeout as given, or NULL */
+    double timeout_s;             /* seconds to wait for each answer */
+    int json;                     /* --json */
+    int npos;                     /* positional arguments given */
+    const char *pos[CTL_POS_MAX]; /* ... and their values */
+    const char *opt[CTL_O_COUNT]; /* NULL: not given; a flag given is "" */
+};
+
+/* ---- usage errors and argument checks (args.c) ---- */
+
+/* The usage line of `cmd` ("usage: loyalctl [OPTIONS] earn CUSTOMER ..."), or
+ * with NULL the global one, to `out`. */
+void ctl_print_usage(FILE *out, const ctl_cmd *cmd);
+
+/* A usage error: "loyalctl: MESSAGE", the usage and where to find help on
+ * stderr, and with --json the error object (code "invalid") on stdout.
+ * Returns CTL_EXIT_USAGE. */
+int ctl_usage(const ctl_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The argument checks return 0, or report a usage error and return its exit
+ * status. `what` names the argument in the message.
+ * ctl_id: an id (ly_id_valid) into `dst` (`cap` bytes with the NUL).
+ * ctl_text: UTF-8 text without control characters, at most `max` bytes.
+ * ctl_int: a whole number in [min, max] into *out (untouched on error). */
+int ctl_id(const ctl_ctx *x, const char *what, const char *s, char *dst, size_t cap);
+int ctl_text(const ctl_ctx *x, const char *what, const char *s, size_t max, char *dst, size_t cap);
+int ctl_int(const ctl_ctx *x, const char *what, const char *s, int64_t min, int64_t max,
+            int64_t *out);
+
+/* The CUSTOMER argument (x->pos[0]) into rq->rq_customer, as ctl_id. */
+int ctl_customer_arg(const ctl_ctx *x, ly_req *rq);
+
+/* ---- talking to nodes (call.c) ---- */
+
+/* Ask `ep` for `rq` and wait up to `timeout_s` seconds; reports nothing.
+ * Returns CTL_EXIT_OK when `rp` holds the node's answer: a refusal (rp_err !=
+ * LY_OK) or a reply of the request's type. Otherwise returns the exit status
+ * (CTL_EXIT_UNREACHABLE: no answer; CTL_EXIT_USAGE: the client library
+ * refused the request, nothing was sent; CTL_EXIT_FAILED: a bad answer), with
+ * the error's name in *code (static) and a message in `why` (`cap` bytes).
+ * `rp` is always initialised: the caller calls ly_rep_fini. */
+int ctl_ask(const char *ep, double timeout_s, ly_req *rq, ly_rep *rp, const char **code, char *why,
+            size_t cap);
+
+/* Ask `ep` for `rq` within x->timeout_s. On failure or refusal reports it
+ * (stderr, and with --json the error object) and returns its exit status; on
+ * CTL_EXIT_OK `rp` holds a successful reply of the request's type. The caller
+ * calls ly_rep_fini on `rp` either way. */
+int ctl_call_ep(const ctl_ctx *x, const char *ep, ly_req *rq, ly_rep *rp);
+
+/* Shows a successful reply `rp` to `rq` on stdout (human, or JSON with --json). */
+typedef void (*ctl_show_fn)(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp);
+
+/* ctl_call_ep at x->node, then `show` on success. Returns the exit status. */
+int ctl_call(const ctl_ctx *x, ly_req *rq, ctl_show_fn show);
+
+/* A failure outside the operation itself (no answer, bad reply, out of
+ * memory): "loyalctl: MESSAGE" on stderr and with --json the error object
+ * with `code`. Returns `rc`. */
+int ctl_fail(const ctl_ctx *x, int rc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Names of the chain's nodes as one node knows them (itself and its peers). */
+typedef struct ctl_names {
+    uint32_t nm_n;
+    struct {
+        uint16_t id;
+        char name[64];
+    } nm_node[1 + LY_STATUS_PEERS_MAX];
+} ctl_names;
+
+/* Fill `nm` from x->node's status, asked within min(--timeout, 2 s). Best
+ * effort: on any failure `nm` stays empty (nodes are then shown by id) and
+ * nothing is reported. `nm` is large: keep it off the stack. */
+void ctl_names_load(const ctl_ctx *x, ctl_names *nm);
+
+/* Node `id` for people: with `with_id`, "node 2 (south)", else "south"; "node
+ * 2" either way if `nm` (may be NULL) does not know its name, "node ?" for id
+ * 0. In one of a few rotating static buffers: valid until the 8th call after. */
+const char *ctl_node_label(const ctl_names *nm, uint16_t id, int with_id);
+
+/* `ep` as an endpoint to connect to, into `dst`: a wildcard TCP host (as in a
+ * bind address: "*", 0.0.0.0 or [::]) is replaced by the host of `like` (a TCP
+ * endpoint that reaches the same machine; may be NULL) or, without one, by
+ * 127.0.0.1. Returns 0, or -1 (and `dst` empty) if the result is no endpoint
+ * one can connect to. */
+int ctl_connect_form(const char *ep, const char *like, char *dst, size_t cap);
+
 /* ---- human formatting (fmt.c) ---- */
 
 /* `v` with thousands separators ("-1,240"; "+12" if `plus` and v > 0).

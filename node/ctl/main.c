@@ -27,87 +27,30 @@
 #define S_DEFAULT_TIMEOUT_S 5.0
 #define S_TIMEOUT_MIN_S     0.001
 #define S_TIMEOUT_MAX_S     3600.0
-#define S_POS_MAX           2
-
-enum { S_EXIT_OK = 0, S_EXIT_FAILED = 1, S_EXIT_USAGE = 2, S_EXIT_UNREACHABLE = 3 };
-
-/* Command options; each command accepts a subset (a mask of S_O bits). */
-enum {
-    O_TXN,
-    O_NAME,
-    O_BIRTHDAY,
-    O_EMAIL,
-    O_PHONE,
-    O_PREFS,
-    O_CATEGORY,
-    O_AMOUNT,
-    O_REASON,
-    O_OPERATOR,
-    O_HISTORY,
-    O_ORIGIN,
-    O_SINCE,
-    O_LIMIT,
-    O_CONFIG,
-    O_AFTER,
-    O_ALL,
-    O_PREFETCH,
-    O_COUNT
-};
-#define S_O(o)      (1u << (o))
-#define S_O_PROFILE (S_O(O_NAME) | S_O(O_BIRTHDAY) | S_O(O_EMAIL) | S_O(O_PHONE) | S_O(O_PREFS))
 
 static const struct {
     const char *name; /* without the leading "--" */
     const char *arg;  /* the value's placeholder in messages; NULL: a flag without value */
-} s_opts[O_COUNT] = {
-    [O_TXN] = {"txn", "ID"},
-    [O_NAME] = {"name", "NAME"},
-    [O_BIRTHDAY] = {"birthday", "YYYY-MM-DD"},
-    [O_EMAIL] = {"email", "EMAIL"},
-    [O_PHONE] = {"phone", "PHONE"},
-    [O_PREFS] = {"prefs", "TEXT"},
-    [O_CATEGORY] = {"category", "C"},
-    [O_AMOUNT] = {"amount", "AMOUNT"},
-    [O_REASON] = {"reason", "TEXT"},
-    [O_OPERATOR] = {"operator", "NAME"},
-    [O_HISTORY] = {"history", "N"},
-    [O_ORIGIN] = {"origin", "ID"},
-    [O_SINCE] = {"since", "SEQ"},
-    [O_LIMIT] = {"limit", "N"},
-    [O_CONFIG] = {"config", "FILE"},
-    [O_AFTER] = {"after", "CUSTOMER"},
-    [O_ALL] = {"all", NULL},
-    [O_PREFETCH] = {"prefetch", NULL},
+} s_opts[CTL_O_COUNT] = {
+    [CTL_O_TXN] = {"txn", "ID"},
+    [CTL_O_NAME] = {"name", "NAME"},
+    [CTL_O_BIRTHDAY] = {"birthday", "YYYY-MM-DD"},
+    [CTL_O_EMAIL] = {"email", "EMAIL"},
+    [CTL_O_PHONE] = {"phone", "PHONE"},
+    [CTL_O_PREFS] = {"prefs", "TEXT"},
+    [CTL_O_CATEGORY] = {"category", "C"},
+    [CTL_O_AMOUNT] = {"amount", "AMOUNT"},
+    [CTL_O_REASON] = {"reason", "TEXT"},
+    [CTL_O_OPERATOR] = {"operator", "NAME"},
+    [CTL_O_HISTORY] = {"history", "N"},
+    [CTL_O_ORIGIN] = {"origin", "ID"},
+    [CTL_O_SINCE] = {"since", "SEQ"},
+    [CTL_O_LIMIT] = {"limit", "N"},
+    [CTL_O_CONFIG] = {"config", "FILE"},
+    [CTL_O_AFTER] = {"after", "CUSTOMER"},
+    [CTL_O_ALL] = {"all", NULL},
+    [CTL_O_PREFETCH] = {"prefetch", NULL},
 };
-
-typedef struct s_ctx s_ctx;
-
-typedef struct s_cmd {
-    const char *name;
-    int (*run)(s_ctx *x);
-    int npos;                   /* positional arguments, exactly */
-    const char *pos[S_POS_MAX]; /* their names */
-    uint32_t opts;              /* accepted options */
-    uint32_t required;          /* options that must be given */
-    const char *synopsis;       /* arguments after the command name */
-    const char *summary;        /* one line for the command list */
-    const char *help;           /* the rest of `loyalctl CMD --help` */
-    const char *exit_text;      /* its exit statuses, if not the common ones (s_exit_text) */
-} s_cmd;
-
-struct s_ctx {
-    const s_cmd *cmd;
-    const char *node;
-    const char *node_from; /* where `node` came from, for messages */
-    const char *timeout_arg;
-    double timeout_s;
-    int json;
-    int npos;
-    const char *pos[S_POS_MAX];
-    const char *opt[O_COUNT]; /* NULL: not given; a flag given is "" */
-};
-
-typedef void (*s_show_fn)(const s_ctx *x, const ly_req *rq, const ly_rep *rp);
 
 static const char s_exit_text[] =
     "exit status:\n"
@@ -116,9 +59,6 @@ static const char s_exit_text[] =
     "     unknown customer, ...)\n"
     "  2  usage error; nothing was sent\n"
     "  3  the node was unreachable or did not answer in time\n";
-
-static const char s_global_synopsis[] =
-    "usage: loyalctl [--node ENDPOINT] [--timeout SECONDS] [--json] COMMAND [ARGS...]\n";
 
 /* A value for a `key=value` line: quoted when empty or holding spaces, quotes,
  * '=' or backslashes; control characters (never valid in stored text) as '?'. */
@@ -138,136 +78,18 @@ static void s_put_value(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void s_print_usage(FILE *out, const s_cmd *cmd)
-{
-    if (cmd)
-        fprintf(out, "usage: loyalctl [OPTIONS] %s%s%s\n", cmd->name, cmd->synopsis[0] ? " " : "",
-                cmd->synopsis);
-    else
-        fputs(s_global_synopsis, out);
-}
-
-/* A usage error: one line, the usage, and (with --json) the error object. Returns 2. */
-static int s_usage(const s_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int s_usage(const s_ctx *x, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "loyalctl: %s\n", msg);
-    s_print_usage(stderr, x->cmd);
-    fprintf(stderr, "run 'loyalctl %s%s--help' for details\n", x->cmd ? x->cmd->name : "",
-            x->cmd ? " " : "");
-    if (x->json)
-        ctl_json_error(ly_errname(LY_EINVAL), msg, 0, 0);
-    return S_EXIT_USAGE;
-}
-
-/* A failure outside the operation itself (no answer, bad reply). Returns `rc`. */
-static int s_fail(const s_ctx *x, int rc, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int s_fail(const s_ctx *x, int rc, const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "loyalctl: %s\n", msg);
-    if (x->json)
-        ctl_json_error(code, msg, 0, 0);
-    return rc;
-}
-
-/* The node refused the operation `rq` (rp_err != LY_OK). Returns 1. */
-static int s_refused(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
-{
-    ly_err e = (ly_err)rp->rp_err;
-    const char *msg = rp->rp_message[0] ? rp->rp_message : ly_strerror(e);
-    if (e == LY_EINSUFFICIENT_LOCAL) {
-        /* The balance suffices, this branch's rights do not, and the other
-         * branches did not transfer theirs in time (DESIGN.md section 5). */
-        char full[512], asked[64] = "";
-        int64_t a = rp->rp_available > 0 ? rp->rp_available : 0;
-        if (rq->rq_type == LY_MSG_REDEEM || (rq->rq_type == LY_MSG_ADJUST && rq->rq_amount < 0))
-            snprintf(asked, sizeof asked, " (%s requested)",
-                     ctl_num(rq->rq_amount < 0 ? -rq->rq_amount : rq->rq_amount));
-        if (a > 0)
-            snprintf(full, sizeof full,
-                     "only %s %s redeemable at this branch now%s; the rest of the balance is "
-                     "held at other branches that could not be reached in time",
-                     ctl_num(a), a == 1 ? "point is" : "points are", asked);
-        else
-            snprintf(full, sizeof full,
-                     "no points are redeemable at this branch now%s; the balance is held at "
-                     "other branches that could not be reached in time",
-                     asked);
-        fprintf(stderr, "loyalctl: %s (%s)\n", full, ly_errname(e));
-        if (x->json)
-            ctl_json_error(ly_errname(e), full, 1, a);
-        return S_EXIT_FAILED;
-    }
-    int with_available = e == LY_EINSUFFICIENT || rp->rp_available != 0;
-    if (with_available)
-        fprintf(stderr, "loyalctl: %s (%s; %s points available)\n", msg, ly_errname(e),
-                ctl_num(rp->rp_available));
-    else
-        fprintf(stderr, "loyalctl: %s (%s)\n", msg, ly_errname(e));
-    if (x->json)
-        ctl_json_error(ly_errname(e), msg, with_available, rp->rp_available);
-    return S_EXIT_FAILED;
-}
-
-/* ---- argument checks: each returns 0 or the usage error's exit code ---- */
-
-static int s_id(const s_ctx *x, const char *what, const char *s, char *dst, size_t cap)
-{
-    if (!ly_id_valid(s) || ly_strlcpy(dst, s, cap) != 0)
-        return s_usage(x, "invalid %s '%s' (1 to %zu characters of A-Z a-z 0-9 . _ : @ # / + -)",
-                       what, s, cap - 1);
-    return 0;
-}
-
-static int s_text(const s_ctx *x, const char *what, const char *s, size_t max, char *dst,
-                  size_t cap)
-{
-    if (!ly_text_valid(s, max) || ly_strlcpy(dst, s, cap) != 0)
-        return s_usage(x,
-                       "invalid %s '%s' (UTF-8 text without control characters, at most %zu "
-                       "bytes)",
-                       what, s, max);
-    return 0;
-}
-
-static int s_int(const s_ctx *x, const char *what, const char *s, int64_t min, int64_t max,
-                 int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || isspace((unsigned char)*s) || *end)
-        return s_usage(x, "invalid %s '%s' (not a whole number)", what, s);
-    if (errno == ERANGE || v < min || v > max)
-        return s_usage(x, "%s '%s' is out of range (%" PRId64 " to %" PRId64 ")", what, s, min,
-                       max);
-    *out = v;
-    return 0;
-}
-
 /* The optional profile options into rq_profile / rq_fields. */
-static int s_profile(const s_ctx *x, ly_req *rq)
+static int s_profile(const ctl_ctx *x, ly_req *rq)
 {
     static const struct {
         int opt;
         size_t max, cap;
     } lim[LY_PF_COUNT] = {
-        {O_NAME, LY_NAME_MAX, sizeof rq->rq_profile.pf_name},
-        {O_BIRTHDAY, 10, sizeof rq->rq_profile.pf_birthday},
-        {O_EMAIL, LY_EMAIL_MAX, sizeof rq->rq_profile.pf_email},
-        {O_PHONE, LY_PHONE_MAX, sizeof rq->rq_profile.pf_phone},
-        {O_PREFS, LY_TEXT_MAX, sizeof rq->rq_profile.pf_prefs},
+        {CTL_O_NAME, LY_NAME_MAX, sizeof rq->rq_profile.pf_name},
+        {CTL_O_BIRTHDAY, 10, sizeof rq->rq_profile.pf_birthday},
+        {CTL_O_EMAIL, LY_EMAIL_MAX, sizeof rq->rq_profile.pf_email},
+        {CTL_O_PHONE, LY_PHONE_MAX, sizeof rq->rq_profile.pf_phone},
+        {CTL_O_PREFS, LY_TEXT_MAX, sizeof rq->rq_profile.pf_prefs},
     };
     for (int i = 0; i < LY_PF_COUNT; i++) {
         const char *v = x->opt[lim[i].opt];
@@ -275,158 +97,16 @@ static int s_profile(const s_ctx *x, ly_req *rq)
         int rc;
         if (!v)
             continue;
-        if (lim[i].opt == O_BIRTHDAY && !ly_date_valid(v))
-            return s_usage(x, "invalid birthday '%s' (a real date, YYYY-MM-DD)", v);
-        if ((rc = s_text(x, ctl_pf[i].name, v, lim[i].max, dst, lim[i].cap)) != 0)
+        if (lim[i].opt == CTL_O_BIRTHDAY && !ly_date_valid(v))
+            return ctl_usage(x, "invalid birthday '%s' (a real date, YYYY-MM-DD)", v);
+        if ((rc = ctl_text(x, ctl_pf[i].name, v, lim[i].max, dst, lim[i].cap)) != 0)
             return rc;
         rq->rq_fields |= ctl_pf[i].bit;
     }
     return 0;
 }
 
-/* ---- talking to the node ---- */
-
-/* Ask `ep` for `rq` and wait up to `timeout_s` seconds. Returns S_EXIT_OK when
- * `rp` holds the node's answer: a refusal (rp_err != LY_OK) or a reply of the
- * request's type. Otherwise returns the exit status (S_EXIT_UNREACHABLE: no
- * answer; S_EXIT_USAGE: the client library refused the request, nothing was
- * sent; S_EXIT_FAILED: a bad answer), with the error's name in *code and a
- * message in `why`. `rp` is always initialised: the caller calls ly_rep_fini. */
-static int s_ask(const char *ep, double timeout_s, ly_req *rq, ly_rep *rp, const char **code,
-                 char *why, size_t cap)
-{
-    int timeout_ms = (int)(timeout_s * 1000.0 + 0.5);
-    ly_rep_init(rp);
-    ly_client *c = ly_client_new(ep, timeout_ms);
-    if (!c) {
-        *code = ly_errname(LY_EIO);
-        snprintf(why, cap, "cannot connect to '%s'", ep);
-        return S_EXIT_UNREACHABLE;
-    }
-    ly_err e = ly_client_call(c, rq, rp);
-    ly_client_destroy(&c);
-    *code = ly_errname(e);
-    if (e == LY_ETIMEDOUT) {
-        snprintf(why, cap, "no answer from %s within %g s", ep, timeout_s);
-        return S_EXIT_UNREACHABLE;
-    }
-    if (e == LY_EIO) {
-        snprintf(why, cap, "cannot talk to %s: %s", ep, ly_strerror(e));
-        return S_EXIT_UNREACHABLE;
-    }
-    if (e == LY_EINVAL) {
-        snprintf(why, cap, "the client library refused the request: %s", ly_strerror(e));
-        return S_EXIT_USAGE;
-    }
-    if (e != LY_OK) {
-        snprintf(why, cap, "bad answer from %s: %s", ep, ly_strerror(e));
-        return S_EXIT_FAILED;
-    }
-    if (rp->rp_err == LY_OK && rp->rp_type != rq->rq_type) {
-        *code = ly_errname(LY_EPROTO);
-        snprintf(why, cap, "%s answered '%s' to '%s'", ep,
-                 ly_msgtype_name(rp->rp_type) ? ly_msgtype_name(rp->rp_type) : "?",
-                 ly_msgtype_name(rq->rq_type));
-        return S_EXIT_FAILED;
-    }
-    return S_EXIT_OK;
-}
-
-/* Ask `ep` for `rq`; on failure report it (stderr, and the JSON error with
- * --json) and return its exit status. On S_EXIT_OK `rp` holds a successful
- * reply of the request's type. The caller calls ly_rep_fini on `rp` either way. */
-static int s_call_ep(const s_ctx *x, const char *ep, ly_req *rq, ly_rep *rp)
-{
-    const char *code;
-    char why[512];
-    int rc = s_ask(ep, x->timeout_s, rq, rp, &code, why, sizeof why);
-    if (rc == S_EXIT_USAGE)
-        return s_usage(x, "%s", why);
-    if (rc != S_EXIT_OK)
-        return s_fail(x, rc, code, "%s", why);
-    if (rp->rp_err != LY_OK)
-        return s_refused(x, rq, rp);
-    return S_EXIT_OK;
-}
-
-static int s_call(const s_ctx *x, ly_req *rq, s_show_fn show)
-{
-    ly_rep rp;
-    int rc = s_call_ep(x, x->node, rq, &rp);
-    if (rc == S_EXIT_OK)
-        show(x, rq, &rp);
-    ly_rep_fini(&rp);
-    return rc;
-}
-
-/* ---- node names ---- */
-
-/* Names of the chain's nodes as one node knows them (itself and its peers). */
-typedef struct s_names {
-    uint32_t nm_n;
-    struct {
-        uint16_t id;
-        char name[64];
-    } nm_node[1 + LY_STATUS_PEERS_MAX];
-} s_names;
-
-/* Fill `nm` from the node's status, asked within min(--timeout, 2 s). Best
- * effort: on any failure `nm` stays empty (nodes are then shown by id) and
- * nothing is reported, since the command itself already has its answer. */
-static void s_names_load(const s_ctx *x, s_names *nm)
-{
-    const char *code;
-    char why[512];
-    ly_req rq;
-    ly_rep rp;
-    nm->nm_n = 0;
-    ly_req_init(&rq, LY_MSG_STATUS);
-    int rc =
-        s_ask(x->node, x->timeout_s < 2.0 ? x->timeout_s : 2.0, &rq, &rp, &code, why, sizeof why);
-    if (rc == S_EXIT_OK && rp.rp_err == LY_OK) {
-        const ly_node_status *ns = &rp.rp_status;
-        uint32_t np = ns->ns_peers ? ns->ns_npeers : 0;
-        nm->nm_node[nm->nm_n].id = ns->ns_id;
-        ly_strlcpy(nm->nm_node[nm->nm_n++].name, ns->ns_name, sizeof nm->nm_node[0].name);
-        for (uint32_t i = 0; i < np && i < LY_STATUS_PEERS_MAX; i++) {
-            nm->nm_node[nm->nm_n].id = ns->ns_peers[i].ps_id;
-            ly_strlcpy(nm->nm_node[nm->nm_n++].name, ns->ns_peers[i].ps_name,
-                       sizeof nm->nm_node[0].name);
-        }
-    }
-    ly_rep_fini(&rp);
-}
-
-/* The name of node `id`, or NULL if `nm` does not know it. */
-static const char *s_node_name(const s_names *nm, uint16_t id)
-{
-    for (uint32_t i = 0; nm && i < nm->nm_n; i++)
-        if (nm->nm_node[i].id == id && nm->nm_node[i].name[0])
-            return nm->nm_node[i].name;
-    return NULL;
-}
-
-/* Node `id` for people: with `with_id`, "node 2 (south)", else "south"; "node
- * 2" either way if its name is unknown. In one of a few rotating static
- * buffers: valid until the 8th call after this one. */
-static const char *s_node_label(const s_names *nm, uint16_t id, int with_id)
-{
-    static char bufs[8][96];
-    static unsigned next;
-    char *b = bufs[next++ % 8];
-    const char *name = s_node_name(nm, id);
-    if (id == 0) /* no node has id 0: the reply did not say */
-        snprintf(b, sizeof bufs[0], "node ?");
-    else if (!name)
-        snprintf(b, sizeof bufs[0], "node %u", (unsigned)id);
-    else if (with_id)
-        snprintf(b, sizeof bufs[0], "node %u (%s)", (unsigned)id, name);
-    else
-        snprintf(b, sizeof bufs[0], "%s", name);
-    return b;
-}
-
-static void s_show_mutation(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
+static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     char at[40];
     if (x->json) {
@@ -495,7 +175,7 @@ static const char *s_hist_points(const ly_hist *h)
 }
 
 /* The details column of a history line. */
-static void s_hist_details(const ly_hist *h, const s_names *nm, char *buf, size_t cap)
+static void s_hist_details(const ly_hist *h, const ctl_names *nm, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
@@ -505,7 +185,7 @@ static void s_hist_details(const ly_hist *h, const s_names *nm, char *buf, size_
             n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                  \
     } while (0)
     if (h->hi_type == LY_EV_TRANSFER)
-        S_ADD("%s \u2192 %s", s_node_label(nm, h->hi_origin, 1), s_node_label(nm, h->hi_to, 1));
+        S_ADD("%s \u2192 %s", ctl_node_label(nm, h->hi_origin, 1), ctl_node_label(nm, h->hi_to, 1));
     if (h->hi_type == LY_EV_REVERSE && h->hi_ref_txn[0])
         S_ADD("refund of %s", h->hi_ref_txn);
     if (h->hi_category[0])
@@ -587,18 +267,18 @@ static void s_show_customer_json(const ly_rep *rp)
 }
 
 /* "redeemable here: 120; rights: north 120, south 30" */
-static void s_print_rights(const ly_rep *rp, const s_names *nm)
+static void s_print_rights(const ly_rep *rp, const ctl_names *nm)
 {
     printf("redeemable here: %s; rights: ", ctl_num(rp->rp_local_rights));
     for (uint32_t i = 0; i < s_nrights(rp); i++)
-        printf("%s%s %s", i ? ", " : "", s_node_label(nm, rp->rp_rights[i].node, 0),
+        printf("%s%s %s", i ? ", " : "", ctl_node_label(nm, rp->rp_rights[i].node, 0),
                ctl_num(rp->rp_rights[i].points));
     printf("%s\n", s_nrights(rp) ? "" : "none");
 }
 
-static void s_show_customer(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
+static void s_show_customer(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
-    static s_names nm; /* large: not on the stack */
+    static ctl_names nm; /* large: not on the stack */
     char at[40], details[LY_TEXT_MAX + LY_ID_MAX * 2 + 256];
     uint32_t nhist = rp->rp_nhist < LY_HIST_MAX ? rp->rp_nhist : LY_HIST_MAX;
     int need_names = s_nrights(rp) > 0;
@@ -610,7 +290,7 @@ static void s_show_customer(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     for (uint32_t i = 0; i < nhist; i++)
         need_names |= rp->rp_hist[i].hi_type == LY_EV_TRANSFER;
     if (need_names)
-        s_names_load(x, &nm);
+        ctl_names_load(x, &nm);
     printf("customer %s\n", rp->rp_customer);
     ctl_print_standing(rp);
     s_print_rights(rp, &nm);
@@ -762,7 +442,7 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_finish(&j);
 }
 
-static void s_show_status(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
+static void s_show_status(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     const ly_node_status *ns = &rp->rp_status;
     uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX, npeers = ctl_npeers(ns);
@@ -915,7 +595,7 @@ static void s_print_event(const ly_event *ev)
     printf(" incarnation=%" PRIu32 " program=%" PRIu32 "\n", ev->ev_incarnation, ev->ev_program);
 }
 
-static void s_show_events(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
+static void s_show_events(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     uint32_t n = rp->rp_events ? rp->rp_nevents : 0;
     if (x->json) {
@@ -941,99 +621,92 @@ static void s_show_events(const s_ctx *x, const ly_req *rq, const ly_rep *rp)
     }
 }
 
-/* ---- the commands ---- */
-
-static int s_customer_arg(const s_ctx *x, ly_req *rq)
+static int s_txn_arg(const ctl_ctx *x, ly_req *rq)
 {
-    return s_id(x, "customer id", x->pos[0], rq->rq_customer, sizeof rq->rq_customer);
+    return ctl_id(x, "transaction id", x->opt[CTL_O_TXN], rq->rq_txn, sizeof rq->rq_txn);
 }
 
-static int s_txn_arg(const s_ctx *x, ly_req *rq)
-{
-    return s_id(x, "transaction id", x->opt[O_TXN], rq->rq_txn, sizeof rq->rq_txn);
-}
-
-static int s_cmd_enroll(s_ctx *x)
+static int s_cmd_enroll(ctl_ctx *x)
 {
     ly_req rq;
     int rc;
     ly_req_init(&rq, LY_MSG_ENROLL);
-    if ((rc = s_customer_arg(x, &rq)) != 0 || (rc = s_profile(x, &rq)) != 0)
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 || (rc = s_profile(x, &rq)) != 0)
         return rc;
-    if (x->opt[O_TXN]) {
+    if (x->opt[CTL_O_TXN]) {
         if ((rc = s_txn_arg(x, &rq)) != 0)
             return rc;
     } else if ((size_t)snprintf(rq.rq_txn, sizeof rq.rq_txn, "enroll:%s", rq.rq_customer) >=
                sizeof rq.rq_txn) {
-        return s_usage(x,
-                       "customer id '%s' is too long for the default transaction id "
-                       "'enroll:%s'; give --txn",
-                       rq.rq_customer, rq.rq_customer);
+        return ctl_usage(x,
+                         "customer id '%s' is too long for the default transaction id "
+                         "'enroll:%s'; give --txn",
+                         rq.rq_customer, rq.rq_customer);
     }
-    return s_call(x, &rq, s_show_mutation);
+    return ctl_call(x, &rq, s_show_mutation);
 }
 
-static int s_cmd_earn(s_ctx *x)
+static int s_cmd_earn(ctl_ctx *x)
 {
     ly_req rq;
     int rc;
     ly_req_init(&rq, LY_MSG_EARN);
-    if ((rc = s_customer_arg(x, &rq)) != 0 ||
-        (rc = s_int(x, "amount", x->pos[1], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0 ||
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "amount", x->pos[1], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0 ||
         (rc = s_txn_arg(x, &rq)) != 0)
         return rc;
-    if (x->opt[O_CATEGORY] &&
-        (rc = s_id(x, "category", x->opt[O_CATEGORY], rq.rq_category, sizeof rq.rq_category)) != 0)
+    if (x->opt[CTL_O_CATEGORY] && (rc = ctl_id(x, "category", x->opt[CTL_O_CATEGORY],
+                                               rq.rq_category, sizeof rq.rq_category)) != 0)
         return rc;
-    return s_call(x, &rq, s_show_mutation);
+    return ctl_call(x, &rq, s_show_mutation);
 }
 
-static int s_cmd_redeem(s_ctx *x)
+static int s_cmd_redeem(ctl_ctx *x)
 {
     ly_req rq;
     int rc;
     ly_req_init(&rq, LY_MSG_REDEEM);
-    if ((rc = s_customer_arg(x, &rq)) != 0 ||
-        (rc = s_int(x, "points", x->pos[1], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0 ||
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "points", x->pos[1], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0 ||
         (rc = s_txn_arg(x, &rq)) != 0)
         return rc;
-    return s_call(x, &rq, s_show_mutation);
+    return ctl_call(x, &rq, s_show_mutation);
 }
 
-static int s_cmd_reverse(s_ctx *x)
+static int s_cmd_reverse(ctl_ctx *x)
 {
     ly_req rq;
     int rc;
     ly_req_init(&rq, LY_MSG_REVERSE);
-    if ((rc = s_id(x, "original transaction id", x->pos[0], rq.rq_ref_txn, sizeof rq.rq_ref_txn)) !=
-            0 ||
+    if ((rc = ctl_id(x, "original transaction id", x->pos[0], rq.rq_ref_txn,
+                     sizeof rq.rq_ref_txn)) != 0 ||
         (rc = s_txn_arg(x, &rq)) != 0)
         return rc;
-    if (x->opt[O_AMOUNT] &&
-        (rc = s_int(x, "amount", x->opt[O_AMOUNT], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
+    if (x->opt[CTL_O_AMOUNT] &&
+        (rc = ctl_int(x, "amount", x->opt[CTL_O_AMOUNT], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
         return rc;
     if (strcmp(rq.rq_ref_txn, rq.rq_txn) == 0)
-        return s_usage(x, "the reversal needs its own transaction id, not '%s'", rq.rq_txn);
-    return s_call(x, &rq, s_show_mutation);
+        return ctl_usage(x, "the reversal needs its own transaction id, not '%s'", rq.rq_txn);
+    return ctl_call(x, &rq, s_show_mutation);
 }
 
-static int s_cmd_adjust(s_ctx *x)
+static int s_cmd_adjust(ctl_ctx *x)
 {
     ly_req rq;
-    const char *op = x->opt[O_OPERATOR], *from = "--operator";
+    const char *op = x->opt[CTL_O_OPERATOR], *from = "--operator";
     int rc;
     ly_req_init(&rq, LY_MSG_ADJUST);
-    if ((rc = s_customer_arg(x, &rq)) != 0 ||
-        (rc = s_int(x, "points", x->pos[1], -LY_AMOUNT_MAX, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "points", x->pos[1], -LY_AMOUNT_MAX, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
         return rc;
     if (rq.rq_amount == 0)
-        return s_usage(x, "points must not be 0");
-    if ((rc = s_text(x, "reason", x->opt[O_REASON], LY_TEXT_MAX, rq.rq_reason,
-                     sizeof rq.rq_reason)) != 0 ||
+        return ctl_usage(x, "points must not be 0");
+    if ((rc = ctl_text(x, "reason", x->opt[CTL_O_REASON], LY_TEXT_MAX, rq.rq_reason,
+                       sizeof rq.rq_reason)) != 0 ||
         (rc = s_txn_arg(x, &rq)) != 0)
         return rc;
     if (!rq.rq_reason[0])
-        return s_usage(x, "the reason must not be empty");
+        return ctl_usage(x, "the reason must not be empty");
     if (!op) {
         const char *env;
         if ((env = getenv("LOYAL_OPERATOR")) && *env) {
@@ -1048,63 +721,67 @@ static int s_cmd_adjust(s_ctx *x)
         }
     }
     if (!ly_id_valid(op) || ly_strlcpy(rq.rq_operator, op, sizeof rq.rq_operator) != 0)
-        return s_usage(x,
-                       "invalid operator '%s' (from %s; 1 to %d characters of A-Z a-z 0-9 . _ "
-                       ": @ # / + -)",
-                       op, from, LY_ID_MAX);
-    return s_call(x, &rq, s_show_mutation);
+        return ctl_usage(x,
+                         "invalid operator '%s' (from %s; 1 to %d characters of A-Z a-z 0-9 . _ "
+                         ": @ # / + -)",
+                         op, from, LY_ID_MAX);
+    return ctl_call(x, &rq, s_show_mutation);
 }
 
-static int s_cmd_customer(s_ctx *x)
+static int s_cmd_customer(ctl_ctx *x)
 {
     ly_req rq;
     int64_t n = 0;
     int rc;
     ly_req_init(&rq, LY_MSG_CUSTOMER);
-    if ((rc = s_customer_arg(x, &rq)) != 0)
+    if ((rc = ctl_customer_arg(x, &rq)) != 0)
         return rc;
-    if (x->opt[O_HISTORY] && (rc = s_int(x, "history", x->opt[O_HISTORY], 1, LY_HIST_MAX, &n)) != 0)
+    if (x->opt[CTL_O_HISTORY] &&
+        (rc = ctl_int(x, "history", x->opt[CTL_O_HISTORY], 1, LY_HIST_MAX, &n)) != 0)
         return rc;
     rq.rq_limit = (uint32_t)n;
-    rq.rq_prefetch = x->opt[O_PREFETCH] != NULL;
-    return s_call(x, &rq, s_show_customer);
+    rq.rq_prefetch = x->opt[CTL_O_PREFETCH] != NULL;
+    return ctl_call(x, &rq, s_show_customer);
 }
 
-static int s_cmd_set_profile(s_ctx *x)
+static int s_cmd_set_profile(ctl_ctx *x)
 {
     ly_req rq;
     int rc;
     ly_req_init(&rq, LY_MSG_SET_PROFILE);
-    if ((rc = s_customer_arg(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
         (rc = s_profile(x, &rq)) != 0)
         return rc;
     if (rq.rq_fields == 0)
-        return s_usage(x, "nothing to change: give at least one of --name, --birthday, --email, "
-                          "--phone, --prefs");
-    return s_call(x, &rq, s_show_mutation);
+        return ctl_usage(x, "nothing to change: give at least one of --name, --birthday, --email, "
+                            "--phone, --prefs");
+    return ctl_call(x, &rq, s_show_mutation);
 }
 
-static int s_cmd_status(s_ctx *x)
+static int s_cmd_status(ctl_ctx *x)
 {
     ly_req rq;
     ly_req_init(&rq, LY_MSG_STATUS);
-    return s_call(x, &rq, s_show_status);
+    return ctl_call(x, &rq, s_show_status);
 }
 
-static int s_cmd_events(s_ctx *x)
+static int s_cmd_events(ctl_ctx *x)
 {
     ly_req rq;
     int64_t origin = 0, since = 0, limit = LY_EVENTS_MAX;
     int rc = 0;
     ly_req_init(&rq, LY_MSG_EVENTS);
-    if ((x->opt[O_ORIGIN] && (rc = s_int(x, "origin", x->opt[O_ORIGIN], 1, UINT16_MAX, &origin))) ||
-        (x->opt[O_SINCE] && (rc = s_int(x, "since", x->opt[O_SINCE], 0, INT64_MAX, &since))) ||
-        (x->opt[O_LIMIT] && (rc = s_int(x, "limit", x->opt[O_LIMIT], 1, LY_EVENTS_MAX, &limit))))
+    if ((x->opt[CTL_O_ORIGIN] &&
+         (rc = ctl_int(x, "origin", x->opt[CTL_O_ORIGIN], 1, UINT16_MAX, &origin))) ||
+        (x->opt[CTL_O_SINCE] &&
+         (rc = ctl_int(x, "since", x->opt[CTL_O_SINCE], 0, INT64_MAX, &since))) ||
+        (x->opt[CTL_O_LIMIT] &&
+         (rc = ctl_int(x, "limit", x->opt[CTL_O_LIMIT], 1, LY_EVENTS_MAX, &limit))))
         return rc;
     rq.rq_origin = (uint16_t)origin;
     rq.rq_since = (uint64_t)since;
     rq.rq_limit = (uint32_t)limit;
-    return s_call(x, &rq, s_show_events);
+    return ctl_call(x, &rq, s_show_events);
 }
 
 /* ---- debts ---- */
@@ -1157,7 +834,7 @@ static int s_debts_add(s_debts *dl, const ly_rep *rp)
     return 0;
 }
 
-static void s_debts_show(const s_ctx *x, const s_debts *dl, uint32_t limit)
+static void s_debts_show(const ctl_ctx *x, const s_debts *dl, uint32_t limit)
 {
     char at[40];
     if (x->json) {
@@ -1184,8 +861,8 @@ static void s_debts_show(const s_ctx *x, const s_debts *dl, uint32_t limit)
         return;
     }
     if (dl->dl_n == 0) {
-        if (x->opt[O_AFTER])
-            printf("no customer after %s owes points\n", x->opt[O_AFTER]);
+        if (x->opt[CTL_O_AFTER])
+            printf("no customer after %s owes points\n", x->opt[CTL_O_AFTER]);
         else
             printf("no customer owes points\n");
         return;
@@ -1204,14 +881,16 @@ static void s_debts_show(const s_ctx *x, const s_debts *dl, uint32_t limit)
                 limit, dl->dl_rows[dl->dl_n - 1].de_customer);
 }
 
-static int s_cmd_debts(s_ctx *x)
+static int s_cmd_debts(ctl_ctx *x)
 {
     int64_t limit = LY_DEBTS_MAX;
     char after[LY_ID_MAX + 1] = "";
-    int rc = 0, all = x->opt[O_ALL] != NULL;
-    if (x->opt[O_LIMIT] && (rc = s_int(x, "limit", x->opt[O_LIMIT], 1, LY_DEBTS_MAX, &limit)))
+    int rc = 0, all = x->opt[CTL_O_ALL] != NULL;
+    if (x->opt[CTL_O_LIMIT] &&
+        (rc = ctl_int(x, "limit", x->opt[CTL_O_LIMIT], 1, LY_DEBTS_MAX, &limit)))
         return rc;
-    if (x->opt[O_AFTER] && (rc = s_id(x, "customer id", x->opt[O_AFTER], after, sizeof after)))
+    if (x->opt[CTL_O_AFTER] &&
+        (rc = ctl_id(x, "customer id", x->opt[CTL_O_AFTER], after, sizeof after)))
         return rc;
 
     s_debts dl = {0};
@@ -1221,24 +900,25 @@ static int s_cmd_debts(s_ctx *x)
         ly_req_init(&rq, LY_MSG_DEBTS);
         rq.rq_limit = (uint32_t)limit;
         ly_strlcpy(rq.rq_customer, after, sizeof rq.rq_customer);
-        rc = s_call_ep(x, x->node, &rq, &rp);
+        rc = ctl_call_ep(x, x->node, &rq, &rp);
         size_t got = rp.rp_debts ? rp.rp_ndebts : 0;
-        if (rc == S_EXIT_OK && s_debts_add(&dl, &rp) != 0)
-            rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
+        if (rc == CTL_EXIT_OK && s_debts_add(&dl, &rp) != 0)
+            rc = ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
         ly_rep_fini(&rp);
-        if (rc != S_EXIT_OK || !all || !dl.dl_more)
+        if (rc != CTL_EXIT_OK || !all || !dl.dl_more)
             break;
         /* The next page starts after the last row; a node that says "more" but
          * does not move forward would make this loop forever. */
         const char *last = got > 0 ? dl.dl_rows[dl.dl_n - 1].de_customer : NULL;
         if (!last || strcmp(last, after) <= 0) {
-            rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_EPROTO),
-                        "%s answered a debts page that does not advance past '%s'", x->node, after);
+            rc = ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_EPROTO),
+                          "%s answered a debts page that does not advance past '%s'", x->node,
+                          after);
             break;
         }
         ly_strlcpy(after, last, sizeof after);
     }
-    if (rc == S_EXIT_OK)
+    if (rc == CTL_EXIT_OK)
         s_debts_show(x, &dl, (uint32_t)limit);
     free(dl.dl_rows);
     return rc;
@@ -1265,47 +945,6 @@ typedef struct s_vvmax {
     uint64_t vm_seq; /* the highest any node holds */
 } s_vvmax;
 
-/* 1 if `h` (`n` bytes) is a host that means "every interface" for a bind. */
-static int s_wildcard_host(const char *h, size_t n)
-{
-    return (n == 1 && h[0] == '*') || (n == 7 && memcmp(h, "0.0.0.0", 7) == 0) ||
-           (n == 4 && memcmp(h, "[::]", 4) == 0);
-}
-
-/* The host of "tcp://HOST:PORT" (`*len` bytes; the port follows it), or NULL
- * if `ep` is NULL or no TCP endpoint. */
-static const char *s_tcp_host(const char *ep, size_t *len)
-{
-    const char *colon;
-    if (!ep || strncmp(ep, "tcp://", 6) != 0 || !(colon = strrchr(ep + 6, ':')))
-        return NULL;
-    *len = (size_t)(colon - (ep + 6));
-    return ep + 6;
-}
-
-/* `ep` as an endpoint to connect to, into `dst`: a wildcard TCP host (as in a
- * bind address: "*", 0.0.0.0 or [::]) is replaced by the host of `like` (a TCP
- * endpoint that reaches the same machine) or, without one, by 127.0.0.1.
- * Returns 0, or -1 (and `dst` empty) if the result is no endpoint one can
- * connect to. */
-static int s_connect_form(const char *ep, const char *like, char *dst, size_t cap)
-{
-    size_t n = 0, ln = 0;
-    const char *host = s_tcp_host(ep, &n), *lhost = s_tcp_host(like, &ln);
-    int rc;
-    if (!host || !s_wildcard_host(host, n))
-        rc = ly_strlcpy(dst, ep, cap);
-    else if (lhost && ln > 0 && !s_wildcard_host(lhost, ln))
-        rc = (size_t)snprintf(dst, cap, "tcp://%.*s%s", (int)ln, lhost, host + n) >= cap;
-    else
-        rc = (size_t)snprintf(dst, cap, "tcp://127.0.0.1%s", host + n) >= cap;
-    if (rc != 0 || !ly_endpoint_valid(dst) || strchr(dst, '*')) {
-        dst[0] = '\0';
-        return -1;
-    }
-    return 0;
-}
-
 /* Keep the status in `rp` as node `v`'s answer (without its peer rows). */
 static void s_verify_take(s_vnode *v, const ly_rep *rp)
 {
@@ -1319,21 +958,21 @@ static void s_verify_take(s_vnode *v, const ly_rep *rp)
 
 /* Ask peer `v` (vn_id and vn_client set) for its status: fills vn_st, or vn_why
  * when it does not answer, refuses, or is another node than expected. */
-static void s_verify_ask(const s_ctx *x, s_vnode *v)
+static void s_verify_ask(const ctl_ctx *x, s_vnode *v)
 {
     const char *code;
     ly_req rq;
     ly_rep rp;
     ly_req_init(&rq, LY_MSG_STATUS);
-    int rc = s_ask(v->vn_client, x->timeout_s, &rq, &rp, &code, v->vn_why, sizeof v->vn_why);
-    if (rc == S_EXIT_OK && rp.rp_err != LY_OK)
+    int rc = ctl_ask(v->vn_client, x->timeout_s, &rq, &rp, &code, v->vn_why, sizeof v->vn_why);
+    if (rc == CTL_EXIT_OK && rp.rp_err != LY_OK)
         snprintf(v->vn_why, sizeof v->vn_why, "refused: %s (%s)",
                  rp.rp_message[0] ? rp.rp_message : ly_strerror((ly_err)rp.rp_err),
                  ly_errname((ly_err)rp.rp_err));
-    else if (rc == S_EXIT_OK && rp.rp_status.ns_id != v->vn_id)
+    else if (rc == CTL_EXIT_OK && rp.rp_status.ns_id != v->vn_id)
         snprintf(v->vn_why, sizeof v->vn_why, "%s is node %u (%s), not node %u", v->vn_client,
                  (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, (unsigned)v->vn_id);
-    else if (rc == S_EXIT_OK)
+    else if (rc == CTL_EXIT_OK)
         s_verify_take(v, &rp);
     ly_rep_fini(&rp);
 }
@@ -1489,50 +1128,51 @@ static void s_verify_print(const s_vnode *v, size_t n, int ok)
         printf("\nnot verified: %zu of %zu nodes did not answer\n", n - answered, n);
 }
 
-static int s_cmd_verify(s_ctx *x)
+static int s_cmd_verify(ctl_ctx *x)
 {
     static ly_config cf; /* large: not on the stack */
     const char *first = x->node;
     char from_config[LY_ENDPOINT_MAX + 1];
-    if (x->opt[O_CONFIG]) {
+    if (x->opt[CTL_O_CONFIG]) {
         char err[512];
         if (strcmp(x->node_from, "--node") == 0)
-            return s_usage(x, "give --node or --config, not both");
-        if (ly_config_load(x->opt[O_CONFIG], &cf, err, sizeof err) != LY_OK)
-            return s_usage(x, "%s", err);
-        if (s_connect_form(cf.cf_listen, NULL, from_config, sizeof from_config) != 0)
-            return s_usage(x, "cannot connect to the listen endpoint '%s' of %s", cf.cf_listen,
-                           x->opt[O_CONFIG]);
+            return ctl_usage(x, "give --node or --config, not both");
+        if (ly_config_load(x->opt[CTL_O_CONFIG], &cf, err, sizeof err) != LY_OK)
+            return ctl_usage(x, "%s", err);
+        if (ctl_connect_form(cf.cf_listen, NULL, from_config, sizeof from_config) != 0)
+            return ctl_usage(x, "cannot connect to the listen endpoint '%s' of %s", cf.cf_listen,
+                             x->opt[CTL_O_CONFIG]);
         first = from_config;
     }
 
     ly_req rq;
     ly_rep rp;
     ly_req_init(&rq, LY_MSG_STATUS);
-    int rc = s_call_ep(x, first, &rq, &rp);
-    if (rc != S_EXIT_OK) {
+    int rc = ctl_call_ep(x, first, &rq, &rp);
+    if (rc != CTL_EXIT_OK) {
         ly_rep_fini(&rp);
         return rc;
     }
 
-    if (x->opt[O_CONFIG] && rp.rp_status.ns_id != cf.cf_node_id) {
-        rc = s_fail(x, S_EXIT_FAILED, ly_errname(LY_EINVAL),
-                    "%s is node %u (%s), but %s configures node %u", first,
-                    (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, x->opt[O_CONFIG],
-                    (unsigned)cf.cf_node_id);
+    if (x->opt[CTL_O_CONFIG] && rp.rp_status.ns_id != cf.cf_node_id) {
+        rc = ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_EINVAL),
+                      "%s is node %u (%s), but %s configures node %u", first,
+                      (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, x->opt[CTL_O_CONFIG],
+                      (unsigned)cf.cf_node_id);
         ly_rep_fini(&rp);
         return rc;
     }
 
     /* With --config, peers configured there but missing from the status count too. */
-    size_t n = 1 + ctl_npeers(&rp.rp_status), nconf = x->opt[O_CONFIG] ? (size_t)cf.cf_npeers : 0;
+    size_t n = 1 + ctl_npeers(&rp.rp_status),
+           nconf = x->opt[CTL_O_CONFIG] ? (size_t)cf.cf_npeers : 0;
     s_vnode *v = calloc(n + nconf, sizeof *v);
     s_vvmax *um = calloc((n + nconf) * LY_VV_MAX, sizeof *um);
     if (!v || !um) {
         free(v);
         free(um);
         ly_rep_fini(&rp);
-        return s_fail(x, S_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
+        return ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
     }
     v[0].vn_id = rp.rp_status.ns_id;
     ly_strlcpy(v[0].vn_client, first, sizeof v[0].vn_client);
@@ -1545,8 +1185,8 @@ static int s_cmd_verify(s_ctx *x)
             snprintf(v[i].vn_why, sizeof v[i].vn_why,
                      "its client endpoint is unknown (node %u has not heard it announce one)",
                      (unsigned)v[0].vn_id);
-        else if (s_connect_form(ps->ps_client, ps->ps_endpoint, v[i].vn_client,
-                                sizeof v[i].vn_client) != 0)
+        else if (ctl_connect_form(ps->ps_client, ps->ps_endpoint, v[i].vn_client,
+                                  sizeof v[i].vn_client) != 0)
             snprintf(v[i].vn_why, sizeof v[i].vn_why,
                      "its announced client endpoint '%s' is not one to connect to", ps->ps_client);
     }
@@ -1561,7 +1201,7 @@ static int s_cmd_verify(s_ctx *x)
         v[n].vn_id = pc->pc_id;
         ly_strlcpy(v[n].vn_name, pc->pc_name, sizeof v[n].vn_name);
         snprintf(v[n].vn_why, sizeof v[n].vn_why,
-                 "a peer in %.200s, but not in the status of node %u", x->opt[O_CONFIG],
+                 "a peer in %.200s, but not in the status of node %u", x->opt[CTL_O_CONFIG],
                  (unsigned)v[0].vn_id);
         n++;
     }
@@ -1577,7 +1217,7 @@ static int s_cmd_verify(s_ctx *x)
         s_verify_print(v, n, ok);
     free(v);
     free(um);
-    return ok ? S_EXIT_OK : S_EXIT_FAILED;
+    return ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 
 #define S_PROFILE_HELP                                                                             \
@@ -1588,12 +1228,12 @@ static int s_cmd_verify(s_ctx *x)
     "  --prefs TEXT             preferences (up to 200 bytes)\n"                                   \
     "                           (an empty value, as in --email '', clears a field)\n"
 
-static const s_cmd s_cmds[] = {
+static const ctl_cmd s_cmds[] = {
     {.name = "enroll",
      .run = s_cmd_enroll,
      .npos = 1,
      .pos = {"CUSTOMER"},
-     .opts = S_O_PROFILE | S_O(O_TXN),
+     .opts = CTL_O_PROFILE | CTL_O(CTL_O_TXN),
      .synopsis =
          "CUSTOMER [--name N] [--birthday YYYY-MM-DD] [--email E] [--phone P] [--prefs TEXT] "
          "[--txn ID]",
@@ -1606,8 +1246,8 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_earn,
      .npos = 2,
      .pos = {"CUSTOMER", "AMOUNT_MINOR"},
-     .opts = S_O(O_TXN) | S_O(O_CATEGORY),
-     .required = S_O(O_TXN),
+     .opts = CTL_O(CTL_O_TXN) | CTL_O(CTL_O_CATEGORY),
+     .required = CTL_O(CTL_O_TXN),
      .synopsis = "CUSTOMER AMOUNT_MINOR --txn ID [--category C]",
      .summary = "award points for a purchase",
      .help = "Award CUSTOMER the points for a purchase of AMOUNT_MINOR minor currency units\n"
@@ -1620,8 +1260,8 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_redeem,
      .npos = 2,
      .pos = {"CUSTOMER", "POINTS"},
-     .opts = S_O(O_TXN),
-     .required = S_O(O_TXN),
+     .opts = CTL_O(CTL_O_TXN),
+     .required = CTL_O(CTL_O_TXN),
      .synopsis = "CUSTOMER POINTS --txn ID",
      .summary = "redeem points",
      .help = "Redeem POINTS from CUSTOMER's balance. Refused (exit 1, insufficient_points)\n"
@@ -1639,8 +1279,8 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_reverse,
      .npos = 1,
      .pos = {"ORIGINAL_TXN"},
-     .opts = S_O(O_TXN) | S_O(O_AMOUNT),
-     .required = S_O(O_TXN),
+     .opts = CTL_O(CTL_O_TXN) | CTL_O(CTL_O_AMOUNT),
+     .required = CTL_O(CTL_O_TXN),
      .synopsis = "ORIGINAL_TXN --txn ID [--amount AMOUNT]",
      .summary = "refund all or part of an earn or a redemption",
      .help = "Reverse the earn or redemption ORIGINAL_TXN: a refund takes back the points of\n"
@@ -1654,8 +1294,8 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_adjust,
      .npos = 2,
      .pos = {"CUSTOMER", "POINTS"},
-     .opts = S_O(O_TXN) | S_O(O_REASON) | S_O(O_OPERATOR),
-     .required = S_O(O_TXN) | S_O(O_REASON),
+     .opts = CTL_O(CTL_O_TXN) | CTL_O(CTL_O_REASON) | CTL_O(CTL_O_OPERATOR),
+     .required = CTL_O(CTL_O_TXN) | CTL_O(CTL_O_REASON),
      .synopsis = "CUSTOMER POINTS --reason TEXT --txn ID [--operator NAME]",
      .summary = "add or remove points by hand, with a reason",
      .help =
@@ -1669,7 +1309,7 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_customer,
      .npos = 1,
      .pos = {"CUSTOMER"},
-     .opts = S_O(O_HISTORY) | S_O(O_PREFETCH),
+     .opts = CTL_O(CTL_O_HISTORY) | CTL_O(CTL_O_PREFETCH),
      .synopsis = "CUSTOMER [--history N] [--prefetch]",
      .summary = "show a customer's balance, tier, profile and history",
      .help = "Show CUSTOMER's balance, lifetime points, debt, tier and progress to the next\n"
@@ -1688,8 +1328,8 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_set_profile,
      .npos = 1,
      .pos = {"CUSTOMER"},
-     .opts = S_O_PROFILE | S_O(O_TXN),
-     .required = S_O(O_TXN),
+     .opts = CTL_O_PROFILE | CTL_O(CTL_O_TXN),
+     .required = CTL_O(CTL_O_TXN),
      .synopsis =
          "CUSTOMER --txn ID [--name N] [--birthday D] [--email E] [--phone P] [--prefs TEXT]",
      .summary = "change a customer's profile",
@@ -1725,7 +1365,7 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_verify,
      .npos = 0,
      .pos = {NULL},
-     .opts = S_O(O_CONFIG),
+     .opts = CTL_O(CTL_O_CONFIG),
      .synopsis = "[--timeout SECONDS] [--config FILE]",
      .summary = "check that every node of the chain holds the same state",
      .help = "Ask every node of the chain for its status and compare them. The chain is\n"
@@ -1751,7 +1391,7 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_debts,
      .npos = 0,
      .pos = {NULL},
-     .opts = S_O(O_LIMIT) | S_O(O_AFTER) | S_O(O_ALL),
+     .opts = CTL_O(CTL_O_LIMIT) | CTL_O(CTL_O_AFTER) | CTL_O(CTL_O_ALL),
      .synopsis = "[--limit N] [--after CUSTOMER] [--all]",
      .summary = "list the customers who owe points",
      .help = "List the customers with a debt: points refunded after they were already spent.\n"
@@ -1767,7 +1407,7 @@ static const s_cmd s_cmds[] = {
      .run = s_cmd_events,
      .npos = 0,
      .pos = {NULL},
-     .opts = S_O(O_ORIGIN) | S_O(O_SINCE) | S_O(O_LIMIT),
+     .opts = CTL_O(CTL_O_ORIGIN) | CTL_O(CTL_O_SINCE) | CTL_O(CTL_O_LIMIT),
      .synopsis = "[--origin ID] [--since SEQ] [--limit N]",
      .summary = "list the node's events",
      .help = "List the events the node holds, one per line, by origin and sequence number:\n"
@@ -1783,7 +1423,7 @@ static const s_cmd s_cmds[] = {
 
 static void s_global_help(void)
 {
-    fputs(s_global_synopsis, stdout);
+    ctl_print_usage(stdout, NULL);
     fputs("\nStaff and operator tool for a Loyal node.\n\ncommands:\n", stdout);
     for (size_t i = 0; i < S_NCMDS; i++)
         printf("  %-12s %s\n", s_cmds[i].name, s_cmds[i].summary);
@@ -1799,9 +1439,9 @@ static void s_global_help(void)
     fputs(s_exit_text, stdout);
 }
 
-static void s_cmd_help(const s_cmd *cmd)
+static void s_cmd_help(const ctl_cmd *cmd)
 {
-    s_print_usage(stdout, cmd);
+    ctl_print_usage(stdout, cmd);
     printf("\n%s\nglobal options: --node ENDPOINT, --timeout SECONDS, --json, -h/--help "
            "(see 'loyalctl --help')\n\n%s",
            cmd->help, cmd->exit_text ? cmd->exit_text : s_exit_text);
@@ -1809,7 +1449,7 @@ static void s_cmd_help(const s_cmd *cmd)
 
 /* ---- the command line ---- */
 
-static const s_cmd *s_find_cmd(const char *name)
+static const ctl_cmd *s_find_cmd(const char *name)
 {
     for (size_t i = 0; i < S_NCMDS; i++)
         if (strcmp(s_cmds[i].name, name) == 0)
@@ -1820,7 +1460,7 @@ static const s_cmd *s_find_cmd(const char *name)
 /* Index of command option `name` (`len` bytes, after "--"), or -1. */
 static int s_find_opt(const char *name, size_t len)
 {
-    for (int i = 0; i < O_COUNT; i++)
+    for (int i = 0; i < CTL_O_COUNT; i++)
         if (strlen(s_opts[i].name) == len && strncmp(s_opts[i].name, name, len) == 0)
             return i;
     return -1;
@@ -1847,7 +1487,7 @@ static int s_parse_timeout(const char *s, double *out)
 
 int main(int argc, char **argv)
 {
-    s_ctx x = {.timeout_s = S_DEFAULT_TIMEOUT_S};
+    ctl_ctx x = {.timeout_s = S_DEFAULT_TIMEOUT_S};
     int help = 0, version = 0, rest = 0, i;
     char err[256] = "";
 
@@ -1857,7 +1497,7 @@ int main(int argc, char **argv)
             if (!x.cmd) {
                 if (!(x.cmd = s_find_cmd(a)))
                     snprintf(err, sizeof err, "unknown command '%s'", a);
-            } else if (x.npos < S_POS_MAX)
+            } else if (x.npos < CTL_POS_MAX)
                 x.pos[x.npos++] = a;
             else
                 snprintf(err, sizeof err, "unexpected argument '%s'", a);
@@ -1887,7 +1527,7 @@ int main(int argc, char **argv)
             dst = &x.node;
         else if (S_IS("--timeout"))
             dst = &x.timeout_arg;
-        else if (o >= 0 && x.cmd && (x.cmd->opts & S_O(o)))
+        else if (o >= 0 && x.cmd && (x.cmd->opts & CTL_O(o)))
             dst = &x.opt[o];
         else if (o >= 0 && !x.cmd)
             snprintf(err, sizeof err, "option '%.*s' must come after the command", (int)len, a);
@@ -1926,7 +1566,7 @@ int main(int argc, char **argv)
             s_cmd_help(x.cmd);
         else
             s_global_help();
-        return S_EXIT_OK;
+        return CTL_EXIT_OK;
     }
     if (version) {
         if (x.json) {
@@ -1939,22 +1579,22 @@ int main(int argc, char **argv)
         } else {
             printf("loyalctl %s\n", LY_VERSION);
         }
-        return S_EXIT_OK;
+        return CTL_EXIT_OK;
     }
     if (err[0])
-        return s_usage(&x, "%s", err);
+        return ctl_usage(&x, "%s", err);
     if (!x.cmd)
-        return s_usage(&x, "no command given");
+        return ctl_usage(&x, "no command given");
     if (x.npos < x.cmd->npos)
-        return s_usage(&x, "missing %s", x.cmd->pos[x.npos]);
+        return ctl_usage(&x, "missing %s", x.cmd->pos[x.npos]);
     if (x.npos > x.cmd->npos)
-        return s_usage(&x, "unexpected argument '%s'", x.pos[x.cmd->npos]);
-    for (int o = 0; o < O_COUNT; o++)
-        if ((x.cmd->required & S_O(o)) && !x.opt[o])
-            return s_usage(&x, "missing --%s %s", s_opts[o].name, s_opts[o].arg);
+        return ctl_usage(&x, "unexpected argument '%s'", x.pos[x.cmd->npos]);
+    for (int o = 0; o < CTL_O_COUNT; o++)
+        if ((x.cmd->required & CTL_O(o)) && !x.opt[o])
+            return ctl_usage(&x, "missing --%s %s", s_opts[o].name, s_opts[o].arg);
     if (x.timeout_arg && s_parse_timeout(x.timeout_arg, &x.timeout_s) != 0)
-        return s_usage(&x, "invalid timeout '%s' (seconds, %g to %g)", x.timeout_arg,
-                       S_TIMEOUT_MIN_S, S_TIMEOUT_MAX_S);
+        return ctl_usage(&x, "invalid timeout '%s' (seconds, %g to %g)", x.timeout_arg,
+                         S_TIMEOUT_MIN_S, S_TIMEOUT_MAX_S);
     const char *env = getenv("LOYAL_NODE");
     if (x.node) {
         x.node_from = "--node";
@@ -1966,13 +1606,13 @@ int main(int argc, char **argv)
         x.node_from = "the default";
     }
     if (!ly_endpoint_valid(x.node) || strchr(x.node, '*'))
-        return s_usage(&x, "invalid endpoint '%s' (from %s; tcp://HOST:PORT or ipc://PATH)", x.node,
-                       x.node_from);
+        return ctl_usage(&x, "invalid endpoint '%s' (from %s; tcp://HOST:PORT or ipc://PATH)",
+                         x.node, x.node_from);
 
     int rc = x.cmd->run(&x);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "loyalctl: cannot write the output\n");
-        return rc == S_EXIT_OK ? S_EXIT_FAILED : rc;
+        return rc == CTL_EXIT_OK ? CTL_EXIT_FAILED : rc;
     }
     return rc;
 }

@@ -6,6 +6,7 @@
  *   args.c          usage errors and argument checks
  *   call.c          node I/O: ask, call, failures, node names, endpoints
  *   fmt.c           human formatting several commands share, JSON errors
+ *   cmd_<name>.c    a command or family: its checks, request and output
  *   json.c          the streaming JSON writer (json.h)
  * Primary output goes to stdout (human text, or exactly one JSON document
  * with --json); errors go to stderr as "loyalctl: MESSAGE". Every command
@@ -90,6 +91,19 @@ struct ctl_ctx {
     const char *pos[CTL_POS_MAX]; /* ... and their values */
     const char *opt[CTL_O_COUNT]; /* NULL: not given; a flag given is "" */
 };
+
+/* The run functions, one file per command or family. */
+int ctl_run_enroll(ctl_ctx *x);      /* cmd_mutate.c */
+int ctl_run_earn(ctl_ctx *x);        /* cmd_mutate.c */
+int ctl_run_redeem(ctl_ctx *x);      /* cmd_mutate.c */
+int ctl_run_reverse(ctl_ctx *x);     /* cmd_mutate.c */
+int ctl_run_adjust(ctl_ctx *x);      /* cmd_mutate.c */
+int ctl_run_set_profile(ctl_ctx *x); /* cmd_mutate.c */
+int ctl_run_customer(ctl_ctx *x);    /* cmd_customer.c */
+int ctl_run_status(ctl_ctx *x);      /* cmd_status.c */
+int ctl_run_events(ctl_ctx *x);      /* cmd_events.c */
+int ctl_run_debts(ctl_ctx *x);       /* cmd_debts.c */
+int ctl_run_verify(ctl_ctx *x);      /* cmd_verify.c */
 
 /* ---- usage errors and argument checks (args.c) ---- */
 

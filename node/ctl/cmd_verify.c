@@ -214,20 +214,8 @@ static void s_verify_print(const s_vnode *v, size_t n, int ok)
 
 int ctl_run_verify(ctl_ctx *x)
 {
-    static ly_config cf; /* large: not on the stack */
+    const ly_config *cf = x->config; /* with --config (loaded by main.c) */
     const char *first = x->node;
-    char from_config[LY_ENDPOINT_MAX + 1];
-    if (x->opt[CTL_O_CONFIG]) {
-        char err[512];
-        if (strcmp(x->node_from, "--node") == 0)
-            return ctl_usage(x, "give --node or --config, not both");
-        if (ly_config_load(x->opt[CTL_O_CONFIG], &cf, err, sizeof err) != LY_OK)
-            return ctl_usage(x, "%s", err);
-        if (ctl_connect_form(cf.cf_listen, NULL, from_config, sizeof from_config) != 0)
-            return ctl_usage(x, "cannot connect to the listen endpoint '%s' of %s", cf.cf_listen,
-                             x->opt[CTL_O_CONFIG]);
-        first = from_config;
-    }
 
     ly_req rq;
     ly_rep rp;
@@ -238,18 +226,17 @@ int ctl_run_verify(ctl_ctx *x)
         return rc;
     }
 
-    if (x->opt[CTL_O_CONFIG] && rp.rp_status.ns_id != cf.cf_node_id) {
+    if (cf && rp.rp_status.ns_id != cf->cf_node_id) {
         rc = ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_EINVAL),
                       "%s is node %u (%s), but %s configures node %u", first,
                       (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, x->opt[CTL_O_CONFIG],
-                      (unsigned)cf.cf_node_id);
+                      (unsigned)cf->cf_node_id);
         ly_rep_fini(&rp);
         return rc;
     }
 
     /* With --config, peers configured there but missing from the status count too. */
-    size_t n = 1 + ctl_npeers(&rp.rp_status),
-           nconf = x->opt[CTL_O_CONFIG] ? (size_t)cf.cf_npeers : 0;
+    size_t n = 1 + ctl_npeers(&rp.rp_status), nconf = cf ? (size_t)cf->cf_npeers : 0;
     s_vnode *v = calloc(n + nconf, sizeof *v);
     s_vvmax *um = calloc((n + nconf) * LY_VV_MAX, sizeof *um);
     if (!v || !um) {
@@ -276,7 +263,7 @@ int ctl_run_verify(ctl_ctx *x)
     }
     ly_rep_fini(&rp);
     for (size_t k = 0, n0 = n; k < nconf; k++) {
-        const ly_peer_conf *pc = &cf.cf_peers[k];
+        const ly_peer_conf *pc = &cf->cf_peers[k];
         size_t i = 1;
         while (i < n0 && v[i].vn_id != pc->pc_id)
             i++;

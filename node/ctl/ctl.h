@@ -3,6 +3,7 @@
  * loyalctl is a command table over one file per command or family, the way
  * git keeps builtin/:
  *   main.c          the global option parser, --help/--version, dispatch
+ *   cmds.c          the command table: arguments, options, needs, help texts
  *   args.c          usage errors and argument checks
  *   call.c          node I/O: ask, call, failures, node names, endpoints
  *   fmt.c           human formatting several commands share, JSON errors
@@ -61,6 +62,18 @@ enum {
 
 #define CTL_POS_MAX 2 /* positional arguments of a command, at most */
 
+/* What a command needs before it runs (ctl_cmd.needs); main.c provides it or
+ * fails with a usage error, so the run function can rely on it. A command
+ * that needs nothing (a future `program check FILE`) runs without a node.
+ * The role a command needs will be added here by the security issue. */
+enum {
+    CTL_NEEDS_NODE = 1u << 0,  /* x->node: from --node, $LOYAL_NODE or the default; checked */
+    CTL_NEEDS_CONFIG = 1u << 1 /* with CTL_NEEDS_NODE: may start from a loyald config; with
+                                * --config FILE (not with --node) x->config is that file and
+                                * x->node its [node] listen endpoint (a wildcard host is asked
+                                * at 127.0.0.1) */
+};
+
 typedef struct ctl_ctx ctl_ctx;
 
 /* One command of the table. */
@@ -72,6 +85,7 @@ typedef struct ctl_cmd {
     const char *pos[CTL_POS_MAX]; /* their names */
     uint32_t opts;                /* accepted options (CTL_O bits) */
     uint32_t required;            /* options that must be given */
+    uint32_t needs;               /* CTL_NEEDS_ bits */
     const char *synopsis;         /* arguments after the command name */
     const char *summary;          /* one line for the command list */
     const char *help;             /* the rest of `loyalctl CMD --help` */
@@ -90,7 +104,17 @@ struct ctl_ctx {
     int npos;                     /* positional arguments given */
     const char *pos[CTL_POS_MAX]; /* ... and their values */
     const char *opt[CTL_O_COUNT]; /* NULL: not given; a flag given is "" */
+    const ly_config *config;      /* CTL_NEEDS_CONFIG with --config: the loaded file; else NULL */
+    char config_node[LY_ENDPOINT_MAX + 1]; /* `node` when it comes from `config` */
 };
+
+/* ---- the command table (cmds.c) ---- */
+
+extern const ctl_cmd ctl_cmds[];
+extern const size_t ctl_ncmds;
+
+/* The command called `name`, or NULL. */
+const ctl_cmd *ctl_find_cmd(const char *name);
 
 /* The run functions, one file per command or family. */
 int ctl_run_enroll(ctl_ctx *x);      /* cmd_mutate.c */
@@ -112,7 +136,7 @@ int ctl_run_verify(ctl_ctx *x);      /* cmd_verify.c */
 void ctl_print_usage(FILE *out, const ctl_cmd *cmd);
 
 /* A usage error: "loyalctl: MESSAGE", the usage and where to find help on
- * stderr, and with --json the error object (code "invalid") on stdout.
+ * stderr, and with --json the error object (code "invalid_argument") on stdout.
  * Returns CTL_EXIT_USAGE. */
 int ctl_usage(const ctl_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -52,8 +52,7 @@ static void s_json_event(ly_json *j, const ly_event *ev)
         ly_json_kuint(j, "to", ev->ev_to);
     else
         ly_json_knull(j, "to");
-    snprintf(hash, sizeof hash, "%016" PRIx64, ev->ev_req_hash);
-    ly_json_kstr(j, "req_hash", hash);
+    ly_json_kstr(j, "req_hash", ctl_hex64(ev->ev_req_hash, hash, sizeof hash));
     ly_json_kstr(j, "customer", ev->ev_customer);
     ly_json_kstr(j, "txn", ev->ev_txn);
     ly_json_kstr(j, "ref_txn", ev->ev_ref_txn);

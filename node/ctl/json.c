@@ -1,4 +1,4 @@
-#include "node/json.h"
+#include "node/ctl/json.h"
 
 #include <inttypes.h>
 

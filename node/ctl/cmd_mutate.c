@@ -1,0 +1,210 @@
+/* cmd_mutate.c -- the commands that change a customer: enroll, earn, redeem,
+ * reverse, adjust and set-profile; one reply shape for all of them. */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/ctl/ctl.h"
+
+/* The optional profile options into rq_profile / rq_fields. */
+static int s_profile(const ctl_ctx *x, ly_req *rq)
+{
+    static const struct {
+        int opt;
+        size_t max, cap;
+    } lim[LY_PF_COUNT] = {
+        {CTL_O_NAME, LY_NAME_MAX, sizeof rq->rq_profile.pf_name},
+        {CTL_O_BIRTHDAY, 10, sizeof rq->rq_profile.pf_birthday},
+        {CTL_O_EMAIL, LY_EMAIL_MAX, sizeof rq->rq_profile.pf_email},
+        {CTL_O_PHONE, LY_PHONE_MAX, sizeof rq->rq_profile.pf_phone},
+        {CTL_O_PREFS, LY_TEXT_MAX, sizeof rq->rq_profile.pf_prefs},
+    };
+    for (int i = 0; i < LY_PF_COUNT; i++) {
+        const char *v = x->opt[lim[i].opt];
+        char *dst = (char *)&rq->rq_profile + ctl_pf[i].off;
+        int rc;
+        if (!v)
+            continue;
+        if (lim[i].opt == CTL_O_BIRTHDAY && !ly_date_valid(v))
+            return ctl_usage(x, "invalid birthday '%s' (a real date, YYYY-MM-DD)", v);
+        if ((rc = ctl_text(x, ctl_pf[i].name, v, lim[i].max, dst, lim[i].cap)) != 0)
+            return rc;
+        rq->rq_fields |= ctl_pf[i].bit;
+    }
+    return 0;
+}
+
+static int s_txn_arg(const ctl_ctx *x, ly_req *rq)
+{
+    return ctl_id(x, "transaction id", x->opt[CTL_O_TXN], rq->rq_txn, sizeof rq->rq_txn);
+}
+
+static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
+{
+    char at[40];
+    if (x->json) {
+        ly_json j;
+        ly_json_init(&j, stdout);
+        ly_json_object(&j);
+        ly_json_kstr(&j, "operation", ly_msgtype_name(rp->rp_type));
+        ctl_json_standing(&j, rp);
+        ly_json_kint(&j, "points", rp->rp_points);
+        ly_json_kstr(&j, "txn", rp->rp_txn);
+        ly_json_kbool(&j, "replayed", rp->rp_replayed);
+        ly_json_kobject(&j, "event");
+        ly_json_kuint(&j, "origin", rp->rp_origin);
+        ly_json_kuint(&j, "seq", rp->rp_seq);
+        ly_json_kuint(&j, "hlc", rp->rp_hlc);
+        ly_json_kstr(&j, "at", ctl_iso(rp->rp_hlc, at, sizeof at));
+        ly_json_end(&j);
+        ly_json_end(&j);
+        ly_json_finish(&j);
+        return;
+    }
+    int64_t p = rp->rp_points;
+    switch (rp->rp_type) {
+    case LY_MSG_ENROLL:
+        if (p != 0)
+            printf("enrolled %s with %s %s", rp->rp_customer, ctl_num(p), ctl_points_word(p));
+        else
+            printf("enrolled %s", rp->rp_customer);
+        break;
+    case LY_MSG_EARN:
+        printf("earned %s %s for %s", ctl_num(p), ctl_points_word(p), rp->rp_customer);
+        break;
+    case LY_MSG_REDEEM:
+        printf("redeemed %s %s for %s", ctl_num(-p), ctl_points_word(p), rp->rp_customer);
+        break;
+    case LY_MSG_REVERSE:
+        printf("reversed %s for %s: %s %s", rq->rq_ref_txn, rp->rp_customer, ctl_num_sign(p, 1),
+               ctl_points_word(p));
+        break;
+    case LY_MSG_ADJUST:
+        printf("adjusted %s by %s %s", rp->rp_customer, ctl_num_sign(p, 1), ctl_points_word(p));
+        break;
+    default:
+        printf("updated the profile of %s", rp->rp_customer);
+        break;
+    }
+    printf(" (txn %s)%s\n", rp->rp_txn, rp->rp_replayed ? " (replayed: original result)" : "");
+    ctl_print_standing(rp);
+}
+
+int ctl_run_enroll(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_ENROLL);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 || (rc = s_profile(x, &rq)) != 0)
+        return rc;
+    if (x->opt[CTL_O_TXN]) {
+        if ((rc = s_txn_arg(x, &rq)) != 0)
+            return rc;
+    } else if ((size_t)snprintf(rq.rq_txn, sizeof rq.rq_txn, "enroll:%s", rq.rq_customer) >=
+               sizeof rq.rq_txn) {
+        return ctl_usage(x,
+                         "customer id '%s' is too long for the default transaction id "
+                         "'enroll:%s'; give --txn",
+                         rq.rq_customer, rq.rq_customer);
+    }
+    return ctl_call(x, &rq, s_show_mutation);
+}
+
+int ctl_run_earn(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_EARN);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "amount", x->pos[1], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0 ||
+        (rc = s_txn_arg(x, &rq)) != 0)
+        return rc;
+    if (x->opt[CTL_O_CATEGORY] && (rc = ctl_id(x, "category", x->opt[CTL_O_CATEGORY],
+                                               rq.rq_category, sizeof rq.rq_category)) != 0)
+        return rc;
+    return ctl_call(x, &rq, s_show_mutation);
+}
+
+int ctl_run_redeem(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_REDEEM);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "points", x->pos[1], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0 ||
+        (rc = s_txn_arg(x, &rq)) != 0)
+        return rc;
+    return ctl_call(x, &rq, s_show_mutation);
+}
+
+int ctl_run_reverse(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_REVERSE);
+    if ((rc = ctl_id(x, "original transaction id", x->pos[0], rq.rq_ref_txn,
+                     sizeof rq.rq_ref_txn)) != 0 ||
+        (rc = s_txn_arg(x, &rq)) != 0)
+        return rc;
+    if (x->opt[CTL_O_AMOUNT] &&
+        (rc = ctl_int(x, "amount", x->opt[CTL_O_AMOUNT], 1, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
+        return rc;
+    if (strcmp(rq.rq_ref_txn, rq.rq_txn) == 0)
+        return ctl_usage(x, "the reversal needs its own transaction id, not '%s'", rq.rq_txn);
+    return ctl_call(x, &rq, s_show_mutation);
+}
+
+int ctl_run_adjust(ctl_ctx *x)
+{
+    ly_req rq;
+    const char *op = x->opt[CTL_O_OPERATOR], *from = "--operator";
+    int rc;
+    ly_req_init(&rq, LY_MSG_ADJUST);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "points", x->pos[1], -LY_AMOUNT_MAX, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
+        return rc;
+    if (rq.rq_amount == 0)
+        return ctl_usage(x, "points must not be 0");
+    if ((rc = ctl_text(x, "reason", x->opt[CTL_O_REASON], LY_TEXT_MAX, rq.rq_reason,
+                       sizeof rq.rq_reason)) != 0 ||
+        (rc = s_txn_arg(x, &rq)) != 0)
+        return rc;
+    if (!rq.rq_reason[0])
+        return ctl_usage(x, "the reason must not be empty");
+    if (!op) {
+        const char *env;
+        if ((env = getenv("LOYAL_OPERATOR")) && *env) {
+            op = env;
+            from = "$LOYAL_OPERATOR";
+        } else if ((env = getenv("USER")) && *env) {
+            op = env;
+            from = "$USER";
+        } else {
+            op = "loyalctl";
+            from = "the default";
+        }
+    }
+    if (!ly_id_valid(op) || ly_strlcpy(rq.rq_operator, op, sizeof rq.rq_operator) != 0)
+        return ctl_usage(x,
+                         "invalid operator '%s' (from %s; 1 to %d characters of A-Z a-z 0-9 . _ "
+                         ": @ # / + -)",
+                         op, from, LY_ID_MAX);
+    return ctl_call(x, &rq, s_show_mutation);
+}
+
+int ctl_run_set_profile(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_SET_PROFILE);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
+        (rc = s_profile(x, &rq)) != 0)
+        return rc;
+    if (rq.rq_fields == 0)
+        return ctl_usage(x, "nothing to change: give at least one of --name, --birthday, --email, "
+                            "--phone, --prefs");
+    return ctl_call(x, &rq, s_show_mutation);
+}

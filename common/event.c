@@ -96,7 +96,9 @@ ly_err ly_event_validate(const ly_event *ev)
         return LY_EPROTO;
     if (!ly_id_valid(ev->ev_customer))
         return LY_EPROTO;
-    if (ev->ev_txn[0] && !ly_id_valid(ev->ev_txn))
+    /* A derived once key's prefix is not a transaction id (it would share
+     * the key's record in the txn index). */
+    if (ev->ev_txn[0] && (!ly_id_valid(ev->ev_txn) || ly_once_reserved(ev->ev_txn)))
         return LY_EPROTO;
     if (ev->ev_ref_txn[0] && !ly_id_valid(ev->ev_ref_txn))
         return LY_EPROTO;

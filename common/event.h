@@ -29,6 +29,12 @@
     1000000000000LL /* 10^12 minor units or points: far above any real purchase                    \
                      */
 
+/* Once keys (rules.h): the longest is a derived key's prefix and a customer
+ * id. The join bonus's key is LY_ONCE_JOIN "<customer>"; client transaction
+ * ids may not start with a derived key's prefix. */
+#define LY_ONCE_KEY_MAX (LY_ID_MAX + 16)
+#define LY_ONCE_JOIN    "join:"
+
 typedef enum ly_evtype {
     LY_EV_ENROLL = 1,  /* ev_points: join bonus */
     LY_EV_EARN = 2,    /* ev_amount: purchase (minor units); ev_points, ev_qual: awarded */

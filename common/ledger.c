@@ -227,10 +227,10 @@ void ly_cust_rights_add(ly_cust *c, uint16_t node, int64_t delta)
     c->cu_nrights++;
 }
 
-void ly_cust_credit(ly_cust *c, const ly_event *ev)
+void ly_cust_credit(ly_cust *c, const ly_event *ev, int sign)
 {
-    c->cu_net += ev->ev_points;
-    ly_cust_rights_add(c, ev->ev_origin, ev->ev_points);
+    c->cu_net += sign * ev->ev_points;
+    ly_cust_rights_add(c, ev->ev_origin, sign * ev->ev_points);
 }
 
 int64_t ly_cust_rights(const ly_cust *c, uint16_t node)
@@ -248,14 +248,34 @@ int64_t ly_cust_redeemable(const ly_cust *c, uint16_t node)
     return r > 0 ? r : 0;
 }
 
-void ly_cust_apply(ly_cust *c, const ly_event *ev)
+void ly_cust_apply_as(ly_cust *c, const ly_event *ev, int counts)
 {
     c->cu_events++;
     if (ev->ev_hlc > c->cu_last_hlc)
         c->cu_last_hlc = ev->ev_hlc;
     const ly_rule *ru = ly_rule_for(ev->ev_type);
-    if (ru) /* a valid event always has one (ly_event_validate) */
-        ru->ru_fold(c, ev);
+    if (!ru) /* a valid event always has one (ly_event_validate) */
+        return;
+    if (ru->ru_note)
+        ru->ru_note(c, ev);
+    if (counts)
+        ru->ru_fold(c, ev, 1);
+    else
+        c->cu_voided++;
+}
+
+void ly_cust_apply(ly_cust *c, const ly_event *ev)
+{
+    ly_cust_apply_as(c, ev, 1);
+}
+
+void ly_cust_unapply(ly_cust *c, const ly_event *ev)
+{
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    if (!ru)
+        return;
+    ru->ru_fold(c, ev, -1);
+    c->cu_voided++;
 }
 
 int64_t ly_cust_qualifying(const ly_cust *c, const ly_program *pg, int32_t day)
@@ -317,6 +337,10 @@ size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
         ly_wr_int(&w, c->cu_rights[i].rt_node, 2);
         ly_wr_int(&w, (uint64_t)c->cu_rights[i].rt_points, 8);
     }
+    /* Written only when nonzero, so a state without duplicates keeps the bytes
+     * (and digest) it had before once keys existed. */
+    if (c->cu_voided)
+        ly_wr_int(&w, c->cu_voided, 4);
     return (size_t)(w.w_p - buf);
 }
 
@@ -369,6 +393,8 @@ ly_err ly_cust_decode(const uint8_t *buf, size_t len, ly_cust *c)
         c->cu_rights[i].rt_node = (uint16_t)ly_rd_int(&r, 2);
         c->cu_rights[i].rt_points = (int64_t)ly_rd_int(&r, 8);
     }
+    if (r.r_p < r.r_end && (c->cu_voided = (uint32_t)ly_rd_int(&r, 4)) == 0)
+        return LY_EPROTO; /* not the canonical form */
     if (!ly_rd_done(&r))
         return LY_EPROTO;
     return LY_OK;

@@ -93,7 +93,8 @@ typedef struct ly_cust {
     uint32_t cu_enrolls;      /* number of enroll events (>= 1 when enrolled) */
     uint64_t cu_enrolled_hlc; /* earliest enroll */
     uint64_t cu_last_hlc;     /* latest activity */
-    uint64_t cu_events;       /* events applied */
+    uint64_t cu_events;       /* events applied, void duplicates included */
+    uint32_t cu_voided;       /* of which void: duplicates of a once key's winner */
     int64_t cu_net;           /* sum of point changes: balance - debt */
     int64_t cu_lifetime;      /* points ever earned (earns, bonuses, positive adjustments) less
                                  refunded earns */
@@ -147,15 +148,24 @@ int64_t ly_cust_redeemable(const ly_cust *c, uint16_t node);
 /* An empty state for customer `id` (not yet enrolled). */
 void ly_cust_init(ly_cust *c, const char *id);
 
-/* Fold one event into the state. The caller guarantees each event is applied once. */
+/* Fold one event into the state. The caller guarantees each event is applied
+ * once. `counts` 0: the event is a void duplicate of its once key's winner
+ * (rules.h): it is counted in cu_events and cu_voided and noted (activity,
+ * enrollment, profile fields) but changes no amount. ly_cust_apply(c, ev) is
+ * ly_cust_apply_as(c, ev, 1). */
+void ly_cust_apply_as(ly_cust *c, const ly_event *ev, int counts);
 void ly_cust_apply(ly_cust *c, const ly_event *ev);
+
+/* A counted event became void (a smaller event of its once key arrived): take
+ * what it counted back out. The state is then as if it had been applied void. */
+void ly_cust_unapply(ly_cust *c, const ly_event *ev);
 
 /* Building blocks of the per-type folds (common/rules/): each keeps the
  * state's arrays sorted and free of zeros, so the fold stays commutative. */
 void ly_cust_rights_add(ly_cust *c, uint16_t node, int64_t delta);
-/* The balance moves by ev_points, and so do the rights of the event's origin
- * (points earned at a branch are its to redeem; a redemption uses its own). */
-void ly_cust_credit(ly_cust *c, const ly_event *ev);
+/* The balance moves by sign * ev_points, and so do the rights of the event's
+ * origin (points earned at a branch are its to redeem; a redemption uses its own). */
+void ly_cust_credit(ly_cust *c, const ly_event *ev, int sign);
 void ly_cust_qual_add(ly_cust *c, int32_t day, int64_t delta);
 /* Last writer wins per profile field of ev_fields, by (hlc, origin). */
 void ly_cust_profile_apply(ly_cust *c, const ly_event *ev);

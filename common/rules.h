@@ -9,8 +9,12 @@
  *               read (the business checks: enrolled? enough points, enough
  *               rights here? how much of the original is left to refund?), or
  *               why it refuses;
- *  - ru_fold:   how it changes a customer's state (the type-specific part of
- *               ly_cust_apply; the fold must stay commutative);
+ *  - ru_fold:   what it counts in a customer's state (balance, rights,
+ *               lifetime, qualifying points): linear in `sign`, so that
+ *               sign -1 takes exactly back what sign +1 added. Only the event
+ *               that counts for its once key is folded (see below);
+ *  - ru_note:   what every event of the type does, counted or not (an
+ *               enrollment, last-writer-wins profile fields); may be NULL;
  *  - ru_spends: the rights its origin spends with it, which the store's causal
  *               gate checks (an origin never spends rights it did not hold);
  *  - ru_flags:  what the origin must read before ru_make (LY_RU_NEEDS_*) and
@@ -19,6 +23,17 @@
  * The store (store.c) and the service (node/service.c) ask this table instead
  * of switching on types. Adding an event type is one new file with its entry,
  * its line in the table (rules/rules.c), its codec fields and its tests.
+ *
+ * Once keys (DESIGN.md 5b). An event that changes a balance carries a once
+ * key: its client transaction id (LY_RU_ONCE_TXN), or a key the node derives
+ * (LY_RU_ONCE_JOIN: join:<customer>, the join bonus). Among all events with
+ * the same key the one with the smallest (hlc, origin, incarnation, seq)
+ * counts, the same one at every node whatever the arrival order; the others
+ * are void duplicates: they are kept and shown, they are noted (ru_note) but
+ * not folded (ru_fold). When a smaller one arrives later, the store folds the
+ * old winner out (sign -1) and the new one in. A voided redemption thus gives
+ * its branch's rights back. Rights transfers have no once key (a node makes
+ * each one once); profile changes need none (last writer wins per field).
  *
  * Everything here is a pure function of its arguments: no store, no clock, no
  * I/O. The origin reads what ru_flags ask for and passes it in ly_origin. */
@@ -39,7 +54,11 @@ enum {
     LY_RU_IX_TXN = 1u << 8,         /* its transaction id goes in the txn index (retries) */
     LY_RU_IX_REFUNDS = 1u << 9,     /* adds its amount to the original's refund totals */
     LY_RU_IX_DEBTS = 1u << 10,      /* changes the net balance: may enter or leave debts */
+    LY_RU_ONCE_TXN = 1u << 16,      /* once key: the transaction id */
+    LY_RU_ONCE_JOIN = 1u << 17,     /* once key: join:<customer> */
 };
+
+/* LY_ONCE_KEY_MAX and LY_ONCE_JOIN: event.h. */
 
 /* What a client asks the origin to do, as the rules see it (the service maps
  * a decoded request onto this; pointers are borrowed for the call). */
@@ -83,8 +102,10 @@ typedef struct ly_rule {
      * whose other fields are zero, from `in` and `o`; or fill `no` and leave `ev`
      * unspecified. Never NULL: a type only nodes make (transfer) has one too. */
     void (*ru_make)(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_refusal *no);
-    /* The type-specific part of the fold (see ly_cust_apply). */
-    void (*ru_fold)(ly_cust *c, const ly_event *ev);
+    /* What the event counts, times `sign` (+1 fold in, -1 take back out). */
+    void (*ru_fold)(ly_cust *c, const ly_event *ev, int sign);
+    /* What every event of the type does, counted or void; NULL: nothing. */
+    void (*ru_note)(ly_cust *c, const ly_event *ev);
     /* Rights of ev_origin this event spends (>= 0); NULL: none. */
     int64_t (*ru_spends)(const ly_event *ev);
 } ly_rule;
@@ -99,6 +120,19 @@ void ly_rule_make(const ly_rule *ru, const ly_origin *o, const ly_intent *in, ly
 
 /* Rights of its origin that `ev` spends (0 for an unknown type). */
 int64_t ly_rule_spends(const ly_event *ev);
+
+/* The once key of `ev` into `key` (LY_ONCE_KEY_MAX + 1 bytes): its length, or
+ * 0 (key "") if the event has none. */
+size_t ly_once_key(const ly_event *ev, char *key);
+
+/* 1 if `ev_a` comes before `ev_b` in the once order: (hlc, origin,
+ * incarnation, seq). The smaller of two events with one once key counts. */
+int ly_once_before(uint64_t hlc_a, uint16_t origin_a, uint32_t inc_a, uint64_t seq_a,
+                   uint64_t hlc_b, uint16_t origin_b, uint32_t inc_b, uint64_t seq_b);
+
+/* 1 if `txn` starts with the prefix of a derived once key (join:): such ids
+ * are the node's, never a client's. */
+int ly_once_reserved(const char *txn);
 
 /* ---- for the rule files (common/rules/ *.c) ---- */
 

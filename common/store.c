@@ -28,7 +28,7 @@
 
 struct ly_store {
     MDB_env *st_env;
-    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta, st_debts;
+    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta, st_debts, st_once;
     uint16_t st_node_id;
     uint32_t st_incarnation;
     uint64_t st_map_size;
@@ -66,7 +66,7 @@ struct ly_txn {
     int tx_failed;      /* a write failed: the transaction may only be aborted */
     int tx_meta_loaded; /* the counters below were read from meta */
     int tx_meta_dirty;
-    uint64_t tx_events, tx_customers, tx_digest, tx_hlc;
+    uint64_t tx_events, tx_customers, tx_digest, tx_hlc, tx_duplicates, tx_conflicts;
 };
 
 static uint64_t s_mono_ms(void)
@@ -176,9 +176,11 @@ static ly_err s_meta_load(ly_txn *t)
 {
     if (t->tx_meta_loaded)
         return LY_OK;
-    static const char *const names[] = {"events", "customers", "digest", "hlc"};
-    uint64_t *vals[] = {&t->tx_events, &t->tx_customers, &t->tx_digest, &t->tx_hlc};
-    for (int i = 0; i < 4; i++) {
+    static const char *const names[] = {"events", "customers",  "digest",
+                                        "hlc",    "duplicates", "conflicts"};
+    uint64_t *vals[] = {&t->tx_events, &t->tx_customers,  &t->tx_digest,
+                        &t->tx_hlc,    &t->tx_duplicates, &t->tx_conflicts};
+    for (int i = 0; i < 6; i++) {
         ly_err e = s_meta_get(t, names[i], vals[i]);
         if (e != LY_OK && e != LY_ENOTFOUND)
             return e;
@@ -193,7 +195,9 @@ static ly_err s_meta_flush(ly_txn *t)
     ly_err e = LY_OK;
     if (t->tx_meta_dirty && (e = s_meta_put(t, "events", t->tx_events)) == LY_OK &&
         (e = s_meta_put(t, "customers", t->tx_customers)) == LY_OK &&
-        (e = s_meta_put(t, "digest", t->tx_digest)) == LY_OK)
+        (e = s_meta_put(t, "digest", t->tx_digest)) == LY_OK &&
+        (e = s_meta_put(t, "duplicates", t->tx_duplicates)) == LY_OK &&
+        (e = s_meta_put(t, "conflicts", t->tx_conflicts)) == LY_OK)
         e = s_meta_put(t, "hlc", t->tx_hlc);
     if (e == LY_OK)
         t->tx_meta_dirty = 0;
@@ -323,7 +327,8 @@ static ly_err s_open_dbis(ly_store *s, MDB_txn *txn)
         (rc = mdb_dbi_open(txn, "vv", MDB_CREATE, &s->st_vv)) ||
         (rc = mdb_dbi_open(txn, "txn", MDB_CREATE, &s->st_txn)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->st_meta)) ||
-        (rc = mdb_dbi_open(txn, "debts", MDB_CREATE, &s->st_debts)))
+        (rc = mdb_dbi_open(txn, "debts", MDB_CREATE, &s->st_debts)) ||
+        (rc = mdb_dbi_open(txn, "once", MDB_CREATE, &s->st_once)))
         return s_err(NULL, rc, "dbi_open");
     return LY_OK;
 }
@@ -356,7 +361,7 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         return s_err(NULL, rc, "env_create");
     }
     snprintf(s->st_path, sizeof s->st_path, "%s/data.mdb", dir);
-    mdb_env_set_maxdbs(s->st_env, 8);
+    mdb_env_set_maxdbs(s->st_env, 9);
     mdb_env_set_mapsize(s->st_env, s->st_map_size);
     /* Default flags: every commit is synced (durable). No MDB_WRITEMAP: it turns
      * disk-full into SIGBUS. MDB_NOTLS: read transactions are not tied to threads. */
@@ -808,60 +813,251 @@ static size_t s_hist_key(uint8_t *key, const char *customer, uint64_t hlc, uint1
     return 1 + n + 8 + 14;
 }
 
-/* Keep the transaction index: the event's own id (LY_RU_IX_TXN), and refund
- * totals of its original (LY_RU_IX_REFUNDS). */
-static ly_err s_index_txn(ly_txn *t, const ly_rule *ru, const ly_event *ev, const ly_cust *c)
+/* ---- once keys ----
+ *
+ * The txn index holds one record per once key (rules.h): a client transaction
+ * id, or a derived key such as join:<customer>. The record names the event
+ * that counts for the key, the smallest in the once order, and the refund
+ * totals of the transaction. The `once` index lists, for every key held by
+ * two events or more, the ids of all of them (S_ONCE_IDS_MAX at most) and
+ * whether their requests differ (a conflict). */
+
+#define S_ONCE_VERSION  1
+#define S_ONCE_CONFLICT 1u
+#define S_ONCE_IDS_MAX  16
+#define S_ONCE_SIZE     (1 + 1 + 4 + S_ONCE_IDS_MAX * 14)
+
+static int s_rec_before(const ly_event *ev, const ly_txnrec *r)
+{
+    return ly_once_before(ev->ev_hlc, ev->ev_origin, ev->ev_incarnation, ev->ev_seq, r->tr_hlc,
+                          r->tr_origin, r->tr_incarnation, r->tr_seq);
+}
+
+static int s_rec_is(const ly_txnrec *r, const ly_event *ev)
+{
+    return r->tr_seq == ev->ev_seq && r->tr_origin == ev->ev_origin &&
+           r->tr_incarnation == ev->ev_incarnation;
+}
+
+/* The record names `ev` as the event of its key (refund totals are kept). */
+static void s_txnrec_win(ly_txnrec *r, const ly_event *ev, const ly_cust *c)
+{
+    r->tr_req_hash = ev->ev_req_hash;
+    r->tr_origin = ev->ev_origin;
+    r->tr_incarnation = ev->ev_incarnation;
+    r->tr_seq = ev->ev_seq;
+    r->tr_hlc = ev->ev_hlc;
+    r->tr_type = ev->ev_type;
+    r->tr_tier = ev->ev_tier_to;
+    r->tr_amount = ev->ev_amount;
+    r->tr_points = ev->ev_points;
+    r->tr_qual = ev->ev_qual;
+    r->tr_qual_day = ev->ev_qual_day;
+    r->tr_balance = ly_cust_balance(c);
+    r->tr_lifetime = c->cu_lifetime;
+    r->tr_debt = ly_cust_debt(c);
+    ly_strlcpy(r->tr_customer, ev->ev_customer, sizeof r->tr_customer);
+}
+
+/* A second (or later) event `ev` of key `key`, whose record before it was `r`:
+ * list it in the once index; `voids`: the key decides what counts (one of the
+ * two is a void duplicate); `conflict`: their requests differ. */
+static ly_err s_once_note(ly_txn *t, const char *key, const ly_txnrec *r, const ly_event *ev,
+                          int voids, int conflict)
+{
+    ly_store *s = t->tx_store;
+    uint8_t buf[S_ONCE_SIZE];
+    MDB_val k = {strlen(key), (void *)key}, d;
+    int rc = mdb_get(t->tx_txn, s->st_once, &k, &d);
+    uint8_t flags = 0;
+    uint32_t total = 0, n = 0;
+    if (rc == 0) {
+        ly_rd rd = {d.mv_data, (const uint8_t *)d.mv_data + d.mv_size, 0};
+        if (ly_rd_int(&rd, 1) != S_ONCE_VERSION || d.mv_size > sizeof buf)
+            return LY_EPROTO;
+        flags = (uint8_t)ly_rd_int(&rd, 1);
+        total = (uint32_t)ly_rd_int(&rd, 4);
+        n = (uint32_t)((d.mv_size - 6) / 14);
+        memcpy(buf, d.mv_data, d.mv_size);
+    } else if (rc == MDB_NOTFOUND) {
+        s_event_key(buf + 6, r->tr_origin, r->tr_incarnation, r->tr_seq);
+        total = n = 1;
+    } else {
+        return s_err(t, rc, "once_get");
+    }
+    if (n < S_ONCE_IDS_MAX)
+        s_event_key(buf + 6 + 14 * n++, ev->ev_origin, ev->ev_incarnation, ev->ev_seq);
+    total++;
+    if (conflict && !(flags & S_ONCE_CONFLICT)) {
+        flags |= S_ONCE_CONFLICT;
+        t->tx_conflicts++;
+        LY_LOG(LY_WARN, "once.conflict",
+               "key=%s origin=%u seq=%llu and origin=%u seq=%llu carry different requests; "
+               "one counts (loyalctl conflicts)",
+               key, ev->ev_origin, (unsigned long long)ev->ev_seq, r->tr_origin,
+               (unsigned long long)r->tr_seq);
+    }
+    if (voids)
+        t->tx_duplicates++;
+    buf[0] = S_ONCE_VERSION;
+    buf[1] = flags;
+    s_be(buf + 2, total, 4);
+    MDB_val nd = {6 + 14 * (size_t)n, buf};
+    return s_err(t, mdb_put(t->tx_txn, s->st_once, &k, &nd, 0), "once_put");
+}
+
+/* Keep the record of `key` for `ev`: the smaller of it and the event the
+ * record names counts. Returns in *won whether `ev` is now named. `voids`:
+ * the key decides what counts; `ids`: it is a transaction id, so two
+ * different requests under it are a conflict (two enrollments of one customer
+ * under different ids share join:<customer> without conflicting). */
+static ly_err s_once_keep(ly_txn *t, const char *key, const ly_event *ev, const ly_cust *c,
+                          int voids, int ids, int *won)
+{
+    ly_txnrec r;
+    ly_err e = ly_store_txnrec_get(t, key, &r);
+    if (e == LY_ENOTFOUND)
+        memset(&r, 0, sizeof r);
+    else if (e != LY_OK)
+        return e;
+    if (r.tr_seq != 0) {
+        int conflict = ids && r.tr_req_hash != ev->ev_req_hash;
+        if ((e = s_once_note(t, key, &r, ev, voids, conflict)) != LY_OK)
+            return e;
+    }
+    *won = r.tr_seq == 0 || s_rec_before(ev, &r);
+    if (!*won)
+        return LY_OK;
+    s_txnrec_win(&r, ev, c); /* refund totals seen before it stay */
+    return s_txnrec_put(t, key, &r);
+}
+
+/* Add (sign +1) or take back (-1) a refund's part of its original's totals. */
+static ly_err s_refund_totals(ly_txn *t, const ly_event *ev, int sign)
+{
+    ly_txnrec r;
+    ly_err e = ly_store_txnrec_get(t, ev->ev_ref_txn, &r);
+    if (e == LY_ENOTFOUND) {
+        /* The refund arrived before its original (possible across origins). */
+        memset(&r, 0, sizeof r);
+        r.tr_type = ev->ev_ref_type;
+        ly_strlcpy(r.tr_customer, ev->ev_customer, sizeof r.tr_customer);
+    } else if (e != LY_OK) {
+        return e;
+    }
+    r.tr_refunded_amount += sign * ev->ev_amount;
+    r.tr_refunded_points += sign * ev->ev_points;
+    r.tr_refunded_qual += sign * ev->ev_qual;
+    return s_txnrec_put(t, ev->ev_ref_txn, &r);
+}
+
+/* Keep the transaction index for `ev`, applied to `c` (counted or not):
+ * its transaction id (LY_RU_IX_TXN), its derived once key (LY_RU_ONCE_JOIN),
+ * and its original's refund totals if it counts (LY_RU_IX_REFUNDS). `loser`:
+ * the event that counted for its key before it, now folded out, or NULL. */
+static ly_err s_index_txn(ly_txn *t, const ly_rule *ru, const ly_event *ev, const ly_cust *c,
+                          int counts, const ly_event *loser)
 {
     ly_err e;
-    ly_txnrec r;
-    if ((ru->ru_flags & LY_RU_IX_TXN) && ev->ev_txn[0]) {
-        e = ly_store_txnrec_get(t, ev->ev_txn, &r);
-        if (e == LY_OK && r.tr_seq != 0) {
-            /* Two events with one transaction id (possible only across origins):
-             * both count; the index keeps the first it saw. */
-            LY_LOG(LY_WARN, "store.txn_reused", "txn=%s origin=%u seq=%llu", ev->ev_txn,
-                   ev->ev_origin, (unsigned long long)ev->ev_seq);
-        } else if (e == LY_OK || e == LY_ENOTFOUND) {
-            if (e == LY_ENOTFOUND)
-                memset(&r, 0, sizeof r); /* else keep refund totals seen before it */
-            r.tr_req_hash = ev->ev_req_hash;
-            r.tr_origin = ev->ev_origin;
-            r.tr_incarnation = ev->ev_incarnation;
-            r.tr_seq = ev->ev_seq;
-            r.tr_hlc = ev->ev_hlc;
-            r.tr_type = ev->ev_type;
-            r.tr_tier = ev->ev_tier_to;
-            r.tr_amount = ev->ev_amount;
-            r.tr_points = ev->ev_points;
-            r.tr_qual = ev->ev_qual;
-            r.tr_qual_day = ev->ev_qual_day;
-            r.tr_balance = ly_cust_balance(c);
-            r.tr_lifetime = c->cu_lifetime;
-            r.tr_debt = ly_cust_debt(c);
-            ly_strlcpy(r.tr_customer, ev->ev_customer, sizeof r.tr_customer);
-            if ((e = s_txnrec_put(t, ev->ev_txn, &r)) != LY_OK)
-                return e;
-        } else {
+    int won;
+    if ((ru->ru_flags & LY_RU_IX_TXN) && ev->ev_txn[0] &&
+        (e = s_once_keep(t, ev->ev_txn, ev, c, (ru->ru_flags & LY_RU_ONCE_TXN) != 0, 1, &won)) !=
+            LY_OK)
+        return e;
+    if (ru->ru_flags & LY_RU_ONCE_JOIN) {
+        char key[LY_ONCE_KEY_MAX + 1];
+        if (ly_once_key(ev, key) && (e = s_once_keep(t, key, ev, c, 1, 0, &won)) != LY_OK)
             return e;
-        }
     }
-    if (ru->ru_flags & LY_RU_IX_REFUNDS) {
-        e = ly_store_txnrec_get(t, ev->ev_ref_txn, &r);
-        if (e == LY_ENOTFOUND) {
-            /* The refund arrived before its original (possible across origins). */
-            memset(&r, 0, sizeof r);
-            r.tr_type = ev->ev_ref_type;
-            ly_strlcpy(r.tr_customer, ev->ev_customer, sizeof r.tr_customer);
-        } else if (e != LY_OK) {
-            return e;
-        }
-        r.tr_refunded_amount += ev->ev_amount;
-        r.tr_refunded_points += ev->ev_points;
-        r.tr_refunded_qual += ev->ev_qual;
-        if ((e = s_txnrec_put(t, ev->ev_ref_txn, &r)) != LY_OK)
-            return e;
+    if ((ru->ru_flags & LY_RU_IX_REFUNDS) && counts && (e = s_refund_totals(t, ev, 1)) != LY_OK)
+        return e;
+    if (loser && loser->ev_type == LY_EV_REVERSE && (e = s_refund_totals(t, loser, -1)) != LY_OK)
+        return e;
+    return LY_OK;
+}
+
+/* Whether `ev` counts for its once key, given what the store holds before
+ * it: *counts, and in *loser (if *had) the event that counted until now and
+ * must be folded out. */
+static ly_err s_once_decide(ly_txn *t, const ly_event *ev, int *counts, int *had, ly_event *loser)
+{
+    char key[LY_ONCE_KEY_MAX + 1];
+    ly_txnrec r;
+    *counts = 1;
+    *had = 0;
+    if (!ly_once_key(ev, key))
+        return LY_OK;
+    ly_err e = ly_store_txnrec_get(t, key, &r);
+    if (e == LY_ENOTFOUND || (e == LY_OK && r.tr_seq == 0))
+        return LY_OK;
+    if (e != LY_OK)
+        return e;
+    if (!s_rec_before(ev, &r)) {
+        *counts = 0;
+        return LY_OK;
+    }
+    *had = 1;
+    e = ly_store_event_get(t, r.tr_origin, r.tr_incarnation, r.tr_seq, loser);
+    if (e != LY_OK) {
+        LY_LOG(LY_ERROR, "store.corrupt", "once key %s names origin=%u seq=%llu, not held: %s", key,
+               r.tr_origin, (unsigned long long)r.tr_seq, ly_errname(e));
+        t->tx_failed = 1;
+        return e == LY_ENOTFOUND ? LY_EPROTO : e;
     }
     return LY_OK;
+}
+
+/* Write customer state `c` (key `ck`, whose net was `old_net`): the debts
+ * index if it entered or left a debt, the record, and its hash into the
+ * digest (the caller took the old one out). */
+static ly_err s_cust_put(ly_txn *t, MDB_val *ck, const ly_cust *c, int64_t old_net)
+{
+    ly_store *s = t->tx_store;
+    int rc;
+    if ((old_net < 0) != (c->cu_net < 0)) {
+        MDB_val dd = {0, ""};
+        rc = c->cu_net < 0 ? mdb_put(t->tx_txn, s->st_debts, ck, &dd, 0)
+                           : mdb_del(t->tx_txn, s->st_debts, ck, NULL);
+        if (rc)
+            return s_err(t, rc, "debts_put");
+    }
+    uint8_t cbuf[LY_CUST_ENC_MAX];
+    MDB_val cd = {ly_cust_encode(c, cbuf), cbuf};
+    t->tx_digest += ly_hash(cbuf, cd.mv_size);
+    if ((rc = mdb_put(t->tx_txn, s->st_customers, ck, &cd, 0)) != 0)
+        return s_err(t, rc, "cust_put");
+    return LY_OK;
+}
+
+/* Fold `loser` (of another customer than the event that beat it) out of its
+ * customer's state, keeping the digest and the debts index. */
+static ly_err s_fold_out(ly_txn *t, const ly_event *loser)
+{
+    ly_store *s = t->tx_store;
+    ly_cust *c = malloc(sizeof *c);
+    if (!c) {
+        t->tx_failed = 1;
+        return LY_ENOMEM;
+    }
+    MDB_val ck = {strlen(loser->ev_customer), (void *)loser->ev_customer}, cd;
+    ly_err e = LY_OK;
+    int rc = mdb_get(t->tx_txn, s->st_customers, &ck, &cd);
+    if (rc) {
+        e = rc == MDB_NOTFOUND ? LY_EPROTO : s_err(t, rc, "cust_get");
+        t->tx_failed = 1;
+        goto out;
+    }
+    t->tx_digest -= ly_hash(cd.mv_data, cd.mv_size);
+    if ((e = ly_cust_decode(cd.mv_data, cd.mv_size, c)) != LY_OK) {
+        t->tx_failed = 1;
+        goto out;
+    }
+    int64_t old_net = c->cu_net;
+    ly_cust_unapply(c, loser);
+    e = s_cust_put(t, &ck, c, old_net);
+out:
+    free(c);
+    return e;
 }
 
 ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *cust_after)
@@ -923,8 +1119,18 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
      * it held. If here that would drive its rights below zero, a transfer it had
      * received is not here yet: wait for it, as for a gap. What an event spends
      * is its rule's (common/rules/). */
-    int64_t spent = ly_rule_spends(ev);
-    if (spent > 0 && ly_cust_rights(c, ev->ev_origin) - spent < 0) {
+    /* Once: the event counts unless an event of its once key comes before it;
+     * if it comes before the one that counted, that one is folded out. */
+    int counts, had;
+    ly_event loser;
+    if ((e = s_once_decide(t, ev, &counts, &had, &loser)) != LY_OK)
+        goto out;
+    /* A void duplicate spends nothing. Once a customer has void events, an
+     * origin's spend may rest on a credit that is void here (its earn lost to
+     * a duplicate made elsewhere): the gate would wait for ever, so it is off
+     * for that customer; it orders, the origin's own check keeps rights sound. */
+    int64_t spent = counts ? ly_rule_spends(ev) : 0;
+    if (spent > 0 && c->cu_voided == 0 && ly_cust_rights(c, ev->ev_origin) - spent < 0) {
         *outcome = LY_WAITING;
         goto out;
     }
@@ -958,24 +1164,13 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
     else
         t->tx_digest -= old_hash;
     int64_t old_net = c->cu_net;
-    ly_cust_apply(c, ev);
-    if ((ru->ru_flags & LY_RU_IX_DEBTS) && (old_net < 0) != (c->cu_net < 0)) {
-        MDB_val dd = {0, ""};
-        rc = c->cu_net < 0 ? mdb_put(t->tx_txn, s->st_debts, &ck, &dd, 0)
-                           : mdb_del(t->tx_txn, s->st_debts, &ck, NULL);
-        if (rc) {
-            e = s_err(t, rc, "debts_put");
-            goto out;
-        }
-    }
-    uint8_t cbuf[LY_CUST_ENC_MAX];
-    cd.mv_size = ly_cust_encode(c, cbuf);
-    cd.mv_data = cbuf;
-    t->tx_digest += ly_hash(cbuf, cd.mv_size);
-    if ((rc = mdb_put(t->tx_txn, s->st_customers, &ck, &cd, 0)) != 0) {
-        e = s_err(t, rc, "cust_put");
+    ly_cust_apply_as(c, ev, counts);
+    if (had && strcmp(loser.ev_customer, ev->ev_customer) == 0)
+        ly_cust_unapply(c, &loser);
+    else if (had && (e = s_fold_out(t, &loser)) != LY_OK)
         goto out;
-    }
+    if ((e = s_cust_put(t, &ck, c, old_net)) != LY_OK)
+        goto out;
     uint8_t hkey[1 + LY_ID_MAX + 8 + 14];
     MDB_val hk = {s_hist_key(hkey, ev->ev_customer, ev->ev_hlc, ev->ev_origin, ev->ev_incarnation,
                              ev->ev_seq),
@@ -985,7 +1180,7 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
         e = s_err(t, rc, "hist_put");
         goto out;
     }
-    if ((e = s_index_txn(t, ru, ev, c)) != LY_OK)
+    if ((e = s_index_txn(t, ru, ev, c, counts, had ? &loser : NULL)) != LY_OK)
         goto out;
     if (!t->tx_replay && (e = s_rec_add(s, rec, d.mv_size)) != LY_OK) {
         t->tx_failed = 1;
@@ -1150,6 +1345,113 @@ ly_err ly_store_vv(ly_txn *t, ly_vv_entry *out, size_t cap, size_t *n)
     return rc == MDB_NOTFOUND ? LY_OK : s_err(NULL, rc, "vv_scan");
 }
 
+ly_err ly_store_once_counts(ly_txn *t, const ly_event *ev, int *counts, uint16_t *win_origin,
+                            uint64_t *win_seq)
+{
+    char key[LY_ONCE_KEY_MAX + 1];
+    ly_txnrec r;
+    *counts = 1;
+    *win_origin = 0;
+    *win_seq = 0;
+    if (!ly_once_key(ev, key))
+        return LY_OK;
+    ly_err e = ly_store_txnrec_get(t, key, &r);
+    if (e == LY_ENOTFOUND)
+        return LY_OK;
+    if (e != LY_OK)
+        return e;
+    if (r.tr_seq != 0 && !s_rec_is(&r, ev)) {
+        *counts = 0;
+        *win_origin = r.tr_origin;
+        *win_seq = r.tr_seq;
+    }
+    return LY_OK;
+}
+
+static int s_ev_cmp(const void *a, const void *b)
+{
+    const ly_event *x = a, *y = b;
+    if (ly_once_before(x->ev_hlc, x->ev_origin, x->ev_incarnation, x->ev_seq, y->ev_hlc,
+                       y->ev_origin, y->ev_incarnation, y->ev_seq))
+        return -1;
+    return ly_once_before(y->ev_hlc, y->ev_origin, y->ev_incarnation, y->ev_seq, x->ev_hlc,
+                          x->ev_origin, x->ev_incarnation, x->ev_seq);
+}
+
+/* Load conflict `g` (og_key set) from its once entry `d`. */
+static ly_err s_conflict_load(ly_txn *t, const MDB_val *d, ly_once_group *g)
+{
+    const uint8_t *p = d->mv_data;
+    size_t n = (d->mv_size - 6) / 14;
+    ly_event *evs = calloc(n ? n : 1, sizeof *evs);
+    if (!evs)
+        return LY_ENOMEM;
+    g->og_total = (uint32_t)s_unbe(p + 2, 4);
+    ly_err e = LY_OK;
+    size_t got = 0;
+    for (size_t i = 0; i < n && e == LY_OK; i++) {
+        const uint8_t *id = p + 6 + 14 * i;
+        e = ly_store_event_get(t, (uint16_t)s_unbe(id, 2), (uint32_t)s_unbe(id + 2, 4),
+                               s_unbe(id + 6, 8), &evs[got]);
+        if (e == LY_OK)
+            got++;
+    }
+    if (e == LY_OK) {
+        qsort(evs, got, sizeof *evs, s_ev_cmp);
+        g->og_n = got < LY_ONCE_LIST_MAX ? (uint32_t)got : LY_ONCE_LIST_MAX;
+        for (uint32_t i = 0; i < g->og_n && e == LY_OK; i++) {
+            uint16_t wo;
+            uint64_t ws;
+            int counts;
+            g->og_ev[i] = evs[i];
+            e = ly_store_once_counts(t, &evs[i], &counts, &wo, &ws);
+            g->og_counts[i] = (uint8_t)counts;
+        }
+    }
+    free(evs);
+    return e;
+}
+
+ly_err ly_store_conflicts(ly_txn *t, const char *after, ly_once_group *out, size_t cap, size_t *n,
+                          int *more)
+{
+    *n = 0;
+    *more = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_once, &cur);
+    if (rc)
+        return s_err(NULL, rc, "cursor_open");
+    size_t alen = after ? strlen(after) : 0;
+    MDB_val k = {alen, (void *)after}, d;
+    rc = alen ? mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    if (rc == 0 && alen && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT); /* strictly after */
+    ly_err e = LY_OK;
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        const uint8_t *p = d.mv_data;
+        if (d.mv_size < 6 || p[0] != S_ONCE_VERSION || k.mv_size > LY_ONCE_KEY_MAX) {
+            e = LY_EPROTO;
+            break;
+        }
+        if (!(p[1] & S_ONCE_CONFLICT))
+            continue;
+        if (*n == cap) {
+            *more = 1;
+            break;
+        }
+        ly_once_group *g = &out[*n];
+        memcpy(g->og_key, k.mv_data, k.mv_size);
+        g->og_key[k.mv_size] = '\0';
+        if ((e = s_conflict_load(t, &d, g)) != LY_OK)
+            break;
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(NULL, rc, "once_scan");
+    return e;
+}
+
 ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
 {
     ly_err e = s_meta_load(t);
@@ -1160,6 +1462,8 @@ ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
     out->st_customers = t->tx_customers;
     out->st_digest = t->tx_digest;
     out->st_hlc = t->tx_hlc;
+    out->st_duplicates = t->tx_duplicates;
+    out->st_conflicts = t->tx_conflicts;
     MDB_envinfo info;
     MDB_stat st;
     mdb_env_info(t->tx_store->st_env, &info);

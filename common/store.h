@@ -5,9 +5,14 @@
  *   customers customer id -> encoded ly_cust
  *   hist      len(1) customer id, hlc(8) origin(2) incarnation(4) seq(8) -> "" (history index)
  *   vv        origin(2) incarnation(4) -> highest contiguous seq applied (8)
- *   txn       client transaction id -> ly_txnrec (idempotency, refund bookkeeping)
+ *   txn       once key -> ly_txnrec: a client transaction id, or a derived key such
+ *             as join:<customer> (rules.h); names the event that counts for the key
+ *             (idempotency, replays, refund bookkeeping)
+ *   once      once key held by two events or more -> flags (1: a conflict, their
+ *             requests differ), their number, and the ids of up to 16 of them
  *   debts     customer id -> "" for every customer whose net is below zero
- *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc"
+ *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc",
+ *             "duplicates", "conflicts"
  *
  * One writer: the node's loop applies a whole batch in one write transaction
  * (group commit); ly_store_commit() makes it durable before it returns, so a
@@ -47,6 +52,7 @@
 
 #include "common/event.h"
 #include "common/ledger.h"
+#include "common/rules.h"
 
 #define LY_SCHEMA_VERSION 2 /* 2: events carry ev_to, customers carry rights */
 
@@ -167,6 +173,27 @@ ly_err ly_store_events_after(ly_txn *t, uint16_t origin, uint32_t incarnation, u
  * ("" or NULL: from the first). *more = 1 if there are more. */
 ly_err ly_store_debts(ly_txn *t, const char *after, ly_cust *out, size_t cap, size_t *n, int *more);
 
+/* Whether held event `ev` counts for its once key (rules.h): *counts = 1, or
+ * 0 and the id of the event that counts in *win_origin, *win_seq. */
+ly_err ly_store_once_counts(ly_txn *t, const ly_event *ev, int *counts, uint16_t *win_origin,
+                            uint64_t *win_seq);
+
+#define LY_ONCE_LIST_MAX 4 /* events listed per conflict */
+
+/* A once key whose events carry different requests. */
+typedef struct ly_once_group {
+    char og_key[LY_ONCE_KEY_MAX + 1];
+    uint32_t og_total; /* events with the key */
+    uint32_t og_n;     /* listed below: the first in the once order */
+    uint8_t og_counts[LY_ONCE_LIST_MAX];
+    ly_event og_ev[LY_ONCE_LIST_MAX];
+} ly_once_group;
+
+/* Up to `cap` conflicts in key order, after key `after` ("" or NULL: from the
+ * first). *more = 1 if there are more. */
+ly_err ly_store_conflicts(ly_txn *t, const char *after, ly_once_group *out, size_t cap, size_t *n,
+                          int *more);
+
 typedef struct ly_vv_entry {
     uint16_t vv_origin;
     uint32_t vv_incarnation;
@@ -179,8 +206,10 @@ ly_err ly_store_vv(ly_txn *t, ly_vv_entry *out, size_t cap, size_t *n);
 typedef struct ly_store_stats {
     uint64_t st_events;
     uint64_t st_customers;
-    uint64_t st_digest; /* sum over customers of ly_cust_hash, mod 2^64 */
-    uint64_t st_hlc;    /* highest HLC of any event held */
+    uint64_t st_digest;     /* sum over customers of ly_cust_hash, mod 2^64 */
+    uint64_t st_hlc;        /* highest HLC of any event held */
+    uint64_t st_duplicates; /* events void as duplicates of their once key's winner */
+    uint64_t st_conflicts;  /* once keys whose events carry different requests */
     uint64_t st_map_size;
     uint64_t st_used;        /* bytes of the map in use */
     uint64_t st_wal_bytes;   /* log written since the last checkpoint */

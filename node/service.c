@@ -196,6 +196,13 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
 {
     ly_err e;
     uint64_t fp = ly_req_fingerprint(rq);
+    if (ly_once_reserved(rq->rq_txn)) {
+        ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINVAL,
+                     "transaction id '%s' is reserved: ids starting with '" LY_ONCE_JOIN
+                     "' are the node's own once keys",
+                     rq->rq_txn);
+        return LY_OK;
+    }
     if (s_replay(sv, t, rq, fp, rp, &e))
         return e;
     if (e != LY_OK)
@@ -297,8 +304,15 @@ static ly_err s_customer(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp
         e = LY_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        s_hist_from_event(sv->sv_program, &evs[i], &rp->rp_hist[i]);
+    for (size_t i = 0; i < n; i++) {
+        ly_hist *h = &rp->rp_hist[i];
+        int counts;
+        s_hist_from_event(sv->sv_program, &evs[i], h);
+        if ((e = ly_store_once_counts(t, &evs[i], &counts, &h->hi_win_origin, &h->hi_win_seq)) !=
+            LY_OK)
+            goto out;
+        h->hi_void = (uint8_t)!counts;
+    }
     rp->rp_nhist = (uint32_t)n;
 out:
     free(c);
@@ -323,6 +337,8 @@ static ly_err s_status(ly_service *sv, ly_txn *t, ly_rep *rp)
     ns->ns_customers = st.st_customers;
     ns->ns_digest = st.st_digest;
     ns->ns_hlc = st.st_hlc;
+    ns->ns_duplicates = st.st_duplicates;
+    ns->ns_conflicts = st.st_conflicts;
     ns->ns_uptime_ms = ly_wall_ms() - sv->sv_started_ms;
     ns->ns_map_size = st.st_map_size;
     ns->ns_map_used = st.st_used;
@@ -388,6 +404,46 @@ static ly_err s_debts(ly_txn *t, const ly_req *rq, ly_rep *rp)
     return e;
 }
 
+/* A page of conflicts: once keys whose events carry different requests. */
+static ly_err s_conflicts(ly_txn *t, const ly_req *rq, ly_rep *rp)
+{
+    size_t limit = rq->rq_limit ? rq->rq_limit : LY_CONFLICTS_DEFAULT, n = 0;
+    if (limit > LY_CONFLICTS_MAX)
+        limit = LY_CONFLICTS_MAX;
+    ly_once_group *gs = calloc(limit, sizeof *gs);
+    rp->rp_conflicts = calloc(limit, sizeof *rp->rp_conflicts);
+    rp->rp_events = calloc(limit * LY_CONFLICT_EVENTS, sizeof *rp->rp_events);
+    if (!gs || !rp->rp_conflicts || !rp->rp_events) {
+        free(gs);
+        return LY_ENOMEM;
+    }
+    int more = 0;
+    ly_err e = ly_store_conflicts(t, rq->rq_after, gs, limit, &n, &more);
+    uint32_t nev = 0, nc = 0;
+    for (size_t i = 0; e == LY_OK && i < n; i++) {
+        const ly_once_group *g = &gs[i];
+        uint32_t k = g->og_n < LY_CONFLICT_EVENTS ? g->og_n : LY_CONFLICT_EVENTS, counts = nev;
+        if (k < 2)
+            continue; /* an event it names is not here: nothing to show */
+        ly_conflict *cf = &rp->rp_conflicts[nc++];
+        ly_strlcpy(cf->cf_key, g->og_key, sizeof cf->cf_key);
+        cf->cf_total = g->og_total;
+        cf->cf_first = nev;
+        cf->cf_n = k;
+        for (uint32_t j = 0; j < k; j++) {
+            if (g->og_counts[j])
+                counts = nev;
+            rp->rp_events[nev++] = g->og_ev[j];
+        }
+        cf->cf_counts = counts;
+    }
+    rp->rp_nconflicts = e == LY_OK ? nc : 0;
+    rp->rp_nevents = e == LY_OK ? nev : 0;
+    rp->rp_more = (uint8_t)more;
+    free(gs);
+    return e;
+}
+
 ly_err ly_service_give_rights(ly_service *sv, ly_txn *t, const char *customer, uint16_t to,
                               int64_t want, ly_event *ev_out, int *created)
 {
@@ -428,6 +484,8 @@ ly_err ly_service_exec(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
         return s_events(t, rq, rp);
     case LY_MSG_DEBTS:
         return s_debts(t, rq, rp);
+    case LY_MSG_CONFLICTS:
+        return s_conflicts(t, rq, rp);
     default:
         if (!ly_msgtype_is_mutation(rq->rq_type)) {
             ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EPROTO, "unknown request type %d",

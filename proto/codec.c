@@ -42,6 +42,7 @@ enum {
     RQ_ORIGIN,
     RQ_SINCE,
     RQ_PREFETCH,
+    RQ_AFTER,
 };
 
 static const lyp_field s_req_tab[] = {
@@ -65,6 +66,7 @@ static const lyp_field s_req_tab[] = {
     [RQ_ORIGIN] = LYP_FU("origin", ly_req, rq_origin),
     [RQ_SINCE] = LYP_FU("since", ly_req, rq_since),
     [RQ_PREFETCH] = LYP_FB("prefetch", ly_req, rq_prefetch),
+    [RQ_AFTER] = LYP_FS("after", ly_req, rq_after, LYP_C_TEXT, 0),
 };
 
 #define RQ_PROFILE                                                                                 \
@@ -90,6 +92,7 @@ static const struct {
     [LY_MSG_STATUS] = {0, 0},
     [LY_MSG_EVENTS] = {0, LYP_BIT(RQ_ORIGIN) | LYP_BIT(RQ_SINCE) | LYP_BIT(RQ_LIMIT)},
     [LY_MSG_DEBTS] = {0, LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_LIMIT)},
+    [LY_MSG_CONFLICTS] = {0, LYP_BIT(RQ_AFTER) | LYP_BIT(RQ_LIMIT)},
 };
 
 static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonzero)
@@ -99,9 +102,10 @@ static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonze
         *hi = LY_AMOUNT_MAX;
         *nonzero = type == LY_MSG_ADJUST;
     } else if (fid == RQ_LIMIT) {
-        *hi = type == LY_MSG_EVENTS  ? LY_EVENTS_MAX
-              : type == LY_MSG_DEBTS ? LY_DEBTS_MAX
-                                     : LY_HIST_MAX;
+        *hi = type == LY_MSG_EVENTS      ? LY_EVENTS_MAX
+              : type == LY_MSG_DEBTS     ? LY_DEBTS_MAX
+              : type == LY_MSG_CONFLICTS ? LY_CONFLICTS_MAX
+                                         : LY_HIST_MAX;
     }
 }
 
@@ -160,6 +164,8 @@ static ly_err s_req_mask(lyp_why *w, const ly_req *rq, uint64_t *mask)
         m |= LYP_BIT(RQ_SINCE);
     if ((allowed & LYP_BIT(RQ_PREFETCH)) && rq->rq_prefetch)
         m |= LYP_BIT(RQ_PREFETCH);
+    if ((allowed & LYP_BIT(RQ_AFTER)) && rq->rq_after[0] != '\0')
+        m |= LYP_BIT(RQ_AFTER);
     *mask = m;
     return lyp_check_fields(w, &s_req_map, type, rq, m);
 }
@@ -264,6 +270,9 @@ static const lyp_field s_hist_tab[] = {
     LYP_FS("operator", ly_hist, hi_operator, LYP_C_IDE, 1),
     LYP_FS("tier_from", ly_hist, hi_tier_from, LYP_C_TEXT, 1),
     LYP_FS("tier_to", ly_hist, hi_tier_to, LYP_C_TEXT, 1),
+    LYP_FUO("void", ly_hist, hi_void),
+    LYP_FUO("win_origin", ly_hist, hi_win_origin),
+    LYP_FUO("win_seq", ly_hist, hi_win_seq),
 };
 
 /* The event type whose ly_evtype_name is the `n` bytes at `p`, or 0. */
@@ -336,6 +345,8 @@ static const lyp_field s_node_tab[] = {
     LYP_FU("checkpoints", ly_node_status, ns_checkpoints),
     LYP_FU("checkpoint_ms", ly_node_status, ns_checkpoint_ms),
     LYP_FS("write_error", ly_node_status, ns_write_error, LYP_C_TEXT, 1),
+    LYP_FUO("duplicates", ly_node_status, ns_duplicates),
+    LYP_FUO("conflicts", ly_node_status, ns_conflicts),
 };
 
 static ly_err s_node_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
@@ -506,6 +517,80 @@ static ly_err s_rights_enc(lyp_enc *e, const ly_rep *rp)
     return LY_OK;
 }
 
+/* One row of "conflicts": every field required. */
+static const lyp_field s_conflict_tab[] = {
+    LYP_FS("key", ly_conflict, cf_key, LYP_C_TEXTNE, 0),
+    LYP_FU("total", ly_conflict, cf_total),
+    LYP_FU("first", ly_conflict, cf_first),
+    LYP_FUR("n", ly_conflict, cf_n, 2, LY_CONFLICT_EVENTS),
+    LYP_FU("counts", ly_conflict, cf_counts),
+};
+static const lyp_map s_conflict_map = {s_conflict_tab, LYP_COUNT(s_conflict_tab), NULL, NULL, NULL};
+
+/* "conflicts": at most LY_CONFLICTS_MAX rows into rp->rp_conflicts (heap). */
+static ly_err s_conflicts_dec(lyp_dec *d, const lyp_obj *v, ly_rep *rp)
+{
+    if (v->o_type != LYP_ARRAY)
+        return lyp_fail(&d->d_w, LY_EPROTO, "conflicts", "expected an array, got %s",
+                        lyp_otype_names[v->o_type]);
+    if (v->o_u > LY_CONFLICTS_MAX)
+        return lyp_fail(&d->d_w, LY_EPROTO, "conflicts", "more than %d entries", LY_CONFLICTS_MAX);
+    free(rp->rp_conflicts); /* a second "conflicts" key: the last one counts */
+    rp->rp_nconflicts = 0;
+    rp->rp_conflicts = v->o_u ? calloc((size_t)v->o_u, sizeof *rp->rp_conflicts) : NULL;
+    if (v->o_u && !rp->rp_conflicts)
+        return lyp_fail(&d->d_w, LY_ENOMEM, "conflicts", "out of memory");
+    for (uint32_t i = 0; i < (uint32_t)v->o_u; i++) {
+        lyp_obj el;
+        uint64_t seen = 0;
+        if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
+            return lyp_trunc(d);
+        rp->rp_nconflicts = i + 1;
+        ly_err rc = lyp_dec_submap(d, &s_conflict_map, &el, "conflicts", (long)i,
+                                   &rp->rp_conflicts[i], &seen, NULL);
+        if (rc != LY_OK)
+            return rc;
+        for (int fid = 0; fid < LYP_COUNT(s_conflict_tab); fid++)
+            if (!(seen & LYP_BIT(fid)))
+                return lyp_fail(&d->d_w, LY_EPROTO, NULL, "conflicts[%u]: field '%s': missing", i,
+                                s_conflict_tab[fid].f_name);
+    }
+    return LY_OK;
+}
+
+/* The rows must point into the events: checked once both are decoded. */
+static ly_err s_conflicts_check(lyp_why *w, const ly_rep *rp)
+{
+    for (uint32_t i = 0; i < rp->rp_nconflicts; i++) {
+        const ly_conflict *cf = &rp->rp_conflicts[i];
+        if ((uint64_t)cf->cf_first + cf->cf_n > rp->rp_nevents || cf->cf_n > cf->cf_total ||
+            cf->cf_counts < cf->cf_first || cf->cf_counts >= cf->cf_first + cf->cf_n)
+            return lyp_fail(w, LY_EPROTO, "conflicts", "entry %u points outside its events", i);
+    }
+    return LY_OK;
+}
+
+static ly_err s_conflicts_enc(lyp_enc *e, const ly_rep *rp)
+{
+    if (rp->rp_nconflicts > LY_CONFLICTS_MAX)
+        return lyp_fail(&e->e_w, LY_EINVAL, "conflicts", "more than %d entries", LY_CONFLICTS_MAX);
+    if (rp->rp_nconflicts > 0 && rp->rp_conflicts == NULL)
+        return lyp_fail(&e->e_w, LY_EINVAL, "conflicts", "no conflict array");
+    ly_err rc = s_conflicts_check(&e->e_w, rp);
+    if (rc != LY_OK)
+        return lyp_fail(&e->e_w, LY_EINVAL, "conflicts", "an entry points outside its events");
+    e->e_fail |= msgpack_pack_array(&e->e_pk, rp->rp_nconflicts);
+    for (uint32_t i = 0; i < rp->rp_nconflicts; i++) {
+        char saved[sizeof e->e_w.w_where];
+        lyp_where_push(&e->e_w, saved, "conflicts", (long)i);
+        rc = lyp_enc_map(e, &s_conflict_map, &rp->rp_conflicts[i], LYP_ALL(s_conflict_map.m_n));
+        lyp_where_pop(&e->e_w, saved);
+        if (rc != LY_OK)
+            return rc;
+    }
+    return LY_OK;
+}
+
 /* "debts": at most LY_DEBTS_MAX rows into rp->rp_debts (heap, owned by the reply). */
 static ly_err s_debts_dec(lyp_dec *d, const lyp_obj *v, ly_rep *rp)
 {
@@ -588,6 +673,7 @@ enum {
     RP_LOCAL_RIGHTS,
     RP_DEBTS,
     RP_MORE,
+    RP_CONFLICTS,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -621,6 +707,7 @@ static const lyp_field s_rep_tab[] = {
     [RP_LOCAL_RIGHTS] = LYP_FI("local_rights", ly_rep, rp_local_rights),
     [RP_DEBTS] = LYP_FX("debts"),
     [RP_MORE] = LYP_FB("more", ly_rep, rp_more),
+    [RP_CONFLICTS] = LYP_FX("conflicts"),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -723,6 +810,8 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
         return s_rights_dec(d, v, rp);
     case RP_DEBTS:
         return s_debts_dec(d, v, rp);
+    case RP_CONFLICTS:
+        return s_conflicts_dec(d, v, rp);
     default: /* "v" and "t": read by lyp_dec_vt */
         return LY_OK;
     }
@@ -815,6 +904,8 @@ static ly_err s_rep_enc(lyp_enc *e, int fid, const void *base)
         return s_rights_enc(e, rp);
     case RP_DEBTS:
         return s_debts_enc(e, rp);
+    case RP_CONFLICTS:
+        return s_conflicts_enc(e, rp);
     default:
         return lyp_fail(&e->e_w, LY_EINTERNAL, NULL, "no encoder for field %d", fid);
     }
@@ -842,6 +933,8 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
         mask |= LYP_BIT(RP_EVENTS);
     } else if (type == LY_MSG_DEBTS) {
         mask |= LYP_BIT(RP_DEBTS) | LYP_BIT(RP_MORE);
+    } else if (type == LY_MSG_CONFLICTS) {
+        mask |= LYP_BIT(RP_CONFLICTS) | LYP_BIT(RP_EVENTS) | LYP_BIT(RP_MORE);
     } else if (type != 0) {
         mask |= LYP_BIT(RP_CUSTOMER) | LYP_BIT(RP_POINTS) | LYP_BIT(RP_BALANCE) |
                 LYP_BIT(RP_LIFETIME) | LYP_BIT(RP_DEBT) | LYP_BIT(RP_QUALIFYING) |
@@ -887,6 +980,8 @@ ly_err ly_rep_decode(const uint8_t *buf, size_t len, ly_rep *rp, char *why, size
         rc = lyp_fail(&d.d_w, LY_EPROTO, "error", "missing in a failed reply");
     if (rc == LY_OK && d.d_ok && type == LY_MSG_STATUS && !(seen & LYP_BIT(RP_NODE)))
         rc = lyp_fail(&d.d_w, LY_EPROTO, "node", "missing in a status reply");
+    if (rc == LY_OK && d.d_ok && type == LY_MSG_CONFLICTS)
+        rc = s_conflicts_check(&d.d_w, rp);
     /* A reply is not checked against a request: any value it should not hold
      * makes it undecodable, not an invalid argument. */
     if (rc == LY_EINVAL)

@@ -14,6 +14,7 @@ static const char *const s_names[LY_MSG_TYPE_MAX + 1] = {
     [LY_MSG_ADJUST] = "adjust",           [LY_MSG_CUSTOMER] = "customer",
     [LY_MSG_SET_PROFILE] = "set-profile", [LY_MSG_STATUS] = "status",
     [LY_MSG_EVENTS] = "events",           [LY_MSG_DEBTS] = "debts",
+    [LY_MSG_CONFLICTS] = "conflicts",
 };
 
 const char *ly_msgtype_name(int type)
@@ -111,6 +112,9 @@ void ly_rep_fini(ly_rep *rp)
     free(rp->rp_debts);
     rp->rp_debts = NULL;
     rp->rp_ndebts = 0;
+    free(rp->rp_conflicts);
+    rp->rp_conflicts = NULL;
+    rp->rp_nconflicts = 0;
 }
 
 /* Sets rp_type, rp_id, rp_err and rp_message; every other field (rp_available

@@ -32,8 +32,9 @@ typedef enum ly_msgtype {
     LY_MSG_SET_PROFILE = 7,
     LY_MSG_STATUS = 8,
     LY_MSG_EVENTS = 9,
-    LY_MSG_DEBTS = 10, /* customers with a debt (refunds of points already spent) */
-    LY_MSG_TYPE_MAX = 10
+    LY_MSG_DEBTS = 10,     /* customers with a debt (refunds of points already spent) */
+    LY_MSG_CONFLICTS = 11, /* once keys whose events carry different requests */
+    LY_MSG_TYPE_MAX = 11
 } ly_msgtype;
 
 /* Wire name of a message type ("earn"), or NULL if out of range. */
@@ -69,6 +70,9 @@ typedef struct ly_req {
     uint64_t rq_since;  /* events: seq greater than this */
     /* debts: rq_customer (optional, "" for the first page) = list customers after
      * this id; rq_limit 0..LY_DEBTS_MAX. */
+    /* conflicts: list the once keys after this one ("": from the first);
+     * rq_limit 0..LY_CONFLICTS_MAX (0: LY_CONFLICTS_DEFAULT) */
+    char rq_after[LY_ONCE_KEY_MAX + 1];
 } ly_req;
 
 /* One line of a customer's history. */
@@ -86,6 +90,12 @@ typedef struct ly_hist {
     char hi_operator[LY_ID_MAX + 1];
     char hi_tier_from[LY_TIER_NAME_MAX + 1]; /* both set and different when the tier changed */
     char hi_tier_to[LY_TIER_NAME_MAX + 1];
+    /* 1: a void duplicate: another event with its once key (its transaction
+     * id; join:<customer> for an enrollment's bonus) counts, hi_win_origin's
+     * seq hi_win_seq, and this one changes no amount (rules.h) */
+    uint8_t hi_void;
+    uint16_t hi_win_origin;
+    uint64_t hi_win_seq;
 } ly_hist;
 
 /* One peer as this node sees it (status reply). */
@@ -135,8 +145,11 @@ typedef struct ly_node_status {
     uint64_t ns_checkpoints;        /* store: checkpoints since the node started */
     uint64_t ns_checkpoint_ms;      /* store: duration of the last checkpoint */
     char ns_write_error[32];        /* store: "" or why the last write failed (log or checkpoint) */
-    uint32_t ns_npeers;             /* at most LY_STATUS_PEERS_MAX */
-    ly_peer_status *ns_peers;       /* heap, owned by the reply: freed by ly_rep_fini */
+    uint64_t ns_duplicates; /* events held that are void duplicates of a once key's winner */
+    uint64_t
+        ns_conflicts;   /* once keys whose events carry different requests (loyalctl conflicts) */
+    uint32_t ns_npeers; /* at most LY_STATUS_PEERS_MAX */
+    ly_peer_status *ns_peers; /* heap, owned by the reply: freed by ly_rep_fini */
 } ly_node_status;
 
 #define LY_RIGHTS_REPLY_MAX 64  /* rights rows in a customer reply */
@@ -148,6 +161,21 @@ typedef struct ly_debt {
     int64_t de_lifetime;
     uint64_t de_last_hlc;
 } ly_debt;
+
+#define LY_CONFLICTS_MAX     10 /* conflicts in one reply */
+#define LY_CONFLICTS_DEFAULT 10
+#define LY_CONFLICT_EVENTS   3 /* events shown per conflict (the first in the once order) */
+
+/* A conflict: one once key (a transaction id) under which branches that could
+ * not see each other made different requests. Its events are in the reply's
+ * rp_events, from cf_first on, smallest (hlc, origin, incarnation, seq) first. */
+typedef struct ly_conflict {
+    char cf_key[LY_ONCE_KEY_MAX + 1];
+    uint32_t cf_total;  /* events with the key at the answering node */
+    uint32_t cf_first;  /* its events: rp_events[cf_first .. cf_first + cf_n) */
+    uint32_t cf_n;      /* 2..LY_CONFLICT_EVENTS */
+    uint32_t cf_counts; /* the one that counts: an index in rp_events, in its range */
+} ly_conflict;
 
 typedef struct ly_rep {
     uint8_t rp_type;      /* echo of the request type (0 if the request was undecodable) */
@@ -195,13 +223,17 @@ typedef struct ly_rep {
     ly_debt *rp_debts; /* heap, owned by the reply: freed by ly_rep_fini */
     uint8_t rp_more;   /* debts: more rows after the last one */
 
-    /* events */
+    /* events; conflicts: the events of the conflicts */
     uint32_t rp_nevents;
     ly_event *rp_events; /* heap, owned by the reply: free with ly_rep_fini */
+
+    /* conflicts (rp_more: more after the last one) */
+    uint32_t rp_nconflicts;
+    ly_conflict *rp_conflicts; /* heap, owned by the reply */
 } ly_rep;
 
 /* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_hist,
- * rp_status and its ns_peers, rp_events, rp_debts).
+ * rp_status and its ns_peers, rp_events, rp_debts, rp_conflicts).
  *
  * One ly_rep answers every request, but it is sized for the hot one: the
  * fields of a customer operation (about 2 KB, most of it the rights rows).

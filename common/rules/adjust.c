@@ -19,11 +19,11 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ly_strlcpy(ev->ev_operator, in->in_operator, sizeof ev->ev_operator);
 }
 
-static void s_fold(ly_cust *c, const ly_event *ev)
+static void s_fold(ly_cust *c, const ly_event *ev, int sign)
 {
-    ly_cust_credit(c, ev);
+    ly_cust_credit(c, ev, sign);
     if (ev->ev_points > 0)
-        c->cu_lifetime += ev->ev_points;
+        c->cu_lifetime += sign * ev->ev_points;
 }
 
 static int64_t s_spends(const ly_event *ev)
@@ -34,7 +34,7 @@ static int64_t s_spends(const ly_event *ev)
 const ly_rule ly_rule_adjust = {
     .ru_type = LY_EV_ADJUST,
     .ru_name = "adjust",
-    .ru_flags = LY_RU_NEEDS_CUST | LY_RU_IX_TXN | LY_RU_IX_DEBTS,
+    .ru_flags = LY_RU_NEEDS_CUST | LY_RU_IX_TXN | LY_RU_ONCE_TXN | LY_RU_IX_DEBTS,
     .ru_valid = s_valid,
     .ru_make = s_make,
     .ru_fold = s_fold,

@@ -30,17 +30,17 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ly_strlcpy(ev->ev_category, in->in_category, sizeof ev->ev_category);
 }
 
-static void s_fold(ly_cust *c, const ly_event *ev)
+static void s_fold(ly_cust *c, const ly_event *ev, int sign)
 {
-    ly_cust_credit(c, ev);
-    c->cu_lifetime += ev->ev_points;
-    ly_cust_qual_add(c, ev->ev_qual_day, ev->ev_qual);
+    ly_cust_credit(c, ev, sign);
+    c->cu_lifetime += sign * ev->ev_points;
+    ly_cust_qual_add(c, ev->ev_qual_day, sign * ev->ev_qual);
 }
 
 const ly_rule ly_rule_earn = {
     .ru_type = LY_EV_EARN,
     .ru_name = "earn",
-    .ru_flags = LY_RU_NEEDS_CUST | LY_RU_IX_TXN | LY_RU_IX_DEBTS,
+    .ru_flags = LY_RU_NEEDS_CUST | LY_RU_IX_TXN | LY_RU_ONCE_TXN | LY_RU_IX_DEBTS,
     .ru_valid = s_valid,
     .ru_make = s_make,
     .ru_fold = s_fold,

@@ -16,7 +16,15 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ev->ev_profile = *in->in_profile;
 }
 
-static void s_fold(ly_cust *c, const ly_event *ev)
+/* Nothing to count: a profile change has no amount. */
+static void s_fold(ly_cust *c, const ly_event *ev, int sign)
+{
+    (void)c, (void)ev, (void)sign;
+}
+
+/* Every profile change takes part, last writer wins per field: a retry of it
+ * elsewhere sets the same values, so it needs no once key. */
+static void s_note(ly_cust *c, const ly_event *ev)
 {
     ly_cust_profile_apply(c, ev);
 }
@@ -28,4 +36,5 @@ const ly_rule ly_rule_profile = {
     .ru_valid = s_valid,
     .ru_make = s_make,
     .ru_fold = s_fold,
+    .ru_note = s_note,
 };

@@ -18,10 +18,10 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ev->ev_points = -in->in_amount;
 }
 
-static void s_fold(ly_cust *c, const ly_event *ev)
+static void s_fold(ly_cust *c, const ly_event *ev, int sign)
 {
-    ly_cust_credit(c, ev);
-    c->cu_redeemed -= ev->ev_points;
+    ly_cust_credit(c, ev, sign);
+    c->cu_redeemed -= sign * ev->ev_points;
 }
 
 static int64_t s_spends(const ly_event *ev)
@@ -32,7 +32,7 @@ static int64_t s_spends(const ly_event *ev)
 const ly_rule ly_rule_redeem = {
     .ru_type = LY_EV_REDEEM,
     .ru_name = "redeem",
-    .ru_flags = LY_RU_NEEDS_CUST | LY_RU_IX_TXN | LY_RU_IX_DEBTS,
+    .ru_flags = LY_RU_NEEDS_CUST | LY_RU_IX_TXN | LY_RU_ONCE_TXN | LY_RU_IX_DEBTS,
     .ru_valid = s_valid,
     .ru_make = s_make,
     .ru_fold = s_fold,

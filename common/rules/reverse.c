@@ -71,14 +71,14 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     }
 }
 
-static void s_fold(ly_cust *c, const ly_event *ev)
+static void s_fold(ly_cust *c, const ly_event *ev, int sign)
 {
-    ly_cust_credit(c, ev);
+    ly_cust_credit(c, ev, sign);
     if (ev->ev_ref_type == LY_EV_EARN) {
-        c->cu_lifetime += ev->ev_points;
-        ly_cust_qual_add(c, ev->ev_qual_day, ev->ev_qual);
+        c->cu_lifetime += sign * ev->ev_points;
+        ly_cust_qual_add(c, ev->ev_qual_day, sign * ev->ev_qual);
     } else {
-        c->cu_redeemed -= ev->ev_points;
+        c->cu_redeemed -= sign * ev->ev_points;
     }
 }
 
@@ -87,7 +87,8 @@ const ly_rule ly_rule_reverse = {
     .ru_name = "reverse",
     /* The customer is the original's (whose record the origin holds); not
      * LY_RU_NEEDS_CUST: its enroll may not have reached this node yet. */
-    .ru_flags = LY_RU_NEEDS_ORIGINAL | LY_RU_IX_TXN | LY_RU_IX_REFUNDS | LY_RU_IX_DEBTS,
+    .ru_flags =
+        LY_RU_NEEDS_ORIGINAL | LY_RU_IX_TXN | LY_RU_ONCE_TXN | LY_RU_IX_REFUNDS | LY_RU_IX_DEBTS,
     .ru_valid = s_valid,
     .ru_make = s_make,
     .ru_fold = s_fold,

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const ly_rule *const s_rules[] = {
     [LY_EV_ENROLL] = &ly_rule_enroll,     [LY_EV_EARN] = &ly_rule_earn,
@@ -57,6 +58,35 @@ int64_t ly_rule_spends(const ly_event *ev)
 {
     const ly_rule *ru = ly_rule_for(ev->ev_type);
     return ru && ru->ru_spends ? ru->ru_spends(ev) : 0;
+}
+
+size_t ly_once_key(const ly_event *ev, char *key)
+{
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    int n = 0;
+    key[0] = '\0';
+    if (ru && (ru->ru_flags & LY_RU_ONCE_TXN) && ev->ev_txn[0])
+        n = snprintf(key, LY_ONCE_KEY_MAX + 1, "%s", ev->ev_txn);
+    else if (ru && (ru->ru_flags & LY_RU_ONCE_JOIN))
+        n = snprintf(key, LY_ONCE_KEY_MAX + 1, LY_ONCE_JOIN "%s", ev->ev_customer);
+    return n > 0 ? (size_t)n : 0;
+}
+
+int ly_once_before(uint64_t hlc_a, uint16_t origin_a, uint32_t inc_a, uint64_t seq_a,
+                   uint64_t hlc_b, uint16_t origin_b, uint32_t inc_b, uint64_t seq_b)
+{
+    if (hlc_a != hlc_b)
+        return hlc_a < hlc_b;
+    if (origin_a != origin_b)
+        return origin_a < origin_b;
+    if (inc_a != inc_b)
+        return inc_a < inc_b;
+    return seq_a < seq_b;
+}
+
+int ly_once_reserved(const char *txn)
+{
+    return strncmp(txn, LY_ONCE_JOIN, sizeof LY_ONCE_JOIN - 1) == 0;
 }
 
 int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly_refusal *no)

@@ -26,10 +26,10 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ev->ev_amount = ev->ev_points = give;
 }
 
-static void s_fold(ly_cust *c, const ly_event *ev)
+static void s_fold(ly_cust *c, const ly_event *ev, int sign)
 {
-    ly_cust_rights_add(c, ev->ev_origin, -ev->ev_points);
-    ly_cust_rights_add(c, ev->ev_to, ev->ev_points);
+    ly_cust_rights_add(c, ev->ev_origin, -sign * ev->ev_points);
+    ly_cust_rights_add(c, ev->ev_to, sign * ev->ev_points);
 }
 
 static int64_t s_spends(const ly_event *ev)

@@ -145,7 +145,7 @@ void ctl_names_load(const ctl_ctx *x, ctl_names *nm)
     int rc =
         ctl_ask(x->node, x->timeout_s < 2.0 ? x->timeout_s : 2.0, &rq, &rp, &code, why, sizeof why);
     if (rc == CTL_EXIT_OK && rp.rp_err == LY_OK) {
-        const ly_node_status *ns = &rp.rp_status;
+        const ly_node_status *ns = rp.rp_status;
         uint32_t np = ns->ns_peers ? ns->ns_npeers : 0;
         nm->nm_node[nm->nm_n].id = ns->ns_id;
         ly_strlcpy(nm->nm_node[nm->nm_n++].name, ns->ns_name, sizeof nm->nm_node[0].name);

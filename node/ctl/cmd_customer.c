@@ -48,6 +48,9 @@ static void s_hist_details(const ly_hist *h, const ctl_names *nm, char *buf, siz
         S_ADD("%s(by %s)", n ? " " : "", h->hi_operator);
     if (h->hi_tier_from[0] && h->hi_tier_to[0] && strcmp(h->hi_tier_from, h->hi_tier_to) != 0)
         S_ADD("%stier %s \u2192 %s", n ? "; " : "", h->hi_tier_from, h->hi_tier_to);
+    if (h->hi_void)
+        S_ADD("%sDUPLICATE of %s seq %llu: does not count", n ? "; " : "",
+              ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
 #undef S_ADD
 }
 
@@ -107,6 +110,13 @@ static void s_show_customer_json(const ly_rep *rp)
         s_json_optstr(&j, "tier_from", h->hi_tier_from);
         s_json_optstr(&j, "tier_to", h->hi_tier_to);
         ly_json_kuint(&j, "origin", h->hi_origin);
+        if (h->hi_void) {
+            ly_json_kbool(&j, "void", 1);
+            ly_json_kobject(&j, "duplicate_of");
+            ly_json_kuint(&j, "origin", h->hi_win_origin);
+            ly_json_kuint(&j, "seq", h->hi_win_seq);
+            ly_json_end(&j);
+        }
         if (h->hi_type == LY_EV_TRANSFER && h->hi_to)
             ly_json_kuint(&j, "to", h->hi_to);
         else if (h->hi_type == LY_EV_TRANSFER)
@@ -140,7 +150,7 @@ static void s_show_customer(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
         return;
     }
     for (uint32_t i = 0; i < nhist; i++)
-        need_names |= rp->rp_hist[i].hi_type == LY_EV_TRANSFER;
+        need_names |= rp->rp_hist[i].hi_type == LY_EV_TRANSFER || rp->rp_hist[i].hi_void;
     if (need_names)
         ctl_names_load(x, &nm);
     printf("customer %s\n", rp->rp_customer);

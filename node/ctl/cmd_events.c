@@ -27,10 +27,9 @@ static void s_put_value(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void s_json_event(ly_json *j, const ly_event *ev)
+void ctl_json_event_fields(ly_json *j, const ly_event *ev)
 {
     char at[40], hash[17];
-    ly_json_object(j);
     ly_json_kuint(j, "origin", ev->ev_origin);
     ly_json_kuint(j, "incarnation", ev->ev_incarnation);
     ly_json_kuint(j, "seq", ev->ev_seq);
@@ -69,6 +68,12 @@ static void s_json_event(ly_json *j, const ly_event *ev)
         if (ev->ev_fields & ctl_pf[i].bit)
             ly_json_kstr(j, ctl_pf[i].name, ctl_pf_value(&ev->ev_profile, i));
     ly_json_end(j);
+}
+
+static void s_json_event(ly_json *j, const ly_event *ev)
+{
+    ly_json_object(j);
+    ctl_json_event_fields(j, ev);
     ly_json_end(j);
 }
 

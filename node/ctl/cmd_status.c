@@ -109,6 +109,8 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_kuint(&j, "transfers_received", ns->ns_transfers_received);
     ly_json_kuint(&j, "rights_pending", ns->ns_rights_pending);
     ly_json_kuint(&j, "rights_asked", ns->ns_rights_asked);
+    ly_json_kuint(&j, "duplicates", ns->ns_duplicates);
+    ly_json_kuint(&j, "conflicts", ns->ns_conflicts);
     ly_json_kobject(&j, "store");
     ly_json_kuint(&j, "log_bytes", ns->ns_log_bytes);
     ly_json_kuint(&j, "log_events", ns->ns_log_events);
@@ -130,7 +132,7 @@ static void s_show_status_json(const ly_node_status *ns)
 
 static void s_show_status(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
-    const ly_node_status *ns = &rp->rp_status;
+    const ly_node_status *ns = rp->rp_status;
     uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX, npeers = ctl_npeers(ns);
     char buf[64], buf2[64];
     (void)rq;
@@ -177,6 +179,11 @@ static void s_show_status(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
            ctl_unum(ns->ns_transfers_sent), ctl_unum(ns->ns_transfers_received));
     printf("rights asks  %s pending (redemptions waiting for rights), %s sent to peers\n",
            ctl_unum(ns->ns_rights_pending), ctl_unum(ns->ns_rights_asked));
+    printf("once         %s duplicate%s void (retried elsewhere; they count once), %s "
+           "conflict%s%s\n",
+           ctl_unum(ns->ns_duplicates), ns->ns_duplicates == 1 ? "" : "s",
+           ctl_unum(ns->ns_conflicts), ns->ns_conflicts == 1 ? "" : "s",
+           ns->ns_conflicts ? " (one id, different requests: loyalctl conflicts)" : "");
     if (npeers == 0) {
         printf("peers        none\n");
         return;

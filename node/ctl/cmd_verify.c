@@ -32,11 +32,11 @@ typedef struct s_vvmax {
 static void s_verify_take(s_vnode *v, const ly_rep *rp)
 {
     v->vn_answered = 1;
-    v->vn_st = rp->rp_status;
+    v->vn_st = *rp->rp_status;
     v->vn_st.ns_peers = NULL; /* still owned by `rp` */
     v->vn_st.ns_npeers = 0;
     if (!v->vn_name[0])
-        ly_strlcpy(v->vn_name, rp->rp_status.ns_name, sizeof v->vn_name);
+        ly_strlcpy(v->vn_name, rp->rp_status->ns_name, sizeof v->vn_name);
 }
 
 /* Ask peer `v` (vn_id and vn_client set) for its status: fills vn_st, or vn_why
@@ -52,9 +52,9 @@ static void s_verify_ask(const ctl_ctx *x, s_vnode *v)
         snprintf(v->vn_why, sizeof v->vn_why, "refused: %s (%s)",
                  rp.rp_message[0] ? rp.rp_message : ly_strerror((ly_err)rp.rp_err),
                  ly_errname((ly_err)rp.rp_err));
-    else if (rc == CTL_EXIT_OK && rp.rp_status.ns_id != v->vn_id)
+    else if (rc == CTL_EXIT_OK && rp.rp_status->ns_id != v->vn_id)
         snprintf(v->vn_why, sizeof v->vn_why, "%s is node %u (%s), not node %u", v->vn_client,
-                 (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, (unsigned)v->vn_id);
+                 (unsigned)rp.rp_status->ns_id, rp.rp_status->ns_name, (unsigned)v->vn_id);
     else if (rc == CTL_EXIT_OK)
         s_verify_take(v, &rp);
     ly_rep_fini(&rp);
@@ -226,17 +226,17 @@ int ctl_run_verify(ctl_ctx *x)
         return rc;
     }
 
-    if (cf && rp.rp_status.ns_id != cf->cf_node_id) {
+    if (cf && rp.rp_status->ns_id != cf->cf_node_id) {
         rc = ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_EINVAL),
                       "%s is node %u (%s), but %s configures node %u", first,
-                      (unsigned)rp.rp_status.ns_id, rp.rp_status.ns_name, x->opt[CTL_O_CONFIG],
+                      (unsigned)rp.rp_status->ns_id, rp.rp_status->ns_name, x->opt[CTL_O_CONFIG],
                       (unsigned)cf->cf_node_id);
         ly_rep_fini(&rp);
         return rc;
     }
 
     /* With --config, peers configured there but missing from the status count too. */
-    size_t n = 1 + ctl_npeers(&rp.rp_status), nconf = cf ? (size_t)cf->cf_npeers : 0;
+    size_t n = 1 + ctl_npeers(rp.rp_status), nconf = cf ? (size_t)cf->cf_npeers : 0;
     s_vnode *v = calloc(n + nconf, sizeof *v);
     s_vvmax *um = calloc((n + nconf) * LY_VV_MAX, sizeof *um);
     if (!v || !um) {
@@ -245,11 +245,11 @@ int ctl_run_verify(ctl_ctx *x)
         ly_rep_fini(&rp);
         return ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
     }
-    v[0].vn_id = rp.rp_status.ns_id;
+    v[0].vn_id = rp.rp_status->ns_id;
     ly_strlcpy(v[0].vn_client, first, sizeof v[0].vn_client);
     s_verify_take(&v[0], &rp);
     for (size_t i = 1; i < n; i++) {
-        const ly_peer_status *ps = &rp.rp_status.ns_peers[i - 1];
+        const ly_peer_status *ps = &rp.rp_status->ns_peers[i - 1];
         v[i].vn_id = ps->ps_id;
         ly_strlcpy(v[i].vn_name, ps->ps_name, sizeof v[i].vn_name);
         if (!ps->ps_client[0])

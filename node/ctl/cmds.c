@@ -198,6 +198,26 @@ const ctl_cmd ctl_cmds[] = {
              "                           without --all, the most listed\n"
              "  --after CUSTOMER         start after this customer id (to continue a listing)\n"
              "  --all                    ask page after page until every debt is listed\n"},
+    {.name = "conflicts",
+     .run = ctl_run_conflicts,
+     .needs = CTL_NEEDS_NODE,
+     .npos = 0,
+     .pos = {NULL},
+     .opts = CTL_O(CTL_O_LIMIT) | CTL_O(CTL_O_AFTER),
+     .synopsis = "[--limit N] [--after KEY]",
+     .summary = "list transaction ids used for different requests",
+     .help = "List the conflicts the node holds: transaction ids (once keys) under which\n"
+             "branches that could not see each other made different requests, such as a\n"
+             "till that reused a receipt number for another sale while the link was down.\n"
+             "Exactly one of them counts, the same one at every branch: the earliest\n"
+             "(clock, then node, incarnation and sequence); the others are void and change\n"
+             "nothing. A retry of the same request elsewhere is not a conflict (it is a\n"
+             "duplicate, counted in `status`). One block per key, by key: each event with\n"
+             "its branch, time, type, customer, points and request, the one that counts\n"
+             "first. Resolve a real one by hand (for example an adjust with a reason).\n\n"
+             "options:\n"
+             "  --limit N                conflicts to list, 1 to 10 (default 10)\n"
+             "  --after KEY              start after this key (to continue a listing)\n"},
     {.name = "events",
      .run = ctl_run_events,
      .needs = CTL_NEEDS_NODE,

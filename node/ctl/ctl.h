@@ -8,6 +8,7 @@
  *   call.c          node I/O: ask, call, failures, node names, endpoints
  *   fmt.c           human formatting several commands share, JSON errors
  *   cmd_<name>.c    a command or family: its checks, request and output
+ *                   (cmd_conflicts.c: `conflicts`)
  *   json.c          the streaming JSON writer (json.h)
  * Primary output goes to stdout (human text, or exactly one JSON document
  * with --json); errors go to stderr as "loyalctl: MESSAGE". Every command
@@ -128,6 +129,11 @@ int ctl_run_status(ctl_ctx *x);      /* cmd_status.c */
 int ctl_run_events(ctl_ctx *x);      /* cmd_events.c */
 int ctl_run_debts(ctl_ctx *x);       /* cmd_debts.c */
 int ctl_run_verify(ctl_ctx *x);      /* cmd_verify.c */
+int ctl_run_conflicts(ctl_ctx *x);   /* cmd_conflicts.c */
+
+/* The keys of an event object as `events --json` writes them (cmd_events.c),
+ * into an object the caller opened. */
+void ctl_json_event_fields(ly_json *j, const ly_event *ev);
 
 /* ---- usage errors and argument checks (args.c) ---- */
 

@@ -259,7 +259,7 @@ static void expect_rep(frame f, ly_err code, const char *part, const char *what)
 Test(msg, names)
 {
     const char *names[] = {NULL,       "enroll",      "earn",   "redeem", "reverse", "adjust",
-                           "customer", "set-profile", "status", "events", "debts"};
+                           "customer", "set-profile", "status", "events", "debts",   "conflicts"};
     for (int t = 1; t <= LY_MSG_TYPE_MAX; t++) {
         cr_assert_str_eq(ly_msgtype_name(t), names[t]);
         cr_assert_eq(ly_msgtype_from_name(names[t]), t);
@@ -270,7 +270,7 @@ Test(msg, names)
     cr_assert_eq(ly_msgtype_from_name("Earn"), 0);
     cr_assert_eq(ly_msgtype_from_name(""), 0);
     cr_assert_eq(ly_msgtype_from_name(NULL), 0);
-    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0};
+    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0};
     for (int t = 0; t <= LY_MSG_TYPE_MAX; t++)
         cr_assert_eq(ly_msgtype_is_mutation(t), mut[t], "type %d", t);
 }
@@ -805,15 +805,16 @@ Test(req_bad, debts)
     kv cnul[] = {KSN("customer", "C\0009", 3), KEND};
     expect_req(mk(debts, cnul), LY_EPROTO, "field 'customer'", "debts customer with NUL");
     /* Keys of other types. */
-    static const char *const other[] = {"txn", "amount", "origin", "since", "reason", "name"};
+    static const char *const other[] = {"txn",    "amount", "origin", "since",
+                                        "reason", "name",   "after"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         kv over[] = {KU(other[i], 1), KEND};
         char want[64];
         snprintf(want, sizeof want, "field '%s': not allowed in 'debts'", other[i]);
         expect_req(mk(debts, over), LY_EPROTO, want, other[i]);
     }
-    kv unk[] = {KU("after", 1), KEND};
-    expect_req(mk(debts, unk), LY_EPROTO, "field 'after': unknown", "debts with an unknown key");
+    kv unk[] = {KU("page", 1), KEND};
+    expect_req(mk(debts, unk), LY_EPROTO, "field 'page': unknown", "debts with an unknown key");
     kv iddel[] = {KT("id", V_DEL), KEND};
     expect_req(mk(debts, iddel), LY_EPROTO, "field 'id': missing", "debts without id");
     /* "customer" stays required where it was. */
@@ -1017,6 +1018,13 @@ static void rep_roundtrip_x(const ly_rep *in, int exact)
                   "debts differ");
     else
         cr_assert_null(out->rp_debts);
+    cr_assert_eq(out->rp_nconflicts, in->rp_nconflicts);
+    if (in->rp_nconflicts)
+        cr_assert(memcmp(in->rp_conflicts, out->rp_conflicts,
+                         in->rp_nconflicts * sizeof(ly_conflict)) == 0,
+                  "conflicts differ");
+    else
+        cr_assert_null(out->rp_conflicts);
     if (exact) {
         ly_rep keep = *out;
         if (out->rp_status) {
@@ -1029,6 +1037,7 @@ static void rep_roundtrip_x(const ly_rep *in, int exact)
         out->rp_status = in->rp_status;
         out->rp_hist = in->rp_hist;
         out->rp_debts = in->rp_debts;
+        out->rp_conflicts = in->rp_conflicts;
         cr_assert(memcmp(in, out, sizeof *out) == 0, "type %d: decoded reply differs", in->rp_type);
         *out = keep;
     }
@@ -1719,6 +1728,81 @@ static void fill_debts(ly_rep *rp, uint32_t n)
         de->de_lifetime = (int64_t)i * 1000;
         de->de_last_hlc = ((uint64_t)1700000000000 + i) << 16;
     }
+}
+
+/* A conflicts page: each row points at its events in rp_events. */
+static void fill_conflicts(ly_rep *rp, uint32_t n)
+{
+    rp->rp_nconflicts = n;
+    rp->rp_conflicts = calloc(n ? n : 1, sizeof *rp->rp_conflicts);
+    rp->rp_nevents = n * LY_CONFLICT_EVENTS;
+    rp->rp_events = calloc(rp->rp_nevents ? rp->rp_nevents : 1, sizeof(ly_event));
+    cr_assert(rp->rp_conflicts && rp->rp_events);
+    for (uint32_t i = 0; i < rp->rp_nevents; i++) {
+        /* The largest events there are: profile changes with every field full. */
+        ly_event *e = &rp->rp_events[i];
+        sample_events(e, 1);
+        e->ev_seq = i + 1;
+        char name[LY_NAME_MAX + 1], email[LY_EMAIL_MAX + 1], prefs[LY_TEXT_MAX + 1];
+        memset(name, 'n', LY_NAME_MAX), name[LY_NAME_MAX] = '\0';
+        memset(email, 'e', LY_EMAIL_MAX), email[LY_EMAIL_MAX] = '\0';
+        memset(prefs, 'p', LY_TEXT_MAX), prefs[LY_TEXT_MAX] = '\0';
+        memset(e->ev_customer, 'c', LY_ID_MAX), e->ev_customer[LY_ID_MAX] = '\0';
+        memset(e->ev_txn, 't', LY_ID_MAX), e->ev_txn[LY_ID_MAX] = '\0';
+        e->ev_type = LY_EV_PROFILE;
+        e->ev_points = e->ev_amount = 0;
+        lye_profile(e, LY_PF_ALL, name, "1970-01-01", email, "+1 555 0100 555 0100 555 0100",
+                    prefs);
+        cr_assert_eq(ly_event_validate(e), LY_OK);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        ly_conflict *cf = &rp->rp_conflicts[i];
+        snprintf(cf->cf_key, sizeof cf->cf_key, "T-%u", i);
+        cf->cf_total = LY_CONFLICT_EVENTS + i;
+        cf->cf_first = i * LY_CONFLICT_EVENTS;
+        cf->cf_n = LY_CONFLICT_EVENTS;
+        cf->cf_counts = cf->cf_first + i % LY_CONFLICT_EVENTS;
+    }
+}
+
+Test(rep, roundtrip_conflicts)
+{
+    ly_rep *rp = new_rep(LY_MSG_CONFLICTS, 15);
+    rep_roundtrip(rp); /* none */
+    fill_conflicts(rp, LY_CONFLICTS_MAX);
+    rp->rp_more = 1;
+    rep_roundtrip(rp);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    cr_assert(len <= LY_FRAME_MAX, "the largest conflicts page takes %zu bytes", len);
+    free(buf);
+    free_rep(rp);
+}
+
+Test(rep_bad, conflicts_pointing_outside_their_events)
+{
+    ly_rep *rp = new_rep(LY_MSG_CONFLICTS, 1);
+    fill_conflicts(rp, 2);
+    uint8_t *buf;
+    size_t len;
+    /* The encoder refuses a row beyond the events, or counting none of its own. */
+    rp->rp_conflicts[1].cf_first = 5;
+    cr_expect_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL);
+    rp->rp_conflicts[1].cf_first = 3;
+    rp->rp_conflicts[1].cf_counts = 0;
+    cr_expect_eq(ly_rep_encode(rp, &buf, &len), LY_EINVAL);
+    rp->rp_conflicts[1].cf_counts = 4;
+    /* A node that sends one is refused by the decoder: "first" patched to 5. */
+    cr_assert_eq(ly_rep_encode(rp, &buf, &len), LY_OK);
+    uint8_t *p = memmem(buf, len,
+                        "\xa5"
+                        "first\x03",
+                        7);
+    cr_assert_not_null(p);
+    p[6] = 0x05;
+    expect_rep((frame){buf, len}, LY_EPROTO, "outside its events", "conflict beyond its events");
+    free_rep(rp);
 }
 
 Test(rep, roundtrip_debts)

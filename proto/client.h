@@ -13,8 +13,20 @@
  * request in flight; ly_client_send/ly_client_recv (below) pipeline many. A
  * timed-out call returns LY_ETIMEDOUT and the client reconnects before the
  * next call, so a late reply to an old request is never mistaken for the
- * answer to a new one. Retrying a mutation with the same transaction id is
- * always safe. */
+ * answer to a new one.
+ *
+ * The contract for a till (README "What a till is told"): retry a mutation
+ * of unknown outcome (a timeout, an I/O error, "unavailable") with the same
+ * transaction id and the same request, at this branch or any other; the id may
+ * be the receipt's own number. It counts once in the whole chain: a branch
+ * that knows it answers with rp_replayed = 1 and the event that counts; one
+ * that does not yet applies it, and once the branches see each other exactly
+ * one of the two counts (the earliest), the same at every branch. A voided
+ * duplicate never takes anything from the customer that the original did
+ * not. A different request under a known id is refused (LY_ECONFLICT); made
+ * at two branches that could not see each other, it is a conflict that
+ * `loyalctl conflicts` lists. Ids starting with "join:" are the node's own
+ * once keys and refused (LY_EINVAL). */
 #ifndef LY_CLIENT_H
 #define LY_CLIENT_H
 

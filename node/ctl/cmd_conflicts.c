@@ -37,7 +37,7 @@ static void s_request(const ly_event *ev, char *buf, size_t cap)
 }
 
 static const ctl_col s_cols[] = {
-    {"KEY", 0},  {"", 0},         {"BRANCH", 0}, {"EVENT", 0},   {"TIME", 0},
+    {"KEY", 0},  {"STATE", 0},    {"BRANCH", 0}, {"EVENT", 0},   {"TIME", 0},
     {"TYPE", 0}, {"CUSTOMER", 0}, {"POINTS", 1}, {"REQUEST", 0},
 };
 #define S_NCOLS ((int)(sizeof s_cols / sizeof s_cols[0]))

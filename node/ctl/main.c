@@ -65,7 +65,9 @@ static void s_global_help(void)
           "  -h, --help          show this help; 'loyalctl COMMAND --help' shows a command's\n"
           "  --version           print the version\n\n"
           "Ids (customers, transactions, operators) are 1 to 64 characters of\n"
-          "A-Z a-z 0-9 . _ : @ # / + -. Retrying a command with the same --txn is safe.\n\n",
+          "A-Z a-z 0-9 . _ : @ # / + -; transaction ids may not start with 'join:'.\n"
+          "Retrying a command with the same --txn is safe, at this node or any other:\n"
+          "the transaction counts once in the whole chain.\n\n",
           stdout);
     fputs(s_exit_text, stdout);
 }

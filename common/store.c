@@ -910,13 +910,16 @@ static ly_err s_once_note(ly_txn *t, const char *key, const ly_txnrec *r, const 
  * record names counts. Returns in *won whether `ev` is now named. `voids`:
  * the key decides what counts; `ids`: it is a transaction id, so two
  * different requests under it are a conflict (two enrollments of one customer
- * under different ids share join:<customer> without conflicting). */
+ * under different ids share join:<customer> without conflicting). `known`:
+ * the record as s_once_decide read it (all zero: none), or NULL to read it. */
 static ly_err s_once_keep(ly_txn *t, const char *key, const ly_event *ev, const ly_cust *c,
-                          int voids, int ids, int *won)
+                          int voids, int ids, const ly_txnrec *known, int *won)
 {
     ly_txnrec r;
-    ly_err e = ly_store_txnrec_get(t, key, &r);
-    if (e == LY_ENOTFOUND)
+    ly_err e = LY_OK;
+    if (known)
+        r = *known;
+    else if ((e = ly_store_txnrec_get(t, key, &r)) == LY_ENOTFOUND)
         memset(&r, 0, sizeof r);
     else if (e != LY_OK)
         return e;
@@ -951,56 +954,71 @@ static ly_err s_refund_totals(ly_txn *t, const ly_event *ev, int sign)
     return s_txnrec_put(t, ev->ev_ref_txn, &r);
 }
 
-/* Keep the transaction index for `ev`, applied to `c` (counted or not):
- * its transaction id (LY_RU_IX_TXN), its derived once key (LY_RU_ONCE_JOIN),
- * and its original's refund totals if it counts (LY_RU_IX_REFUNDS). `loser`:
- * the event that counted for its key before it, now folded out, or NULL. */
+/* What the store holds for an event's once key before the event. */
+typedef struct s_once {
+    size_t so_klen; /* 0: the event has no once key */
+    char so_key[LY_ONCE_KEY_MAX + 1];
+    ly_txnrec so_rec; /* the key's record; all zero if there is none */
+    int so_counts;    /* the event counts */
+    int so_had;       /* ... and so_loser, which counted until now, is folded out */
+    ly_event so_loser;
+} s_once;
+
+/* Keep the transaction index for `ev`, applied to `c` (counted or not, as
+ * `o` decided): its transaction id (LY_RU_IX_TXN), its derived once key
+ * (LY_RU_ONCE_JOIN), its original's refund totals if it counts
+ * (LY_RU_IX_REFUNDS), and those of a refund it folded out. */
 static ly_err s_index_txn(ly_txn *t, const ly_rule *ru, const ly_event *ev, const ly_cust *c,
-                          int counts, const ly_event *loser)
+                          const s_once *o)
 {
     ly_err e;
     int won;
-    if ((ru->ru_flags & LY_RU_IX_TXN) && ev->ev_txn[0] &&
-        (e = s_once_keep(t, ev->ev_txn, ev, c, (ru->ru_flags & LY_RU_ONCE_TXN) != 0, 1, &won)) !=
-            LY_OK)
-        return e;
-    if (ru->ru_flags & LY_RU_ONCE_JOIN) {
-        char key[LY_ONCE_KEY_MAX + 1];
-        if (ly_once_key(ev, key) && (e = s_once_keep(t, key, ev, c, 1, 0, &won)) != LY_OK)
+    /* The once key's record was read by s_once_decide: not again. */
+    if ((ru->ru_flags & LY_RU_IX_TXN) && ev->ev_txn[0]) {
+        const ly_txnrec *known =
+            o->so_klen && strcmp(o->so_key, ev->ev_txn) == 0 ? &o->so_rec : NULL;
+        e = s_once_keep(t, ev->ev_txn, ev, c, (ru->ru_flags & LY_RU_ONCE_TXN) != 0, 1, known, &won);
+        if (e != LY_OK)
             return e;
     }
-    if ((ru->ru_flags & LY_RU_IX_REFUNDS) && counts && (e = s_refund_totals(t, ev, 1)) != LY_OK)
+    if ((ru->ru_flags & LY_RU_ONCE_JOIN) && o->so_klen &&
+        (e = s_once_keep(t, o->so_key, ev, c, 1, 0, &o->so_rec, &won)) != LY_OK)
         return e;
-    if (loser && loser->ev_type == LY_EV_REVERSE && (e = s_refund_totals(t, loser, -1)) != LY_OK)
+    if ((ru->ru_flags & LY_RU_IX_REFUNDS) && o->so_counts &&
+        (e = s_refund_totals(t, ev, 1)) != LY_OK)
+        return e;
+    if (o->so_had && o->so_loser.ev_type == LY_EV_REVERSE &&
+        (e = s_refund_totals(t, &o->so_loser, -1)) != LY_OK)
         return e;
     return LY_OK;
 }
 
 /* Whether `ev` counts for its once key, given what the store holds before
- * it: *counts, and in *loser (if *had) the event that counted until now and
- * must be folded out. */
-static ly_err s_once_decide(ly_txn *t, const ly_event *ev, int *counts, int *had, ly_event *loser)
+ * it (fills `o`). */
+static ly_err s_once_decide(ly_txn *t, const ly_event *ev, s_once *o)
 {
-    char key[LY_ONCE_KEY_MAX + 1];
-    ly_txnrec r;
-    *counts = 1;
-    *had = 0;
-    if (!ly_once_key(ev, key))
+    o->so_counts = 1;
+    o->so_had = 0;
+    memset(&o->so_rec, 0, sizeof o->so_rec);
+    if (!(o->so_klen = ly_once_key(ev, o->so_key)))
         return LY_OK;
-    ly_err e = ly_store_txnrec_get(t, key, &r);
-    if (e == LY_ENOTFOUND || (e == LY_OK && r.tr_seq == 0))
-        return LY_OK;
-    if (e != LY_OK)
-        return e;
-    if (!s_rec_before(ev, &r)) {
-        *counts = 0;
+    ly_txnrec *r = &o->so_rec;
+    ly_err e = ly_store_txnrec_get(t, o->so_key, r);
+    if (e == LY_ENOTFOUND) {
+        memset(r, 0, sizeof *r);
         return LY_OK;
     }
-    *had = 1;
-    e = ly_store_event_get(t, r.tr_origin, r.tr_incarnation, r.tr_seq, loser);
+    if (e != LY_OK || r->tr_seq == 0)
+        return e;
+    if (!s_rec_before(ev, r)) {
+        o->so_counts = 0;
+        return LY_OK;
+    }
+    o->so_had = 1;
+    e = ly_store_event_get(t, r->tr_origin, r->tr_incarnation, r->tr_seq, &o->so_loser);
     if (e != LY_OK) {
-        LY_LOG(LY_ERROR, "store.corrupt", "once key %s names origin=%u seq=%llu, not held: %s", key,
-               r.tr_origin, (unsigned long long)r.tr_seq, ly_errname(e));
+        LY_LOG(LY_ERROR, "store.corrupt", "once key %s names origin=%u seq=%llu, not held: %s",
+               o->so_key, r->tr_origin, (unsigned long long)r->tr_seq, ly_errname(e));
         t->tx_failed = 1;
         return e == LY_ENOTFOUND ? LY_EPROTO : e;
     }
@@ -1121,15 +1139,14 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
      * is its rule's (common/rules/). */
     /* Once: the event counts unless an event of its once key comes before it;
      * if it comes before the one that counted, that one is folded out. */
-    int counts, had;
-    ly_event loser;
-    if ((e = s_once_decide(t, ev, &counts, &had, &loser)) != LY_OK)
+    s_once once, *o = &once;
+    if ((e = s_once_decide(t, ev, o)) != LY_OK)
         goto out;
     /* A void duplicate spends nothing. Once a customer has void events, an
      * origin's spend may rest on a credit that is void here (its earn lost to
      * a duplicate made elsewhere): the gate would wait for ever, so it is off
      * for that customer; it orders, the origin's own check keeps rights sound. */
-    int64_t spent = counts ? ly_rule_spends(ev) : 0;
+    int64_t spent = o->so_counts ? ly_rule_spends(ev) : 0;
     if (spent > 0 && c->cu_voided == 0 && ly_cust_rights(c, ev->ev_origin) - spent < 0) {
         *outcome = LY_WAITING;
         goto out;
@@ -1164,10 +1181,10 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
     else
         t->tx_digest -= old_hash;
     int64_t old_net = c->cu_net;
-    ly_cust_apply_as(c, ev, counts);
-    if (had && strcmp(loser.ev_customer, ev->ev_customer) == 0)
-        ly_cust_unapply(c, &loser);
-    else if (had && (e = s_fold_out(t, &loser)) != LY_OK)
+    ly_cust_apply_as(c, ev, o->so_counts);
+    if (o->so_had && strcmp(o->so_loser.ev_customer, ev->ev_customer) == 0)
+        ly_cust_unapply(c, &o->so_loser);
+    else if (o->so_had && (e = s_fold_out(t, &o->so_loser)) != LY_OK)
         goto out;
     if ((e = s_cust_put(t, &ck, c, old_net)) != LY_OK)
         goto out;
@@ -1180,7 +1197,7 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
         e = s_err(t, rc, "hist_put");
         goto out;
     }
-    if ((e = s_index_txn(t, ru, ev, c, counts, had ? &loser : NULL)) != LY_OK)
+    if ((e = s_index_txn(t, ru, ev, c, o)) != LY_OK)
         goto out;
     if (!t->tx_replay && (e = s_rec_add(s, rec, d.mv_size)) != LY_OK) {
         t->tx_failed = 1;

@@ -18,12 +18,17 @@ static int64_t s_hist_moved(const ly_hist *h)
 }
 
 /* The POINTS column of a history line: the signed change of the balance, or
- * for a transfer the points moved (unsigned: the balance stays). */
+ * for a transfer the points moved (unsigned: the balance stays); a void
+ * duplicate's in parentheses (they do not count). */
 static const char *s_hist_points(const ly_hist *h)
 {
+    static char buf[40];
     if (h->hi_type == LY_EV_TRANSFER)
         return ctl_num(s_hist_moved(h));
-    return ctl_num_sign(h->hi_points, 1);
+    if (!h->hi_void)
+        return ctl_num_sign(h->hi_points, 1);
+    snprintf(buf, sizeof buf, "(%s)", ctl_num_sign(h->hi_points, 1));
+    return buf;
 }
 
 /* The details column of a history line. */
@@ -48,7 +53,10 @@ static void s_hist_details(const ly_hist *h, const ctl_names *nm, char *buf, siz
         S_ADD("%s(by %s)", n ? " " : "", h->hi_operator);
     if (h->hi_tier_from[0] && h->hi_tier_to[0] && strcmp(h->hi_tier_from, h->hi_tier_to) != 0)
         S_ADD("%stier %s \u2192 %s", n ? "; " : "", h->hi_tier_from, h->hi_tier_to);
-    if (h->hi_void)
+    if (h->hi_void && h->hi_type == LY_EV_ENROLL) /* still an enrollment; its bonus is void */
+        S_ADD("%sjoin bonus counted once, by %s seq %llu", n ? "; " : "",
+              ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
+    else if (h->hi_void)
         S_ADD("%sDUPLICATE of %s seq %llu: does not count", n ? "; " : "",
               ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
 #undef S_ADD

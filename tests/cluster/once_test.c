@@ -222,6 +222,22 @@ Test(once, retry_elsewhere_counts_once)
     rp = s_ok(2, LY_MSG_REDEEM, "C1", "pay-9", 300);
     cr_expect_eq(rp->rp_replayed, 1, "n2 now answers its own retry as a replay");
     cr_expect_eq(rp->rp_origin, 1);
+    /* What staff see: the duplicate in the history, and status counts. */
+    lyh_output out;
+    int code = lyh_loyalctl(&out, OT_RUN_MS, "--node", s_node(3)->nd_listen, "customer", "C1",
+                            "--history", "20", NULL);
+    cr_expect_eq(code, 0);
+    cr_log_info("customer C1 at n3:\n%s", out.ou_out);
+    cr_expect_not_null(strstr(out.ou_out, "DUPLICATE of node 1 (n1) seq "));
+    lyh_output_fini(&out);
+    code = lyh_loyalctl(&out, OT_RUN_MS, "--node", s_node(3)->nd_listen, "--json", "customer", "C1",
+                        NULL);
+    cr_expect_eq(code, 0);
+    cr_expect_not_null(strstr(out.ou_out, "\"void\":true,\"duplicate_of\":{\"origin\":1,"));
+    lyh_output_fini(&out);
+    code = lyh_loyalctl(&out, OT_RUN_MS, "--node", s_node(3)->nd_listen, "status", NULL);
+    cr_expect_not_null(strstr(out.ou_out, "once         2 duplicates void"), "%s", out.ou_out);
+    lyh_output_fini(&out);
     s_verify_ok();
     lyc_stop_clean(s_net->nt_chain);
 }

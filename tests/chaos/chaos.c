@@ -2,7 +2,7 @@
  *
  *   loyalchaos [--nodes N] [--duration SECONDS] [--seed S] [--customers N] [--hot K]
  *              [--clients-per-node C] [--heal-every SECONDS] [--max-faults F]
- *              [--retry-elsewhere PCT] [--think MS] [--quiet] [--verbose]
+ *              [--retry-elsewhere PCT] [--think MS] [--call-ms MS] [--quiet] [--verbose]
  *
  * The real-process complement of tests/unit/sim_test.c (which runs thousands of
  * seeded schedules inside one process): it starts N loyald nodes (default 5) in
@@ -107,6 +107,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/ledger.h"
 #include "proto/client.h"
 #include "tests/support/harness.h"
 #include "tests/support/net.h"
@@ -114,7 +115,7 @@
 
 #define CH_NODES_MAX      LYH_CHAIN_MAX
 #define CH_READY_MS       30000
-#define CH_CALL_MS        3000  /* a client call; no reply by then: the outcome is unknown */
+#define CH_CALL_MS        3000  /* a client call (--call-ms); no reply by then: unknown */
 #define CH_CHECK_CALL_MS  10000 /* calls of the checker */
 #define CH_READ_CALL_MS   1500  /* the reader's calls */
 #define CH_CONVERGE_MS    60000
@@ -159,6 +160,7 @@ typedef struct ch_opts {
     int o_max_faults;
     int o_retry_elsewhere; /* percent of retries sent to another branch */
     int o_think_ms;        /* pause between a client's operations */
+    int o_call_ms;         /* a client call's timeout */
     int o_quiet;
     int o_verbose;
 } ch_opts;
@@ -173,6 +175,7 @@ static ch_opts s_o = {
     .o_max_faults = 2,
     .o_retry_elsewhere = 0,
     .o_think_ms = 2,
+    .o_call_ms = CH_CALL_MS,
 };
 
 static void s_usage(FILE *f)
@@ -181,6 +184,7 @@ static void s_usage(FILE *f)
             "usage: loyalchaos [--nodes N] [--duration SECONDS] [--seed S] [--customers N]\n"
             "                  [--hot K] [--clients-per-node C] [--heal-every SECONDS]\n"
             "                  [--max-faults F] [--retry-elsewhere PCT] [--think MS]\n"
+            "                  [--call-ms MS]\n"
             "                  [--quiet] [--verbose]\n"
             "\n"
             "Runs N loyald nodes (2..%d, default 5) whose peer links go through fault\n"
@@ -263,6 +267,8 @@ static int s_parse(int argc, char **argv)
             dst = &s_o.o_retry_elsewhere, lo = 0, hi = 100;
         } else if (strcmp(a, "--think") == 0) {
             dst = &s_o.o_think_ms, lo = 0, hi = 10000;
+        } else if (strcmp(a, "--call-ms") == 0) {
+            dst = &s_o.o_call_ms, lo = 50, hi = 60000;
         } else {
             fprintf(stderr, "loyalchaos: unknown option '%s'\n", a);
             return -1;
@@ -307,13 +313,15 @@ typedef enum ch_vkind {
     CH_V_UNDECIDED,
     CH_V_CONVERGE,
     CH_V_EXIT,
+    CH_V_CONFLICT,
     CH_V_HARNESS,
     CH_V_COUNT
 } ch_vkind;
 
 static const char *const s_vnames[CH_V_COUNT] = {
-    "lost", "duplicated", "phantom", "balance",   "rights",      "double_spend", "verify",
-    "seq",  "negative",   "reply",   "undecided", "convergence", "exit",         "harness",
+    "lost",         "duplicated",  "phantom", "balance",  "rights",
+    "double_spend", "verify",      "seq",     "negative", "reply",
+    "undecided",    "convergence", "exit",    "conflict", "harness",
 };
 
 static atomic_long s_vcount[CH_V_COUNT];
@@ -386,10 +394,26 @@ static lyh_node *s_node(int i)
     return lyh_chain_node(s_chain, i);
 }
 
+/* The program the nodes run: the defaults and one category (s_net_up), of
+ * which s_pg is a model for bounds on what an event may carry. */
+#define CH_CATEGORY      "electronics"
+#define CH_CATEGORY_MULT "2"
+static ly_program s_pg;
+
+static void s_program_model(void)
+{
+    ly_program_default(&s_pg);
+    snprintf(s_pg.pg_categories[0].ca_name, sizeof s_pg.pg_categories[0].ca_name, "%s",
+             CH_CATEGORY);
+    s_pg.pg_categories[0].ca_mult = (uint32_t)atoi(CH_CATEGORY_MULT) * LY_MILLI;
+    s_pg.pg_ncategories = 1;
+}
+
 /* Nodes 1..n, every ordered pair linked through its own proxy, all started. */
 static int s_net_up(void)
 {
-    s_net = lyn_net_new(s_n, "\n[category electronics]\nmultiplier = 2\n");
+    s_program_model();
+    s_net = lyn_net_new(s_n, "\n[category " CH_CATEGORY "]\nmultiplier = " CH_CATEGORY_MULT "\n");
     if (s_net == NULL)
         return -1;
     s_chain = s_net->nt_chain;
@@ -511,6 +535,17 @@ static int s_ncust;                   /* enrolled before the load */
 static int s_ncust_all;               /* ... plus those enrolled during it */
 static atomic_int *s_cust_ready;      /* 1: its enrollment was acknowledged */
 static _Atomic int64_t *s_refund_cap; /* points of earns a refund was sent for */
+/* At most the credits (earns, positive adjustments, join bonuses) of voided
+ * duplicates: for each such operation sent to a second, third... branch, the
+ * most points one more event of it could carry (s_credit_max). A voided
+ * credit its branch spent before it saw the one that counts leaves a debt. */
+static _Atomic int64_t *s_void_cap;
+
+/* What a debt of customer k can come from so far (a read after a reply). */
+static int64_t s_debt_cap(int k)
+{
+    return atomic_load(&s_refund_cap[k]) + atomic_load(&s_void_cap[k]);
+}
 
 static void s_cust_name(int k, char *out, size_t cap)
 {
@@ -530,6 +565,7 @@ enum {
     CH_OF_LATE = 1u << 5,          /* enroll of a customer during the load */
     CH_OF_DRAIN = 1u << 6,         /* redeem of the whole balance seen at a card scan */
     CH_OF_AWAY = 1u << 7,          /* reverse: sent to a branch other than the original's */
+    CH_OF_CONFLICT = 1u << 8,      /* its events carry different request fingerprints */
 };
 
 typedef struct ch_op {
@@ -537,7 +573,7 @@ typedef struct ch_op {
     uint8_t op_state;     /* CH_INVOKED .. CH_UNKNOWN */
     uint8_t op_err;       /* refused: the ly_err */
     uint8_t op_node;      /* the branch it is sent to */
-    uint8_t op_flags;     /* CH_OF_* */
+    uint16_t op_flags;    /* CH_OF_* */
     uint8_t op_nevents;   /* events with its transaction id seen in the listings */
     uint8_t op_pending;   /* in its worker's pending list */
     uint8_t op_ref_type;  /* reverse: LY_MSG_EARN or LY_MSG_REDEEM */
@@ -552,6 +588,17 @@ typedef struct ch_op {
     int64_t op_amount;   /* as sent */
     int64_t op_points;   /* acknowledged: rp_points */
     int64_t op_reserved; /* earn/redeem: amount refunded by acknowledged or unknown refunds */
+    uint16_t op_sent;    /* bit k: an attempt went to node k + 1 */
+    uint16_t op_unk;     /* bit k: an attempt at node k + 1 had no answer, and none came since */
+    /* Its once key's events (as the checker lists them): the one that counts,
+     * the smallest by (hlc, origin, incarnation, seq), and the request
+     * fingerprint of the first one listed. Valid when op_nevents > 0. */
+    uint16_t op_win_origin;
+    uint32_t op_win_inc;
+    uint64_t op_win_seq;
+    uint64_t op_win_hlc;
+    int64_t op_win_points;
+    uint64_t op_req_hash;
 } ch_op;
 
 typedef struct ch_worker {
@@ -572,6 +619,7 @@ typedef struct ch_worker {
     size_t w_checked;    /* ops before this index had their events accounted */
     size_t w_replayed;   /* ops before this index were considered for the replay sample */
     uint64_t w_lookups, w_lookups_failed, w_drains;
+    uint64_t w_elsewhere; /* retries sent to a branch other than the op's */
 } ch_worker;
 
 static ch_worker *s_workers; /* [0]: the setup's enrollments; [1..s_nworkers] */
@@ -606,6 +654,12 @@ static int s_txn_parse(const char *txn, int *worker, size_t *idx)
 static const char *const s_profile_names[] = {"Ada",     "Grace", "Edsger",
                                               "Barbara", "Ken",   "Frances"};
 
+/* The category of an earn: every fourth one. */
+static const char *s_category(size_t idx)
+{
+    return idx % 4 == 0 ? CH_CATEGORY : "";
+}
+
 /* The request of op `idx` of worker `w`: a pure function of the op, so that a
  * retry sends the same payload. */
 static void s_build(const ch_worker *w, size_t idx, ly_req *rq)
@@ -622,8 +676,7 @@ static void s_build(const ch_worker *w, size_t idx, ly_req *rq)
         break;
     case LY_MSG_EARN:
         rq->rq_amount = op->op_amount;
-        if (idx % 4 == 0)
-            snprintf(rq->rq_category, sizeof rq->rq_category, "electronics");
+        snprintf(rq->rq_category, sizeof rq->rq_category, "%s", s_category(idx));
         break;
     case LY_MSG_REDEEM:
         rq->rq_amount = op->op_amount;
@@ -662,6 +715,29 @@ static void s_build(const ch_worker *w, size_t idx, ly_req *rq)
     }
 }
 
+/* The most points one event of op `idx` of `w` can credit (earn, positive
+ * adjustment, join bonus; 0 for the others): an earn at the tier that pays
+ * most, as the model of the program (s_pg) computes it. */
+static int64_t s_credit_max(const ch_worker *w, size_t idx)
+{
+    const ch_op *op = &w->w_ops[idx];
+    int64_t most = 0;
+    switch (op->op_type) {
+    case LY_MSG_EARN:
+        for (int t = 0; t < s_pg.pg_ntiers; t++) {
+            int64_t p = ly_earn_points(&s_pg, op->op_amount, t, s_category(idx), NULL);
+            most = p > most ? p : most;
+        }
+        return most;
+    case LY_MSG_ADJUST:
+        return op->op_amount > 0 ? op->op_amount : 0;
+    case LY_MSG_ENROLL:
+        return s_pg.pg_join_bonus;
+    default:
+        return 0;
+    }
+}
+
 /* Append an op to w (owned by w's thread, or by the controller while w is
  * parked). Returns its index, or SIZE_MAX when out of memory. */
 static size_t s_op_new(ch_worker *w)
@@ -697,7 +773,7 @@ static int s_push(size_t **arr, size_t *n, size_t *cap, size_t v)
 static ly_client *s_cli(ch_worker *w, int node)
 {
     if (w->w_cli[node] == NULL)
-        w->w_cli[node] = ly_client_new(s_node(node)->nd_listen, CH_CALL_MS);
+        w->w_cli[node] = ly_client_new(s_node(node)->nd_listen, s_o.o_call_ms);
     return w->w_cli[node];
 }
 
@@ -745,6 +821,15 @@ static int s_send(ch_worker *w, size_t idx, int node)
     snprintf(txn, sizeof txn, "%s", rq.rq_txn);
     ly_client *c = s_cli(w, node);
     ly_rep *rp = w->w_rp;
+    uint16_t bit = (uint16_t)(1u << (node - 1));
+    if (!(op->op_sent & bit)) {
+        /* A second branch may make a duplicate of it, which the first may have
+         * spent before it sees the one that counts (bounded before the call,
+         * for any read that follows the reply). */
+        if (op->op_sent != 0)
+            atomic_fetch_add(&s_void_cap[op->op_cust], s_credit_max(w, idx));
+        op->op_sent |= bit;
+    }
     op->op_tries++;
     if (op->op_tries == 1)
         op->op_first_ms = s_ms();
@@ -759,6 +844,7 @@ static int s_send(ch_worker *w, size_t idx, int node)
     if (e != LY_OK || rp->rp_err == LY_EUNAVAIL) {
         ly_rep_fini(rp);
         op->op_flags |= CH_OF_WAS_UNKNOWN;
+        op->op_unk |= bit;
         op->op_state = CH_UNKNOWN;
         if (!op->op_pending) {
             if (s_push(&w->w_pending, &w->w_npending, &w->w_pending_cap, idx) == 0)
@@ -767,6 +853,7 @@ static int s_send(ch_worker *w, size_t idx, int node)
         return op->op_state;
     }
     ly_err err = (ly_err)rp->rp_err;
+    op->op_unk &= (uint16_t)~bit; /* `node` answered: it holds no event of it unknown to it */
     if (err == LY_OK) {
         op->op_state = CH_ACKED;
         op->op_points = rp->rp_points;
@@ -832,8 +919,9 @@ static int s_send(ch_worker *w, size_t idx, int node)
         s_violation(CH_V_REPLY, "%s %s (customer c%05d, amount %" PRId64 ") at n%d refused: %s: %s",
                     ly_msgtype_name(op->op_type), txn, op->op_cust, op->op_amount, node,
                     ly_errname(err), rp->rp_message);
-    if (node != op->op_node && (op->op_flags & CH_OF_WAS_UNKNOWN)) {
-        /* A retry elsewhere: the first attempt may have been applied at op_node. */
+    if (op->op_unk != 0) {
+        /* Another branch had no answer (op_node's first attempt, or a retry
+         * elsewhere): it may have applied it, and it counts once it arrives. */
         op->op_flags |= CH_OF_INCONCLUSIVE;
         ly_rep_fini(rp);
         return op->op_state;
@@ -891,7 +979,7 @@ static int64_t s_lookup(ch_worker *w, int cust, int prefetch)
     int64_t bal = -1;
     if (e == LY_OK && w->w_rp->rp_err == LY_OK) {
         bal = w->w_rp->rp_balance;
-        s_check_read(w->w_rp, w->w_node, cust, atomic_load(&s_refund_cap[cust]), "client");
+        s_check_read(w->w_rp, w->w_node, cust, s_debt_cap(cust), "client");
     } else {
         w->w_lookups_failed++;
     }
@@ -1025,8 +1113,19 @@ static void s_retry(ch_worker *w)
         (int)s_below(&w->w_rng, 100) < s_o.o_retry_elsewhere) {
         int other = 1 + (int)s_below(&w->w_rng, (unsigned)(s_n - 1));
         node = other >= node ? other + 1 : other;
+        w->w_elsewhere++;
     }
     s_send(w, idx, node);
+}
+
+/* Where to ask about a pending op when the links are healed: its own branch,
+ * unless that one has answered since and only another branch's attempt is
+ * still without an answer (that branch may have applied it: it would say so). */
+static int s_decide_at(const ch_op *op)
+{
+    if (op->op_unk == 0 || (op->op_unk & (1u << (op->op_node - 1))))
+        return op->op_node;
+    return 1 + __builtin_ctz(op->op_unk);
 }
 
 /* Decide every pending op (links healed, nodes up): retry until none is left or
@@ -1039,8 +1138,11 @@ static void s_decide_all(ch_worker *w)
         for (size_t k = 0; k < n && k < w->w_npending; k++) {
             size_t idx = w->w_pending[k];
             ch_op *op = &w->w_ops[idx];
-            /* A refusal elsewhere was not conclusive: now ask op_node itself. */
-            s_send(w, idx, op->op_node);
+            /* A refusal elsewhere was not conclusive: now ask op_node itself
+             * (or the branch whose attempt may have been applied). */
+            int node = s_decide_at(op);
+            w->w_elsewhere += node != op->op_node;
+            s_send(w, idx, node);
         }
         if (w->w_npending > 0)
             lyh_sleep_ms(100);
@@ -1180,7 +1282,7 @@ static void *s_reader_main(void *arg)
         rq.rq_limit = 1;
         ly_err e = ly_client_call(c[i], &rq, rp);
         if (e == LY_OK && rp->rp_err == LY_OK) {
-            int64_t cap = atomic_load(&s_refund_cap[cust]); /* after the reply */
+            int64_t cap = s_debt_cap(cust); /* after the reply */
             s_check_read(rp, i, cust, cap, "reader");
             atomic_fetch_add(&s_reads, 1);
         } else {
@@ -1605,6 +1707,78 @@ static uint64_t s_event_print(const ly_event *ev)
     return h;
 }
 
+/* The once keys, as the checker folds them from the events it lists. An
+ * event's once key is its transaction id, or join:<customer> for an enroll;
+ * as the runner enrolls each customer with one operation, both select the
+ * events of one operation (an enroll of c under another operation's id is a
+ * phantom), so a key's events are those accounted to its op (op_win_*). */
+typedef struct ch_voids {
+    long cv_events;                         /* its events that do not count */
+    int64_t cv_credit;                      /* their credits (earns, + adjustments, join bonuses) */
+    int64_t cv_credit_at[CH_NODES_MAX + 1]; /* ... by the node that made them */
+} ch_voids;
+
+static ch_voids *s_voids; /* [customer] */
+static long s_voided;     /* events that do not count: duplicates of their key's winner */
+static long s_dup_keys;   /* once keys with more than one event */
+static long s_conflicts;  /* once keys whose events carry different request fingerprints */
+/* At the last check: the voided credits (the double_spend and rights
+ * allowance), what of it was spent, and by how many customers. */
+static int64_t s_allowed, s_used;
+static long s_used_custs;
+
+/* Whether `ev` comes before op's winner: (hlc, origin, incarnation, seq). */
+static int s_ev_before(const ly_event *ev, const ch_op *op)
+{
+    if (ev->ev_hlc != op->op_win_hlc)
+        return ev->ev_hlc < op->op_win_hlc;
+    if (ev->ev_origin != op->op_win_origin)
+        return ev->ev_origin < op->op_win_origin;
+    if (ev->ev_incarnation != op->op_win_inc)
+        return ev->ev_incarnation < op->op_win_inc;
+    return ev->ev_seq < op->op_win_seq;
+}
+
+static void s_win(ch_op *op, const ly_event *ev)
+{
+    op->op_win_origin = ev->ev_origin;
+    op->op_win_inc = ev->ev_incarnation;
+    op->op_win_seq = ev->ev_seq;
+    op->op_win_hlc = ev->ev_hlc;
+    op->op_win_points = ev->ev_points;
+}
+
+/* An event of op made by `origin` with `points` does not count. */
+static void s_void(const ch_op *op, uint16_t origin, int64_t points)
+{
+    ch_voids *v = &s_voids[op->op_cust];
+    int credit = op->op_type == LY_MSG_EARN || op->op_type == LY_MSG_ENROLL ||
+                 (op->op_type == LY_MSG_ADJUST && points > 0);
+    v->cv_events++;
+    s_voided++;
+    if (credit && points > 0) {
+        v->cv_credit += points;
+        if (origin >= 1 && origin <= s_n)
+            v->cv_credit_at[origin] += points;
+    }
+}
+
+/* Whether op says which ev_amount its events carry: the amount sent (a full
+ * refund's is what was left, an enrollment's and a profile's none). */
+static int s_says_amount(const ch_op *op)
+{
+    switch (op->op_type) {
+    case LY_MSG_EARN:
+    case LY_MSG_REDEEM:
+    case LY_MSG_ADJUST:
+        return 1;
+    case LY_MSG_REVERSE:
+        return !(op->op_flags & CH_OF_FULL);
+    default:
+        return 0;
+    }
+}
+
 /* Account one event (as listed by n1) against the operations. */
 static void s_account_event(const ly_event *ev)
 {
@@ -1634,13 +1808,19 @@ static void s_account_event(const ly_event *ev)
     s_cust_name(op->op_cust, cust, sizeof cust);
     if (op->op_nevents < UINT8_MAX)
         op->op_nevents++;
-    if (op->op_nevents > 1)
+    /* Each branch knows its own transaction ids: one event per branch it was
+     * sent to at most, and only one in all unless retries go elsewhere. */
+    int branches = __builtin_popcount(op->op_sent);
+    if (op->op_nevents > (s_o.o_retry_elsewhere > 0 ? branches : 1))
         s_violation(CH_V_DUP,
-                    "%s (%s of %s at n%u) has %u events; this one is %u:%" PRIu64
-                    " (the reply named %u:%" PRIu64 ")",
-                    ev->ev_txn, ly_msgtype_name(op->op_type), cust, (unsigned)op->op_node,
-                    (unsigned)op->op_nevents, (unsigned)ev->ev_origin, ev->ev_seq,
-                    (unsigned)op->op_origin, op->op_seq);
+                    "%s (%s of %s at n%u, sent to %d branch%s) has %u events; this one is "
+                    "%u:%" PRIu64 " (the reply named %u:%" PRIu64 ")",
+                    ev->ev_txn, ly_msgtype_name(op->op_type), cust, (unsigned)op->op_node, branches,
+                    branches == 1 ? "" : "es", (unsigned)op->op_nevents, (unsigned)ev->ev_origin,
+                    ev->ev_seq, (unsigned)op->op_origin, op->op_seq);
+    if (ev->ev_origin < 1 || ev->ev_origin > s_n || !(op->op_sent & (1u << (ev->ev_origin - 1))))
+        s_violation(CH_V_PHANTOM, "event %u:%" PRIu64 " applies %s, which was never sent to n%u",
+                    (unsigned)ev->ev_origin, ev->ev_seq, ev->ev_txn, (unsigned)ev->ev_origin);
     if (op->op_state == CH_REFUSED) {
         char first[32], last[32];
         s_wall(op->op_first_ms, first, sizeof first);
@@ -1666,6 +1846,37 @@ static void s_account_event(const ly_event *ev)
                     "%s was acknowledged as event %u:%" PRIu64 " with %" PRId64
                     " points, but that event holds %" PRId64 " points",
                     ev->ev_txn, (unsigned)op->op_origin, op->op_seq, op->op_points, ev->ev_points);
+    if (s_says_amount(op) && ev->ev_amount != op->op_amount)
+        s_violation(CH_V_PHANTOM,
+                    "event %u:%" PRIu64 " applies %s (%s of %s) with the amount %" PRId64
+                    ", but %" PRId64 " was sent",
+                    (unsigned)ev->ev_origin, ev->ev_seq, ev->ev_txn, ly_msgtype_name(op->op_type),
+                    cust, ev->ev_amount, op->op_amount);
+
+    /* The once key: the smallest event counts, every other one is void. */
+    if (op->op_nevents == 1) {
+        s_win(op, ev);
+        op->op_req_hash = ev->ev_req_hash;
+        return;
+    }
+    if (op->op_nevents == 2)
+        s_dup_keys++;
+    if (ev->ev_req_hash != op->op_req_hash && !(op->op_flags & CH_OF_CONFLICT)) {
+        op->op_flags |= CH_OF_CONFLICT;
+        s_conflicts++;
+        s_violation(CH_V_CONFLICT,
+                    "%s (%s of %s): event %u:%" PRIu64 " carries the request fingerprint "
+                    "%016" PRIx64 ", an earlier one %016" PRIx64 ", but every attempt sent the "
+                    "same request",
+                    ev->ev_txn, ly_msgtype_name(op->op_type), cust, (unsigned)ev->ev_origin,
+                    ev->ev_seq, ev->ev_req_hash, op->op_req_hash);
+    }
+    if (s_ev_before(ev, op)) {
+        s_void(op, op->op_win_origin, op->op_win_points);
+        s_win(op, ev);
+    } else {
+        s_void(op, ev->ev_origin, ev->ev_points);
+    }
 }
 
 /* List the events of `origin` with seq in (from, to] at node i into prints[],
@@ -1801,16 +2012,54 @@ static void s_check_events(const ly_node_status *vv)
     }
 }
 
-/* What the acknowledged operations say about one customer. */
-typedef struct ch_acct {
-    int64_t a_net;        /* sum of rp_points */
-    int64_t a_earned;     /* earns + positive adjustments */
+/* What operations say about one customer: the acknowledged ones by their
+ * replies' rp_points, or the once keys by the ev_points of their winners. */
+typedef struct ch_sums {
+    int64_t a_net;        /* sum of the points */
+    int64_t a_earned;     /* earns + positive adjustments + join bonuses */
     int64_t a_spent;      /* redemptions + negative adjustments */
     int64_t a_given_back; /* refunds of redemptions */
     int64_t a_taken_back; /* refunds of earns (positive) */
     int64_t a_taken_at[CH_NODES_MAX + 1];
+} ch_sums;
+
+typedef struct ch_acct {
+    ch_sums a_ack; /* the acknowledged operations (rp_points, and the node the reply named) */
+    ch_sums a_win; /* the events that count (ev_points, and the node that made them) */
     int a_undecided;
 } ch_acct;
+
+/* Add an operation of `op`'s kind that changed the balance by `points` at `node`. */
+static void s_sum(ch_sums *a, const ch_op *op, int64_t points, int node)
+{
+    a->a_net += points;
+    switch (op->op_type) {
+    case LY_MSG_ENROLL:
+    case LY_MSG_EARN:
+        a->a_earned += points;
+        break;
+    case LY_MSG_ADJUST:
+        if (points > 0)
+            a->a_earned += points;
+        else
+            a->a_spent += -points;
+        break;
+    case LY_MSG_REDEEM:
+        a->a_spent += -points;
+        break;
+    case LY_MSG_REVERSE:
+        if (op->op_ref_type == LY_MSG_REDEEM) {
+            a->a_given_back += points;
+        } else {
+            a->a_taken_back += -points;
+            if (node >= 1 && node <= s_n)
+                a->a_taken_at[node] += -points;
+        }
+        break;
+    default:
+        break;
+    }
+}
 
 static void s_accounts(ch_acct *acct)
 {
@@ -1820,36 +2069,13 @@ static void s_accounts(ch_acct *acct)
         for (size_t idx = 0; idx < w->w_nops; idx++) {
             const ch_op *op = &w->w_ops[idx];
             ch_acct *a = &acct[op->op_cust];
+            if (op->op_nevents > 0)
+                s_sum(&a->a_win, op, op->op_win_points, op->op_win_origin);
             if (op->op_state != CH_ACKED) {
                 a->a_undecided += op->op_state != CH_REFUSED;
                 continue;
             }
-            a->a_net += op->op_points;
-            switch (op->op_type) {
-            case LY_MSG_EARN:
-                a->a_earned += op->op_points;
-                break;
-            case LY_MSG_ADJUST:
-                if (op->op_points > 0)
-                    a->a_earned += op->op_points;
-                else
-                    a->a_spent += -op->op_points;
-                break;
-            case LY_MSG_REDEEM:
-                a->a_spent += -op->op_points;
-                break;
-            case LY_MSG_REVERSE:
-                if (op->op_ref_type == LY_MSG_REDEEM) {
-                    a->a_given_back += op->op_points;
-                } else {
-                    a->a_taken_back += -op->op_points;
-                    if (op->op_origin >= 1 && op->op_origin <= s_n)
-                        a->a_taken_at[op->op_origin] += -op->op_points;
-                }
-                break;
-            default:
-                break;
-            }
+            s_sum(&a->a_ack, op, op->op_points, op->op_origin);
         }
     }
 }
@@ -1874,18 +2100,36 @@ static void s_check_customers(void)
         return;
     }
     s_accounts(acct);
+    s_allowed = s_used = 0;
+    s_used_custs = 0;
     for (int k = 0; k < s_ncust_all; k++) {
-        const ch_acct *a = &acct[k];
+        const ch_sums *ack = &acct[k].a_ack, *win = &acct[k].a_win;
+        const ch_voids *v = &s_voids[k];
         char cust[32];
         s_cust_name(k, cust, sizeof cust);
         if (!atomic_load(&s_cust_ready[k]))
             continue;
-        if (a->a_spent - a->a_given_back > a->a_earned)
+        /* A voided credit its branch spent before it saw the one that counts is
+         * spent without a counting credit: allowed up to the voided credits. */
+        int64_t over = win->a_spent - win->a_given_back - win->a_earned;
+        s_allowed += v->cv_credit;
+        if (over > 0 && over <= v->cv_credit) {
+            s_used += over;
+            s_used_custs++;
+        }
+        if (over > v->cv_credit)
+            s_violation(CH_V_DOUBLE_SPEND,
+                        "%s: %" PRId64 " points redeemed or taken by "
+                        "adjustments (less %" PRId64 " given back by refunds) of %" PRId64
+                        " earned (by the events that count; %" PRId64 " more were credited by "
+                        "voided duplicates)",
+                        cust, win->a_spent, win->a_given_back, win->a_earned, v->cv_credit);
+        else if (v->cv_events == 0 && ack->a_spent - ack->a_given_back > ack->a_earned)
             s_violation(CH_V_DOUBLE_SPEND,
                         "%s: %" PRId64 " points redeemed or taken by "
                         "adjustments (less %" PRId64 " given back by refunds) of %" PRId64
                         " earned",
-                        cust, a->a_spent, a->a_given_back, a->a_earned);
+                        cust, ack->a_spent, ack->a_given_back, ack->a_earned);
         int have_first = 0;
         for (int i = 1; i <= s_n; i++) {
             ly_req rq;
@@ -1902,16 +2146,24 @@ static void s_check_customers(void)
             }
             s_customer_checks++;
             const ly_rep *rp = s_crp;
-            s_check_read(rp, i, k, a->a_taken_back, "checkpoint");
+            s_check_read(rp, i, k, win->a_taken_back + v->cv_credit, "checkpoint");
             int64_t got = rp->rp_balance - rp->rp_debt;
-            if (!a->a_undecided && got != a->a_net)
+            if (!acct[k].a_undecided && got != win->a_net)
+                s_violation(CH_V_BALANCE,
+                            "%s at n%d: balance %" PRId64 " debt %" PRId64 " (net %" PRId64
+                            "), but the events that count add up to %" PRId64 " (earned %" PRId64
+                            ", spent %" PRId64 ", refunds gave back %" PRId64
+                            " and took back %" PRId64 "; %ld voided)",
+                            cust, i, rp->rp_balance, rp->rp_debt, got, win->a_net, win->a_earned,
+                            win->a_spent, win->a_given_back, win->a_taken_back, v->cv_events);
+            else if (!acct[k].a_undecided && v->cv_events == 0 && got != ack->a_net)
                 s_violation(CH_V_BALANCE,
                             "%s at n%d: balance %" PRId64 " debt %" PRId64 " (net %" PRId64
                             "), but the acknowledged operations add up to %" PRId64
                             " (earned %" PRId64 ", spent %" PRId64 ", refunds gave back %" PRId64
                             " and took back %" PRId64 ")",
-                            cust, i, rp->rp_balance, rp->rp_debt, got, a->a_net, a->a_earned,
-                            a->a_spent, a->a_given_back, a->a_taken_back);
+                            cust, i, rp->rp_balance, rp->rp_debt, got, ack->a_net, ack->a_earned,
+                            ack->a_spent, ack->a_given_back, ack->a_taken_back);
             int64_t own = s_rights_of(rp, i);
             int64_t may = own < 0 ? 0 : own < rp->rp_balance ? own : rp->rp_balance;
             if (rp->rp_local_rights != may)
@@ -1919,15 +2171,20 @@ static void s_check_customers(void)
                             "%s at n%d: may redeem %" PRId64 ", but its row holds "
                             "%" PRId64 " of a balance of %" PRId64,
                             cust, i, rp->rp_local_rights, own, rp->rp_balance);
+            /* A row goes below zero by what refunds of earns took back there,
+             * and by voided credits made there, which it may have spent or
+             * given away before it saw the ones that count. */
             for (uint32_t q = 0; q < rp->rp_nrights && q < LY_RIGHTS_REPLY_MAX; q++) {
                 int x = rp->rp_rights[q].node;
-                int64_t floor = x >= 1 && x <= s_n ? -a->a_taken_at[x] : 0;
-                if (rp->rp_rights[q].points < floor)
+                int in = x >= 1 && x <= s_n;
+                int64_t taken = in ? win->a_taken_at[x] : 0, voided = in ? v->cv_credit_at[x] : 0;
+                if (rp->rp_rights[q].points < -(taken + voided))
                     s_violation(CH_V_RIGHTS,
                                 "%s at n%d: n%d holds %" PRId64 " rights, but refunds "
-                                "of earns there took back only %" PRId64 ": n%d redeemed rights "
-                                "it did not hold",
-                                cust, i, x, rp->rp_rights[q].points, -floor, x);
+                                "of earns there took back only %" PRId64 " and voided credits "
+                                "made there come to %" PRId64 ": n%d redeemed rights it did not "
+                                "hold",
+                                cust, i, x, rp->rp_rights[q].points, taken, voided, x);
             }
             if (!have_first) {
                 *first = *rp;
@@ -1961,10 +2218,15 @@ static void s_check_customers(void)
 }
 
 /* Send an acknowledged op again to every node: each must answer it as a replay
- * of the same event. */
+ * of the event that counts (the one its reply named, unless a duplicate came
+ * before it), with that event's points. */
 static void s_replay_one(ch_worker *w, size_t idx)
 {
     const ch_op *op = &w->w_ops[idx];
+    int known = op->op_nevents > 0;
+    uint16_t want_origin = known ? op->op_win_origin : op->op_origin;
+    uint64_t want_seq = known ? op->op_win_seq : op->op_seq;
+    int64_t want_points = known ? op->op_win_points : op->op_points;
     for (int i = 1; i <= s_n; i++) {
         ly_req rq;
         s_build(w, idx, &rq);
@@ -1990,14 +2252,17 @@ static void s_replay_one(ch_worker *w, size_t idx)
                         rq.rq_txn, ly_msgtype_name(op->op_type), op->op_cust,
                         (unsigned)op->op_origin, op->op_seq, i, (unsigned)rp->rp_origin,
                         rp->rp_seq);
-        else if (rp->rp_points != op->op_points || rp->rp_origin != op->op_origin ||
-                 rp->rp_seq != op->op_seq)
-            s_violation(rp->rp_origin != op->op_origin || rp->rp_seq != op->op_seq ? CH_V_DUP
-                                                                                   : CH_V_REPLY,
+        else if (rp->rp_points != want_points || rp->rp_origin != want_origin ||
+                 rp->rp_seq != want_seq)
+            s_violation(rp->rp_origin != want_origin || rp->rp_seq != want_seq ? CH_V_DUP
+                                                                               : CH_V_REPLY,
                         "%s sent again to n%d: replayed as %u:%" PRIu64 " with %" PRId64
-                        " points; acknowledged as %u:%" PRIu64 " with %" PRId64 " points",
+                        " points; acknowledged as %u:%" PRIu64 " with %" PRId64
+                        " points, and the event that counts of its %u is %u:%" PRIu64
+                        " with %" PRId64 " points",
                         rq.rq_txn, i, (unsigned)rp->rp_origin, rp->rp_seq, rp->rp_points,
-                        (unsigned)op->op_origin, op->op_seq, op->op_points);
+                        (unsigned)op->op_origin, op->op_seq, op->op_points,
+                        (unsigned)op->op_nevents, (unsigned)want_origin, want_seq, want_points);
         ly_rep_fini(s_crp);
     }
 }
@@ -2018,7 +2283,9 @@ static void s_check_replays(unsigned *rng)
             if (op->op_state != CH_ACKED) {
                 blocked |= op->op_state != CH_REFUSED;
             } else {
-                int pick = (op->op_flags & CH_OF_WAS_UNKNOWN) && unknown < CH_REPLAY_UNKNOWN;
+                /* Every key with duplicates; those once unknown up to a bound. */
+                int pick = op->op_nevents > 1 ||
+                           ((op->op_flags & CH_OF_WAS_UNKNOWN) && unknown < CH_REPLAY_UNKNOWN);
                 unknown += pick;
                 if (!pick && fresh > 0)
                     pick = s_below(rng, (unsigned)fresh) < CH_REPLAY_SAMPLE;
@@ -2192,6 +2459,19 @@ static void s_summary(uint64_t wall_ms)
     printf("  events checked %ld (%" PRIu64 " rights transfers); customer checks %ld; replays "
            "checked %ld\n",
            s_events_checked, s_transfers, s_customer_checks, s_replays_checked);
+    long elsewhere = 0, spread = 0;
+    for (int wi = 0; wi <= s_nworkers; wi++) {
+        const ch_worker *w = &s_workers[wi];
+        elsewhere += (long)w->w_elsewhere;
+        for (size_t idx = 0; idx < w->w_nops; idx++)
+            spread += __builtin_popcount(w->w_ops[idx].op_sent) > 1;
+    }
+    printf("\nonce keys (retries elsewhere: %d%%): %ld operations, %ld retries sent elsewhere (%ld "
+           "operations tried at more than one branch); %ld keys with duplicates, %ld duplicates "
+           "voided; %ld conflicts; voided credits %" PRId64 " points, of which %" PRId64
+           " were spent before the one that counts was seen (%ld customers)\n",
+           s_o.o_retry_elsewhere, all[0], elsewhere, spread, s_dup_keys, s_voided, s_conflicts,
+           s_allowed, s_used, s_used_custs);
 
     long nf = 0;
     printf("\nfaults\n");
@@ -2224,11 +2504,16 @@ static void s_summary(uint64_t wall_ms)
             printf("%s %s %ld", nv == c ? ":" : ",", s_vnames[k], c);
     }
     printf("%s\n", nv == 0 ? ": none" : "");
+    char retry_arg[64] = "";
+    int len = 0;
+    if (s_o.o_retry_elsewhere > 0)
+        len = snprintf(retry_arg, sizeof retry_arg, " --retry-elsewhere %d", s_o.o_retry_elsewhere);
+    if (s_o.o_call_ms != CH_CALL_MS && len >= 0 && (size_t)len < sizeof retry_arg)
+        snprintf(retry_arg + len, sizeof retry_arg - (size_t)len, " --call-ms %d", s_o.o_call_ms);
     printf("%s (seed %u; replay the schedule: loyalchaos --seed %u --nodes %d --duration %d "
            "--customers %d --hot %d --clients-per-node %d --heal-every %d --max-faults %d%s)\n",
            nv == 0 ? "PASS" : "FAIL", s_o.o_seed, s_o.o_seed, s_n, s_o.o_duration, s_o.o_customers,
-           s_o.o_hot, s_o.o_cpn, s_o.o_heal_every, s_o.o_max_faults,
-           s_o.o_retry_elsewhere ? " --retry-elsewhere ..." : "");
+           s_o.o_hot, s_o.o_cpn, s_o.o_heal_every, s_o.o_max_faults, retry_arg);
     fflush(stdout);
 }
 
@@ -2301,10 +2586,12 @@ int main(int argc, char **argv)
 
     s_cust_ready = calloc((size_t)s_ncust_all, sizeof *s_cust_ready);
     s_refund_cap = calloc((size_t)s_ncust_all, sizeof *s_refund_cap);
+    s_void_cap = calloc((size_t)s_ncust_all, sizeof *s_void_cap);
+    s_voids = calloc((size_t)s_ncust_all, sizeof *s_voids);
     s_workers = calloc((size_t)s_nworkers + 1, sizeof *s_workers);
     s_crp = malloc(sizeof *s_crp);
-    if (s_cust_ready == NULL || s_refund_cap == NULL || s_workers == NULL || s_crp == NULL ||
-        s_plan_make(s_o.o_seed) != 0) {
+    if (s_cust_ready == NULL || s_refund_cap == NULL || s_void_cap == NULL || s_voids == NULL ||
+        s_workers == NULL || s_crp == NULL || s_plan_make(s_o.o_seed) != 0) {
         fprintf(stderr, "loyalchaos: out of memory\n");
         goto out;
     }
@@ -2460,6 +2747,8 @@ out:
     free(s_workers);
     free(s_cust_ready);
     free(s_refund_cap);
+    free(s_void_cap);
+    free(s_voids);
     free(s_crp);
     free(s_plan);
     free(s_checkpoints);

@@ -24,15 +24,36 @@
  * transaction id and outcome: acknowledged (with rp_points and the event id
  * the reply names), refused (a business refusal: insufficient points or local
  * rights, unknown customer or transaction), or unknown (a timeout, an I/O
- * error, "unavailable": the node is down, stopped or slow). An unknown
- * outcome is retried later with the same transaction id and payload until it
- * is decided -- at the same branch, as a POS does; with --retry-elsewhere PCT
- * that share of the retries goes to another branch (a refusal there is not
- * conclusive, as the first attempt may have been applied at the first branch).
- * Transaction ids are deduplicated per node only, so such a retry of an
- * operation that was applied at the first branch but not yet replicated is
- * applied a second time: expect "duplicated" violations with it.
+ * error, "unavailable": the node is down, stopped or slow; --call-ms, default
+ * 3000, is how long a call waits). An unknown outcome is retried later with
+ * the same transaction id and payload until it is decided -- at the same
+ * branch, as a POS does; with --retry-elsewhere PCT that share of the retries
+ * goes to a random other branch, as a web shop or a batch import talking to
+ * "any node" does. A refusal is conclusive only when no branch's attempt is
+ * still without an answer (that branch may have applied it); until then the
+ * operation stays pending, and after a heal it is asked at its own branch, or
+ * at the branch whose attempt is still unanswered.
  * A reader thread looks customers up at random branches and polls status.
+ *
+ * Once keys (--retry-elsewhere). A retry elsewhere of an operation that was
+ * applied at the first branch but has not reached the second is applied there
+ * too: two events of one transaction. The nodes count a transaction once
+ * chain-wide, and the checker recomputes that rule from the events it lists,
+ * on its own: every event but a rights transfer has a once key, its
+ * transaction id (an enroll: join:<customer>; the runner enrolls each customer
+ * with one operation, so both select the same events); of a key's events the
+ * smallest by (hlc, origin, incarnation, seq) counts, the others are void:
+ * every node holds them (and counts them in its version vector), but they
+ * change no balance, lifetime, qualifying points, rights or refund totals. A
+ * voided earn takes its branch's rights back, a voided redemption gives them
+ * back: a branch that spent a voided credit before it saw the one that counts
+ * ends with rights below zero, and the customer may end with a debt. That is
+ * the documented behaviour, and the checks below allow exactly that much: the
+ * voided credits (earns, positive adjustments, join bonuses) made at a branch.
+ * Without --retry-elsewhere an operation only ever reaches one branch: there
+ * are no void events, every allowance is 0, and the checks on the
+ * acknowledgements apply as they are. Duplicates need an unknown outcome
+ * whose first attempt was applied: a shorter --call-ms makes more of them.
  *
  * Faults, on a schedule drawn from the seed before the run starts (so --seed S
  * replays the same schedule; the threads' timing is not replayed): kill -9 and
@@ -47,25 +68,39 @@
  * decide their unknown outcomes, waits (at most 60 s) until the chain has
  * converged, records how long that took after the heal, and checks:
  *
- *   lost          every acknowledged transaction has exactly one event, held by
- *                 every node, under the event id its reply named; a sample of
- *                 them (all whose outcome was once unknown, and a few hundred
+ *   lost          every acknowledged transaction has an event, held by every
+ *                 node, and the event id its reply named is one of its events;
+ *                 a sample of them (every one with a voided duplicate, all
+ *                 whose outcome was once unknown up to 2000, and a few hundred
  *                 others) sent again to every node is answered as a replay
- *                 (rp_replayed = 1) with the same rp_points and event id;
- *   duplicated    no transaction id has two events; every node's event count
+ *                 (rp_replayed = 1) naming the event that counts, with its
+ *                 points (the id the first reply named, unless a smaller
+ *                 duplicate arrived later);
+ *   duplicated    a transaction id has one event, or with --retry-elsewhere at
+ *                 most one per branch it was sent to (each branch knows its
+ *                 own), and exactly one of them counts: a node whose replay
+ *                 names another one counts another; every node's event count
  *                 equals the sum of its version vector (contiguous seqs);
- *   phantom       every event but a rights transfer belongs to an acknowledged
- *                 operation of this run, with its type, customer and points;
+ *   phantom       every event but a rights transfer belongs to an operation of
+ *                 this run that was not refused, was made by a branch the
+ *                 operation was sent to, and has its type, customer and amount
+ *                 (the points of the one its reply named: see seq);
+ *   conflict      the events of one once key carry the same request
+ *                 fingerprint (the runner retries the same payload);
  *   balance       at every node, for every customer, balance - debt = the sum
- *                 of rp_points of the acknowledged operations; debt <= points
- *                 taken back by refunds of earns; all nodes show the same
+ *                 of ev_points of the events that count, and (if none of the
+ *                 customer's events is void) = the sum of rp_points of the
+ *                 acknowledged operations; debt <= points taken back by
+ *                 refunds of earns + voided credits; all nodes show the same
  *                 balance, debt, lifetime, tier and rights;
  *   rights        the rights rows add up to balance - debt, local rights =
  *                 min(own row, balance) >= 0, and no node's row is below minus
- *                 the points refunds of earns took back there (else it redeemed
- *                 rights it did not hold);
- *   double_spend  per customer: redeemed + negative adjustments - refunds of
- *                 redemptions <= earned + positive adjustments;
+ *                 the points refunds of earns took back there and the voided
+ *                 credits made there (else it redeemed rights it did not hold);
+ *   double_spend  per customer, over the events that count: redeemed +
+ *                 negative adjustments - refunds of redemptions <= earned +
+ *                 positive adjustments + join bonuses + voided credits (and,
+ *                 if none is void, the same over the acknowledgements);
  *   verify        `loyalctl verify` exits 0 (same events and digest everywhere);
  *   seq           the same event id holds the same event at every node (no seq
  *                 reused); a node's incarnation never changes (its store is
@@ -76,8 +111,11 @@
  *                 restart);
  *   negative      no read during the run (reader, replies) shows a balance or
  *                 debt below zero, both above zero, a debt larger than what
- *                 refunds of earns sent so far can take back, rights rows that
- *                 do not add up, or local rights outside 0..balance;
+ *                 refunds of earns sent so far can take back plus, for every
+ *                 credit sent to a second, third... branch, the most points
+ *                 one more event of it could carry (the program's best tier),
+ *                 rights rows that do not add up, or local rights outside
+ *                 0..balance;
  *   reply         no unexpected refusal (earns, positive adjustments, refunds
  *                 at the original's branch always succeed), a first attempt is
  *                 never answered as a replay, acknowledged points match the
@@ -87,11 +125,15 @@
  *   exit          every node exits 0 on SIGTERM at the end.
  *
  * --duration counts load time; checkpoints come on top (a few seconds each).
- * The summary gives the operations by type and outcome, the faults by kind,
- * the violations by kind and the convergence time after the heals (p50, p99,
- * max). Exit status: 0 no violation; 1 a violation (the seed is printed again,
- * and the nodes' directories are kept: LYH_KEEP paths on stderr); 2 a usage
- * error, or the chain could not be set up. The seed is --seed, else the
+ * The summary gives the operations by type and outcome; the once-key figures
+ * (retries sent elsewhere, operations tried at more than one branch, keys with
+ * duplicates, duplicates voided, conflicts, and the voided credits with what
+ * of them was spent before the one that counts was seen: the allowance the
+ * rights and double_spend checks used); the faults by kind, the violations by
+ * kind and the convergence time after the heals (p50, p99, max). Exit
+ * status: 0 no violation; 1 a violation (the seed is printed again, and the
+ * nodes' directories are kept: LYH_KEEP paths on stderr); 2 a usage error, or
+ * the chain could not be set up. The seed is --seed, else the
  * environment's LY_CHAOS_SEED, else drawn from the clock (and printed).
  * SIGINT/SIGTERM end the run early (exit 1, no final check). */
 #include <inttypes.h>

@@ -1753,17 +1753,26 @@ static uint64_t s_event_print(const ly_event *ev)
  * event's once key is its transaction id, or join:<customer> for an enroll;
  * as the runner enrolls each customer with one operation, both select the
  * events of one operation (an enroll of c under another operation's id is a
- * phantom), so a key's events are those accounted to its op (op_win_*). */
+ * phantom), so a key's events are those accounted to its op (op_win_*).
+ * Profile changes have no once key at the nodes (rules.h: last writer wins
+ * per field, and a retry carries the same fields): their duplicates are
+ * counted apart, and a replay names the smallest one all the same. */
 typedef struct ch_voids {
     long cv_events;                         /* its events that do not count */
+    long cv_dups;                           /* ... and its duplicated profile changes */
     int64_t cv_credit;                      /* their credits (earns, + adjustments, join bonuses) */
     int64_t cv_credit_at[CH_NODES_MAX + 1]; /* ... by the node that made them */
 } ch_voids;
 
-static ch_voids *s_voids; /* [customer] */
-static long s_voided;     /* events that do not count: duplicates of their key's winner */
-static long s_dup_keys;   /* once keys with more than one event */
-static long s_conflicts;  /* once keys whose events carry different request fingerprints */
+static ch_voids *s_voids;   /* [customer] */
+static long s_voided;       /* events that do not count: duplicates of their key's winner */
+static long s_prof_dups;    /* duplicated profile changes (no once key at the nodes) */
+static long s_dup_keys;     /* once keys (and profile changes) with more than one event */
+static long s_hist_checked; /* history entries whose void / counts was checked */
+/* At the last checkpoint: the nodes' own counts (status), lowest and highest. */
+static uint64_t s_ns_dup_lo, s_ns_dup_hi, s_ns_conf_lo, s_ns_conf_hi;
+static int s_ns_seen;
+static long s_conflicts; /* once keys whose events carry different request fingerprints */
 /* At the last check: the voided credits (the double_spend and rights
  * allowance), what of it was spent, and by how many customers. */
 static int64_t s_allowed, s_used;
@@ -1796,6 +1805,11 @@ static void s_void(const ch_op *op, uint16_t origin, int64_t points)
     ch_voids *v = &s_voids[op->op_cust];
     int credit = op->op_type == LY_MSG_EARN || op->op_type == LY_MSG_ENROLL ||
                  (op->op_type == LY_MSG_ADJUST && points > 0);
+    v->cv_dups++;
+    if (op->op_type == LY_MSG_SET_PROFILE) {
+        s_prof_dups++;
+        return;
+    }
     v->cv_events++;
     s_voided++;
     if (credit && points > 0) {
@@ -2130,6 +2144,47 @@ static int64_t s_rights_of(const ly_rep *rp, int node)
     return 0;
 }
 
+/* The history node i shows of a customer with duplicates (its newest
+ * LY_HIST_MAX events) against the once keys: the event that counts is not
+ * void, every other one of its key is void and names it. */
+static void s_check_hist(const ly_rep *rp, int i, const char *cust)
+{
+    for (uint32_t q = 0; q < rp->rp_nhist && rp->rp_hist != NULL; q++) {
+        const ly_hist *h = &rp->rp_hist[q];
+        int wi;
+        size_t idx;
+        if (h->hi_type == LY_EV_TRANSFER || h->hi_type == LY_EV_PROFILE ||
+            s_txn_parse(h->hi_txn, &wi, &idx) != 0)
+            continue; /* transfers and profiles have no once key; phantoms are reported */
+        const ch_op *op = &s_workers[wi].w_ops[idx];
+        if (op->op_nevents == 0)
+            continue; /* not listed: reported as lost or phantom */
+        s_hist_checked++;
+        int counts = h->hi_origin == op->op_win_origin && h->hi_hlc == op->op_win_hlc;
+        if (counts && h->hi_void)
+            s_violation(CH_V_DUP,
+                        "%s at n%d: the history shows %s's event of n%u as void (naming %u:%" PRIu64
+                        " as the one that counts), but it is the smallest of its %u",
+                        cust, i, h->hi_txn, (unsigned)h->hi_origin, (unsigned)h->hi_win_origin,
+                        h->hi_win_seq, (unsigned)op->op_nevents);
+        else if (!counts && !h->hi_void)
+            s_violation(CH_V_DUP,
+                        "%s at n%d: the history counts %s's event of n%u, and %u:%" PRIu64
+                        " counts for it too (the smallest of its %u): two count",
+                        cust, i, h->hi_txn, (unsigned)h->hi_origin, (unsigned)op->op_win_origin,
+                        op->op_win_seq, (unsigned)op->op_nevents);
+        else if (!counts &&
+                 (h->hi_win_origin != op->op_win_origin || h->hi_win_seq != op->op_win_seq))
+            s_violation(
+                CH_V_DUP,
+                "%s at n%d: the history shows %s's event of n%u as a duplicate of %u:%" PRIu64
+                ", but %u:%" PRIu64 " counts (the smallest of its %u)",
+                cust, i, h->hi_txn, (unsigned)h->hi_origin, (unsigned)h->hi_win_origin,
+                h->hi_win_seq, (unsigned)op->op_win_origin, op->op_win_seq,
+                (unsigned)op->op_nevents);
+    }
+}
+
 /* Every customer at every node against the acknowledged operations. */
 static void s_check_customers(void)
 {
@@ -2177,7 +2232,7 @@ static void s_check_customers(void)
             ly_req rq;
             ly_req_init(&rq, LY_MSG_CUSTOMER);
             snprintf(rq.rq_customer, sizeof rq.rq_customer, "%s", cust);
-            rq.rq_limit = 1;
+            rq.rq_limit = v->cv_events > 0 ? LY_HIST_MAX : 1;
             ly_err e = s_ccall(i, &rq, s_crp);
             if (e != LY_OK || s_crp->rp_err != LY_OK) {
                 s_violation(e == LY_OK ? CH_V_LOST : CH_V_HARNESS, "%s at n%d: %s", cust, i,
@@ -2189,6 +2244,8 @@ static void s_check_customers(void)
             s_customer_checks++;
             const ly_rep *rp = s_crp;
             s_check_read(rp, i, k, win->a_taken_back + v->cv_credit, "checkpoint");
+            if (v->cv_events > 0)
+                s_check_hist(rp, i, cust);
             int64_t got = rp->rp_balance - rp->rp_debt;
             if (!acct[k].a_undecided && got != win->a_net)
                 s_violation(CH_V_BALANCE,
@@ -2234,6 +2291,7 @@ static void s_check_customers(void)
                 first->rp_debts = NULL;
                 first->rp_status = NULL;
                 first->rp_hist = NULL;
+                first->rp_conflicts = NULL;
                 have_first = 1;
             } else {
                 int same = rp->rp_balance == first->rp_balance && rp->rp_debt == first->rp_debt &&
@@ -2399,17 +2457,50 @@ static int s_checkpoint(int final, int number, unsigned *rng)
     s_conv_ms[s_nconv++] = conv_ms;
     ly_node_status ref;
     memset(&ref, 0, sizeof ref);
+    uint64_t dups[CH_NODES_MAX + 1] = {0}, confs[CH_NODES_MAX + 1] = {0};
+    int have[CH_NODES_MAX + 1] = {0};
     for (int i = 1; i <= s_n; i++) {
         ly_node_status st;
         ly_err e = s_status_check(s_ccli[i], i, "at a checkpoint", &st);
         if (e != LY_OK)
             s_violation(CH_V_HARNESS, "status of n%d at a checkpoint: %s", i, ly_errname(e));
-        else if (i == 1)
+        else {
+            dups[i] = st.ns_duplicates;
+            confs[i] = st.ns_conflicts;
+            have[i] = 1;
+        }
+        if (e == LY_OK && i == 1)
             ref = st;
     }
     long before = s_violations();
     if (ref.ns_id == 1)
         s_check_events(&ref);
+    /* Converged: every node holds the events the checker listed, and so the
+     * same void duplicates and conflicts. */
+    s_ns_seen = 0;
+    for (int i = 1; i <= s_n && ref.ns_id == 1; i++) {
+        if (!have[i])
+            continue;
+        if (dups[i] != (uint64_t)s_voided)
+            s_violation(CH_V_DUP,
+                        "n%d counts %" PRIu64 " void duplicates, the once keys of the events "
+                        "listed give %ld",
+                        i, dups[i], s_voided);
+        if (confs[i] != (uint64_t)s_conflicts)
+            s_violation(CH_V_CONFLICT,
+                        "n%d counts %" PRIu64 " conflicts, the once keys of the events listed "
+                        "give %ld",
+                        i, confs[i], s_conflicts);
+        if (!s_ns_seen || dups[i] < s_ns_dup_lo)
+            s_ns_dup_lo = dups[i];
+        if (!s_ns_seen || dups[i] > s_ns_dup_hi)
+            s_ns_dup_hi = dups[i];
+        if (!s_ns_seen || confs[i] < s_ns_conf_lo)
+            s_ns_conf_lo = confs[i];
+        if (!s_ns_seen || confs[i] > s_ns_conf_hi)
+            s_ns_conf_hi = confs[i];
+        s_ns_seen = 1;
+    }
     s_check_customers();
     s_check_replays(rng);
     s_check_verify();
@@ -2508,12 +2599,25 @@ static void s_summary(uint64_t wall_ms)
         for (size_t idx = 0; idx < w->w_nops; idx++)
             spread += __builtin_popcount(w->w_ops[idx].op_sent) > 1;
     }
-    printf("\nonce keys (retries elsewhere: %d%%): %ld operations, %ld retries sent elsewhere (%ld "
-           "operations tried at more than one branch); %ld keys with duplicates, %ld duplicates "
-           "voided; %ld conflicts; voided credits %" PRId64 " points, of which %" PRId64
-           " were spent before the one that counts was seen (%ld customers)\n",
-           s_o.o_retry_elsewhere, all[0], elsewhere, spread, s_dup_keys, s_voided, s_conflicts,
-           s_allowed, s_used, s_used_custs);
+    char ns_dup[64] = "?", ns_conf[64] = "?";
+    if (s_ns_seen && s_ns_dup_lo == s_ns_dup_hi)
+        snprintf(ns_dup, sizeof ns_dup, "%" PRIu64, s_ns_dup_lo);
+    else if (s_ns_seen)
+        snprintf(ns_dup, sizeof ns_dup, "%" PRIu64 "..%" PRIu64, s_ns_dup_lo, s_ns_dup_hi);
+    if (s_ns_seen && s_ns_conf_lo == s_ns_conf_hi)
+        snprintf(ns_conf, sizeof ns_conf, "%" PRIu64, s_ns_conf_lo);
+    else if (s_ns_seen)
+        snprintf(ns_conf, sizeof ns_conf, "%" PRIu64 "..%" PRIu64, s_ns_conf_lo, s_ns_conf_hi);
+    printf("\nonce keys (retries elsewhere: %d%%)\n"
+           "  operations %ld; retries sent elsewhere %ld (%ld operations tried at more than one "
+           "branch)\n"
+           "  keys with duplicates %ld; duplicates voided %ld (the nodes' status: %s); "
+           "duplicated profile changes %ld (no once key: last writer wins)\n"
+           "  conflicts %ld (the nodes' status: %s); history entries checked %ld\n"
+           "  voided credits %" PRId64 " points, of which %" PRId64 " spent before the one that "
+           "counts was seen (%ld customers): the rights and double_spend allowance\n",
+           s_o.o_retry_elsewhere, all[0], elsewhere, spread, s_dup_keys, s_voided, ns_dup,
+           s_prof_dups, s_conflicts, ns_conf, s_hist_checked, s_allowed, s_used, s_used_custs);
 
     long nf = 0;
     printf("\nfaults\n");

@@ -44,7 +44,9 @@
  * with one operation, so both select the same events); of a key's events the
  * smallest by (hlc, origin, incarnation, seq) counts, the others are void:
  * every node holds them (and counts them in its version vector), but they
- * change no balance, lifetime, qualifying points, rights or refund totals. A
+ * change no balance, lifetime, qualifying points, rights or refund totals.
+ * Profile changes have no once key at the nodes (last writer wins per field):
+ * their duplicates are counted apart, and a replay names the smallest. A
  * voided earn takes its branch's rights back, a voided redemption gives them
  * back: a branch that spent a voided credit before it saw the one that counts
  * ends with rights below zero, and the customer may end with a debt. That is
@@ -78,15 +80,21 @@
  *                 duplicate arrived later);
  *   duplicated    a transaction id has one event, or with --retry-elsewhere at
  *                 most one per branch it was sent to (each branch knows its
- *                 own), and exactly one of them counts: a node whose replay
- *                 names another one counts another; every node's event count
- *                 equals the sum of its version vector (contiguous seqs);
+ *                 own), and exactly one of them counts: every node's replay
+ *                 names it (see lost), every node's status counts as many
+ *                 void duplicates (ns_duplicates) as the checker found, and the
+ *                 history of a customer with void events (its newest
+ *                 LY_HIST_MAX entries, at every node) shows the one that
+ *                 counts as counting and every other one as void, naming it;
+ *                 every node's event count equals the sum of its version
+ *                 vector (contiguous seqs);
  *   phantom       every event but a rights transfer belongs to an operation of
  *                 this run that was not refused, was made by a branch the
  *                 operation was sent to, and has its type, customer and amount
  *                 (the points of the one its reply named: see seq);
  *   conflict      the events of one once key carry the same request
- *                 fingerprint (the runner retries the same payload);
+ *                 fingerprint (the runner retries the same payload), and every
+ *                 node's status counts as many conflicts (ns_conflicts);
  *   balance       at every node, for every customer, balance - debt = the sum
  *                 of ev_points of the events that count, and (if none of the
  *                 customer's events is void) = the sum of rp_points of the
@@ -127,9 +135,10 @@
  * --duration counts load time; checkpoints come on top (a few seconds each).
  * The summary gives the operations by type and outcome; the once-key figures
  * (retries sent elsewhere, operations tried at more than one branch, keys with
- * duplicates, duplicates voided, conflicts, and the voided credits with what
- * of them was spent before the one that counts was seen: the allowance the
- * rights and double_spend checks used); the faults by kind, the violations by
+ * duplicates, duplicates voided and conflicts as the checker and the nodes'
+ * status count them, and the voided credits with what of them was spent
+ * before the one that counts was seen: the allowance the rights and
+ * double_spend checks used); the faults by kind, the violations by
  * kind and the convergence time after the heals (p50, p99, max). Exit
  * status: 0 no violation; 1 a violation (the seed is printed again, and the
  * nodes' directories are kept: LYH_KEEP paths on stderr); 2 a usage error, or

@@ -10,8 +10,9 @@
  *
  * ---- The program file ------------------------------------------------------
  *
- * INI, read with libinih like the node config (config.h): `key = value`, `;`
- * or `#` starts a comment (also after whitespace at the end of a line), names
+ * INI, read with libinih like the node config (config.h): `key = value`; a
+ * line starting with `;` or `#` is a comment, and so is the rest of a line
+ * from a `;` that follows a blank (so a value cannot hold " ;"); names
  * of sections and keys are case-sensitive, leading whitespace is ignored (no
  * continuation lines). The file is UTF-8 (a byte order mark is allowed), at
  * most LY_PD_FILE_MAX bytes, lines at most LY_PD_LINE_MAX bytes. Every
@@ -121,9 +122,11 @@
  * ly_progdef_encode writes a versioned little-endian record (record.h) of
  * every field in a fixed order; equal definitions give equal bytes, and the
  * bytes are what ly_progdef_hash hashes. It is at most LY_PD_ENC_MAX bytes
- * (about 27 KiB with every list full; a typical program is a few hundred
- * bytes), so a program event is far larger than other events
- * (LY_EVENT_ENC_MAX). */
+ * (19,428: every array and list full, every name at its longest; the example
+ * program is about 300), so a program event can be far larger than any other
+ * event (LY_EVENT_ENC_MAX is 1,400): its record and peer message need room
+ * for LY_PD_ENC_MAX plus the event's own fields. Anything ly_progdef_decode
+ * accepts is canonical: encoding it again gives the same bytes. */
 #ifndef LY_PROGRAM_H
 #define LY_PROGRAM_H
 
@@ -259,8 +262,9 @@ typedef struct ly_progdef {
 void ly_progdef_default(ly_progdef *pd);
 
 /* Reads and checks the program file `path`. On success fills `out` and
- * returns LY_OK. On error returns LY_ECONFIG (nothing written to `out`) and
- * writes "PATH:LINE: reason" or "PATH: reason" into `why` (if not NULL). */
+ * returns LY_OK. On error returns LY_ECONFIG (LY_ENOMEM if out of memory),
+ * writes nothing to `out` and puts "PATH:LINE: reason" or "PATH: reason" into
+ * `why` (if not NULL; cut to `why_len` bytes). */
 ly_err ly_progdef_load(const char *path, ly_progdef *out, char *why, size_t why_len);
 
 /* The same from `len` bytes at `text` (need not be NUL-terminated; a NUL
@@ -316,6 +320,8 @@ typedef struct ly_pd_line {
     int32_t pl_day;          /* local date at the branch, days since 1970-01-01 */
     int pl_minute;           /* local minutes after midnight, 0..1439 */
 } ly_pd_line;
+
+/* Both take a valid `pd` (ly_progdef_validate). */
 
 /* 1 if campaign `i` of `pd` applies to `ln`: every limit it sets holds and the
  * line's category earns. */

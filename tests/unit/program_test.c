@@ -794,3 +794,71 @@ Test(program, the_best_single_campaign_applies)
     cr_expect_eq(which, -1);
     free(ex);
 }
+
+/* ---- garbage text --------------------------------------------------------------- */
+
+static uint32_t s_rand(uint32_t *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+/* The example file with bytes replaced, inserted or deleted at random: the
+ * parser never crashes (run it under LY_SANITIZE), and whatever it accepts
+ * is valid, writes back to itself and encodes canonically. */
+Test(program, mutated_files_are_refused_or_consistent)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/deploy/program.example.ini", s_root());
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    static char orig[8192];
+    size_t n = fread(orig, 1, sizeof orig, fp);
+    fclose(fp);
+    static const char alphabet[] = "[]=;,-:# \n\t0129.aZ_\xc3\xa9\xff";
+    ly_progdef *pd = s_new(), *back = s_new();
+    uint8_t *buf = malloc(LY_PD_ENC_MAX);
+    uint32_t st = 12345;
+    int accepted = 0;
+    static char text[8192 + 64];
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t len = n;
+        memcpy(text, orig, n);
+        int edits = 1 + (int)(s_rand(&st) % 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = s_rand(&st) % len;
+            char ch = alphabet[s_rand(&st) % (sizeof alphabet - 1)];
+            switch (s_rand(&st) % 3) {
+            case 0:
+                text[at] = ch;
+                break;
+            case 1:
+                memmove(text + at + 1, text + at, len - at);
+                text[at] = ch;
+                len++;
+                break;
+            default:
+                memmove(text + at, text + at + 1, len - at - 1);
+                len--;
+                break;
+            }
+        }
+        if (ly_progdef_parse("m.ini", text, len, pd, s_why, sizeof s_why) != LY_OK) {
+            cr_assert(strncmp(s_why, "m.ini:", 6) == 0, "%s", s_why);
+            continue;
+        }
+        accepted++;
+        cr_assert_eq(ly_progdef_validate(pd, s_why, sizeof s_why), LY_OK, "%s", s_why);
+        size_t m = ly_progdef_encode(pd, buf, LY_PD_ENC_MAX);
+        cr_assert_gt(m, 0);
+        cr_assert_eq(ly_progdef_decode(buf, m, back), LY_OK);
+        cr_assert(ly_progdef_equal(pd, back));
+        if (accepted % 16 == 1)
+            s_write_parse(pd);
+    }
+    cr_expect_gt(accepted, 0, "some edits only touch comments or values in range");
+    cr_expect_lt(accepted, 3000);
+    free(buf);
+    free(pd);
+    free(back);
+}

@@ -1626,27 +1626,27 @@ int ly_progdef_write(const ly_progdef *pd, FILE *fp)
 
 int ly_progdef_campaign_applies(const ly_progdef *pd, int i, const ly_pd_line *ln)
 {
-    if (i < 0 || i >= pd->pd_ncampaigns || ln->pl_amount <= 0)
+    if (i < 0 || i >= pd->pd_ncampaigns || ln->ln_amount <= 0)
         return 0;
     const ly_pd_campaign *cp = &pd->pd_campaigns[i];
-    const ly_pd_category *ca = s_category(pd, ln->pl_category);
+    const ly_pd_category *ca = s_category(pd, ln->ln_category);
     if (ca && !ca->pc_earns)
         return 0;
-    if ((cp->cp_from && ln->pl_day < cp->cp_from) || (cp->cp_until && ln->pl_day > cp->cp_until))
+    if ((cp->cp_from && ln->ln_day < cp->cp_from) || (cp->cp_until && ln->ln_day > cp->cp_until))
         return 0;
-    if (!(cp->cp_weekdays & (1u << s_weekday(ln->pl_day))))
+    if (!(cp->cp_weekdays & (1u << s_weekday(ln->ln_day))))
         return 0;
-    if (ln->pl_minute < cp->cp_start_min || ln->pl_minute >= cp->cp_end_min)
+    if (ln->ln_minute < cp->cp_start_min || ln->ln_minute >= cp->cp_end_min)
         return 0;
-    if (ln->pl_amount < cp->cp_min_amount)
+    if (ln->ln_amount < cp->cp_min_amount)
         return 0;
     if (cp->cp_categories.pl_n &&
-        (!ln->pl_category || !s_in_list(&cp->cp_categories, ln->pl_category)))
+        (!ln->ln_category || !s_in_list(&cp->cp_categories, ln->ln_category)))
         return 0;
-    if (cp->cp_branches.pl_n && (!ln->pl_branch || !s_in_list(&cp->cp_branches, ln->pl_branch)))
+    if (cp->cp_branches.pl_n && (!ln->ln_branch || !s_in_list(&cp->cp_branches, ln->ln_branch)))
         return 0;
-    if (cp->cp_tiers.pl_n && (ln->pl_tier < 0 || ln->pl_tier >= pd->pd_ntiers ||
-                              !s_in_list(&cp->cp_tiers, pd->pd_tiers[ln->pl_tier].ti_name)))
+    if (cp->cp_tiers.pl_n && (ln->ln_tier < 0 || ln->ln_tier >= pd->pd_ntiers ||
+                              !s_in_list(&cp->cp_tiers, pd->pd_tiers[ln->ln_tier].ti_name)))
         return 0;
     return 1;
 }
@@ -1655,12 +1655,14 @@ int64_t ly_progdef_campaign_best(const ly_progdef *pd, const ly_pd_line *ln, int
 {
     if (which)
         *which = -1;
-    const ly_pd_category *ca = s_category(pd, ln->pl_category);
-    if (ln->pl_amount <= 0 || (ca && !ca->pc_earns))
+    const ly_pd_category *ca = s_category(pd, ln->ln_category);
+    if (ln->ln_amount <= 0 || (ca && !ca->pc_earns))
         return 0;
-    int tier = ln->pl_tier < 0 ? 0 : ln->pl_tier >= pd->pd_ntiers ? pd->pd_ntiers - 1 : ln->pl_tier;
+    if (ln->ln_amount > LY_AMOUNT_MAX)
+        return -1; /* keeps the product below 2^128 */
+    int tier = ln->ln_tier < 0 ? 0 : ln->ln_tier >= pd->pd_ntiers ? pd->pd_ntiers - 1 : ln->ln_tier;
     /* As ly_earn_points: every factor in thousandths, one division at the end. */
-    unsigned __int128 full = (unsigned __int128)ln->pl_amount * pd->pd_rate *
+    unsigned __int128 full = (unsigned __int128)ln->ln_amount * pd->pd_rate *
                              pd->pd_tiers[tier].ti_mult * (ca ? ca->pc_mult : LY_MILLI);
     unsigned __int128 div = (unsigned __int128)pd->pd_minor_units * LY_MILLI * LY_MILLI * LY_MILLI;
     unsigned __int128 plain = full / div, best = plain;

@@ -313,12 +313,12 @@ int ly_progdef_write(const ly_progdef *pd, FILE *fp);
 
 /* One purchase line as the earn path sees it at the branch. */
 typedef struct ly_pd_line {
-    int64_t pl_amount;       /* minor units, > 0 */
-    const char *pl_category; /* NULL or "" for none */
-    const char *pl_branch;   /* this node's name */
-    int pl_tier;             /* the customer's tier index in the definition */
-    int32_t pl_day;          /* local date at the branch, days since 1970-01-01 */
-    int pl_minute;           /* local minutes after midnight, 0..1439 */
+    int64_t ln_amount;       /* minor units, > 0 */
+    const char *ln_category; /* NULL or "" for none */
+    const char *ln_branch;   /* this node's name */
+    int ln_tier;             /* the customer's tier index in the definition */
+    int32_t ln_day;          /* local date at the branch, days since 1970-01-01 */
+    int ln_minute;           /* local minutes after midnight, 0..1439 */
 } ly_pd_line;
 
 /* Both take a valid `pd` (ly_progdef_validate). */
@@ -330,8 +330,9 @@ int ly_progdef_campaign_applies(const ly_progdef *pd, int i, const ly_pd_line *l
 /* The points for `ln` under the best single applicable campaign (the most
  * points; the first in the file on a tie), or without campaign if none
  * applies: stores the campaign's index (or -1) in `*which` (if not NULL) and
- * returns the points (0 for a category that does not earn, -1 on overflow,
- * as ly_earn_points). */
+ * returns the points (0 for a category that does not earn or an amount not
+ * above 0; -1 for an amount above LY_AMOUNT_MAX or points that would be, as
+ * ly_earn_points). */
 int64_t ly_progdef_campaign_best(const ly_progdef *pd, const ly_pd_line *ln, int *which);
 
 #endif

@@ -712,39 +712,39 @@ Test(program, campaign_limits)
     ly_progdef *ex = s_example();
     ly_pd_line ln = {10000, NULL, "north", 0, S_MON_MAR1 - 7, 17 * 60};
     cr_expect(ly_progdef_campaign_applies(ex, 0, &ln), "happy hour on a Monday at 17:00");
-    ln.pl_minute = 20 * 60 - 1;
+    ln.ln_minute = 20 * 60 - 1;
     cr_expect(ly_progdef_campaign_applies(ex, 0, &ln), "19:59");
-    ln.pl_minute = 20 * 60;
+    ln.ln_minute = 20 * 60;
     cr_expect(!ly_progdef_campaign_applies(ex, 0, &ln), "20:00 is past the end");
-    ln.pl_minute = 17 * 60 - 1;
+    ln.ln_minute = 17 * 60 - 1;
     cr_expect(!ly_progdef_campaign_applies(ex, 0, &ln), "16:59");
-    ln.pl_minute = 18 * 60;
-    ln.pl_day = S_MON_MAR1 - 2;
+    ln.ln_minute = 18 * 60;
+    ln.ln_day = S_MON_MAR1 - 2;
     cr_expect(!ly_progdef_campaign_applies(ex, 0, &ln), "a Saturday");
-    ln.pl_day = S_MON_MAR1 + 4;
+    ln.ln_day = S_MON_MAR1 + 4;
     cr_expect(ly_progdef_campaign_applies(ex, 0, &ln), "a Friday");
-    ln.pl_category = "giftcards";
+    ln.ln_category = "giftcards";
     cr_expect(!ly_progdef_campaign_applies(ex, 0, &ln), "a category that does not earn");
 
     /* spring: Gold and up, north and south, 2027-03-01..31, at least 50.00. */
     ly_pd_line sp = {5000, NULL, "north", 1, S_MON_MAR1, 0};
     cr_expect(ly_progdef_campaign_applies(ex, 1, &sp));
-    sp.pl_day = S_MON_MAR1 - 1;
+    sp.ln_day = S_MON_MAR1 - 1;
     cr_expect(!ly_progdef_campaign_applies(ex, 1, &sp), "the day before from");
-    sp.pl_day = S_MON_MAR1 + 30;
+    sp.ln_day = S_MON_MAR1 + 30;
     cr_expect(ly_progdef_campaign_applies(ex, 1, &sp), "until is inclusive");
-    sp.pl_day = S_MON_MAR1 + 31;
+    sp.ln_day = S_MON_MAR1 + 31;
     cr_expect(!ly_progdef_campaign_applies(ex, 1, &sp), "the day after until");
-    sp.pl_day = S_MON_MAR1;
-    sp.pl_amount = 4999;
+    sp.ln_day = S_MON_MAR1;
+    sp.ln_amount = 4999;
     cr_expect(!ly_progdef_campaign_applies(ex, 1, &sp), "below min_amount");
-    sp.pl_amount = 5000;
-    sp.pl_tier = 0;
+    sp.ln_amount = 5000;
+    sp.ln_tier = 0;
     cr_expect(!ly_progdef_campaign_applies(ex, 1, &sp), "Silver is not listed");
-    sp.pl_tier = 1;
-    sp.pl_branch = "east";
+    sp.ln_tier = 1;
+    sp.ln_branch = "east";
     cr_expect(!ly_progdef_campaign_applies(ex, 1, &sp), "another branch");
-    sp.pl_branch = NULL;
+    sp.ln_branch = NULL;
     cr_expect(!ly_progdef_campaign_applies(ex, 1, &sp), "no branch");
     cr_expect(!ly_progdef_campaign_applies(ex, 2, &sp), "no such campaign");
     free(ex);
@@ -762,8 +762,8 @@ Test(program, the_best_single_campaign_applies)
                  ly_earn_points(&pg, 12345, 1, "electronics", NULL));
     cr_expect_eq(which, -1);
     /* Happy hour alone: x2 on top, rounded once: 123.45 x 1.25 x 2 x 2 = 617.25. */
-    ln.pl_minute = 18 * 60;
-    ln.pl_day = S_MON_MAR1 - 7;
+    ln.ln_minute = 18 * 60;
+    ln.ln_day = S_MON_MAR1 - 7;
     cr_expect_eq(ly_progdef_campaign_best(ex, &ln, &which), 617);
     cr_expect_eq(which, 0);
     /* Both apply (a Monday in March at north, Gold, 60.00): happy hour gives
@@ -777,7 +777,7 @@ Test(program, the_best_single_campaign_applies)
     /* At 400.00 the bonus is worth less still; at a small amount it is worth more:
      * Gold 50.00: happy hour 125, spring 62 + 50 = 112; make the bonus 100: 162. */
     ex->pd_campaigns[1].cp_bonus = 100;
-    both.pl_amount = 5000;
+    both.ln_amount = 5000;
     cr_expect_eq(ly_progdef_campaign_best(ex, &both, &which), 162);
     cr_expect_eq(which, 1);
     /* A tie goes to the campaign listed first: bonus 63 gives 62 + 63 = 125 = happy hour. */
@@ -785,13 +785,21 @@ Test(program, the_best_single_campaign_applies)
     cr_expect_eq(ly_progdef_campaign_best(ex, &both, &which), 125);
     cr_expect_eq(which, 0);
     /* A category that does not earn: nothing, whatever campaign runs. */
-    both.pl_category = "giftcards";
+    both.ln_category = "giftcards";
     cr_expect_eq(ly_progdef_campaign_best(ex, &both, &which), 0);
     cr_expect_eq(which, -1);
     /* A multiplier that adds nothing after rounding is not named. */
     ly_pd_line tiny = {1, NULL, "north", 0, S_MON_MAR1, 18 * 60};
     cr_expect_eq(ly_progdef_campaign_best(ex, &tiny, &which), 0);
     cr_expect_eq(which, -1);
+    /* Amounts out of contract. */
+    tiny.ln_amount = LY_AMOUNT_MAX + 1;
+    cr_expect_eq(ly_progdef_campaign_best(ex, &tiny, &which), -1);
+    tiny.ln_amount = INT64_MAX;
+    cr_expect_eq(ly_progdef_campaign_best(ex, &tiny, &which), -1);
+    tiny.ln_amount = -5;
+    cr_expect_eq(ly_progdef_campaign_best(ex, &tiny, &which), 0);
+    cr_expect(!ly_progdef_campaign_applies(ex, 0, &tiny));
     free(ex);
 }
 

@@ -30,6 +30,11 @@ _Static_assert(LY_PD_BRANCH_MAX == LY_NODE_NAME_MAX, "a branch is a node name");
 _Static_assert(LY_PD_ITEM_MAX >= LY_CATEGORY_MAX && LY_PD_ITEM_MAX >= LY_TIER_NAME_MAX,
                "list entries hold category and tier names");
 
+/* Tier, category and campaign names share one limit. */
+#define S_LABEL_MAX LY_TIER_NAME_MAX
+_Static_assert(LY_CATEGORY_MAX == S_LABEL_MAX && LY_PD_CAMPAIGN_MAX == S_LABEL_MAX,
+               "one limit for names of sections");
+
 #define S_FORMAT  1 /* version of the canonical form */
 #define S_MSG_MAX 512
 
@@ -239,7 +244,7 @@ static int s_parse_utc(const char *s, int64_t *out)
         s[19] != 'Z' || s_digits(s + 11, 2, &h) || s_digits(s + 14, 2, &mi) ||
         s_digits(s + 17, 2, &se) || h > 23 || mi > 59 || se > 59)
         return -1;
-    *out = ((int64_t)day * 86400 + h * 3600 + mi * 60 + se) * 1000;
+    *out = ((int64_t)day * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se) * 1000;
     return 0;
 }
 
@@ -323,9 +328,7 @@ static ly_err s_check_list(const ly_progdef *pd, int ci, int key, const s_report
         if (!s_terminated(s, sizeof l->pl_items[i]))
             return s_bad(r, S_CAMPAIGN, ci, key, "'%s' of [campaign %s]: name too long", what,
                          cp->cp_name);
-        int ok = key == K_BRANCHES
-                     ? s_branch_ok(s, LY_PD_BRANCH_MAX)
-                     : s_label_ok(s, key == K_TIERS ? LY_TIER_NAME_MAX : LY_CATEGORY_MAX);
+        int ok = key == K_BRANCHES ? s_branch_ok(s, LY_PD_BRANCH_MAX) : s_label_ok(s, S_LABEL_MAX);
         if (!ok)
             return s_bad(r, S_CAMPAIGN, ci, key, "bad name '%.64s' in '%s' of [campaign %s]", s,
                          what, cp->cp_name);
@@ -625,9 +628,7 @@ static void s_header(s_ctx *c, char *s)
                    kind);
         return;
     }
-    size_t max = k == S_TIER       ? LY_TIER_NAME_MAX
-                 : k == S_CATEGORY ? LY_CATEGORY_MAX
-                                   : LY_PD_CAMPAIGN_MAX;
+    size_t max = S_LABEL_MAX;
     if (s_kinds[k].named && !s_label_ok(name, max)) {
         s_fail(
             c, line,
@@ -1226,7 +1227,15 @@ static void s_finish(s_ctx *c)
         int line = !se                                              ? 0
                    : loc.lo_key >= 0 && se->se_key_line[loc.lo_key] ? se->se_key_line[loc.lo_key]
                                                                     : se->se_line;
-        s_fail(c, line, "%s", why);
+        /* Thresholds out of order: name the other tier's line too (at this
+         * point every threshold is in range, so that is the fault). */
+        const s_sect *prev = se && loc.lo_kind == S_TIER && loc.lo_key == K_THRESHOLD
+                                 ? s_sect_of(c, S_TIER, loc.lo_index - 1)
+                                 : NULL;
+        if (prev)
+            s_fail(c, line, "%s (line %d)", why, prev->se_key_line[K_THRESHOLD]);
+        else
+            s_fail(c, line, "%s", why);
     }
 }
 
@@ -1253,7 +1262,7 @@ ly_err ly_progdef_parse(const char *name, const char *text, size_t len, ly_progd
     pd->pd_basis = LY_PD_ON_BASE_POINTS;
     pd->pd_downgrade = LY_PD_TO_QUALIFIED;
 
-    if (c->len > LY_PD_FILE_MAX) {
+    if (c->len > (size_t)LY_PD_FILE_MAX) {
         s_fail(c, 0, "file too large (at most %d bytes)", LY_PD_FILE_MAX);
     } else {
         int rc = ini_parse_stream(s_reader, c, s_handler, c);
@@ -1550,17 +1559,28 @@ static const char *s_clock_str(int min, char *buf, size_t len)
     return buf;
 }
 
+/* As ranges where three or more days follow each other: "mon-fri,sun". */
 static void s_write_weekdays(FILE *fp, unsigned mask)
 {
     if (mask == LY_PD_EVERY_DAY)
         return;
     fprintf(fp, "weekdays = ");
     const char *sep = "";
-    for (int i = 0; i < 7; i++)
-        if (mask & (1u << i)) {
+    for (int i = 0; i < 7; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        int j = i;
+        while (j + 1 < 7 && (mask & (1u << (j + 1))))
+            j++;
+        if (j - i >= 2) {
+            fprintf(fp, "%s%s-%s", sep, s_day_words[i], s_day_words[j]);
+        } else {
             fprintf(fp, "%s%s", sep, s_day_words[i]);
-            sep = ",";
+            j = i;
         }
+        sep = ",";
+        i = j;
+    }
     fputc('\n', fp);
 }
 

@@ -186,7 +186,7 @@ static const s_bad_case s_bad_cases[] = {
      13, "threshold 1000 of [tier Plat] must be above 1000 of [tier Gold]"},
     {S_HEAD "[tier Gold]\nthreshold = 1000\nmultiplier = 2\n[tier Plat]\nthreshold = "
             "999\nmultiplier = 3\n",
-     13, "strictly increasing"},
+     13, "strictly increasing threshold (line 10)"},
     {"[program]\nname = T\nversion = 1\nminor_units = 100\npoints_per_unit = 1\n[tier "
      "S]\nthreshold = 5\nmultiplier = 1\n",
      7, "must have threshold 0"},
@@ -652,6 +652,11 @@ Test(program, write_parses_back_to_the_same_definition)
                               "[category x]\n[campaign d]\nbonus = 1\ncategories = x\n";
     cr_assert_eq(s_parse(text, pd), LY_OK, "%s", s_why);
     s_write_parse(pd);
+    /* Every weekday set, written as days and ranges (mon-wed,fri), reads back. */
+    for (unsigned mask = 1; mask <= LY_PD_EVERY_DAY; mask++) {
+        pd->pd_campaigns[0].cp_weekdays = (uint8_t)mask;
+        s_write_parse(pd);
+    }
     ly_progdef def;
     ly_progdef_default(&def);
     FILE *fp = fopen("/dev/null", "w");

@@ -875,3 +875,36 @@ Test(program, mutated_files_are_refused_or_consistent)
     free(pd);
     free(back);
 }
+
+/* The canonical form is replicated and hashed: its bytes for a given
+ * definition must never change within a format version. If this fails, the
+ * encoding changed: bump the format byte (S_FORMAT) and keep decoding the old
+ * one, or nodes of two releases will disagree on the program's hash. */
+Test(program, canonical_bytes_are_pinned)
+{
+    const char *text = S_HEAD "[tier Gold]\nthreshold = 1000\nmultiplier = 1.25\n"
+                              "[category g]\nearns = no\n"
+                              "[campaign c]\nmultiplier = 2\nweekdays = sat-sun\nhours = 9-12\n"
+                              "from = 2027-03-01\ntiers = Gold\nbranches = north\n"
+                              "[bonus birthday]\npoints = 5\nwindow_days = 2\n";
+    ly_progdef *pd = s_new();
+    cr_assert_eq(s_parse(text, pd), LY_OK, "%s", s_why);
+    uint8_t buf[512];
+    size_t n = ly_progdef_encode(pd, buf, sizeof buf);
+    char hex[1025] = "";
+    for (size_t i = 0; i < n; i++)
+        sprintf(hex + 2 * i, "%02x", buf[i]);
+    /* u8 format 1, "T", version 1, effective 0, minor 100, rate 1000, down,
+     * rolling, base_points, to_qualified, window 365, grace 0, 2 tiers, 1
+     * category (mult 1000, earns 0), 1 campaign (x2, no bonus, from day
+     * 20878, until 0, weekdays 0x60, 540..720 min, min 0, lists), join 0,
+     * birthday 5 / 2 / 0. */
+    cr_expect_eq(n, 138);
+    cr_expect_str_eq(
+        hex, "01015401000000000000000000000064000000e8030000010101016d010000020653696c76657200"
+             "00000000000000e803000004476f6c64e803000000000000e2040000010167e803000000010163d0"
+             "07000000000000000000008e51000000000000601c02d00200000000000000000001056e6f727468"
+             "0104476f6c64000000000500000002000000");
+    cr_expect_eq(ly_progdef_hash(pd), 0xfdb9b02953f5967fULL);
+    free(pd);
+}

@@ -21,7 +21,8 @@
  * categories and campaigns in the order of the file.
  *
  *   [program]
- *   name = Acme Rewards          ; required; 1..63 bytes of UTF-8 text
+ *   name = Acme Rewards          ; required; 1..63 bytes of UTF-8 text, no ';'
+ *                                ; and no control characters
  *   version = 3                  ; required; 1..4294967295; versions only increase
  *   effective = 2027-01-01T00:00:00Z
  *                                ; optional UTC time (exactly this form, years
@@ -98,14 +99,18 @@
  * gives a customer the same tier.
  *
  * Rules the file states but this module does not run (the earn path does):
- *  - Campaigns: a campaign applies to a purchase line when every limit it
- *    sets holds (day, weekday, hour, category, branch, the customer's tier,
- *    amount) and the line's category earns. Campaigns do NOT stack: the best
- *    single applicable campaign applies, the one that gives the most points
- *    for that line (a multiplier m gives floor(amount x rate x tier x category
- *    x m), rounded once; a bonus b gives the points without campaign + b);
- *    on a tie the campaign listed first in the file. See
- *    ly_progdef_campaign_best, which implements the choice.
+ *  - Campaigns: a campaign applies to a purchase line (an earn: one amount,
+ *    one category) when every limit it sets holds (local day, weekday and
+ *    time at the branch, category, branch, the customer's tier before the
+ *    purchase, amount) and the line's category earns; a category the file
+ *    does not define earns x1 and meets no campaign's categories list.
+ *    Campaigns do NOT stack: the best single applicable campaign applies,
+ *    the one that gives the most points for that line (a multiplier m gives
+ *    floor(amount / minor_units x rate x tier x category x m), rounded once;
+ *    a bonus b gives the points without campaign + b); on a tie the campaign
+ *    listed first in the file, and one that adds nothing is not applied.
+ *    ly_progdef_campaign_best implements the choice. Why not multiply: five
+ *    overlapping x2 campaigns would give x32, which no one means.
  *  - Birthday: credited on the customer's first earn (at any branch) on the
  *    birthday or within window_days after it (0: on the day only), local date
  *    of that branch; a 29 February birthday falls on 28 February in other

@@ -141,6 +141,20 @@ Test(program, calendar_and_spend_and_sections_in_any_order)
     free(pd);
 }
 
+Test(program, crlf_bom_comments_and_blanks)
+{
+    ly_progdef *pd = s_new(), *want = s_new();
+    cr_assert_eq(s_parse(S_HEAD, want), LY_OK, "%s", s_why);
+    const char *text = "\xEF\xBB\xBF; a program\r\n[program]\r\n  name = T ; inline\r\n"
+                       "version=1\r\n\tminor_units = 100\r\npoints_per_unit = 1.000\r\n"
+                       "\r\n# hash comment\r\n[ tier  Silver ] ; base\r\nthreshold = 0\r\n"
+                       "multiplier = 1";
+    cr_assert_eq(s_parse(text, pd), LY_OK, "%s", s_why);
+    cr_expect(ly_progdef_equal(pd, want));
+    free(pd);
+    free(want);
+}
+
 /* ---- refusals --------------------------------------------------------------- */
 
 typedef struct s_bad_case {

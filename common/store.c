@@ -503,10 +503,27 @@ void ly_store_close_abrupt(ly_store **sp)
     s_close(sp, 0);
 }
 
+static ly_err s_checkpoint_once(ly_store *s);
+
+/* A checkpoint whose commit finds the map full (LMDB needs pages for its free
+ * list at commit) loses its transaction but not the log: grow the map and
+ * checkpoint again at once, replaying the log into a new transaction, rather
+ * than refuse writes until the next attempt. */
 ly_err ly_store_checkpoint(ly_store *s)
 {
     if (s->st_batch || s->st_open_txns > 0)
         return LY_EINTERNAL;
+    ly_err e = LY_ERETRY;
+    for (int attempt = 0; attempt < 16 && e == LY_ERETRY; attempt++) {
+        if (attempt > 0)
+            s_grow(s);
+        e = s_checkpoint_once(s);
+    }
+    return e;
+}
+
+static ly_err s_checkpoint_once(ly_store *s)
+{
     ly_err e = s_parent_open(s, NULL);
     if (e != LY_OK)
         return e;
@@ -526,6 +543,10 @@ ly_err ly_store_checkpoint(ly_store *s)
         /* LMDB writes its meta page last, so the checkpoint on disk is still
          * the previous one, and the log still holds everything after it. */
         e = s_err(&t, rc, "checkpoint");
+        if (e == LY_ERETRY && s->st_need_grow && (!s->st_map_max || s->st_map_size < s->st_map_max))
+            return e; /* the caller grows the map and tries again */
+        if (e == LY_ERETRY)
+            e = LY_ENOSPC; /* the map may not grow any more */
         if (s->st_ckpt_err == LY_OK)
             LY_LOG(LY_ERROR, "store.checkpoint_failed",
                    "error=%s events=%llu; writes are refused until a checkpoint succeeds",

@@ -326,6 +326,63 @@ Test(store, map_grows_by_itself)
     cr_expect_eq(s_stats().st_events, 3001);
 }
 
+/* A checkpoint that finds the map full grows it and checkpoints at once: it
+ * never leaves the store refusing writes until the next attempt (seen in a
+ * chaos soak: a restarted node's map was its file's size, and the first
+ * checkpoint's commit needed more). */
+Test(store, a_checkpoint_into_a_full_map_grows_it_and_succeeds)
+{
+    ly_store_close(&s_st);
+    cr_assert_eq(lyh_rmtree(s_dir), 0);
+    cr_assert_eq(mkdir(s_dir, 0700), 0);
+    ly_store_opts o = {.so_map_size = 128 << 10,
+                       .so_checkpoint_events = 1000000,
+                       .so_checkpoint_ms = 3600000,
+                       .so_wal_prealloc = 1 << 20};
+    char why[256];
+    cr_assert_eq(ly_store_open(s_dir, 1, &o, &s_st, why, sizeof why), LY_OK, "%s", why);
+    s_sv.sv_store = s_st;
+    s_op(LY_MSG_ENROLL, "C1", "e1", 0);
+    int checkpoints = 0;
+    for (int i = 0; i < 4000; i++) {
+        ly_req rq;
+        ly_req_init(&rq, LY_MSG_EARN);
+        snprintf(rq.rq_customer, sizeof rq.rq_customer, "C%d", i % 50);
+        snprintf(rq.rq_txn, sizeof rq.rq_txn, "t%d", i);
+        rq.rq_amount = 100;
+        if (i % 50 == 0) { /* make sure the customer exists */
+            ly_req en;
+            ly_req_init(&en, LY_MSG_ENROLL);
+            strcpy(en.rq_customer, rq.rq_customer);
+            snprintf(en.rq_txn, sizeof en.rq_txn, "en-%d", i);
+            rq = en;
+        }
+        for (int attempt = 0; attempt < 4; attempt++) {
+            ly_txn *t;
+            cr_assert_eq(ly_store_begin(s_st, 1, &t), LY_OK);
+            ly_rep_fini(&s_rep);
+            ly_rep_init(&s_rep);
+            int created;
+            ly_err e = ly_service_exec(&s_sv, t, &rq, &s_rep, NULL, &created);
+            if (e == LY_OK)
+                e = ly_store_commit(&t);
+            else
+                ly_store_abort(&t);
+            if (e == LY_ERETRY)
+                continue;
+            cr_assert_eq(e, LY_OK, "event %d: %s", i, ly_errname(e));
+            break;
+        }
+        if (i % 97 == 0) {
+            ly_err e = ly_store_checkpoint(s_st);
+            cr_assert_eq(e, LY_OK, "checkpoint after event %d: %s", i, ly_errname(e));
+            checkpoints++;
+        }
+    }
+    cr_expect_eq(s_stats().st_write_err, LY_OK);
+    cr_expect_gt(checkpoints, 10);
+}
+
 Test(store, a_second_opener_is_refused)
 {
     ly_store *other = NULL;

@@ -1326,20 +1326,34 @@ ly_err ly_store_events_after(ly_txn *t, uint16_t origin, uint32_t incarnation, u
     return e;
 }
 
+/* Open a cursor on `dbi` at its first key strictly after `after` ("" or
+ * NULL: at the first key), for the paged listings: LY_OK with *cur open and
+ * in *rc the cursor get's code (0, MDB_NOTFOUND, ...), or the error with
+ * which the cursor could not be opened. */
+static ly_err s_cursor_after(ly_txn *t, MDB_dbi dbi, const char *after, MDB_cursor **cur,
+                             MDB_val *k, MDB_val *d, int *rc)
+{
+    if ((*rc = mdb_cursor_open(t->tx_txn, dbi, cur)) != 0)
+        return s_err(NULL, *rc, "cursor_open");
+    size_t alen = after ? strlen(after) : 0;
+    k->mv_size = alen;
+    k->mv_data = (void *)after;
+    *rc = alen ? mdb_cursor_get(*cur, k, d, MDB_SET_RANGE) : mdb_cursor_get(*cur, k, d, MDB_FIRST);
+    if (*rc == 0 && alen && k->mv_size == alen && memcmp(k->mv_data, after, alen) == 0)
+        *rc = mdb_cursor_get(*cur, k, d, MDB_NEXT);
+    return LY_OK;
+}
+
 ly_err ly_store_debts(ly_txn *t, const char *after, ly_cust *out, size_t cap, size_t *n, int *more)
 {
     *n = 0;
     *more = 0;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_debts, &cur);
-    if (rc)
-        return s_err(NULL, rc, "cursor_open");
-    size_t alen = after ? strlen(after) : 0;
-    MDB_val k = {alen, (void *)after}, d;
-    rc = alen ? mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &d, MDB_FIRST);
-    if (rc == 0 && alen && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
-        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT); /* strictly after */
-    ly_err e = LY_OK;
+    MDB_val k, d;
+    int rc;
+    ly_err e = s_cursor_after(t, t->tx_store->st_debts, after, &cur, &k, &d, &rc);
+    if (e != LY_OK)
+        return e;
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         if (*n == cap) {
             *more = 1;
@@ -1456,15 +1470,11 @@ ly_err ly_store_conflicts(ly_txn *t, const char *after, ly_once_group *out, size
     *n = 0;
     *more = 0;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_once, &cur);
-    if (rc)
-        return s_err(NULL, rc, "cursor_open");
-    size_t alen = after ? strlen(after) : 0;
-    MDB_val k = {alen, (void *)after}, d;
-    rc = alen ? mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &d, MDB_FIRST);
-    if (rc == 0 && alen && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
-        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT); /* strictly after */
-    ly_err e = LY_OK;
+    MDB_val k, d;
+    int rc;
+    ly_err e = s_cursor_after(t, t->tx_store->st_once, after, &cur, &k, &d, &rc);
+    if (e != LY_OK)
+        return e;
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         const uint8_t *p = d.mv_data;
         if (d.mv_size < 6 || p[0] != S_ONCE_VERSION || k.mv_size > LY_ONCE_KEY_MAX) {

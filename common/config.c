@@ -12,6 +12,7 @@
  * Nothing is written: the file is read, the data directory is only examined.
  * On error the caller's `out` is left untouched. */
 #include "common/config.h"
+#include "common/initext.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -139,33 +140,6 @@ __attribute__((format(printf, 3, 4))) static void s_fail(s_ctx *c, int line, con
 
 /* ---- strings and numbers ----------------------------------------------- */
 
-static char *s_lskip(char *s)
-{
-    while (*s && isspace((unsigned char)*s))
-        s++;
-    return s;
-}
-
-static void s_rstrip(char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-}
-
-/* inih's find_chars_or_comment: the first of `chars` or an inline comment (';'
- * after whitespace), or the terminating NUL. Kept identical so this file and
- * inih agree on where a header or a key ends. */
-static char *s_find(char *s, const char *chars)
-{
-    int was_space = 0;
-    while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
-        was_space = isspace((unsigned char)*s);
-        s++;
-    }
-    return s;
-}
-
 /* 1 if `s` is 1..max bytes of [A-Za-z0-9._-]. */
 static int s_name_ok(const char *s, size_t max)
 {
@@ -185,72 +159,6 @@ static int s_printable(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 0;
     return 1;
-}
-
-/* A decimal integer: digits only, no sign, no overflow. */
-static int s_parse_uint(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
-/* A decimal with up to 3 places, in thousandths: "1.25" -> 1250. Exact. */
-static int s_parse_milli(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    int digits = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        if (++digits > 15)
-            return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    if (digits == 0)
-        return -1;
-    v *= LY_MILLI;
-    if (*s == '.') {
-        s++;
-        uint64_t scale = LY_MILLI / 10;
-        int places = 0;
-        for (; *s >= '0' && *s <= '9'; s++) {
-            if (++places > 3)
-                return -1;
-            v += (uint64_t)(*s - '0') * scale;
-            scale /= 10;
-        }
-        if (places == 0)
-            return -1;
-    }
-    if (*s)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Thousandths as a decimal: 1 -> "0.001", 100000 -> "100". */
-static const char *s_milli_str(uint64_t v, char *buf, size_t len)
-{
-    uint64_t frac = v % LY_MILLI;
-    if (frac == 0) {
-        snprintf(buf, len, "%llu", (unsigned long long)(v / LY_MILLI));
-    } else {
-        snprintf(buf, len, "%llu.%03llu", (unsigned long long)(v / LY_MILLI),
-                 (unsigned long long)frac);
-        size_t n = strlen(buf);
-        while (n > 0 && buf[n - 1] == '0')
-            buf[--n] = '\0';
-    }
-    return buf;
 }
 
 /* ---- endpoints ---------------------------------------------------------- */
@@ -296,7 +204,7 @@ static int s_port_ok(const char *p)
     uint64_t v;
     if (strcmp(p, "*") == 0)
         return 1;
-    if (strlen(p) > 5 || s_parse_uint(p, &v) != 0)
+    if (strlen(p) > 5 || ly_ini_uint(p, &v) != 0)
         return 0;
     return v >= 1 && v <= 65535;
 }
@@ -357,25 +265,25 @@ static s_sect *s_find_sect(s_ctx *c, int kind, const char *label)
 static void s_header_parse(s_ctx *c, char *s)
 {
     int line = c->lineno;
-    char *end = s_find(s + 1, "]");
+    char *end = ly_ini_find(s + 1, "]");
     if (*end != ']') {
         s_fail(c, line, "missing ']' in section header");
         return;
     }
-    char *rest = s_lskip(end + 1);
+    char *rest = ly_ini_lskip(end + 1);
     if (*rest && *rest != ';' && *rest != '#') {
         s_fail(c, line, "unexpected text after ']': '%.64s'", rest);
         return;
     }
     *end = '\0';
-    char *kind = s_lskip(s + 1);
-    s_rstrip(kind);
+    char *kind = ly_ini_lskip(s + 1);
+    ly_ini_rstrip(kind);
     char *name = kind;
     while (*name && !isspace((unsigned char)*name))
         name++;
     if (*name) {
         *name = '\0';
-        name = s_lskip(name + 1);
+        name = ly_ini_lskip(name + 1);
     }
 
     int k = 0;
@@ -515,13 +423,13 @@ static char *s_reader(char *str, int num, void *stream)
     char *s = c->line;
     if (c->lineno == 1 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         s += 3; /* a UTF-8 byte order mark */
-    s = s_lskip(s);
-    s_rstrip(s);
+    s = ly_ini_lskip(s);
+    ly_ini_rstrip(s);
 
     if (*s == '[') {
         s_header(c, s);
     } else if (*s && *s != ';' && *s != '#') {
-        char *sep = s_find(s, "=:");
+        char *sep = ly_ini_find(s, "=:");
         if (*sep != '=' && *sep != ':')
             s_fail(c, c->lineno, "expected 'key = value' or '[section]', found '%.64s'", s);
     }
@@ -539,14 +447,14 @@ static char *s_reader(char *str, int num, void *stream)
     }
     /* A key = value line longer than inih's buffer: pass the key, keep the
      * value here, treated as inih would (inline comment, whitespace). */
-    char *sep = s_find(s, "=:");
+    char *sep = ly_ini_find(s, "=:");
     char *value = sep + 1;
     *sep = '\0';
-    s_rstrip(s);
-    char *comment = s_find(value, NULL);
+    ly_ini_rstrip(s);
+    char *comment = ly_ini_find(value, NULL);
     *comment = '\0';
-    value = s_lskip(value);
-    s_rstrip(value);
+    value = ly_ini_lskip(value);
+    ly_ini_rstrip(value);
     if (num < 2 || strlen(s) + 2 > (size_t)num) {
         s_fail(c, c->lineno, "key too long: '%.64s...'", s);
         return NULL;
@@ -568,7 +476,7 @@ static int s_uint(s_ctx *c, const s_sect *se, const char *key, const char *value
                   uint64_t hi, uint64_t *out)
 {
     uint64_t v;
-    if (s_parse_uint(value, &v) != 0 || v < lo || v > hi) {
+    if (ly_ini_uint(value, &v) != 0 || v < lo || v > hi) {
         s_fail(c, c->lineno, "bad value '%.64s' for '%s' in %s: expected an integer %llu..%llu",
                value, key, se->se_label, (unsigned long long)lo, (unsigned long long)hi);
         return -1;
@@ -581,13 +489,13 @@ static int s_milli(s_ctx *c, const s_sect *se, const char *key, const char *valu
                    uint64_t hi, uint32_t *out)
 {
     uint64_t v;
-    if (s_parse_milli(value, &v) != 0 || v < lo || v > hi) {
+    if (ly_ini_milli(value, &v) != 0 || v < lo || v > hi) {
         char los[32], his[32];
         s_fail(c, c->lineno,
                "bad value '%.64s' for '%s' in %s: expected a number %s..%s with at most 3 "
                "decimals",
-               value, key, se->se_label, s_milli_str(lo, los, sizeof los),
-               s_milli_str(hi, his, sizeof his));
+               value, key, se->se_label, ly_ini_milli_str(lo, los, sizeof los),
+               ly_ini_milli_str(hi, his, sizeof his));
         return -1;
     }
     *out = (uint32_t)v;

@@ -1,6 +1,5 @@
 /* initext.h -- text helpers shared by the INI files Loyal reads with libinih
- * (the program file, program.c; meant for the node config too, config.c,
- * which still has its own copies).
+ * (the node config, config.c, and the program file, program.c).
  *
  * No I/O and no state: strings are examined or cut up in place. */
 #ifndef LY_INITEXT_H

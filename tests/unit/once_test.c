@@ -218,11 +218,6 @@ static int s_base(ly_event *evs)
     return 3;
 }
 
-static int64_t s_rights(const ly_cust *c, uint16_t node)
-{
-    return ly_cust_rights(c, node);
-}
-
 Test(once, a_retried_earn_counts_once_in_every_order)
 {
     ly_event evs[S_MAX_EVENTS];
@@ -236,8 +231,8 @@ Test(once, a_retried_earn_counts_once_in_every_order)
     s_all_orders_same(evs, n, &r, 10);
     cr_expect_eq(r.sr_c.cu_net, 1600);
     cr_expect_eq(r.sr_c.cu_lifetime, 1600);
-    cr_expect_eq(s_rights(&r.sr_c, 1), 1000);
-    cr_expect_eq(s_rights(&r.sr_c, 2), 600);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 1), 1000);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 2), 600);
     cr_expect_eq(r.sr_c.cu_voided, 1);
     cr_expect_eq(r.sr_c.cu_events, 5);
     cr_expect_eq(r.sr_st.st_duplicates, 1);
@@ -259,8 +254,9 @@ Test(once, a_voided_redemption_gives_its_branch_rights_back)
     s_all_orders_same(evs, n, &r, 10);
     cr_expect_eq(r.sr_c.cu_net, 1200);
     cr_expect_eq(r.sr_c.cu_redeemed, 300);
-    cr_expect_eq(s_rights(&r.sr_c, 1), 1000, "node 1's redemption is void: its rights are back");
-    cr_expect_eq(s_rights(&r.sr_c, 2), 200);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 1), 1000,
+                 "node 1's redemption is void: its rights are back");
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 2), 200);
     cr_expect_eq(r.sr_rec.tr_origin, 2);
 }
 
@@ -276,8 +272,8 @@ Test(once, a_retried_adjust_and_profile_change_count_once)
     s_rec_key = "A";
     s_all_orders_same(evs, n, &r, 35);
     cr_expect_eq(r.sr_c.cu_net, 1460);
-    cr_expect_eq(s_rights(&r.sr_c, 1), 960);
-    cr_expect_eq(s_rights(&r.sr_c, 2), 500);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 1), 960);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 2), 500);
     cr_expect_str_eq(r.sr_c.cu_profile.pf_name, "Ann");
     cr_expect_eq(r.sr_c.cu_voided, 1, "profile changes take part, last writer wins");
 }
@@ -296,7 +292,7 @@ Test(once, a_join_bonus_counts_once_however_often_a_customer_is_enrolled)
     s_all_orders_same(evs, n, &r, 6);
     cr_expect_eq(r.sr_c.cu_net, 50);
     cr_expect_eq(r.sr_c.cu_lifetime, 50);
-    cr_expect_eq(s_rights(&r.sr_c, 3), 50, "the earliest enrollment's bonus counts");
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 3), 50, "the earliest enrollment's bonus counts");
     cr_expect_eq(r.sr_c.cu_nrights, 1);
     cr_expect_eq(r.sr_c.cu_enrolls, 3);
     cr_expect_eq(r.sr_c.cu_enrolled_hlc, (uint64_t)19 << 16);
@@ -336,8 +332,8 @@ Test(once, a_retried_refund_takes_back_once)
     s_all_orders_same(evs, n, &r, 10);
     cr_expect_eq(r.sr_c.cu_net, 1000);
     cr_expect_eq(r.sr_rec.tr_refunded_amount, 50000, "the void refund is not in the totals");
-    cr_expect_eq(s_rights(&r.sr_c, 1), 500);
-    cr_expect_eq(s_rights(&r.sr_c, 2), 500);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 1), 500);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 2), 500);
 }
 
 Test(once, three_branches_retrying_one_id_count_it_once)
@@ -352,7 +348,7 @@ Test(once, three_branches_retrying_one_id_count_it_once)
     s_rec_key = "X";
     s_all_orders_same(evs, n, &r, 12);
     cr_expect_eq(r.sr_c.cu_net, 100);
-    cr_expect_eq(s_rights(&r.sr_c, 2), 100);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 2), 100);
     cr_expect_eq(r.sr_c.cu_nrights, 1);
     cr_expect_eq(r.sr_rec.tr_origin, 2);
     cr_expect_eq(r.sr_st.st_duplicates, 2);
@@ -398,8 +394,8 @@ Test(once, a_spend_resting_on_a_voided_credit_is_not_held_back)
     s_rec_key = "X";
     s_all_orders_same(evs, n, &r, 4);
     cr_expect_eq(r.sr_c.cu_net, 0);
-    cr_expect_eq(s_rights(&r.sr_c, 1), -100);
-    cr_expect_eq(s_rights(&r.sr_c, 2), 100);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 1), -100);
+    cr_expect_eq(ly_cust_rights(&r.sr_c, 2), 100);
     cr_expect_eq(ly_cust_redeemable(&r.sr_c, 2), 0, "node 2 may not spend the points again");
 }
 

@@ -285,6 +285,26 @@ Test(store, apply_is_exactly_once_in_order)
     cr_expect_eq(c.cu_net, 1);
 }
 
+/* Run `rq` as the server does: on LY_ERETRY abort (the map grows) and replay
+ * the batch, at most 4 times. Returns the last outcome. */
+static ly_err s_exec_replaying(ly_req *rq)
+{
+    ly_err e = LY_ERETRY;
+    for (int attempt = 0; attempt < 4 && e == LY_ERETRY; attempt++) {
+        ly_txn *t;
+        cr_assert_eq(ly_store_begin(s_st, 1, &t), LY_OK);
+        ly_rep_fini(&s_rep);
+        ly_rep_init(&s_rep);
+        int created;
+        e = ly_service_exec(&s_sv, t, rq, &s_rep, NULL, &created);
+        if (e == LY_OK)
+            e = ly_store_commit(&t);
+        else
+            ly_store_abort(&t);
+    }
+    return e;
+}
+
 Test(store, map_grows_by_itself)
 {
     ly_store_close(&s_st);
@@ -302,24 +322,8 @@ Test(store, map_grows_by_itself)
         strcpy(rq.rq_customer, "C1");
         strcpy(rq.rq_txn, txn);
         rq.rq_amount = 100;
-        /* As the server does: on LY_ERETRY abort (the map grows) and replay. */
-        for (int attempt = 0; attempt < 4; attempt++) {
-            ly_txn *t;
-            cr_assert_eq(ly_store_begin(s_st, 1, &t), LY_OK);
-            ly_rep_fini(&s_rep);
-            ly_rep_init(&s_rep);
-            int created;
-            ly_err e = ly_service_exec(&s_sv, t, &rq, &s_rep, NULL, &created);
-            if (e == LY_OK)
-                e = ly_store_commit(&t);
-            else
-                ly_store_abort(&t);
-            if (e == LY_ERETRY)
-                continue;
-            cr_assert_eq(e, LY_OK, "%s", ly_errname(e));
-            done++;
-            break;
-        }
+        cr_assert_eq(s_exec_replaying(&rq), LY_OK);
+        done++;
     }
     cr_expect_eq(done, 3000);
     cr_expect(ly_store_map_size(s_st) > start, "map grew from %llu", (unsigned long long)start);
@@ -357,24 +361,10 @@ Test(store, a_checkpoint_into_a_full_map_grows_it_and_succeeds)
             snprintf(en.rq_txn, sizeof en.rq_txn, "en-%d", i);
             rq = en;
         }
-        for (int attempt = 0; attempt < 4; attempt++) {
-            ly_txn *t;
-            cr_assert_eq(ly_store_begin(s_st, 1, &t), LY_OK);
-            ly_rep_fini(&s_rep);
-            ly_rep_init(&s_rep);
-            int created;
-            ly_err e = ly_service_exec(&s_sv, t, &rq, &s_rep, NULL, &created);
-            if (e == LY_OK)
-                e = ly_store_commit(&t);
-            else
-                ly_store_abort(&t);
-            if (e == LY_ERETRY)
-                continue;
-            cr_assert_eq(e, LY_OK, "event %d: %s", i, ly_errname(e));
-            break;
-        }
+        ly_err e = s_exec_replaying(&rq);
+        cr_assert_eq(e, LY_OK, "event %d: %s", i, ly_errname(e));
         if (i % 97 == 0) {
-            ly_err e = ly_store_checkpoint(s_st);
+            e = ly_store_checkpoint(s_st);
             cr_assert_eq(e, LY_OK, "checkpoint after event %d: %s", i, ly_errname(e));
             checkpoints++;
         }

@@ -13,27 +13,16 @@
  * reason, operator, profile fields. */
 static void s_request(const ly_event *ev, char *buf, size_t cap)
 {
-    size_t n = 0;
-    buf[0] = '\0';
-#define S_ADD(...)                                                                                 \
-    do {                                                                                           \
-        if (n < cap)                                                                               \
-            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                  \
-    } while (0)
+    ctl_parts t;
+    ctl_parts_init(&t, buf, cap);
     if (ev->ev_type == LY_EV_EARN)
-        S_ADD("purchase %s", ctl_num(ev->ev_amount));
+        ctl_catf(&t, "", "purchase %s", ctl_num(ev->ev_amount));
     else if (ev->ev_type == LY_EV_REVERSE)
-        S_ADD("refund of %s (%s)", ev->ev_ref_txn, ctl_num(ev->ev_amount));
-    if (ev->ev_category[0])
-        S_ADD("%s%s", n ? "; " : "", ev->ev_category);
-    if (ev->ev_reason[0])
-        S_ADD("%s%s", n ? "; " : "", ev->ev_reason);
-    if (ev->ev_operator[0])
-        S_ADD("%s(by %s)", n ? " " : "", ev->ev_operator);
+        ctl_catf(&t, "", "refund of %s (%s)", ev->ev_ref_txn, ctl_num(ev->ev_amount));
+    ctl_cat_reason(&t, ev->ev_category, ev->ev_reason, ev->ev_operator);
     for (int i = 0; i < LY_PF_COUNT; i++)
         if (ev->ev_fields & ctl_pf[i].bit)
-            S_ADD("%s%s=%s", n ? "; " : "", ctl_pf[i].name, ctl_pf_value(&ev->ev_profile, i));
-#undef S_ADD
+            ctl_catf(&t, "; ", "%s=%s", ctl_pf[i].name, ctl_pf_value(&ev->ev_profile, i));
 }
 
 static const ctl_col s_cols[] = {

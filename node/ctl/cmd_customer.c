@@ -34,32 +34,22 @@ static const char *s_hist_points(const ly_hist *h)
 /* The details column of a history line. */
 static void s_hist_details(const ly_hist *h, const ctl_names *nm, char *buf, size_t cap)
 {
-    size_t n = 0;
-    buf[0] = '\0';
-#define S_ADD(...)                                                                                 \
-    do {                                                                                           \
-        if (n < cap)                                                                               \
-            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                  \
-    } while (0)
+    ctl_parts t;
+    ctl_parts_init(&t, buf, cap);
     if (h->hi_type == LY_EV_TRANSFER)
-        S_ADD("%s \u2192 %s", ctl_node_label(nm, h->hi_origin, 1), ctl_node_label(nm, h->hi_to, 1));
+        ctl_catf(&t, "", "%s \u2192 %s", ctl_node_label(nm, h->hi_origin, 1),
+                 ctl_node_label(nm, h->hi_to, 1));
     if (h->hi_type == LY_EV_REVERSE && h->hi_ref_txn[0])
-        S_ADD("refund of %s", h->hi_ref_txn);
-    if (h->hi_category[0])
-        S_ADD("%s%s", n ? "; " : "", h->hi_category);
-    if (h->hi_reason[0])
-        S_ADD("%s%s", n ? "; " : "", h->hi_reason);
-    if (h->hi_operator[0])
-        S_ADD("%s(by %s)", n ? " " : "", h->hi_operator);
+        ctl_catf(&t, "", "refund of %s", h->hi_ref_txn);
+    ctl_cat_reason(&t, h->hi_category, h->hi_reason, h->hi_operator);
     if (h->hi_tier_from[0] && h->hi_tier_to[0] && strcmp(h->hi_tier_from, h->hi_tier_to) != 0)
-        S_ADD("%stier %s \u2192 %s", n ? "; " : "", h->hi_tier_from, h->hi_tier_to);
+        ctl_catf(&t, "; ", "tier %s \u2192 %s", h->hi_tier_from, h->hi_tier_to);
     if (h->hi_void && h->hi_type == LY_EV_ENROLL) /* still an enrollment; its bonus is void */
-        S_ADD("%sjoin bonus counted once, by %s seq %llu", n ? "; " : "",
-              ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
+        ctl_catf(&t, "; ", "join bonus counted once, by %s seq %llu",
+                 ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
     else if (h->hi_void)
-        S_ADD("%sDUPLICATE of %s seq %llu: does not count", n ? "; " : "",
-              ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
-#undef S_ADD
+        ctl_catf(&t, "; ", "DUPLICATE of %s seq %llu: does not count",
+                 ctl_node_label(nm, h->hi_win_origin, 1), (unsigned long long)h->hi_win_seq);
 }
 
 static void s_json_optstr(ly_json *j, const char *key, const char *s)

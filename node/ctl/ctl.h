@@ -238,6 +238,19 @@ const char *ctl_duration(uint64_t ms, char *buf, size_t cap);
 const char *ctl_bytes(uint64_t n, char *buf, size_t cap);
 const char *ctl_hex64(uint64_t v, char *buf, size_t cap);
 
+/* A details text built part by part into a caller's buffer (truncated at
+ * its size): ctl_catf writes `sep` first unless the text is still empty. */
+typedef struct ctl_parts {
+    char *tx_buf;
+    size_t tx_cap, tx_n;
+} ctl_parts;
+void ctl_parts_init(ctl_parts *t, char *buf, size_t cap);
+void ctl_catf(ctl_parts *t, const char *sep, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The parts an event's request and history line share: "CATEGORY; REASON
+ * (by OPERATOR)", each only if set. */
+void ctl_cat_reason(ctl_parts *t, const char *category, const char *reason, const char *op);
+
 /* Aligned tables: columns as wide as their widest cell (in code points), two
  * spaces apart, text left-aligned and numbers right-aligned. */
 #define CTL_COLS_MAX 16

@@ -1,5 +1,6 @@
 /* fmt.c -- human formatting that several loyalctl commands share (ctl.h). */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,6 +90,36 @@ const char *ctl_bytes(uint64_t n, char *buf, size_t cap)
     else
         snprintf(buf, cap, "%.1f %s", v, units[u]);
     return buf;
+}
+
+void ctl_parts_init(ctl_parts *t, char *buf, size_t cap)
+{
+    t->tx_buf = buf;
+    t->tx_cap = cap;
+    t->tx_n = 0;
+    buf[0] = '\0';
+}
+
+void ctl_catf(ctl_parts *t, const char *sep, const char *fmt, ...)
+{
+    if (t->tx_n > 0 && t->tx_n < t->tx_cap)
+        t->tx_n += (size_t)snprintf(t->tx_buf + t->tx_n, t->tx_cap - t->tx_n, "%s", sep);
+    if (t->tx_n >= t->tx_cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    t->tx_n += (size_t)vsnprintf(t->tx_buf + t->tx_n, t->tx_cap - t->tx_n, fmt, ap);
+    va_end(ap);
+}
+
+void ctl_cat_reason(ctl_parts *t, const char *category, const char *reason, const char *op)
+{
+    if (category[0])
+        ctl_catf(t, "; ", "%s", category);
+    if (reason[0])
+        ctl_catf(t, "; ", "%s", reason);
+    if (op[0])
+        ctl_catf(t, " ", "(by %s)", op);
 }
 
 const char *ctl_hex64(uint64_t v, char *buf, size_t cap)

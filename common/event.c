@@ -9,8 +9,17 @@
  *   u8 version, u16 origin, u32 incarnation, u64 seq, u64 hlc, u8 type, u8 ref_type,
  *   u8 tier_from, u8 tier_to, u16 to, u32 program, u32 fields, i32 qual_day, i64 amount,
  *   i64 points, i64 qual, u64 req_hash, then strings as u8 length + bytes:
- *   customer, txn, ref_txn, category, reason, operator, name, birthday, email, phone, prefs. */
-#define S_RECORD_VERSION 2
+ *   customer, txn, ref_txn, category, reason, operator, name, birthday, email, phone, prefs;
+ * version 3 adds u8 part, u8 parts, u16 blob length and the blob's bytes
+ * (program parts). Version 2 records (no program parts) still decode. */
+#define S_RECORD_VERSION 3
+#define S_RECORD_V2      2
+
+_Static_assert(LY_EVENT_ENC_MAX >= 1 + 2 + 4 + 8 + 8 + 4 * 1 + 2 + 4 * 3 + 8 * 4 +
+                                       (1 + LY_ID_MAX) * 5 + (1 + LY_CATEGORY_MAX) +
+                                       (1 + LY_TEXT_MAX) * 2 + (1 + LY_NAME_MAX) + 11 +
+                                       (1 + LY_EMAIL_MAX) + (1 + LY_PHONE_MAX) + 4 + LY_EV_BLOB_MAX,
+               "LY_EVENT_ENC_MAX holds the largest record");
 
 size_t ly_event_encode(const ly_event *ev, uint8_t *buf)
 {
@@ -43,6 +52,10 @@ size_t ly_event_encode(const ly_event *ev, uint8_t *buf)
     ly_wr_str(&w, ev->ev_profile.pf_email);
     ly_wr_str(&w, ev->ev_profile.pf_phone);
     ly_wr_str(&w, ev->ev_profile.pf_prefs);
+    ly_wr_int(&w, ev->ev_part, 1);
+    ly_wr_int(&w, ev->ev_parts, 1);
+    ly_wr_int(&w, ev->ev_blob_len, 2);
+    ly_wr_bytes(&w, ev->ev_blob, ev->ev_blob_len);
     return (size_t)(w.w_p - buf);
 }
 
@@ -51,7 +64,7 @@ ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev)
     ly_rd r = {buf, buf + len, 0};
     memset(ev, 0, sizeof *ev);
     uint64_t version = ly_rd_int(&r, 1);
-    if (!r.r_bad && version != S_RECORD_VERSION)
+    if (!r.r_bad && version != S_RECORD_VERSION && version != S_RECORD_V2)
         return LY_EVERSION;
     ev->ev_origin = (uint16_t)ly_rd_int(&r, 2);
     ev->ev_incarnation = (uint32_t)ly_rd_int(&r, 4);
@@ -80,6 +93,12 @@ ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev)
     ly_rd_str(&r, ev->ev_profile.pf_email, sizeof ev->ev_profile.pf_email);
     ly_rd_str(&r, ev->ev_profile.pf_phone, sizeof ev->ev_profile.pf_phone);
     ly_rd_str(&r, ev->ev_profile.pf_prefs, sizeof ev->ev_profile.pf_prefs);
+    if (version == S_RECORD_VERSION) {
+        ev->ev_part = (uint8_t)ly_rd_int(&r, 1);
+        ev->ev_parts = (uint8_t)ly_rd_int(&r, 1);
+        ev->ev_blob_len = (uint16_t)ly_rd_int(&r, 2);
+        ly_rd_bytes(&r, ev->ev_blob, sizeof ev->ev_blob, ev->ev_blob_len);
+    }
     if (!ly_rd_done(&r))
         return LY_EPROTO;
     return ly_event_validate(ev);
@@ -94,7 +113,16 @@ ly_err ly_event_validate(const ly_event *ev)
 {
     if (ev->ev_origin == 0 || ev->ev_seq == 0 || ev->ev_hlc == 0)
         return LY_EPROTO;
-    if (!ly_id_valid(ev->ev_customer))
+    const ly_rule *ru = ly_rule_for(ev->ev_type);
+    if (!ru)
+        return LY_EPROTO;
+    /* A program part names no customer; every other event names one. */
+    if ((ru->ru_flags & LY_RU_NO_CUST) ? ev->ev_customer[0] != '\0' : !ly_id_valid(ev->ev_customer))
+        return LY_EPROTO;
+    if (ev->ev_type != LY_EV_PROGRAM &&
+        (ev->ev_part != 0 || ev->ev_parts != 0 || ev->ev_blob_len != 0))
+        return LY_EPROTO;
+    if (ev->ev_blob_len > LY_EV_BLOB_MAX)
         return LY_EPROTO;
     /* A derived once key's prefix is not a transaction id (it would share
      * the key's record in the txn index). */
@@ -118,8 +146,7 @@ ly_err ly_event_validate(const ly_event *ev)
     if (ev->ev_fields & ~(uint32_t)LY_PF_ALL)
         return LY_EPROTO;
     /* The type's own contract: common/rules/ (one file per type). */
-    const ly_rule *ru = ly_rule_for(ev->ev_type);
-    if (!ru || (ev->ev_to != 0 && !(ru->ru_flags & LY_RU_HAS_TO)) || !ru->ru_valid(ev))
+    if ((ev->ev_to != 0 && !(ru->ru_flags & LY_RU_HAS_TO)) || !ru->ru_valid(ev))
         return LY_EPROTO;
     return LY_OK;
 }

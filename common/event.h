@@ -45,7 +45,18 @@ typedef enum ly_evtype {
     /* Rights move: the origin gives ev_points (= ev_amount > 0) of its redeemable
      * rights for the customer to node ev_to. The balance does not change. */
     LY_EV_TRANSFER = 7,
+    /* One part of a program version (program.h): the chain's loyalty program
+     * is chain data. A version's canonical form (ly_progdef_encode, ev_amount
+     * bytes, hash ev_req_hash) is cut into ev_parts parts of at most
+     * LY_EV_BLOB_MAX bytes, made by one origin in one batch with consecutive
+     * seqs, part ev_part in ev_blob. ev_program: the version; ev_operator,
+     * ev_reason: who applied it and why; no customer. */
+    LY_EV_PROGRAM = 8,
 } ly_evtype;
+
+/* A program part's bytes; a program version takes up to LY_EV_PARTS_MAX parts. */
+#define LY_EV_BLOB_MAX  512
+#define LY_EV_PARTS_MAX 40
 
 /* Profile fields; ev_fields / rq_fields is a mask of these bits. */
 enum {
@@ -90,10 +101,14 @@ typedef struct ly_event {
     char ev_reason[LY_TEXT_MAX + 1];
     char ev_operator[LY_ID_MAX + 1];
     ly_profile ev_profile;
+    uint8_t ev_part;      /* program: 1..ev_parts */
+    uint8_t ev_parts;     /* program: 1..LY_EV_PARTS_MAX */
+    uint16_t ev_blob_len; /* program: bytes in ev_blob, 1..LY_EV_BLOB_MAX; else 0 */
+    uint8_t ev_blob[LY_EV_BLOB_MAX];
 } ly_event;
 
 /* Size of the largest encoded event. */
-#define LY_EVENT_ENC_MAX 1400
+#define LY_EVENT_ENC_MAX (1400 + 4 + LY_EV_BLOB_MAX)
 
 /* Encode `ev` into `buf` (at least LY_EVENT_ENC_MAX bytes) in the store's
  * compact binary record form (versioned). Returns the length written. */

@@ -1609,7 +1609,8 @@ static void s_write_campaign(FILE *fp, const ly_pd_campaign *cp)
 
 int ly_progdef_write(const ly_progdef *pd, FILE *fp)
 {
-    if (ly_progdef_validate(pd, NULL, 0) != LY_OK)
+    s_report r = {NULL, NULL, 0};
+    if (s_check(pd, 1, &r) != LY_OK) /* version 0 too: the default is shown as a file */
         return -1;
     char a[64];
     fprintf(fp, "[program]\nname = %s\nversion = %u\n", pd->pd_name, pd->pd_version);

@@ -311,7 +311,8 @@ void ly_progdef_to_program(const ly_progdef *pd, ly_program *pg);
 
 /* Writes `pd` as a program file that ly_progdef_parse reads back to an equal
  * definition (every key explicit, comments none). Returns 0, or -1 if a write
- * failed (errno set by stdio) or `pd` is not valid. */
+ * failed (errno set by stdio) or `pd` is not valid (version 0 is accepted, for
+ * the default, whose file the parser then refuses for its version). */
 int ly_progdef_write(const ly_progdef *pd, FILE *fp);
 
 /* ---- campaigns: the combination rule ---------------------------------- */

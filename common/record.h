@@ -31,6 +31,12 @@ static inline void ly_wr_str(ly_wr *w, const char *s)
     w->w_p += n;
 }
 
+static inline void ly_wr_bytes(ly_wr *w, const void *p, size_t n)
+{
+    memcpy(w->w_p, p, n);
+    w->w_p += n;
+}
+
 typedef struct ly_rd {
     const uint8_t *r_p, *r_end;
     int r_bad;
@@ -60,6 +66,17 @@ static inline void ly_rd_str(ly_rd *r, char *dst, size_t cap)
     }
     memcpy(dst, r->r_p, n);
     dst[n] = '\0';
+    r->r_p += n;
+}
+
+/* `n` bytes into `dst` of `cap` bytes; more than `cap` or past the end is bad. */
+static inline void ly_rd_bytes(ly_rd *r, void *dst, size_t cap, size_t n)
+{
+    if (r->r_bad || n > cap || (size_t)(r->r_end - r->r_p) < n) {
+        r->r_bad = 1;
+        return;
+    }
+    memcpy(dst, r->r_p, n);
     r->r_p += n;
 }
 

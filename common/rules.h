@@ -51,6 +51,7 @@ enum {
     LY_RU_NEEDS_ORIGINAL = 1u << 1, /* the original transaction's record (ev_ref_txn) */
     LY_RU_MAY_BE_NEW = 1u << 2,     /* the customer may be unknown (enroll) */
     LY_RU_HAS_TO = 1u << 3,         /* ev_to names a receiving node (transfer) */
+    LY_RU_NO_CUST = 1u << 4,        /* names no customer (program parts): no fold, no history */
     LY_RU_IX_TXN = 1u << 8,         /* its transaction id goes in the txn index (retries) */
     LY_RU_IX_REFUNDS = 1u << 9,     /* adds its amount to the original's refund totals */
     LY_RU_IX_DEBTS = 1u << 10,      /* changes the net balance: may enter or leave debts */
@@ -73,6 +74,13 @@ typedef struct ly_intent {
     uint16_t in_to;     /* transfer: the receiving node */
     uint32_t in_fields; /* LY_PF_* mask of in_profile fields given */
     const ly_profile *in_profile;
+    /* program: part in_part (1-based) of version in_version, whose canonical
+     * bytes (ly_progdef_encode) are in_blob and hash in_hash */
+    const uint8_t *in_blob;
+    size_t in_blob_len;
+    int in_part;
+    uint32_t in_version;
+    uint64_t in_hash;
 } ly_intent;
 
 /* What the origin knows when it makes an event. */
@@ -146,6 +154,9 @@ int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly
 
 /* The ly_rule entries, one per file of common/rules/. */
 extern const ly_rule ly_rule_enroll, ly_rule_earn, ly_rule_redeem, ly_rule_reverse, ly_rule_adjust,
-    ly_rule_profile, ly_rule_transfer;
+    ly_rule_profile, ly_rule_transfer, ly_rule_program;
+
+/* Parts a program version of `total` canonical bytes takes (0 if total <= 0). */
+int ly_program_parts(int64_t total);
 
 #endif

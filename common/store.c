@@ -14,6 +14,7 @@
 #include "common/hash.h"
 #include "common/hlc.h"
 #include "common/log.h"
+#include "common/program.h"
 #include "common/record.h"
 #include "common/rules.h"
 #include "common/wal.h"
@@ -28,7 +29,9 @@
 
 struct ly_store {
     MDB_env *st_env;
-    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta, st_debts, st_once;
+    MDB_dbi st_events, st_customers, st_hist, st_vv, st_txn, st_meta, st_debts, st_once,
+        st_programs;
+    uint64_t st_programs_gen; /* bumped by every change to programs, and by every rollback */
     uint16_t st_node_id;
     uint32_t st_incarnation;
     uint64_t st_map_size;
@@ -312,6 +315,7 @@ static ly_err s_parent_open(ly_store *s, uint64_t *replayed)
  * begins a new one from the checkpoint and the log. */
 static void s_rollback(ly_store *s)
 {
+    s->st_programs_gen++; /* a program the batch held is gone: readers look again */
     if (s->st_parent)
         mdb_txn_abort(s->st_parent);
     s->st_parent = NULL;
@@ -328,7 +332,8 @@ static ly_err s_open_dbis(ly_store *s, MDB_txn *txn)
         (rc = mdb_dbi_open(txn, "txn", MDB_CREATE, &s->st_txn)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->st_meta)) ||
         (rc = mdb_dbi_open(txn, "debts", MDB_CREATE, &s->st_debts)) ||
-        (rc = mdb_dbi_open(txn, "once", MDB_CREATE, &s->st_once)))
+        (rc = mdb_dbi_open(txn, "once", MDB_CREATE, &s->st_once)) ||
+        (rc = mdb_dbi_open(txn, "programs", MDB_CREATE, &s->st_programs)))
         return s_err(NULL, rc, "dbi_open");
     return LY_OK;
 }
@@ -349,6 +354,10 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
     if (!s)
         return LY_ENOMEM;
     s->st_node_id = node_id;
+    /* Distinct per open, so a reader's cache of another store (or of this one
+     * before a reopen) never looks current (not thread-safe: one thread per store). */
+    static uint64_t opens;
+    s->st_programs_gen = ++opens << 32;
     s->st_map_size = opts && opts->so_map_size ? opts->so_map_size : S_DEFAULT_MAP;
     s->st_map_max = opts ? opts->so_map_max : 0;
     s->st_ckpt_ms_cfg =
@@ -1099,6 +1108,50 @@ out:
     return e;
 }
 
+/* Write `ev` (the next seq of its origin) into the event log and the version
+ * vector; `rec` (LY_EVENT_ENC_MAX bytes) receives its record. */
+static ly_err s_event_put(ly_txn *t, const ly_event *ev, uint8_t *rec, size_t *rec_len)
+{
+    ly_store *s = t->tx_store;
+    int rc;
+    uint8_t key[14];
+    s_event_key(key, ev->ev_origin, ev->ev_incarnation, ev->ev_seq);
+    MDB_val k = {sizeof key, key}, d = {ly_event_encode(ev, rec), rec};
+    *rec_len = d.mv_size;
+    if ((rc = mdb_put(t->tx_txn, s->st_events, &k, &d, MDB_NOOVERWRITE)) != 0) {
+        if (rc == MDB_KEYEXIST) {
+            LY_LOG(LY_ERROR, "store.corrupt", "event origin=%u seq=%llu held beyond the vv",
+                   ev->ev_origin, (unsigned long long)ev->ev_seq);
+            t->tx_failed = 1;
+            return LY_EPROTO;
+        }
+        return s_err(t, rc, "event_put");
+    }
+    uint8_t vkey[6], vval[8];
+    memcpy(vkey, key, 6);
+    s_be(vval, ev->ev_seq, 8);
+    MDB_val vk = {sizeof vkey, vkey}, vd = {sizeof vval, vval};
+    return s_err(t, mdb_put(t->tx_txn, s->st_vv, &vk, &vd, 0), "vv_put");
+}
+
+/* The event is written: log it with the batch and count it. */
+static ly_err s_event_done(ly_txn *t, const ly_event *ev, const uint8_t *rec, size_t rec_len,
+                           ly_apply *outcome)
+{
+    if (!t->tx_replay && s_rec_add(t->tx_store, rec, rec_len) != LY_OK) {
+        t->tx_failed = 1;
+        return LY_ENOMEM;
+    }
+    t->tx_events++;
+    if (ev->ev_hlc > t->tx_hlc)
+        t->tx_hlc = ev->ev_hlc;
+    t->tx_meta_dirty = 1;
+    *outcome = LY_APPLIED;
+    return LY_OK;
+}
+
+static ly_err s_program_note(ly_txn *t, const ly_event *ev);
+
 ly_err ly_store_apply(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cust *cust_after)
 {
     ly_cust *c = cust_after ? cust_after : malloc(sizeof *c);
@@ -1134,6 +1187,14 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
     if (ev->ev_seq != have + 1) {
         *outcome = LY_GAP;
         return LY_OK;
+    }
+    if (ru->ru_flags & LY_RU_NO_CUST) { /* a program part: no customer, no history */
+        uint8_t rec[LY_EVENT_ENC_MAX];
+        size_t rec_len;
+        if ((e = s_event_put(t, ev, rec, &rec_len)) != LY_OK ||
+            (e = s_program_note(t, ev)) != LY_OK)
+            return e;
+        return s_event_done(t, ev, rec, rec_len, outcome);
     }
 
     /* The customer's state before the event (the caller may have read it). */
@@ -1173,28 +1234,10 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
         goto out;
     }
 
-    uint8_t key[14], rec[LY_EVENT_ENC_MAX];
-    s_event_key(key, ev->ev_origin, ev->ev_incarnation, ev->ev_seq);
-    MDB_val k = {sizeof key, key}, d = {ly_event_encode(ev, rec), rec};
-    if ((rc = mdb_put(t->tx_txn, s->st_events, &k, &d, MDB_NOOVERWRITE)) != 0) {
-        if (rc == MDB_KEYEXIST) {
-            LY_LOG(LY_ERROR, "store.corrupt", "event origin=%u seq=%llu held beyond the vv",
-                   ev->ev_origin, (unsigned long long)ev->ev_seq);
-            t->tx_failed = 1;
-            e = LY_EPROTO;
-        } else {
-            e = s_err(t, rc, "event_put");
-        }
+    uint8_t rec[LY_EVENT_ENC_MAX];
+    size_t rec_len;
+    if ((e = s_event_put(t, ev, rec, &rec_len)) != LY_OK)
         goto out;
-    }
-    uint8_t vkey[6], vval[8];
-    memcpy(vkey, key, 6);
-    s_be(vval, ev->ev_seq, 8);
-    MDB_val vk = {sizeof vkey, vkey}, vd = {sizeof vval, vval};
-    if ((rc = mdb_put(t->tx_txn, s->st_vv, &vk, &vd, 0)) != 0) {
-        e = s_err(t, rc, "vv_put");
-        goto out;
-    }
 
     /* Fold into the customer; the digest moves by (new hash - old hash). */
     if (fresh)
@@ -1220,15 +1263,7 @@ ly_err ly_store_apply_to(ly_txn *t, const ly_event *ev, ly_apply *outcome, ly_cu
     }
     if ((e = s_index_txn(t, ru, ev, c, o)) != LY_OK)
         goto out;
-    if (!t->tx_replay && (e = s_rec_add(s, rec, d.mv_size)) != LY_OK) {
-        t->tx_failed = 1;
-        goto out;
-    }
-    t->tx_events++;
-    if (ev->ev_hlc > t->tx_hlc)
-        t->tx_hlc = ev->ev_hlc;
-    t->tx_meta_dirty = 1;
-    *outcome = LY_APPLIED;
+    e = s_event_done(t, ev, rec, rec_len, outcome);
 out:
     return e;
 }
@@ -1525,4 +1560,308 @@ ly_err ly_store_stats_get(ly_txn *t, ly_store_stats *out)
     out->st_ckpt_ms = s->st_ckpt_last_ms;
     out->st_write_err = s->st_write_err;
     return LY_OK;
+}
+
+/* ---- programs ---- */
+
+/* programs: version (4, big-endian) -> the version's record: the part events
+ * of the version that counts (the first in the once order, like a once key's
+ * winner) and up to LY_PROG_LOST_MAX of those that lost, made concurrently
+ * with the same number at branches that could not see each other. */
+#define S_PROGREC_FORMAT 1
+
+static void s_progid_wr(ly_wr *w, const ly_progid *p)
+{
+    ly_wr_int(w, p->pi_origin, 2);
+    ly_wr_int(w, p->pi_incarnation, 4);
+    ly_wr_int(w, p->pi_seq, 8);
+    ly_wr_int(w, p->pi_hlc, 8);
+    ly_wr_int(w, p->pi_hash, 8);
+    ly_wr_str(w, p->pi_operator);
+    ly_wr_str(w, p->pi_name);
+}
+
+static void s_progid_rd(ly_rd *r, ly_progid *p)
+{
+    p->pi_origin = (uint16_t)ly_rd_int(r, 2);
+    p->pi_incarnation = (uint32_t)ly_rd_int(r, 4);
+    p->pi_seq = ly_rd_int(r, 8);
+    p->pi_hlc = ly_rd_int(r, 8);
+    p->pi_hash = ly_rd_int(r, 8);
+    ly_rd_str(r, p->pi_operator, sizeof p->pi_operator);
+    ly_rd_str(r, p->pi_name, sizeof p->pi_name);
+}
+
+#define S_PROGREC_MAX                                                                              \
+    (1 + 4 + 4 + 8 + 1 + LY_PD_NAME_MAX + 1 + LY_TEXT_MAX + 1 +                                    \
+     LY_TIERS_MAX * (1 + LY_TIER_NAME_MAX) + 4 + 1 +                                               \
+     (1 + LY_PROG_LOST_MAX) * (2 + 4 + 8 + 8 + 8 + 1 + LY_ID_MAX + 1 + LY_PD_NAME_MAX))
+
+static size_t s_progrec_encode(const ly_progrec *r, uint8_t *b)
+{
+    ly_wr w = {b};
+    ly_wr_int(&w, S_PROGREC_FORMAT, 1);
+    ly_wr_int(&w, r->pr_version, 4);
+    ly_wr_int(&w, r->pr_len, 4);
+    ly_wr_int(&w, (uint64_t)r->pr_effective_ms, 8);
+    ly_wr_str(&w, r->pr_name);
+    ly_wr_str(&w, r->pr_reason);
+    ly_wr_int(&w, (uint64_t)r->pr_ntiers, 1);
+    for (int i = 0; i < r->pr_ntiers; i++)
+        ly_wr_str(&w, r->pr_tiers[i]);
+    s_progid_wr(&w, &r->pr_win);
+    ly_wr_int(&w, r->pr_nlost, 4);
+    uint32_t listed = r->pr_nlost < LY_PROG_LOST_MAX ? r->pr_nlost : LY_PROG_LOST_MAX;
+    ly_wr_int(&w, listed, 1);
+    for (uint32_t i = 0; i < listed; i++)
+        s_progid_wr(&w, &r->pr_lost[i]);
+    return (size_t)(w.w_p - b);
+}
+
+static ly_err s_progrec_decode(const uint8_t *b, size_t len, ly_progrec *r)
+{
+    ly_rd rd = {b, b + len, 0};
+    memset(r, 0, sizeof *r);
+    if (ly_rd_int(&rd, 1) != S_PROGREC_FORMAT)
+        return LY_EPROTO;
+    r->pr_version = (uint32_t)ly_rd_int(&rd, 4);
+    r->pr_len = (uint32_t)ly_rd_int(&rd, 4);
+    r->pr_effective_ms = (int64_t)ly_rd_int(&rd, 8);
+    ly_rd_str(&rd, r->pr_name, sizeof r->pr_name);
+    ly_rd_str(&rd, r->pr_reason, sizeof r->pr_reason);
+    r->pr_ntiers = (int)ly_rd_int(&rd, 1);
+    if (r->pr_ntiers > LY_TIERS_MAX)
+        return LY_EPROTO;
+    for (int i = 0; i < r->pr_ntiers; i++)
+        ly_rd_str(&rd, r->pr_tiers[i], sizeof r->pr_tiers[i]);
+    s_progid_rd(&rd, &r->pr_win);
+    r->pr_nlost = (uint32_t)ly_rd_int(&rd, 4);
+    uint32_t listed = (uint32_t)ly_rd_int(&rd, 1);
+    if (listed > LY_PROG_LOST_MAX || listed > r->pr_nlost)
+        return LY_EPROTO;
+    for (uint32_t i = 0; i < listed; i++)
+        s_progid_rd(&rd, &r->pr_lost[i]);
+    return ly_rd_done(&rd) ? LY_OK : LY_EPROTO;
+}
+
+static ly_err s_progrec_get(ly_txn *t, uint32_t version, ly_progrec *r)
+{
+    uint8_t key[4];
+    s_be(key, version, 4);
+    MDB_val k = {sizeof key, key}, d;
+    int rc = mdb_get(t->tx_txn, t->tx_store->st_programs, &k, &d);
+    if (rc)
+        return s_err(rc == MDB_NOTFOUND ? NULL : t, rc, "program_get");
+    return s_progrec_decode(d.mv_data, d.mv_size, r);
+}
+
+static ly_err s_progrec_put(ly_txn *t, const ly_progrec *r)
+{
+    uint8_t key[4], rec[S_PROGREC_MAX];
+    s_be(key, r->pr_version, 4);
+    MDB_val k = {sizeof key, key}, d = {s_progrec_encode(r, rec), rec};
+    t->tx_store->st_programs_gen++;
+    return s_err(t, mdb_put(t->tx_txn, t->tx_store->st_programs, &k, &d, 0), "program_put");
+}
+
+/* The canonical bytes of the version whose first part is `first` (its parts
+ * are the next seqs of its origin: all held when its last part is). */
+static ly_err s_program_bytes(ly_txn *t, uint16_t origin, uint32_t inc, uint64_t first,
+                              uint8_t *buf, size_t cap, size_t *len)
+{
+    ly_event *ev = malloc(sizeof *ev);
+    if (!ev)
+        return LY_ENOMEM;
+    ly_err e = LY_OK;
+    *len = 0;
+    for (int part = 1;; part++) {
+        if ((e = ly_store_event_get(t, origin, inc, first + (uint64_t)(part - 1), ev)) != LY_OK)
+            break;
+        if (ev->ev_type != LY_EV_PROGRAM || ev->ev_part != part || *len + ev->ev_blob_len > cap) {
+            e = LY_EPROTO;
+            break;
+        }
+        memcpy(buf + *len, ev->ev_blob, ev->ev_blob_len);
+        *len += ev->ev_blob_len;
+        if (part == ev->ev_parts)
+            break;
+    }
+    free(ev);
+    return e == LY_ENOTFOUND ? LY_EPROTO : e;
+}
+
+static void s_progid_of(ly_progid *p, const ly_event *ev, uint64_t first, const char *name)
+{
+    memset(p, 0, sizeof *p);
+    p->pi_origin = ev->ev_origin;
+    p->pi_incarnation = ev->ev_incarnation;
+    p->pi_seq = first;
+    p->pi_hlc = ev->ev_hlc;
+    p->pi_hash = ev->ev_req_hash;
+    ly_strlcpy(p->pi_operator, ev->ev_operator, sizeof p->pi_operator);
+    ly_strlcpy(p->pi_name, name, sizeof p->pi_name);
+}
+
+static int s_progid_before(const ly_progid *a, const ly_progid *b)
+{
+    return ly_once_before(a->pi_hlc, a->pi_origin, a->pi_incarnation, a->pi_seq, b->pi_hlc,
+                          b->pi_origin, b->pi_incarnation, b->pi_seq);
+}
+
+/* The last part of a version arrived: assemble it and record it. A version
+ * whose bytes do not match its hash or do not decode (a peer's bug: the
+ * origin checks what it applies) is kept as events but never runs. */
+static ly_err s_program_note(ly_txn *t, const ly_event *ev)
+{
+    if (ev->ev_part != ev->ev_parts)
+        return LY_OK;
+    uint64_t first = ev->ev_seq - (uint64_t)(ev->ev_parts - 1);
+    uint8_t *buf = malloc(LY_PD_ENC_MAX);
+    ly_progdef *pd = malloc(sizeof *pd);
+    ly_progrec *old = malloc(sizeof *old);
+    ly_err e = LY_ENOMEM;
+    size_t len;
+    if (!buf || !pd || !old)
+        goto out;
+    e = s_program_bytes(t, ev->ev_origin, ev->ev_incarnation, first, buf, LY_PD_ENC_MAX, &len);
+    if (e != LY_OK && e != LY_EPROTO)
+        goto out;
+    if (e != LY_OK || len != (size_t)ev->ev_amount || ly_progdef_decode(buf, len, pd) != LY_OK ||
+        pd->pd_version != ev->ev_program || ly_progdef_hash(pd) != ev->ev_req_hash) {
+        LY_LOG(LY_ERROR, "store.program_invalid",
+               "version=%u origin=%u seq=%llu: its parts do not make a valid program; it is "
+               "kept as events and never runs",
+               ev->ev_program, ev->ev_origin, (unsigned long long)first);
+        e = LY_OK;
+        goto out;
+    }
+    ly_progid id;
+    s_progid_of(&id, ev, first, pd->pd_name);
+    e = s_progrec_get(t, pd->pd_version, old);
+    if (e == LY_ENOTFOUND) {
+        memset(old, 0, sizeof *old);
+        old->pr_version = pd->pd_version;
+    } else if (e != LY_OK) {
+        goto out;
+    } else {
+        /* The same number made twice: the first in the once order counts. */
+        ly_progid lost = id;
+        int wins = s_progid_before(&id, &old->pr_win);
+        if (wins)
+            lost = old->pr_win;
+        if (old->pr_nlost < LY_PROG_LOST_MAX)
+            old->pr_lost[old->pr_nlost] = lost;
+        old->pr_nlost++;
+        LY_LOG(LY_WARN, "store.program_lost",
+               "version=%u: applied twice; origin=%u seq=%llu counts, origin=%u seq=%llu is "
+               "listed as lost%s",
+               pd->pd_version, wins ? id.pi_origin : old->pr_win.pi_origin,
+               (unsigned long long)(wins ? id.pi_seq : old->pr_win.pi_seq), lost.pi_origin,
+               (unsigned long long)lost.pi_seq,
+               lost.pi_hash == (wins ? id.pi_hash : old->pr_win.pi_hash) ? " (same program)" : "");
+        if (!wins) {
+            e = s_progrec_put(t, old);
+            goto out;
+        }
+    }
+    old->pr_win = id;
+    old->pr_len = (uint32_t)len;
+    old->pr_effective_ms = pd->pd_effective_ms;
+    ly_strlcpy(old->pr_name, pd->pd_name, sizeof old->pr_name);
+    ly_strlcpy(old->pr_reason, ev->ev_reason, sizeof old->pr_reason);
+    old->pr_ntiers = pd->pd_ntiers;
+    memset(old->pr_tiers, 0, sizeof old->pr_tiers);
+    for (int i = 0; i < pd->pd_ntiers; i++)
+        ly_strlcpy(old->pr_tiers[i], pd->pd_tiers[i].ti_name, sizeof old->pr_tiers[i]);
+    e = s_progrec_put(t, old);
+out:
+    free(buf);
+    free(pd);
+    free(old);
+    return e;
+}
+
+uint64_t ly_store_programs_gen(const ly_store *s)
+{
+    return s->st_programs_gen;
+}
+
+ly_err ly_store_program_get(ly_txn *t, uint32_t version, ly_progrec *rec, ly_progdef *def)
+{
+    ly_err e = s_progrec_get(t, version, rec);
+    if (e != LY_OK || !def)
+        return e;
+    uint8_t *buf = malloc(LY_PD_ENC_MAX);
+    size_t len;
+    if (!buf)
+        return LY_ENOMEM;
+    e = s_program_bytes(t, rec->pr_win.pi_origin, rec->pr_win.pi_incarnation, rec->pr_win.pi_seq,
+                        buf, LY_PD_ENC_MAX, &len);
+    if (e == LY_OK && ly_progdef_decode(buf, len, def) != LY_OK)
+        e = LY_EPROTO;
+    free(buf);
+    return e;
+}
+
+ly_err ly_store_programs(ly_txn *t, uint32_t below, ly_progrec *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->tx_txn, t->tx_store->st_programs, &cur);
+    if (rc)
+        return s_err(t, rc, "cursor_open");
+    uint8_t key[4];
+    MDB_val k = {sizeof key, key}, d;
+    ly_err e = LY_OK;
+    if (below > 0) {
+        s_be(key, below, 4);
+        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+        rc = rc == 0 ? mdb_cursor_get(cur, &k, &d, MDB_PREV)
+                     : mdb_cursor_get(cur, &k, &d, rc == MDB_NOTFOUND ? MDB_LAST : MDB_GET_CURRENT);
+    } else {
+        rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    }
+    for (; rc == 0 && *n < cap; rc = mdb_cursor_get(cur, &k, &d, MDB_PREV)) {
+        if ((e = s_progrec_decode(d.mv_data, d.mv_size, &out[*n])) != LY_OK)
+            break;
+        (*n)++;
+    }
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(t, rc, "programs");
+    mdb_cursor_close(cur);
+    return e;
+}
+
+ly_err ly_store_program_at(ly_txn *t, uint64_t ms, ly_progrec *rec, ly_progdef *def,
+                           uint32_t *next_version, int64_t *next_ms)
+{
+    ly_progrec *page = malloc(16 * sizeof *page);
+    if (!page)
+        return LY_ENOMEM;
+    uint32_t below = 0;
+    size_t n;
+    ly_err e;
+    *next_version = 0;
+    *next_ms = 0;
+    for (;;) {
+        if ((e = ly_store_programs(t, below, page, 16, &n)) != LY_OK || n == 0) {
+            e = e == LY_OK ? LY_ENOTFOUND : e;
+            break;
+        }
+        size_t i = 0;
+        for (; i < n && page[i].pr_effective_ms > (int64_t)ms; i++) {
+            /* scheduled: the soonest one is what comes next */
+            if (*next_version == 0 || page[i].pr_effective_ms < *next_ms) {
+                *next_version = page[i].pr_version;
+                *next_ms = page[i].pr_effective_ms;
+            }
+        }
+        if (i < n) {
+            e = ly_store_program_get(t, page[i].pr_version, rec, def);
+            break;
+        }
+        below = page[n - 1].pr_version;
+    }
+    free(page);
+    return e;
 }

@@ -11,6 +11,9 @@
  *   once      once key held by two events or more -> flags (1: a conflict, their
  *             requests differ), their number, and the ids of up to 16 of them
  *   debts     customer id -> "" for every customer whose net is below zero
+ *   programs  program version -> ly_progrec: the part events of the version that
+ *             counts and of up to LY_PROG_LOST_MAX that lost (same number, made
+ *             concurrently); written when a version's last part arrives
  *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc",
  *             "duplicates", "conflicts"
  *
@@ -52,6 +55,7 @@
 
 #include "common/event.h"
 #include "common/ledger.h"
+#include "common/program.h"
 #include "common/rules.h"
 
 #define LY_SCHEMA_VERSION 2 /* 2: events carry ev_to, customers carry rights */
@@ -193,6 +197,61 @@ typedef struct ly_once_group {
  * first). *more = 1 if there are more. */
 ly_err ly_store_conflicts(ly_txn *t, const char *after, ly_once_group *out, size_t cap, size_t *n,
                           int *more);
+
+/* ---- programs (the loyalty program as chain data, program.h) ----
+ *
+ * A program version travels as part events (event.h LY_EV_PROGRAM). When its
+ * last part is applied the store assembles it, checks its hash and decodes it,
+ * and records it under its version. Two versions with the same number (made
+ * at branches that could not see each other) are decided like once keys: the
+ * first in the once order (hlc, origin, incarnation, seq of its first part)
+ * counts at every node, the other is listed as lost. The program in force at
+ * a time T is the highest version held whose effective time is T or earlier
+ * (0: from when it is held); the same events give the same answer everywhere. */
+
+#define LY_PROG_LOST_MAX 4
+
+typedef struct ly_progid {
+    uint16_t pi_origin; /* the first part's event id */
+    uint32_t pi_incarnation;
+    uint64_t pi_seq;
+    uint64_t pi_hlc;  /* when it was applied (its first part's clock) */
+    uint64_t pi_hash; /* ly_progdef_hash */
+    char pi_operator[LY_ID_MAX + 1];
+    char pi_name[LY_PD_NAME_MAX + 1]; /* the program's name */
+} ly_progid;
+
+typedef struct ly_progrec {
+    uint32_t pr_version;
+    uint32_t pr_len;         /* canonical bytes */
+    int64_t pr_effective_ms; /* 0: at once */
+    char pr_name[LY_PD_NAME_MAX + 1];
+    char pr_reason[LY_TEXT_MAX + 1];
+    int pr_ntiers; /* tier names, for history lines of events made under it */
+    char pr_tiers[LY_TIERS_MAX][LY_TIER_NAME_MAX + 1];
+    ly_progid pr_win;  /* the one that counts */
+    uint32_t pr_nlost; /* versions with this number that lost; the first listed below */
+    ly_progid pr_lost[LY_PROG_LOST_MAX];
+} ly_progrec;
+
+/* Up to `cap` version records, highest version first, below version `below`
+ * (0: from the highest). */
+ly_err ly_store_programs(ly_txn *t, uint32_t below, ly_progrec *out, size_t cap, size_t *n);
+
+/* Version `version`'s record and (if `def` is not NULL) its definition.
+ * LY_ENOTFOUND if no complete valid version of that number is held. */
+ly_err ly_store_program_get(ly_txn *t, uint32_t version, ly_progrec *rec, ly_progdef *def);
+
+/* The version in force at `ms` (UTC ms since the epoch), as above;
+ * LY_ENOTFOUND if none (the chain runs ly_progdef_default). The soonest version
+ * scheduled after `ms` goes in *next_version, *next_ms (0, 0 if none). */
+ly_err ly_store_program_at(ly_txn *t, uint64_t ms, ly_progrec *rec, ly_progdef *def,
+                           uint32_t *next_version, int64_t *next_ms);
+
+/* A number that changes whenever the versions held may have (a version
+ * recorded, or a batch rolled back): a reader caching the program in force
+ * reads again when it differs. Distinct for every store opened in the process. */
+uint64_t ly_store_programs_gen(const ly_store *s);
 
 typedef struct ly_vv_entry {
     uint16_t vv_origin;

@@ -115,13 +115,6 @@ write_config() {
             echo "id = ${node_id[$other]}"
             echo "endpoint = tcp://127.0.0.1:${peer_port[$other]}"
         done
-        echo
-        echo "[program]"
-        echo "points_per_unit = 1"
-        echo "minor_units = 100"
-        echo
-        echo "[category electronics]"
-        echo "multiplier = 2"
     } >"$run_dir/$name.ini.tmp"
     mv "$run_dir/$name.ini.tmp" "$run_dir/$name.ini"
 }
@@ -288,6 +281,26 @@ await_balance() {
     echo "== $name shows balance $want for $cust, as $from does (waited $(secs $(($(now_ms) - start))))"
 }
 
+# Polls branch $1 until it runs program version $2 (applied at branch $3),
+# for at most replicate_wait_s seconds; stops the demo if it does not.
+await_program() {
+    local name=$1 want=$2 from=$3 start out
+    start=$(now_ms)
+    while :; do
+        out=$("$loyalctl" --node "$(endpoint "$name")" --timeout 1 --json status 2>/dev/null) || true
+        [[ $out =~ \"program\":$want[,}] ]] && break
+        if (($(now_ms) - start >= replicate_wait_s * 1000)); then
+            echo "quickstart: $name does not run program version $want within" \
+                "${replicate_wait_s} s" >&2
+            show_log_tail "$name"
+            demo_failed
+        fi
+        sleep 0.1
+    done
+    echo
+    echo "== $name runs program version $want, applied at $from (waited $(secs $(($(now_ms) - start))))"
+}
+
 # Runs `loyalctl verify` until the chain has converged, for at most
 # verify_wait_s seconds; shows the last answer. On failure shows the logs.
 verify_chain() {
@@ -321,6 +334,10 @@ demo() {
     run=demo-$(date -u +%Y%m%dT%H%M%S)-$$
     echo
     echo "== demo (transaction ids $run-*): changes at north, seen at south and east"
+    step_at north "head office applies the chain's loyalty program once, at any branch (here north)" \
+        program apply "$root/deploy/quickstart-program.ini" --operator head-office \
+        --reason "quickstart demo"
+    await_program south 1 north
     step_at north "at north: enroll customer $cust with a name and a birthday" \
         enroll "$cust" --name "Ada Lovelace" --birthday 1990-12-10
     step_at north "at north: a purchase of 42.50 earns points" \

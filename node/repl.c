@@ -28,6 +28,8 @@ typedef struct s_peer {
     uint64_t p_last_heard_ms; /* 0: never */
     int p_have_hb;
     uint64_t p_hlc, p_digest, p_events;
+    uint32_t p_program; /* the program in force there, as it last said, and its hash */
+    uint64_t p_program_hash;
     uint32_t p_nvv;
     ly_vv_entry p_vv[LY_PEER_VV_MAX];
     /* In the registry, labelled peer="<id>". */
@@ -238,12 +240,30 @@ static void s_fill_vv(ly_repl *r, ly_pmsg *m)
     memcpy(m->pm_vv, r->r_vv, r->r_nvv * sizeof *r->r_vv);
 }
 
+/* What a peer says of its program (hello, welcome, heartbeat): shown in the
+ * peer table; a difference is logged when it appears (it lasts until the
+ * program events reach both; verify reports it). */
+static void s_peer_program(ly_repl *r, s_peer *p, const ly_pmsg *m)
+{
+    uint32_t ours;
+    uint64_t our_hash;
+    ly_service_program(r->r_svc, &ours, &our_hash);
+    int differed = p->p_program != ours || p->p_program_hash != our_hash;
+    int differs = m->pm_program != ours || m->pm_program_hash != our_hash;
+    if (differs && (!differed || p->p_program != m->pm_program))
+        LY_LOG(LY_WARN, "peer.program_differs", "peer=%s its=%u ours=%u its_hash=%016llx",
+               p->p_conf->pc_name, m->pm_program, ours, (unsigned long long)m->pm_program_hash);
+    p->p_program = m->pm_program;
+    p->p_program_hash = m->pm_program_hash;
+}
+
 static void s_heartbeat(ly_repl *r, int pi)
 {
     ly_pmsg *m = s_msg(r, LY_PM_HEARTBEAT);
     m->pm_hlc = r->r_hlc->hl_last;
     m->pm_digest = r->r_digest;
     m->pm_events_total = r->r_events;
+    ly_service_program(r->r_svc, &m->pm_program, &m->pm_program_hash);
     s_fill_vv(r, m);
     s_to_dealer(r, pi, m);
 }
@@ -253,7 +273,7 @@ static void s_hello(ly_repl *r, int pi)
     ly_pmsg *m = s_msg(r, LY_PM_HELLO);
     m->pm_incarnation = ly_store_incarnation(r->r_store);
     snprintf(m->pm_name, sizeof m->pm_name, "%s", r->r_cf->cf_name);
-    m->pm_program = r->r_cf->cf_program.pg_version;
+    ly_service_program(r->r_svc, &m->pm_program, &m->pm_program_hash);
     m->pm_proto = LY_PEER_PROTO;
     snprintf(m->pm_client, sizeof m->pm_client, "%s", r->r_cf->cf_advertise);
     s_to_dealer(r, pi, m);
@@ -482,15 +502,13 @@ static void s_on_hello(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m)
     p->p_incarnation = m->pm_incarnation;
     snprintf(p->p_client, sizeof p->p_client, "%s", m->pm_client);
     p->p_last_heard_ms = r->r_now;
-    if (m->pm_program != r->r_cf->cf_program.pg_version)
-        LY_LOG(LY_WARN, "peer.program_differs", "peer=%s its=%u ours=%u", p->p_conf->pc_name,
-               m->pm_program, r->r_cf->cf_program.pg_version);
+    s_peer_program(r, p, m);
     LY_LOG(fresh ? LY_INFO : LY_DEBUG, "peer.session", "peer=%s id=%u incarnation=%u client=%s",
            p->p_conf->pc_name, m->pm_node, m->pm_incarnation, m->pm_client);
     ly_pmsg *out = s_msg(r, LY_PM_WELCOME);
     out->pm_incarnation = ly_store_incarnation(r->r_store);
     snprintf(out->pm_name, sizeof out->pm_name, "%s", r->r_cf->cf_name);
-    out->pm_program = r->r_cf->cf_program.pg_version;
+    ly_service_program(r->r_svc, &out->pm_program, &out->pm_program_hash);
     snprintf(out->pm_client, sizeof out->pm_client, "%s", r->r_cf->cf_advertise);
     s_to_router(r, from->pa_ident, from->pa_ident_len, out);
     /* It may have missed our events while it was away: it asks by itself, but
@@ -599,6 +617,7 @@ static ly_err s_on_dealer(ly_repl *r, int pi, const ly_pmsg *m, ly_txn *t)
             LY_LOG(LY_INFO, "peer.welcomed", "peer=%s id=%u incarnation=%u", p->p_conf->pc_name,
                    m->pm_node, m->pm_incarnation);
         p->p_welcomed = 1;
+        s_peer_program(r, p, m);
         p->p_refused = 0;
         p->p_hello_tries = 0;
         p->p_need_sync = 1; /* catch up on every (re)connection */
@@ -677,6 +696,7 @@ static ly_err s_on_router(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m
         p->p_have_hb = 1;
         p->p_hlc = m->pm_hlc;
         p->p_digest = m->pm_digest;
+        s_peer_program(r, p, m);
         p->p_events = m->pm_events_total;
         p->p_nvv = m->pm_nvv;
         memcpy(p->p_vv, m->pm_vv, m->pm_nvv * sizeof *m->pm_vv);
@@ -892,6 +912,8 @@ ly_err ly_repl_status(ly_repl *r, ly_txn *t, ly_node_status *ns)
         ps->ps_up =
             p->p_session && p->p_last_heard_ms && r->r_now - p->p_last_heard_ms < LY_PEER_DOWN_MS;
         ps->ps_digest = p->p_digest;
+        ps->ps_program = p->p_program;
+        ps->ps_program_hash = p->p_program_hash;
         ps->ps_events = p->p_events;
         ps->ps_sent = p->p_sent->mt_value;
         ps->ps_received = p->p_received->mt_value;

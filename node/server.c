@@ -18,10 +18,11 @@
 #include "proto/codec.h"
 #include "proto/peer.h"
 
-#define S_IDENT_MAX      256
-#define S_RETRIES        8  /* map growths in a row before a batch is refused */
-#define S_PEER_ITEMS_MAX 16 /* peer event messages in one batch (each up to 2000 events) */
-#define S_TICK_MS        100
+#define S_IDENT_MAX          256
+#define S_RETRIES            8  /* map growths in a row before a batch is refused */
+#define S_PEER_ITEMS_MAX     16 /* peer event messages in one batch (each up to 2000 events) */
+#define S_PROGRAMS_PER_BATCH 2  /* program-apply requests in one batch */
+#define S_TICK_MS            100
 
 /* One message of a batch: a client request (and, once executed, its encoded
  * reply) or a peer message that carries events. */
@@ -208,25 +209,27 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
      * have stepped back while the node was down. */
     ly_txn *t;
     ly_store_stats st;
+    sv->sv_service.sv_store = sv->sv_store;
+    sv->sv_service.sv_hlc = &sv->sv_hlc;
     if ((e = ly_store_begin(sv->sv_store, 0, &t)) != LY_OK)
         goto fail;
-    e = ly_store_stats_get(t, &st);
+    if ((e = ly_store_stats_get(t, &st)) == LY_OK)
+        e = ly_service_refresh(&sv->sv_service, t); /* the program in force */
     ly_store_abort(&t);
     if (e != LY_OK)
         goto fail;
     ly_hlc_init(&sv->sv_hlc, st.st_hlc, cf->cf_max_clock_ahead_ms);
 
-    sv->sv_service.sv_store = sv->sv_store;
-    sv->sv_service.sv_program = &cf->cf_program;
-    sv->sv_service.sv_hlc = &sv->sv_hlc;
     ly_strlcpy(sv->sv_service.sv_name, cf->cf_name, sizeof sv->sv_service.sv_name);
     sv->sv_service.sv_started_ms = ly_wall_ms();
 
     sv->sv_batch_cap = cf->cf_batch_max + S_PEER_ITEMS_MAX;
     sv->sv_batch = calloc(sv->sv_batch_cap, sizeof *sv->sv_batch);
     sv->sv_rep = malloc(sizeof *sv->sv_rep);
-    /* Each client request creates at most one event, each peer message at most one. */
-    sv->sv_created.el_cap = sv->sv_batch_cap;
+    /* Each client request creates at most one event, each peer message at most
+     * one; a program version takes up to LY_SERVICE_EVENTS_MAX (at most
+     * S_PROGRAMS_PER_BATCH such requests run per batch, the others wait). */
+    sv->sv_created.el_cap = sv->sv_batch_cap + S_PROGRAMS_PER_BATCH * LY_SERVICE_EVENTS_MAX;
     sv->sv_created.el_ev = malloc(sv->sv_created.el_cap * sizeof *sv->sv_created.el_ev);
     sv->sv_dealer_src = calloc((size_t)cf->cf_npeers + 1, sizeof *sv->sv_dealer_src);
     sv->sv_loop = ly_loop_new();
@@ -248,7 +251,7 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
            cf->cf_node_id, cf->cf_name, cf->cf_listen,
            cf->cf_peer_listen[0] ? cf->cf_peer_listen : "-", cf->cf_npeers, cf->cf_data_dir,
            ly_store_incarnation(sv->sv_store), (unsigned long long)st.st_events,
-           (unsigned long long)st.st_customers, cf->cf_program.pg_version);
+           (unsigned long long)st.st_customers, sv->sv_service.sv_prog->ps_def.pd_version);
     *out = sv;
     return LY_OK;
 fail:
@@ -283,8 +286,10 @@ void ly_server_destroy(ly_server **svp)
     if (sv->sv_ctx)
         zmq_ctx_term(sv->sv_ctx);
     if (sv->sv_batch) {
-        for (uint32_t i = 0; i < sv->sv_batch_cap; i++)
+        for (uint32_t i = 0; i < sv->sv_batch_cap; i++) {
             s_item_clear(&sv->sv_batch[i]);
+            ly_req_fini(&sv->sv_batch[i].it_req);
+        }
         free(sv->sv_batch);
     }
     ly_waits_destroy(&sv->sv_waits);
@@ -294,6 +299,7 @@ void ly_server_destroy(ly_server **svp)
     ly_loop_destroy(&sv->sv_loop);
     free(sv->sv_rep);
     free(sv->sv_created.el_ev);
+    ly_service_fini(&sv->sv_service);
     ly_store_close(&sv->sv_store);
     ly_metrics_destroy(&sv->sv_metrics);
     free(sv);
@@ -414,6 +420,7 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
             char why[200] = "";
             const uint8_t *data = zmq_msg_data(&body);
             size_t len = zmq_msg_size(&body);
+            ly_req_fini(&it->it_req); /* what the item's last request owned */
             ly_err e = ly_req_decode(data, len, &it->it_req, why, sizeof why);
             if (e == LY_OK) {
                 it->it_decoded = 1;
@@ -508,6 +515,12 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
             ly_rep_reset(rp);
             it->it_defer = 0;
             it->it_short = 0;
+            if (it->it_req.rq_type == LY_MSG_PROGRAM_APPLY &&
+                sv->sv_created.el_cap - sv->sv_created.el_n < LY_SERVICE_EVENTS_MAX) {
+                s_error_reply(sv, it, it->it_req.rq_type, it->it_req.rq_id, LY_EUNAVAIL,
+                              "too many program versions in one batch; try again");
+                continue;
+            }
             e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp,
                                 &sv->sv_created.el_ev[sv->sv_created.el_n], &created);
             if (e == LY_OK) {
@@ -523,6 +536,8 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
             }
             ly_rep_fini(rp);
         }
+        if (e == LY_OK) /* a version a peer sent may be in force now: announce it */
+            e = ly_service_refresh(&sv->sv_service, t);
         if (e == LY_OK)
             e = ly_store_commit(&t);
         else
@@ -603,6 +618,7 @@ static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
         it->it_defer = 0;
         memcpy(it->it_ident, wt[i].wt_ident, wt[i].wt_ident_len);
         it->it_ident_len = wt[i].wt_ident_len;
+        ly_req_fini(&it->it_req);
         it->it_req = wt[i].wt_req;
         it->it_deadline = wt[i].wt_deadline;
     }

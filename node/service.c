@@ -37,6 +37,94 @@ static const char *s_tier_name(const ly_program *pg, int i)
     return i >= 0 && i < pg->pg_ntiers ? pg->pg_tiers[i].ti_name : "";
 }
 
+/* ---- the program in force ---- */
+
+void ly_service_fini(ly_service *sv)
+{
+    free(sv->sv_prog);
+    sv->sv_prog = NULL;
+}
+
+static void s_prog_default(ly_progstate *ps)
+{
+    memset(&ps->ps_rec, 0, sizeof ps->ps_rec);
+    ly_progdef_default(&ps->ps_def);
+    ly_strlcpy(ps->ps_rec.pr_name, ps->ps_def.pd_name, sizeof ps->ps_rec.pr_name);
+    ps->ps_rec.pr_ntiers = ps->ps_def.pd_ntiers;
+    for (int i = 0; i < ps->ps_def.pd_ntiers; i++)
+        ly_strlcpy(ps->ps_rec.pr_tiers[i], ps->ps_def.pd_tiers[i].ti_name,
+                   sizeof ps->ps_rec.pr_tiers[i]);
+}
+
+ly_err ly_service_refresh(ly_service *sv, ly_txn *t)
+{
+    if (!sv->sv_prog && !(sv->sv_prog = calloc(1, sizeof *sv->sv_prog)))
+        return LY_ENOMEM;
+    ly_progstate *ps = sv->sv_prog;
+    uint64_t gen = ly_store_programs_gen(sv->sv_store), now = ly_wall_ms();
+    if (ps->ps_loaded && ps->ps_gen == gen &&
+        (ps->ps_next_version == 0 || (int64_t)now < ps->ps_next_ms))
+        return LY_OK;
+    uint32_t before = ps->ps_loaded ? ps->ps_def.pd_version : UINT32_MAX;
+    ly_err e = ly_store_program_at(t, now, &ps->ps_rec, &ps->ps_def, &ps->ps_next_version,
+                                   &ps->ps_next_ms);
+    if (e == LY_ENOTFOUND)
+        s_prog_default(ps);
+    else if (e != LY_OK)
+        return e;
+    ly_progdef_to_program(&ps->ps_def, &ps->ps_pg);
+    ps->ps_hash = ly_progdef_hash(&ps->ps_def);
+    ps->ps_gen = gen;
+    ps->ps_loaded = 1;
+    if (before != ps->ps_def.pd_version)
+        LY_LOG(LY_INFO, "program.in_force", "version=%u name=\"%s\" hash=%016llx next=%u",
+               ps->ps_def.pd_version, ps->ps_def.pd_name, (unsigned long long)ps->ps_hash,
+               ps->ps_next_version);
+    return LY_OK;
+}
+
+void ly_service_program(const ly_service *sv, uint32_t *version, uint64_t *hash)
+{
+    if (sv->sv_prog && sv->sv_prog->ps_loaded) {
+        *version = sv->sv_prog->ps_def.pd_version;
+        *hash = sv->sv_prog->ps_hash;
+        return;
+    }
+    ly_progdef *pd = malloc(sizeof *pd);
+    *version = 0;
+    *hash = 0;
+    if (pd) {
+        ly_progdef_default(pd);
+        *hash = ly_progdef_hash(pd);
+        free(pd);
+    }
+}
+
+/* The program in force, read again if needed. */
+static ly_err s_prog(ly_service *sv, ly_txn *t, const ly_progstate **out)
+{
+    ly_err e = ly_service_refresh(sv, t);
+    *out = sv->sv_prog;
+    return e;
+}
+
+/* The name of tier `i` of version `version` (an event's ev_program): the
+ * names of the version it was made under. */
+static const char *s_tier_name_of(ly_service *sv, ly_txn *t, uint32_t version, int i)
+{
+    ly_progstate *ps = sv->sv_prog;
+    const ly_progrec *r = &ps->ps_rec;
+    if (version != ps->ps_def.pd_version && version != 0) {
+        if (ps->ps_names.pr_version != version &&
+            ly_store_program_get(t, version, &ps->ps_names, NULL) != LY_OK)
+            ps->ps_names.pr_version = 0; /* not held (an event made before programs were
+                                            events): the names in force */
+        if (ps->ps_names.pr_version == version)
+            r = &ps->ps_names;
+    }
+    return i >= 0 && i < r->pr_ntiers ? r->pr_tiers[i] : "";
+}
+
 /* Rights per node, and what this branch may redeem now. */
 static void s_fill_rights(ly_service *sv, const ly_cust *c, ly_rep *rp)
 {
@@ -53,7 +141,7 @@ static void s_fill_rights(ly_service *sv, const ly_cust *c, ly_rep *rp)
 /* Balance, tier and progress of a customer, as of today. */
 static void s_fill_summary(ly_service *sv, const ly_cust *c, ly_rep *rp)
 {
-    const ly_program *pg = sv->sv_program;
+    const ly_program *pg = &sv->sv_prog->ps_pg;
     ly_strlcpy(rp->rp_customer, c->cu_id, sizeof rp->rp_customer);
     rp->rp_balance = ly_cust_balance(c);
     rp->rp_debt = ly_cust_debt(c);
@@ -129,7 +217,7 @@ static void s_event_header(ly_service *sv, const char *customer, ly_event *ev)
     ev->ev_origin = ly_store_node_id(sv->sv_store);
     ev->ev_incarnation = ly_store_incarnation(sv->sv_store);
     ev->ev_hlc = ly_hlc_now(sv->sv_hlc);
-    ev->ev_program = sv->sv_program->pg_version;
+    ev->ev_program = sv->sv_prog->ps_def.pd_version;
     ly_strlcpy(ev->ev_customer, customer, sizeof ev->ev_customer);
 }
 
@@ -142,8 +230,11 @@ static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in
 {
     ly_err e;
     ly_txnrec orig;
-    ly_origin o = {.or_program = sv->sv_program, .or_self = ly_store_node_id(sv->sv_store)};
-    int need_cust = 1;
+    const ly_progstate *ps;
+    if ((e = s_prog(sv, t, &ps)) != LY_OK)
+        return e;
+    ly_origin o = {.or_program = &ps->ps_pg, .or_self = ly_store_node_id(sv->sv_store)};
+    int need_cust = !(ru->ru_flags & LY_RU_NO_CUST);
     *applied = 0;
     if (ru->ru_flags & LY_RU_NEEDS_ORIGINAL) {
         e = ly_store_txnrec_get(t, in->in_ref_txn, &orig);
@@ -255,7 +346,7 @@ out:
     return e;
 }
 
-static void s_hist_from_event(const ly_program *pg, const ly_event *ev, ly_hist *h)
+static void s_hist_from_event(ly_service *sv, ly_txn *t, const ly_event *ev, ly_hist *h)
 {
     memset(h, 0, sizeof *h);
     h->hi_hlc = ev->ev_hlc;
@@ -270,8 +361,10 @@ static void s_hist_from_event(const ly_program *pg, const ly_event *ev, ly_hist 
     ly_strlcpy(h->hi_operator, ev->ev_operator, sizeof h->hi_operator);
     h->hi_to = ev->ev_to;
     if (ev->ev_tier_from != ev->ev_tier_to) {
-        ly_strlcpy(h->hi_tier_from, s_tier_name(pg, ev->ev_tier_from), sizeof h->hi_tier_from);
-        ly_strlcpy(h->hi_tier_to, s_tier_name(pg, ev->ev_tier_to), sizeof h->hi_tier_to);
+        ly_strlcpy(h->hi_tier_from, s_tier_name_of(sv, t, ev->ev_program, ev->ev_tier_from),
+                   sizeof h->hi_tier_from);
+        ly_strlcpy(h->hi_tier_to, s_tier_name_of(sv, t, ev->ev_program, ev->ev_tier_to),
+                   sizeof h->hi_tier_to);
     }
 }
 
@@ -307,7 +400,7 @@ static ly_err s_customer(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp
     for (size_t i = 0; i < n; i++) {
         ly_hist *h = &rp->rp_hist[i];
         int counts;
-        s_hist_from_event(sv->sv_program, &evs[i], h);
+        s_hist_from_event(sv, t, &evs[i], h);
         if ((e = ly_store_once_counts(t, &evs[i], &counts, &h->hi_win_origin, &h->hi_win_seq)) !=
             LY_OK)
             goto out;
@@ -332,7 +425,13 @@ static ly_err s_status(ly_service *sv, ly_txn *t, ly_rep *rp)
     ns->ns_id = ly_store_node_id(sv->sv_store);
     ly_strlcpy(ns->ns_name, sv->sv_name, sizeof ns->ns_name);
     ns->ns_incarnation = ly_store_incarnation(sv->sv_store);
-    ns->ns_program = sv->sv_program->pg_version;
+    const ly_progstate *ps;
+    if ((e = s_prog(sv, t, &ps)) != LY_OK)
+        return e;
+    ns->ns_program = ps->ps_def.pd_version;
+    ns->ns_program_hash = ps->ps_hash;
+    ns->ns_program_next = ps->ps_next_version;
+    ns->ns_program_next_ms = (uint64_t)ps->ps_next_ms;
     ns->ns_events = st.st_events;
     ns->ns_customers = st.st_customers;
     ns->ns_digest = st.st_digest;
@@ -444,6 +543,182 @@ static ly_err s_conflicts(ly_txn *t, const ly_req *rq, ly_rep *rp)
     return e;
 }
 
+/* ---- program versions ---- */
+
+static uint8_t s_prog_state(const ly_progstate *ps, const ly_progrec *r, int64_t now)
+{
+    if (r->pr_version == ps->ps_def.pd_version)
+        return LY_PW_IN_FORCE;
+    if (r->pr_version > ps->ps_def.pd_version && r->pr_effective_ms > now)
+        return LY_PW_SCHEDULED;
+    return LY_PW_SUPERSEDED;
+}
+
+static void s_prog_row(ly_progrow *w, const ly_progrec *r, const ly_progid *id, uint8_t state)
+{
+    memset(w, 0, sizeof *w);
+    w->pw_version = r->pr_version;
+    w->pw_state = state;
+    ly_strlcpy(w->pw_name, id->pi_name, sizeof w->pw_name);
+    w->pw_effective_ms = r->pr_effective_ms;
+    w->pw_hlc = id->pi_hlc;
+    w->pw_origin = id->pi_origin;
+    w->pw_seq = id->pi_seq;
+    w->pw_hash = id->pi_hash;
+    ly_strlcpy(w->pw_operator, id->pi_operator, sizeof w->pw_operator);
+    if (id == &r->pr_win)
+        ly_strlcpy(w->pw_reason, r->pr_reason, sizeof w->pw_reason);
+}
+
+/* Up to LY_PROGRAMS_MAX rows: the versions up to `top` (0: all), highest
+ * first, each followed by those of its number that lost. */
+static ly_err s_prog_rows(ly_service *sv, ly_txn *t, uint32_t top, ly_rep *rp)
+{
+    const ly_progstate *ps = sv->sv_prog;
+    ly_progrec *recs = malloc(LY_PROGRAMS_MAX * sizeof *recs);
+    rp->rp_programs = calloc(LY_PROGRAMS_MAX, sizeof *rp->rp_programs);
+    if (!recs || !rp->rp_programs) {
+        free(recs);
+        return LY_ENOMEM;
+    }
+    size_t n;
+    int64_t now = (int64_t)ly_wall_ms();
+    ly_err e = ly_store_programs(t, top ? top + 1 : 0, recs, LY_PROGRAMS_MAX, &n);
+    uint32_t k = 0;
+    for (size_t i = 0; e == LY_OK && i < n && k < LY_PROGRAMS_MAX; i++) {
+        s_prog_row(&rp->rp_programs[k++], &recs[i], &recs[i].pr_win,
+                   s_prog_state(ps, &recs[i], now));
+        uint32_t lost = recs[i].pr_nlost < LY_PROG_LOST_MAX ? recs[i].pr_nlost : LY_PROG_LOST_MAX;
+        for (uint32_t j = 0; j < lost && k < LY_PROGRAMS_MAX; j++)
+            s_prog_row(&rp->rp_programs[k++], &recs[i], &recs[i].pr_lost[j], LY_PW_LOST);
+    }
+    rp->rp_nprograms = e == LY_OK ? k : 0;
+    free(recs);
+    return e;
+}
+
+/* program: the version asked for (or the one in force) as its part events,
+ * and the versions held up to it. */
+static ly_err s_program_show(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp)
+{
+    const ly_progstate *ps = sv->sv_prog;
+    uint32_t v = rq->rq_version ? rq->rq_version : ps->ps_def.pd_version;
+    rp->rp_program = v;
+    if (v != 0) {
+        ly_progrec rec;
+        ly_err e = ly_store_program_get(t, v, &rec, NULL);
+        if (e == LY_ENOTFOUND) {
+            ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_ENOTFOUND,
+                         "no program version %u is held here", v);
+            return LY_OK;
+        }
+        if (e != LY_OK)
+            return e;
+        int parts = ly_program_parts(rec.pr_len);
+        if (!(rp->rp_events = calloc((size_t)parts, sizeof *rp->rp_events)))
+            return LY_ENOMEM;
+        for (int i = 0; i < parts; i++)
+            if ((e = ly_store_event_get(t, rec.pr_win.pi_origin, rec.pr_win.pi_incarnation,
+                                        rec.pr_win.pi_seq + (uint64_t)i, &rp->rp_events[i])) !=
+                LY_OK)
+                return e;
+        rp->rp_nevents = (uint32_t)parts;
+    }
+    return s_prog_rows(sv, t, rq->rq_version, rp);
+}
+
+/* program-apply: a new version becomes the parts of one batch of this node. */
+static ly_err s_program_apply(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp,
+                              ly_event *ev_out, int *created)
+{
+    ly_progdef *pd = malloc(sizeof *pd);
+    ly_progrec *top = malloc(sizeof *top);
+    ly_event *ev = malloc(sizeof *ev);
+    ly_cust *c = malloc(sizeof *c);
+    ly_err e = LY_ENOMEM;
+    if (!pd || !top || !ev || !c)
+        goto out;
+    e = LY_OK;
+    char why[200] = "";
+    if (!rq->rq_blob || ly_progdef_decode(rq->rq_blob, rq->rq_blob_len, pd) != LY_OK ||
+        ly_progdef_validate(pd, why, sizeof why) != LY_OK) {
+        ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINVAL,
+                     "not a valid program definition%s%s (loyalctl program check FILE says why)",
+                     why[0] ? ": " : "", why);
+        goto out;
+    }
+    uint64_t hash = ly_progdef_hash(pd);
+    size_t n;
+    if ((e = ly_store_programs(t, 0, top, 1, &n)) != LY_OK)
+        goto out;
+    rp->rp_program = pd->pd_version;
+    if (n == 1 && top->pr_version == pd->pd_version && top->pr_win.pi_hash == hash) {
+        /* applied already (a retry, or the same file twice): nothing new */
+        rp->rp_replayed = 1;
+        e = s_prog_rows(sv, t, pd->pd_version, rp);
+        if (e == LY_OK && rp->rp_nprograms > 1)
+            rp->rp_nprograms = 1;
+        goto out;
+    }
+    if (n == 1 && top->pr_version >= pd->pd_version) {
+        ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_ECONFLICT,
+                     "version %u is not above the newest version held here (%u, \"%s\", applied "
+                     "by %s at node %u%s); versions only increase: give the file a higher version",
+                     pd->pd_version, top->pr_version, top->pr_name,
+                     top->pr_win.pi_operator[0] ? top->pr_win.pi_operator : "?",
+                     top->pr_win.pi_origin,
+                     top->pr_version == pd->pd_version ? ", with different content" : "");
+        goto out;
+    }
+    uint8_t *canon = malloc(LY_PD_ENC_MAX);
+    size_t len = canon ? ly_progdef_encode(pd, canon, LY_PD_ENC_MAX) : 0;
+    if (!canon || len == 0) {
+        free(canon);
+        e = canon ? LY_EINTERNAL : LY_ENOMEM;
+        goto out;
+    }
+    int parts = ly_program_parts((int64_t)len);
+    ly_intent in = {.in_type = LY_EV_PROGRAM,
+                    .in_customer = "",
+                    .in_reason = rq->rq_reason,
+                    .in_operator = rq->rq_operator,
+                    .in_blob = canon,
+                    .in_blob_len = len,
+                    .in_version = pd->pd_version,
+                    .in_hash = hash};
+    for (int part = 1; part <= parts && e == LY_OK; part++) {
+        ly_refusal no;
+        int applied;
+        in.in_part = part;
+        e = s_make(sv, t, &ly_rule_program, &in, "", hash, ev, c, &no, &applied);
+        if (e == LY_OK && !applied) {
+            /* the checks above passed, so this is a bug: the batch is dropped */
+            LY_LOG(LY_ERROR, "service.program_part", "version=%u part=%d: %s", pd->pd_version, part,
+                   no.rf_msg);
+            e = LY_EINTERNAL;
+        }
+        if (e == LY_OK && ev_out)
+            ev_out[part - 1] = *ev;
+    }
+    free(canon);
+    if (e != LY_OK)
+        goto out;
+    *created = parts;
+    LY_LOG(LY_INFO, "program.applied",
+           "version=%u name=\"%s\" parts=%d bytes=%zu hash=%016llx operator=%s effective_ms=%lld",
+           pd->pd_version, pd->pd_name, parts, len, (unsigned long long)hash, rq->rq_operator,
+           (long long)pd->pd_effective_ms);
+    if ((e = ly_service_refresh(sv, t)) == LY_OK &&
+        (e = s_prog_rows(sv, t, pd->pd_version, rp)) == LY_OK && rp->rp_nprograms > 1)
+        rp->rp_nprograms = 1;
+out:
+    free(pd);
+    free(top);
+    free(ev);
+    free(c);
+    return e;
+}
+
 ly_err ly_service_give_rights(ly_service *sv, ly_txn *t, const char *customer, uint16_t to,
                               int64_t want, ly_event *ev_out, int *created)
 {
@@ -475,7 +750,14 @@ ly_err ly_service_exec(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     rp->rp_type = rq->rq_type;
     rp->rp_id = rq->rq_id;
     rp->rp_err = LY_OK;
+    ly_err e = ly_service_refresh(sv, t);
+    if (e != LY_OK)
+        return e;
     switch (rq->rq_type) {
+    case LY_MSG_PROGRAM:
+        return s_program_show(sv, t, rq, rp);
+    case LY_MSG_PROGRAM_APPLY:
+        return s_program_apply(sv, t, rq, rp, ev_out, created);
     case LY_MSG_CUSTOMER:
         return s_customer(sv, t, rq, rp);
     case LY_MSG_STATUS:

@@ -43,6 +43,8 @@ enum {
     RQ_SINCE,
     RQ_PREFETCH,
     RQ_AFTER,
+    RQ_BYTES,
+    RQ_VERSION,
 };
 
 static const lyp_field s_req_tab[] = {
@@ -67,6 +69,8 @@ static const lyp_field s_req_tab[] = {
     [RQ_SINCE] = LYP_FU("since", ly_req, rq_since),
     [RQ_PREFETCH] = LYP_FB("prefetch", ly_req, rq_prefetch),
     [RQ_AFTER] = LYP_FS("after", ly_req, rq_after, LYP_C_TEXT, 0),
+    [RQ_BYTES] = LYP_FX("program"), /* program-apply: binary, 1..LY_PROGRAM_BYTES_MAX */
+    [RQ_VERSION] = LYP_FUR("version", ly_req, rq_version, 1, UINT32_MAX),
 };
 
 #define RQ_PROFILE                                                                                 \
@@ -93,6 +97,8 @@ static const struct {
     [LY_MSG_EVENTS] = {0, LYP_BIT(RQ_ORIGIN) | LYP_BIT(RQ_SINCE) | LYP_BIT(RQ_LIMIT)},
     [LY_MSG_DEBTS] = {0, LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_LIMIT)},
     [LY_MSG_CONFLICTS] = {0, LYP_BIT(RQ_AFTER) | LYP_BIT(RQ_LIMIT)},
+    [LY_MSG_PROGRAM_APPLY] = {LYP_BIT(RQ_BYTES) | LYP_BIT(RQ_OPERATOR), LYP_BIT(RQ_REASON)},
+    [LY_MSG_PROGRAM] = {0, LYP_BIT(RQ_VERSION)},
 };
 
 static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonzero)
@@ -111,8 +117,21 @@ static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonze
 
 static ly_err s_req_special_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
 {
+    ly_req *rq = base;
     /* "v" and "t" were read by lyp_dec_vt: scalars of the right type. */
-    (void)d, (void)fid, (void)v, (void)base;
+    if (fid != RQ_BYTES)
+        return LY_OK;
+    if (v->o_type != LYP_BIN)
+        return lyp_fail(&d->d_w, LY_EPROTO, "program", "expected binary data, got %s",
+                        lyp_otype_names[v->o_type]);
+    if (v->o_u == 0 || v->o_u > LY_PROGRAM_BYTES_MAX)
+        return lyp_fail(&d->d_w, LY_EINVAL, "program", "%llu bytes, not 1..%d",
+                        (unsigned long long)v->o_u, LY_PROGRAM_BYTES_MAX);
+    free(rq->rq_blob); /* a key given twice is refused after this: no leak either way */
+    if ((rq->rq_blob = malloc((size_t)v->o_u)) == NULL)
+        return lyp_fail(&d->d_w, LY_ENOMEM, "program", "out of memory");
+    memcpy(rq->rq_blob, v->o_ptr, (size_t)v->o_u);
+    rq->rq_blob_len = (uint32_t)v->o_u;
     return LY_OK;
 }
 
@@ -121,6 +140,12 @@ static ly_err s_req_special_enc(lyp_enc *e, int fid, const void *base)
     const ly_req *rq = base;
     if (fid == RQ_V) {
         e->e_fail |= msgpack_pack_uint64(&e->e_pk, LY_PROTO_VERSION);
+    } else if (fid == RQ_BYTES) {
+        if (rq->rq_blob == NULL || rq->rq_blob_len == 0 || rq->rq_blob_len > LY_PROGRAM_BYTES_MAX)
+            return lyp_fail(&e->e_w, LY_EINVAL, "program", "%u bytes, not 1..%d",
+                            (unsigned)rq->rq_blob_len, LY_PROGRAM_BYTES_MAX);
+        e->e_fail |= msgpack_pack_bin(&e->e_pk, rq->rq_blob_len);
+        e->e_fail |= msgpack_pack_bin_body(&e->e_pk, rq->rq_blob, rq->rq_blob_len);
     } else {
         const char *name = ly_msgtype_name(rq->rq_type);
         lyp_pack_str(e, name, strlen(name));
@@ -166,6 +191,10 @@ static ly_err s_req_mask(lyp_why *w, const ly_req *rq, uint64_t *mask)
         m |= LYP_BIT(RQ_PREFETCH);
     if ((allowed & LYP_BIT(RQ_AFTER)) && rq->rq_after[0] != '\0')
         m |= LYP_BIT(RQ_AFTER);
+    if ((allowed & LYP_BIT(RQ_REASON)) && rq->rq_reason[0] != '\0')
+        m |= LYP_BIT(RQ_REASON);
+    if ((allowed & LYP_BIT(RQ_VERSION)) && rq->rq_version != 0)
+        m |= LYP_BIT(RQ_VERSION);
     *mask = m;
     return lyp_check_fields(w, &s_req_map, type, rq, m);
 }
@@ -347,6 +376,9 @@ static const lyp_field s_node_tab[] = {
     LYP_FS("write_error", ly_node_status, ns_write_error, LYP_C_TEXT, 1),
     LYP_FUO("duplicates", ly_node_status, ns_duplicates),
     LYP_FUO("conflicts", ly_node_status, ns_conflicts),
+    LYP_FU("program_hash", ly_node_status, ns_program_hash),
+    LYP_FUO("program_next", ly_node_status, ns_program_next),
+    LYP_FUO("program_next_ms", ly_node_status, ns_program_next_ms),
 };
 
 static ly_err s_node_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
@@ -404,6 +436,8 @@ static const lyp_field s_peer_tab[] = {
     LYP_FU("sent", ly_peer_status, ps_sent),
     LYP_FU("received", ly_peer_status, ps_received),
     LYP_FU("dropped", ly_peer_status, ps_dropped),
+    LYP_FU("program", ly_peer_status, ps_program),
+    LYP_FU("program_hash", ly_peer_status, ps_program_hash),
 };
 static const lyp_map s_peer_map = {s_peer_tab, LYP_COUNT(s_peer_tab), NULL, NULL, NULL};
 
@@ -639,6 +673,70 @@ static ly_err s_debts_enc(lyp_enc *e, const ly_rep *rp)
     return LY_OK;
 }
 
+/* One row of "programs": "version" and "state" required. */
+enum { PW_VERSION, PW_STATE };
+static const lyp_field s_progrow_tab[] = {
+    [PW_VERSION] = LYP_FUR("version", ly_progrow, pw_version, 1, UINT32_MAX),
+    [PW_STATE] = LYP_FUR("state", ly_progrow, pw_state, LY_PW_IN_FORCE, LY_PW_LOST),
+    LYP_FS("name", ly_progrow, pw_name, LYP_C_TEXT, 0),
+    LYP_FI("effective_ms", ly_progrow, pw_effective_ms),
+    LYP_FU("hlc", ly_progrow, pw_hlc),
+    LYP_FU("origin", ly_progrow, pw_origin),
+    LYP_FU("seq", ly_progrow, pw_seq),
+    LYP_FU("hash", ly_progrow, pw_hash),
+    LYP_FS("operator", ly_progrow, pw_operator, LYP_C_IDE, 1),
+    LYP_FS("reason", ly_progrow, pw_reason, LYP_C_TEXT, 1),
+};
+static const lyp_map s_progrow_map = {s_progrow_tab, LYP_COUNT(s_progrow_tab), NULL, NULL, NULL};
+
+static ly_err s_programs_dec(lyp_dec *d, const lyp_obj *v, ly_rep *rp)
+{
+    if (v->o_type != LYP_ARRAY)
+        return lyp_fail(&d->d_w, LY_EPROTO, "programs", "expected an array, got %s",
+                        lyp_otype_names[v->o_type]);
+    if (v->o_u > LY_PROGRAMS_MAX)
+        return lyp_fail(&d->d_w, LY_EPROTO, "programs", "more than %d entries", LY_PROGRAMS_MAX);
+    free(rp->rp_programs); /* a second "programs" key: the last one counts */
+    rp->rp_nprograms = 0;
+    rp->rp_programs = v->o_u ? calloc((size_t)v->o_u, sizeof *rp->rp_programs) : NULL;
+    if (v->o_u && !rp->rp_programs)
+        return lyp_fail(&d->d_w, LY_ENOMEM, "programs", "out of memory");
+    for (uint32_t i = 0; i < (uint32_t)v->o_u; i++) {
+        lyp_obj el;
+        uint64_t seen = 0;
+        if (lyp_head(&d->d_rd, &el) != LYP_HEAD_OK)
+            return lyp_trunc(d);
+        rp->rp_nprograms = i + 1;
+        ly_err rc = lyp_dec_submap(d, &s_progrow_map, &el, "programs", (long)i, &rp->rp_programs[i],
+                                   &seen, NULL);
+        if (rc != LY_OK)
+            return rc;
+        if (!(seen & LYP_BIT(PW_VERSION)) || !(seen & LYP_BIT(PW_STATE)))
+            return lyp_fail(&d->d_w, LY_EPROTO, NULL, "programs[%u]: version or state missing", i);
+    }
+    return LY_OK;
+}
+
+static ly_err s_programs_enc(lyp_enc *e, const ly_rep *rp)
+{
+    if (rp->rp_nprograms > LY_PROGRAMS_MAX)
+        return lyp_fail(&e->e_w, LY_EINVAL, "programs", "more than %d entries", LY_PROGRAMS_MAX);
+    if (rp->rp_nprograms > 0 && rp->rp_programs == NULL)
+        return lyp_fail(&e->e_w, LY_EINVAL, "programs", "no program array");
+    e->e_fail |= msgpack_pack_array(&e->e_pk, rp->rp_nprograms);
+    for (uint32_t i = 0; i < rp->rp_nprograms; i++) {
+        char saved[sizeof e->e_w.w_where];
+        const ly_progrow *pw = &rp->rp_programs[i];
+        lyp_where_push(&e->e_w, saved, "programs", (long)i);
+        ly_err rc = lyp_enc_map(e, &s_progrow_map, pw,
+                                lyp_enc_mask(&s_progrow_map, pw, LYP_ALL(s_progrow_map.m_n)));
+        lyp_where_pop(&e->e_w, saved);
+        if (rc != LY_OK)
+            return rc;
+    }
+    return LY_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Replies: the top level                                                    */
 
@@ -674,6 +772,8 @@ enum {
     RP_DEBTS,
     RP_MORE,
     RP_CONFLICTS,
+    RP_PROGRAM,
+    RP_PROGRAMS,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -708,6 +808,8 @@ static const lyp_field s_rep_tab[] = {
     [RP_DEBTS] = LYP_FX("debts"),
     [RP_MORE] = LYP_FB("more", ly_rep, rp_more),
     [RP_CONFLICTS] = LYP_FX("conflicts"),
+    [RP_PROGRAM] = LYP_FU("program", ly_rep, rp_program),
+    [RP_PROGRAMS] = LYP_FX("programs"),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -812,6 +914,8 @@ static ly_err s_rep_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
         return s_debts_dec(d, v, rp);
     case RP_CONFLICTS:
         return s_conflicts_dec(d, v, rp);
+    case RP_PROGRAMS:
+        return s_programs_dec(d, v, rp);
     default: /* "v" and "t": read by lyp_dec_vt */
         return LY_OK;
     }
@@ -906,6 +1010,8 @@ static ly_err s_rep_enc(lyp_enc *e, int fid, const void *base)
         return s_debts_enc(e, rp);
     case RP_CONFLICTS:
         return s_conflicts_enc(e, rp);
+    case RP_PROGRAMS:
+        return s_programs_enc(e, rp);
     default:
         return lyp_fail(&e->e_w, LY_EINTERNAL, NULL, "no encoder for field %d", fid);
     }
@@ -935,6 +1041,10 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
         mask |= LYP_BIT(RP_DEBTS) | LYP_BIT(RP_MORE);
     } else if (type == LY_MSG_CONFLICTS) {
         mask |= LYP_BIT(RP_CONFLICTS) | LYP_BIT(RP_EVENTS) | LYP_BIT(RP_MORE);
+    } else if (type == LY_MSG_PROGRAM) {
+        mask |= LYP_BIT(RP_PROGRAM) | LYP_BIT(RP_PROGRAMS) | LYP_BIT(RP_EVENTS);
+    } else if (type == LY_MSG_PROGRAM_APPLY) {
+        mask |= LYP_BIT(RP_PROGRAM) | LYP_BIT(RP_PROGRAMS) | LYP_BIT(RP_REPLAYED);
     } else if (type != 0) {
         mask |= LYP_BIT(RP_CUSTOMER) | LYP_BIT(RP_POINTS) | LYP_BIT(RP_BALANCE) |
                 LYP_BIT(RP_LIFETIME) | LYP_BIT(RP_DEBT) | LYP_BIT(RP_QUALIFYING) |

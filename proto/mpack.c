@@ -945,8 +945,38 @@ static const lyp_field s_event_tab[] = {
     LYP_FS("email", ly_event, ev_profile.pf_email, LYP_C_ANY, 1),
     LYP_FS("phone", ly_event, ev_profile.pf_phone, LYP_C_ANY, 1),
     LYP_FS("prefs", ly_event, ev_profile.pf_prefs, LYP_C_ANY, 1),
+    LYP_FUO("part", ly_event, ev_part),
+    LYP_FUO("parts", ly_event, ev_parts),
+    LYP_FX("blob"), /* program parts: binary, 1..LY_EV_BLOB_MAX bytes; left out when empty */
 };
-static const lyp_map s_event_map = {s_event_tab, LYP_COUNT(s_event_tab), NULL, NULL, NULL};
+#define S_EV_BLOB (LYP_COUNT(s_event_tab) - 1)
+
+static ly_err s_event_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)
+{
+    ly_event *ev = base;
+    (void)fid;
+    if (v->o_type != LYP_BIN)
+        return lyp_fail(&d->d_w, LY_EPROTO, "blob", "expected binary data, got %s",
+                        lyp_otype_names[v->o_type]);
+    if (v->o_u == 0 || v->o_u > LY_EV_BLOB_MAX)
+        return lyp_fail(&d->d_w, LY_EINVAL, "blob", "%llu bytes, not 1..%d",
+                        (unsigned long long)v->o_u, LY_EV_BLOB_MAX);
+    memcpy(ev->ev_blob, v->o_ptr, (size_t)v->o_u);
+    ev->ev_blob_len = (uint16_t)v->o_u;
+    return LY_OK;
+}
+
+static ly_err s_event_enc(lyp_enc *e, int fid, const void *base)
+{
+    const ly_event *ev = base;
+    (void)fid;
+    e->e_fail |= msgpack_pack_bin(&e->e_pk, ev->ev_blob_len);
+    e->e_fail |= msgpack_pack_bin_body(&e->e_pk, ev->ev_blob, ev->ev_blob_len);
+    return LY_OK;
+}
+
+static const lyp_map s_event_map = {s_event_tab, LYP_COUNT(s_event_tab), NULL, s_event_dec,
+                                    s_event_enc};
 
 ly_err lyp_events_dec(lyp_dec *d, const lyp_obj *v, const char *name, uint32_t max, ly_event **out,
                       uint32_t *n)
@@ -996,8 +1026,10 @@ ly_err lyp_events_enc(lyp_enc *e, const char *name, const ly_event *evs, uint32_
     for (uint32_t i = 0; i < n; i++) {
         if (ly_event_validate(&evs[i]) != LY_OK)
             return lyp_fail(&e->e_w, LY_EINVAL, NULL, "%s[%u]: not a valid event", name, i);
-        ly_err rc = lyp_enc_map(e, &s_event_map, &evs[i],
-                                lyp_enc_mask(&s_event_map, &evs[i], LYP_ALL(s_event_map.m_n)));
+        uint64_t mask = lyp_enc_mask(&s_event_map, &evs[i], LYP_ALL(s_event_map.m_n));
+        if (evs[i].ev_blob_len == 0)
+            mask &= ~LYP_BIT(S_EV_BLOB);
+        ly_err rc = lyp_enc_map(e, &s_event_map, &evs[i], mask);
         if (rc != LY_OK)
             return rc;
     }

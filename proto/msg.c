@@ -14,7 +14,8 @@ static const char *const s_names[LY_MSG_TYPE_MAX + 1] = {
     [LY_MSG_ADJUST] = "adjust",           [LY_MSG_CUSTOMER] = "customer",
     [LY_MSG_SET_PROFILE] = "set-profile", [LY_MSG_STATUS] = "status",
     [LY_MSG_EVENTS] = "events",           [LY_MSG_DEBTS] = "debts",
-    [LY_MSG_CONFLICTS] = "conflicts",
+    [LY_MSG_CONFLICTS] = "conflicts",     [LY_MSG_PROGRAM_APPLY] = "program-apply",
+    [LY_MSG_PROGRAM] = "program",
 };
 
 const char *ly_msgtype_name(int type)
@@ -75,6 +76,14 @@ void ly_req_init(ly_req *rq, int type)
     rq->rq_type = (uint8_t)type;
 }
 
+void ly_req_fini(ly_req *rq)
+{
+    if (rq == NULL)
+        return;
+    free(rq->rq_blob);
+    ly_req_init(rq, 0);
+}
+
 void ly_rep_init(ly_rep *rp)
 {
     memset(rp, 0, sizeof *rp);
@@ -115,6 +124,9 @@ void ly_rep_fini(ly_rep *rp)
     free(rp->rp_conflicts);
     rp->rp_conflicts = NULL;
     rp->rp_nconflicts = 0;
+    free(rp->rp_programs);
+    rp->rp_programs = NULL;
+    rp->rp_nprograms = 0;
 }
 
 /* Sets rp_type, rp_id, rp_err and rp_message; every other field (rp_available

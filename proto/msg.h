@@ -32,9 +32,11 @@ typedef enum ly_msgtype {
     LY_MSG_SET_PROFILE = 7,
     LY_MSG_STATUS = 8,
     LY_MSG_EVENTS = 9,
-    LY_MSG_DEBTS = 10,     /* customers with a debt (refunds of points already spent) */
-    LY_MSG_CONFLICTS = 11, /* once keys whose events carry different requests */
-    LY_MSG_TYPE_MAX = 11
+    LY_MSG_DEBTS = 10,         /* customers with a debt (refunds of points already spent) */
+    LY_MSG_CONFLICTS = 11,     /* once keys whose events carry different requests */
+    LY_MSG_PROGRAM_APPLY = 12, /* a new program version (its canonical bytes) for the chain */
+    LY_MSG_PROGRAM = 13,       /* the program in force (or one version) and the versions held */
+    LY_MSG_TYPE_MAX = 13
 } ly_msgtype;
 
 /* Wire name of a message type ("earn"), or NULL if out of range. */
@@ -73,7 +75,38 @@ typedef struct ly_req {
     /* conflicts: list the once keys after this one ("": from the first);
      * rq_limit 0..LY_CONFLICTS_MAX (0: LY_CONFLICTS_DEFAULT) */
     char rq_after[LY_ONCE_KEY_MAX + 1];
+    /* program-apply: the version's canonical bytes (ly_progdef_encode), 1..
+     * LY_PROGRAM_BYTES_MAX; rq_operator (required) and rq_reason (optional) say
+     * who applies it and why. Heap, owned by a decoded request (ly_req_fini);
+     * borrowed by the encoder. */
+    uint8_t *rq_blob;
+    uint32_t rq_blob_len;
+    uint32_t rq_version; /* program: the version to show (0: the one in force now) */
 } ly_req;
+
+#define LY_PROGRAM_BYTES_MAX (LY_EV_BLOB_MAX * LY_EV_PARTS_MAX)
+#define LY_PROGRAMS_MAX                                                                            \
+    20 /* versions listed in a program reply (the frame holds 20 and 40 parts) */
+
+/* One program version as a program reply lists it. */
+enum {
+    LY_PW_IN_FORCE = 1,   /* governs events now */
+    LY_PW_SCHEDULED = 2,  /* its effective time is later */
+    LY_PW_SUPERSEDED = 3, /* an older version (or a higher one took over) */
+    LY_PW_LOST = 4,       /* the same number was applied elsewhere first: this one never ran */
+};
+typedef struct ly_progrow {
+    uint32_t pw_version;
+    uint8_t pw_state; /* LY_PW_* */
+    char pw_name[64];
+    int64_t pw_effective_ms; /* 0: at once */
+    uint64_t pw_hlc;         /* when it was applied */
+    uint16_t pw_origin;      /* where: its first part's event id */
+    uint64_t pw_seq;
+    uint64_t pw_hash;
+    char pw_operator[LY_ID_MAX + 1];
+    char pw_reason[LY_TEXT_MAX + 1];
+} ly_progrow;
 
 /* One line of a customer's history. */
 typedef struct ly_hist {
@@ -115,6 +148,8 @@ typedef struct ly_peer_status {
     uint64_t ps_sent;          /* events sent to it (live and catch-up) */
     uint64_t ps_received;      /* events received from it and applied here */
     uint64_t ps_dropped;       /* messages to it dropped (queue full or link down) */
+    uint32_t ps_program;       /* the program version in force there, as it last said */
+    uint64_t ps_program_hash;
 } ly_peer_status;
 
 typedef struct ly_node_status {
@@ -147,9 +182,12 @@ typedef struct ly_node_status {
     char ns_write_error[32];        /* store: "" or why the last write failed (log or checkpoint) */
     uint64_t ns_duplicates; /* events held that are void duplicates of a once key's winner */
     uint64_t
-        ns_conflicts;   /* once keys whose events carry different requests (loyalctl conflicts) */
-    uint32_t ns_npeers; /* at most LY_STATUS_PEERS_MAX */
-    ly_peer_status *ns_peers; /* heap, owned by the reply: freed by ly_rep_fini */
+        ns_conflicts; /* once keys whose events carry different requests (loyalctl conflicts) */
+    uint64_t ns_program_hash;    /* the program in force: its hash (ns_program is its version) */
+    uint32_t ns_program_next;    /* a version scheduled later (0: none) ... */
+    uint64_t ns_program_next_ms; /* ... and when it comes in force (UTC ms) */
+    uint32_t ns_npeers;          /* at most LY_STATUS_PEERS_MAX */
+    ly_peer_status *ns_peers;    /* heap, owned by the reply: freed by ly_rep_fini */
 } ly_node_status;
 
 #define LY_RIGHTS_REPLY_MAX 64  /* rights rows in a customer reply */
@@ -230,6 +268,13 @@ typedef struct ly_rep {
     /* conflicts (rp_more: more after the last one) */
     uint32_t rp_nconflicts;
     ly_conflict *rp_conflicts; /* heap, owned by the reply */
+
+    /* program: the version shown (its part events are rp_events, in part
+     * order) and the versions held, highest first (heap, owned); program-apply:
+     * the version applied as one row (rp_replayed 1: it was held already) */
+    uint32_t rp_program;
+    uint32_t rp_nprograms;
+    ly_progrow *rp_programs;
 } ly_rep;
 
 /* Zero a request/reply. ly_rep_fini frees what a reply owns (rp_hist,
@@ -240,6 +285,9 @@ typedef struct ly_rep {
  * What only one kind of reply carries lives on the heap and is allocated only
  * by that kind: a lookup's history, a status, an event listing, a debts page. */
 void ly_req_init(ly_req *rq, int type);
+/* Frees what a decoded request owns (rq_blob); accepts NULL; the request is
+ * left initialised. */
+void ly_req_fini(ly_req *rq);
 void ly_rep_init(ly_rep *rp);
 void ly_rep_fini(ly_rep *rp);
 

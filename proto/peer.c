@@ -86,6 +86,7 @@ enum {
     PM_EVS,
     PM_CUSTOMER,
     PM_POINTS,
+    PM_PROGRAM_HASH,
 };
 
 static const lyp_field s_pm_tab[] = {
@@ -109,6 +110,7 @@ static const lyp_field s_pm_tab[] = {
     [PM_EVS] = LYP_FX("evs"),
     [PM_CUSTOMER] = LYP_FS("customer", ly_pmsg, pm_customer, LYP_C_ID, 0),
     [PM_POINTS] = LYP_FIR("points", ly_pmsg, pm_points, 1, LY_AMOUNT_MAX),
+    [PM_PROGRAM_HASH] = LYP_FU("program_hash", ly_pmsg, pm_program_hash),
 };
 
 #define PM_BASE (LYP_BIT(PM_V) | LYP_BIT(PM_T) | LYP_BIT(PM_NODE))
@@ -116,13 +118,13 @@ static const lyp_field s_pm_tab[] = {
 /* The keys of each message type: all required, no others allowed. */
 static const uint64_t s_pm_keys[LY_PM_TYPE_MAX + 1] = {
     [LY_PM_HELLO] = PM_BASE | LYP_BIT(PM_INCARNATION) | LYP_BIT(PM_NAME) | LYP_BIT(PM_PROGRAM) |
-                    LYP_BIT(PM_PROTO) | LYP_BIT(PM_CLIENT),
+                    LYP_BIT(PM_PROGRAM_HASH) | LYP_BIT(PM_PROTO) | LYP_BIT(PM_CLIENT),
     [LY_PM_WELCOME] = PM_BASE | LYP_BIT(PM_INCARNATION) | LYP_BIT(PM_NAME) | LYP_BIT(PM_PROGRAM) |
-                      LYP_BIT(PM_CLIENT),
+                      LYP_BIT(PM_PROGRAM_HASH) | LYP_BIT(PM_CLIENT),
     [LY_PM_REFUSED] = PM_BASE | LYP_BIT(PM_REASON),
     [LY_PM_HELLO_REQUIRED] = PM_BASE,
-    [LY_PM_HEARTBEAT] =
-        PM_BASE | LYP_BIT(PM_HLC) | LYP_BIT(PM_DIGEST) | LYP_BIT(PM_EVENTS) | LYP_BIT(PM_VV),
+    [LY_PM_HEARTBEAT] = PM_BASE | LYP_BIT(PM_HLC) | LYP_BIT(PM_DIGEST) | LYP_BIT(PM_EVENTS) |
+                        LYP_BIT(PM_VV) | LYP_BIT(PM_PROGRAM) | LYP_BIT(PM_PROGRAM_HASH),
     [LY_PM_EVENTS] =
         PM_BASE | LYP_BIT(PM_ORIGIN) | LYP_BIT(PM_INCARNATION) | LYP_BIT(PM_PREV) | LYP_BIT(PM_EVS),
     [LY_PM_SYNC_REQ] = PM_BASE | LYP_BIT(PM_VV) | LYP_BIT(PM_MAX),

@@ -14,11 +14,16 @@
  * (after either side restarted or the link was cut).
  *
  * Messages ("t"):
- *   hello       {node, incarnation, name, program, proto, client}  DEALER -> ROUTER
- *   welcome     {node, incarnation, name, program, client}         ROUTER -> DEALER
+ *   hello       {node, incarnation, name, program, program_hash, proto, client}
+ *                                                                  DEALER -> ROUTER
+ *   welcome     {node, incarnation, name, program, program_hash, client}
+ *                                                                  ROUTER -> DEALER
+ *               program, program_hash: the version in force at the sender and
+ *               its hash (reported, never refused: the program is events)
  *   refused     {node, reason}                                     ROUTER -> DEALER
  *   hello-required {node}                                          ROUTER -> DEALER
- *   heartbeat   {node, hlc, digest, events, vv}                    DEALER -> ROUTER
+ *   heartbeat   {node, hlc, digest, events, vv, program, program_hash}
+ *                                                                  DEALER -> ROUTER
  *               `events` here is the count of events held (pm_events_total)
  *   events      {node, origin, incarnation, prev, evs}             DEALER -> ROUTER
  *               live: the sender's own new events in seq order; `prev` is the seq
@@ -45,6 +50,9 @@
  * not empty; a key left out reads as 0 or ""); unknown keys are refused there
  * too. A transfer (type 7) is an event like any other:
  *   {"origin":2, ..., "type":7, "to":5, "amount":300, "points":300, "customer":"C1", ...}
+ * and so is a program part (type 8, no customer), whose bytes are binary:
+ *   {"origin":2, ..., "type":8, "program":3, "amount":700, "req_hash":..., "part":2,
+ *    "parts":2, "blob":<bin 188 bytes>}
  *
  * Values (else LY_EINVAL): node and origin 1..65535; name 1..63 bytes of
  * [A-Za-z0-9._-]; client "" or an endpoint that ly_endpoint_valid accepts (at
@@ -73,7 +81,9 @@
 #include "common/event.h"
 #include "common/store.h"
 
-#define LY_PEER_PROTO      2          /* 2: events may be transfers (key "to") */
+#define LY_PEER_PROTO                                                                              \
+    3 /* 2: events may be transfers (key "to"); 3: program parts, program in hello and heartbeat   \
+       */
 #define LY_PEER_FRAME_MAX  (4u << 20) /* largest peer frame */
 #define LY_PEER_EVENTS_MAX 2000       /* events in one events / sync-rep message */
 #define LY_PEER_VV_MAX     256        /* version vector entries in one message */
@@ -96,7 +106,8 @@ typedef struct ly_pmsg {
     uint16_t pm_node;         /* sender's node id (all messages) */
     uint32_t pm_incarnation;  /* hello, welcome: sender's incarnation; events: of `origin` */
     char pm_name[64];         /* hello, welcome */
-    uint32_t pm_program;      /* hello, welcome: program version */
+    uint32_t pm_program;      /* hello, welcome, heartbeat: the program version in force */
+    uint64_t pm_program_hash; /* ... and its hash (ly_progdef_hash; the default's for version 0) */
     uint32_t pm_proto;        /* hello: LY_PEER_PROTO */
     char pm_client[256];      /* hello, welcome: the sender's client endpoint (for loyalctl) */
     char pm_reason[200];      /* refused */
@@ -126,7 +137,7 @@ const char *ly_pmsgtype_name(int type);
  * breaks its contract (e.g. an invalid event, node 0, a type out of range): the
  * encoder refuses exactly what ly_pmsg_decode would refuse; LY_ETOOBIG over
  * LY_PEER_FRAME_MAX (cannot happen within the limits above: 2000 events with
- * every string at its maximum take about 2.6 MB); LY_ENOMEM. */
+ * every string and program part at its maximum take about 3.7 MB); LY_ENOMEM. */
 ly_err ly_pmsg_encode(const ly_pmsg *m, uint8_t **out, size_t *len);
 
 /* Decode one frame into `m`, which is initialised first (ly_pmsg_init: pass a

@@ -10,7 +10,7 @@ static const ly_rule *const s_rules[] = {
     [LY_EV_ENROLL] = &ly_rule_enroll,     [LY_EV_EARN] = &ly_rule_earn,
     [LY_EV_REDEEM] = &ly_rule_redeem,     [LY_EV_REVERSE] = &ly_rule_reverse,
     [LY_EV_ADJUST] = &ly_rule_adjust,     [LY_EV_PROFILE] = &ly_rule_profile,
-    [LY_EV_TRANSFER] = &ly_rule_transfer,
+    [LY_EV_TRANSFER] = &ly_rule_transfer, [LY_EV_PROGRAM] = &ly_rule_program,
 };
 
 const ly_rule *ly_rule_for(int type)

@@ -30,6 +30,8 @@ static void s_json_peer(ly_json *j, const ly_peer_status *ps)
     ly_json_kuint(j, "sent", ps->ps_sent);
     ly_json_kuint(j, "received", ps->ps_received);
     ly_json_kuint(j, "dropped", ps->ps_dropped);
+    ly_json_kuint(j, "program", ps->ps_program);
+    ly_json_kstr(j, "program_hash", ctl_hex64(ps->ps_program_hash, digest, sizeof digest));
     ly_json_end(j);
 }
 
@@ -49,7 +51,7 @@ static const char *s_ago(uint64_t ms, char *buf, size_t cap)
 static const ctl_col s_peer_cols[] = {
     {"ID", 1},        {"NAME", 0},   {"ENDPOINT", 0}, {"STATE", 0},   {"LAST HEARD", 0},
     {"EVENTS", 1},    {"BEHIND", 1}, {"MISSING", 1},  {"LAG", 1},     {"DIGEST", 0},
-    {"CONVERGED", 0}, {"SENT", 1},   {"RECEIVED", 1}, {"DROPPED", 1},
+    {"CONVERGED", 0}, {"SENT", 1},   {"RECEIVED", 1}, {"DROPPED", 1}, {"PROGRAM", 0},
 };
 
 #define S_PEER_NCOLS ((int)(sizeof s_peer_cols / sizeof s_peer_cols[0]))
@@ -72,6 +74,10 @@ static void s_peer_row(const void *ctx, size_t i, ctl_cells c)
     snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_sent));
     snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_received));
     snprintf(c[k++], CTL_CELL_MAX, "%s", ctl_unum(ps->ps_dropped));
+    const ly_node_status *ns = ctx;
+    int same = ps->ps_program == ns->ns_program && ps->ps_program_hash == ns->ns_program_hash;
+    snprintf(c[k++], CTL_CELL_MAX, "%" PRIu32 "%s", ps->ps_program,
+             same || !ps->ps_up ? "" : " (differs)");
 }
 
 static void s_show_status_json(const ly_node_status *ns)
@@ -87,6 +93,11 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_kstr(&j, "client", ns->ns_client);
     ly_json_kuint(&j, "incarnation", ns->ns_incarnation);
     ly_json_kuint(&j, "program", ns->ns_program);
+    ly_json_kstr(&j, "program_hash", ctl_hex64(ns->ns_program_hash, digest, sizeof digest));
+    if (ns->ns_program_next) {
+        ly_json_kuint(&j, "program_next", ns->ns_program_next);
+        ly_json_kuint(&j, "program_next_ms", ns->ns_program_next_ms);
+    }
     ly_json_kuint(&j, "events", ns->ns_events);
     ly_json_kuint(&j, "customers", ns->ns_customers);
     ly_json_key(&j, "vv");
@@ -143,7 +154,13 @@ static void s_show_status(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
     printf("node         %u (%s)\n", (unsigned)ns->ns_id, ns->ns_name);
     printf("client       %s\n", ns->ns_client[0] ? ns->ns_client : "- (not reported)");
     printf("incarnation  %" PRIu32 "\n", ns->ns_incarnation);
-    printf("program      version %" PRIu32 "\n", ns->ns_program);
+    printf("program      version %" PRIu32 "%s, hash %s", ns->ns_program,
+           ns->ns_program ? "" : " (the default: none applied)",
+           ctl_hex64(ns->ns_program_hash, buf, sizeof buf));
+    if (ns->ns_program_next)
+        printf("; version %" PRIu32 " from %s", ns->ns_program_next,
+               ctl_iso(ns->ns_program_next_ms << 16, buf2, sizeof buf2));
+    printf("\n");
     printf("events       %s\n", ctl_unum(ns->ns_events));
     printf("customers    %s\n", ctl_unum(ns->ns_customers));
     printf("vv          ");

@@ -19,6 +19,7 @@ typedef struct s_vnode {
     ly_node_status vn_st;      /* its status if it answered (without peer rows) */
     uint64_t vn_behind;        /* events of the union of all version vectors it lacks */
     int vn_digest_ok;          /* it holds the union and the reference digest */
+    int vn_program_ok;         /* it runs the program the first node that answered runs */
 } s_vnode;
 
 /* One (origin, incarnation) of the union of the version vectors. */
@@ -110,6 +111,19 @@ static int s_verify_compare(s_vnode *v, size_t n, s_vvmax *um)
             v[i].vn_behind == 0 && ref && v[i].vn_st.ns_digest == ref->vn_st.ns_digest;
         ok &= v[i].vn_digest_ok;
     }
+    /* The same events give the same program, but a node may hold a version
+     * the others lack (a cut), or run another by its clock (an effective time
+     * just passing): either way the branches do not apply the same rules. */
+    const s_vnode *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].vn_answered)
+            continue;
+        if (!first)
+            first = &v[i];
+        v[i].vn_program_ok = v[i].vn_st.ns_program == first->vn_st.ns_program &&
+                             v[i].vn_st.ns_program_hash == first->vn_st.ns_program_hash;
+        ok &= v[i].vn_program_ok;
+    }
     return ok;
 }
 
@@ -123,14 +137,20 @@ static const char *s_verify_state(const s_vnode *v, char *buf, size_t cap)
                  v->vn_behind == 1 ? "" : "s");
     else if (!v->vn_digest_ok)
         snprintf(buf, cap, "same events, different digest (state diverged)");
+    else if (!v->vn_program_ok)
+        snprintf(buf, cap, "runs another program (version %" PRIu32 ")", v->vn_st.ns_program);
     else
         snprintf(buf, cap, "agrees");
+    if (v->vn_answered && v->vn_behind > 0 && !v->vn_program_ok) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "; runs program version %" PRIu32, v->vn_st.ns_program);
+    }
     return buf;
 }
 
 static const ctl_col s_verify_cols[] = {
-    {"ID", 1},     {"NAME", 0},   {"CLIENT", 0}, {"ANSWERED", 0},
-    {"EVENTS", 1}, {"DIGEST", 0}, {"STATE", 0},
+    {"ID", 1},     {"NAME", 0},   {"CLIENT", 0},  {"ANSWERED", 0},
+    {"EVENTS", 1}, {"DIGEST", 0}, {"PROGRAM", 1}, {"STATE", 0},
 };
 
 #define S_VERIFY_NCOLS ((int)(sizeof s_verify_cols / sizeof s_verify_cols[0]))
@@ -146,6 +166,10 @@ static void s_verify_row(const void *ctx, size_t i, ctl_cells c)
     snprintf(c[k++], CTL_CELL_MAX, "%s", v->vn_answered ? ctl_unum(v->vn_st.ns_events) : "-");
     if (v->vn_answered)
         ctl_hex64(v->vn_st.ns_digest, c[k++], CTL_CELL_MAX);
+    else
+        snprintf(c[k++], CTL_CELL_MAX, "-");
+    if (v->vn_answered)
+        snprintf(c[k++], CTL_CELL_MAX, "%" PRIu32, v->vn_st.ns_program);
     else
         snprintf(c[k++], CTL_CELL_MAX, "-");
     s_verify_state(v, c[k++], CTL_CELL_MAX);
@@ -169,6 +193,10 @@ static void s_verify_json(const s_vnode *v, size_t n, int ok)
             ly_json_kuint(&j, "events", v[i].vn_st.ns_events);
             ly_json_kstr(&j, "digest", ctl_hex64(v[i].vn_st.ns_digest, digest, sizeof digest));
             ly_json_kuint(&j, "behind", v[i].vn_behind);
+            ly_json_kuint(&j, "program", v[i].vn_st.ns_program);
+            ly_json_kstr(&j, "program_hash",
+                         ctl_hex64(v[i].vn_st.ns_program_hash, digest, sizeof digest));
+            ly_json_kbool(&j, "program_ok", v[i].vn_program_ok);
             ly_json_key(&j, "vv");
             ctl_json_vv(&j, &v[i].vn_st);
             ly_json_knull(&j, "error");
@@ -176,6 +204,9 @@ static void s_verify_json(const s_vnode *v, size_t n, int ok)
             ly_json_knull(&j, "events");
             ly_json_knull(&j, "digest");
             ly_json_knull(&j, "behind");
+            ly_json_knull(&j, "program");
+            ly_json_knull(&j, "program_hash");
+            ly_json_kbool(&j, "program_ok", 0);
             ly_json_knull(&j, "vv");
             ly_json_kstr(&j, "error", v[i].vn_why);
         }
@@ -193,16 +224,17 @@ static void s_verify_print(const s_vnode *v, size_t n, int ok)
     ctl_table(stdout, s_verify_cols, S_VERIFY_NCOLS, n, v, s_verify_row);
     for (size_t i = 0; i < n; i++) {
         answered += v[i].vn_answered != 0;
-        differ += v[i].vn_answered && !v[i].vn_digest_ok;
+        differ += v[i].vn_answered && (!v[i].vn_digest_ok || !v[i].vn_program_ok);
     }
     if (ok && n == 1)
         printf("\nconverged, trivially: node %u reported no peers (%s events, digest %s)\n",
                (unsigned)v[0].vn_id, ctl_unum(v[0].vn_st.ns_events),
                ctl_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
     else if (ok)
-        printf("\nconverged: all %zu nodes hold the same %s events, digest %s\n", n,
-               ctl_unum(v[0].vn_st.ns_events),
-               ctl_hex64(v[0].vn_st.ns_digest, digest, sizeof digest));
+        printf("\nconverged: all %zu nodes hold the same %s events, digest %s, and run program "
+               "version %" PRIu32 "\n",
+               n, ctl_unum(v[0].vn_st.ns_events),
+               ctl_hex64(v[0].vn_st.ns_digest, digest, sizeof digest), v[0].vn_st.ns_program);
     else if (differ > 0 && answered < n)
         printf("\nnot converged: %zu of %zu nodes differ, %zu did not answer\n", differ, n,
                n - answered);

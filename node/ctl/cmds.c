@@ -234,9 +234,87 @@ const ctl_cmd ctl_cmds[] = {
              "  --origin ID              only events created by node ID\n"
              "  --since SEQ              only events with a sequence number above SEQ\n"
              "  --limit N                at most N events, 1 to 100 (default 100)\n"},
+    {.name = "program check",
+     .run = ctl_run_program_check,
+     .npos = 1,
+     .pos = {"FILE"},
+     .synopsis = "FILE",
+     .summary = "check a program file (no node needed)",
+     .help = "Read and check the program file FILE (see deploy/program.example.ini and the\n"
+             "README): every section, key and value, and the rules between them (tier\n"
+             "thresholds increasing from 0, campaign dates in order, ...). Nothing is sent to\n"
+             "any node. Prints the program's name, version, effective time, size and hash;\n"
+             "an error is printed as FILE:LINE: reason.\n",
+     .exit_text = "exit status:\n"
+                  "  0  the file is a valid program\n"
+                  "  2  it is not (FILE:LINE: reason on stderr), or it cannot be read\n"},
+    {.name = "program apply",
+     .run = ctl_run_program_apply,
+     .needs = CTL_NEEDS_NODE,
+     .npos = 1,
+     .pos = {"FILE"},
+     .opts = CTL_O(CTL_O_OPERATOR) | CTL_O(CTL_O_REASON),
+     .required = CTL_O(CTL_O_OPERATOR),
+     .synopsis = "FILE --operator NAME [--reason TEXT]",
+     .summary = "make a program file the chain's program",
+     .help = "Check FILE as 'program check' does, then send it to the node, which makes it a\n"
+             "program version of the whole chain: it replicates like any event, and every\n"
+             "branch that holds it runs the same rules. It governs events from its effective\n"
+             "time on (from now if the file sets none) and never changes points already\n"
+             "awarded. Versions only increase: a version not above the newest one the node\n"
+             "holds is refused (exit 1); applying the same file again changes nothing. If two\n"
+             "branches that cannot see each other apply the same version number, the one\n"
+             "applied first (by clock) counts everywhere and the other is listed as lost by\n"
+             "'program history'.\n\n"
+             "options:\n"
+             "  --operator NAME          who applies it (required; an id)\n"
+             "  --reason TEXT            why, for the history (up to 200 bytes)\n",
+     .exit_text = "exit status:\n"
+                  "  0  applied (or it was applied already with the same content)\n"
+                  "  1  the node refused it (a version not above the newest it holds, ...)\n"
+                  "  2  usage error or an invalid program file; nothing was sent\n"
+                  "  3  the node was unreachable or did not answer in time\n"},
+    {.name = "program show",
+     .run = ctl_run_program_show,
+     .needs = CTL_NEEDS_NODE,
+     .npos = 0,
+     .pos = {NULL},
+     .opts = CTL_O(CTL_O_VERSION),
+     .synopsis = "[--version N]",
+     .summary = "print the program in force as a program file",
+     .help = "Print the program the node runs now (or version N) as a program file that\n"
+             "'program check' accepts, after comment lines that say its version, hash, when\n"
+             "and by whom it was applied, and any version scheduled for later. Before any\n"
+             "program is applied it prints the default program, version 0. With --json the\n"
+             "file is the member \"text\".\n\n"
+             "options:\n"
+             "  --version N              that version instead of the one in force\n"},
+    {.name = "program history",
+     .run = ctl_run_program_history,
+     .needs = CTL_NEEDS_NODE,
+     .npos = 0,
+     .pos = {NULL},
+     .opts = CTL_O(CTL_O_VERSION),
+     .synopsis = "[--version N]",
+     .summary = "list the program versions with who applied them, where and when",
+     .help = "List the program versions the node holds, highest first (up to 20): state (in\n"
+             "force, scheduled, superseded, or lost: the same number was applied elsewhere\n"
+             "first and never ran), name, effective time, when, at which branch and by whom\n"
+             "it was applied, its hash and reason.\n\n"
+             "options:\n"
+             "  --version N              list version N and older ones\n"},
 };
 
 const size_t ctl_ncmds = sizeof ctl_cmds / sizeof ctl_cmds[0];
+
+int ctl_is_family(const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = 0; i < ctl_ncmds; i++)
+        if (strncmp(ctl_cmds[i].name, word, n) == 0 && ctl_cmds[i].name[n] == ' ')
+            return 1;
+    return 0;
+}
 
 const ctl_cmd *ctl_find_cmd(const char *name)
 {

@@ -54,6 +54,7 @@ enum {
     CTL_O_AFTER,
     CTL_O_ALL,
     CTL_O_PREFETCH,
+    CTL_O_VERSION, /* --version N: a command's option; elsewhere the global flag */
     CTL_O_COUNT
 };
 #define CTL_O(o) (1u << (o))
@@ -65,7 +66,7 @@ enum {
 
 /* What a command needs before it runs (ctl_cmd.needs); main.c provides it or
  * fails with a usage error, so the run function can rely on it. A command
- * that needs nothing (a future `program check FILE`) runs without a node.
+ * that needs nothing (`program check FILE`) runs without a node.
  * The role a command needs will be added here by the security issue. */
 enum {
     CTL_NEEDS_NODE = 1u << 0,  /* x->node: from --node, $LOYAL_NODE or the default; checked */
@@ -114,22 +115,29 @@ struct ctl_ctx {
 extern const ctl_cmd ctl_cmds[];
 extern const size_t ctl_ncmds;
 
-/* The command called `name`, or NULL. */
+/* The command called `name`, or NULL. A family of commands ("program check",
+ * "program apply", ...) is named by its words joined by one space:
+ * ctl_is_family("program") is 1 and main.c reads the next word with it. */
 const ctl_cmd *ctl_find_cmd(const char *name);
+int ctl_is_family(const char *word);
 
 /* The run functions, one file per command or family. */
-int ctl_run_enroll(ctl_ctx *x);      /* cmd_mutate.c */
-int ctl_run_earn(ctl_ctx *x);        /* cmd_mutate.c */
-int ctl_run_redeem(ctl_ctx *x);      /* cmd_mutate.c */
-int ctl_run_reverse(ctl_ctx *x);     /* cmd_mutate.c */
-int ctl_run_adjust(ctl_ctx *x);      /* cmd_mutate.c */
-int ctl_run_set_profile(ctl_ctx *x); /* cmd_mutate.c */
-int ctl_run_customer(ctl_ctx *x);    /* cmd_customer.c */
-int ctl_run_status(ctl_ctx *x);      /* cmd_status.c */
-int ctl_run_events(ctl_ctx *x);      /* cmd_events.c */
-int ctl_run_debts(ctl_ctx *x);       /* cmd_debts.c */
-int ctl_run_verify(ctl_ctx *x);      /* cmd_verify.c */
-int ctl_run_conflicts(ctl_ctx *x);   /* cmd_conflicts.c */
+int ctl_run_enroll(ctl_ctx *x);          /* cmd_mutate.c */
+int ctl_run_earn(ctl_ctx *x);            /* cmd_mutate.c */
+int ctl_run_redeem(ctl_ctx *x);          /* cmd_mutate.c */
+int ctl_run_reverse(ctl_ctx *x);         /* cmd_mutate.c */
+int ctl_run_adjust(ctl_ctx *x);          /* cmd_mutate.c */
+int ctl_run_set_profile(ctl_ctx *x);     /* cmd_mutate.c */
+int ctl_run_customer(ctl_ctx *x);        /* cmd_customer.c */
+int ctl_run_status(ctl_ctx *x);          /* cmd_status.c */
+int ctl_run_events(ctl_ctx *x);          /* cmd_events.c */
+int ctl_run_debts(ctl_ctx *x);           /* cmd_debts.c */
+int ctl_run_verify(ctl_ctx *x);          /* cmd_verify.c */
+int ctl_run_conflicts(ctl_ctx *x);       /* cmd_conflicts.c */
+int ctl_run_program_check(ctl_ctx *x);   /* cmd_program.c */
+int ctl_run_program_apply(ctl_ctx *x);   /* cmd_program.c */
+int ctl_run_program_show(ctl_ctx *x);    /* cmd_program.c */
+int ctl_run_program_history(ctl_ctx *x); /* cmd_program.c */
 
 /* The keys of an event object as `events --json` writes them (cmd_events.c),
  * into an object the caller opened. */

@@ -42,6 +42,7 @@ static const struct {
     [CTL_O_AFTER] = {"after", "CUSTOMER"},
     [CTL_O_ALL] = {"all", NULL},
     [CTL_O_PREFETCH] = {"prefetch", NULL},
+    [CTL_O_VERSION] = {"version", "N"},
 };
 
 static const char s_exit_text[] =
@@ -57,7 +58,7 @@ static void s_global_help(void)
     ctl_print_usage(stdout, NULL);
     fputs("\nStaff and operator tool for a Loyal node.\n\ncommands:\n", stdout);
     for (size_t i = 0; i < ctl_ncmds; i++)
-        printf("  %-12s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
+        printf("  %-16s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
     fputs("\nglobal options (before or after the command):\n"
           "  --node ENDPOINT     the node (default $LOYAL_NODE, else " S_DEFAULT_NODE ")\n"
           "  --timeout SECONDS   how long to wait for the answer (default 5; decimals allowed)\n"
@@ -152,13 +153,22 @@ int main(int argc, char **argv)
 {
     ctl_ctx x = {.timeout_s = S_DEFAULT_TIMEOUT_S};
     int help = 0, version = 0, rest = 0, i;
+    const char *family = NULL; /* "program": the next word names the command */
     char err[256] = "";
 
     for (i = 1; i < argc && !err[0]; i++) {
         const char *a = argv[i];
         if (rest || !s_is_option(a)) {
-            if (!x.cmd) {
-                if (!(x.cmd = ctl_find_cmd(a)))
+            if (!x.cmd && family) {
+                char full[64];
+                snprintf(full, sizeof full, "%s %s", family, a);
+                if (!(x.cmd = ctl_find_cmd(full)))
+                    snprintf(err, sizeof err, "unknown command '%s' (see 'loyalctl --help')", full);
+                family = NULL;
+            } else if (!x.cmd) {
+                if (ctl_is_family(a))
+                    family = a;
+                else if (!(x.cmd = ctl_find_cmd(a)))
                     snprintf(err, sizeof err, "unknown command '%s'", a);
             } else if (x.npos < CTL_POS_MAX)
                 x.pos[x.npos++] = a;
@@ -175,7 +185,8 @@ int main(int argc, char **argv)
         int o = a[1] == '-' ? s_find_opt(a + 2, len - 2) : -1;
         const char **dst = NULL;
 #define S_IS(s) (len == strlen(s) && strncmp(a, s, len) == 0)
-        if (S_IS("--help") || S_IS("-h") || S_IS("--version") || S_IS("--json")) {
+        int version_opt = x.cmd && (x.cmd->opts & CTL_O(CTL_O_VERSION)) && S_IS("--version");
+        if (!version_opt && (S_IS("--help") || S_IS("-h") || S_IS("--version") || S_IS("--json"))) {
             if (val)
                 snprintf(err, sizeof err, "option '%.*s' takes no value", (int)len, a);
             else if (S_IS("--version"))
@@ -246,6 +257,9 @@ int main(int argc, char **argv)
     }
     if (err[0])
         return ctl_usage(&x, "%s", err);
+    if (!x.cmd && family)
+        return ctl_usage(&x, "'%s' needs a command after it: %s check, apply, show or history",
+                         family, family);
     if (!x.cmd)
         return ctl_usage(&x, "no command given");
     if (x.npos < x.cmd->npos)

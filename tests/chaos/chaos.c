@@ -460,18 +460,33 @@ static void s_program_model(void)
     s_pg.pg_ncategories = 1;
 }
 
-/* Nodes 1..n, every ordered pair linked through its own proxy, all started. */
+/* The program file applied at n1 once the nodes are up (s_pg's rules). */
+static const char s_program_text[] = "[program]\nname = Chaos\nversion = 1\nminor_units = 100\n"
+                                     "points_per_unit = 1\n[tier Silver]\nthreshold = 0\n"
+                                     "multiplier = 1\n[tier Gold]\nthreshold = 1000\n"
+                                     "multiplier = 1.25\n[tier Platinum]\nthreshold = 5000\n"
+                                     "multiplier = 1.5\n[category " CH_CATEGORY "]\n"
+                                     "multiplier = " CH_CATEGORY_MULT "\n";
+
+/* Nodes 1..n, every ordered pair linked through its own proxy, all started,
+ * the program applied and in force at every node. */
 static int s_net_up(void)
 {
     s_program_model();
-    s_net = lyn_net_new(s_n, "\n[category " CH_CATEGORY "]\nmultiplier = " CH_CATEGORY_MULT "\n");
+    s_net = lyn_net_new(s_n, NULL);
     if (s_net == NULL)
         return -1;
     s_chain = s_net->nt_chain;
     for (int i = 0; i < s_n; i++)
         for (int j = 0; j < s_n; j++)
             s_link_mode[i][j] = LYP_MODE_PASS;
-    return lyn_net_up(s_net, CH_READY_MS);
+    if (lyn_net_up(s_net, CH_READY_MS) != 0 ||
+        lyh_node_program(s_node(1), s_program_text, CH_CHECK_CALL_MS) != 0)
+        return -1;
+    for (int i = 1; i <= s_n; i++)
+        if (lyh_node_wait_program(s_node(i), 1, CH_READY_MS) != 0)
+            return -1;
+    return 0;
 }
 
 static void s_net_down(int keep)
@@ -1755,6 +1770,8 @@ static uint64_t s_event_print(const ly_event *ev)
     h = s_fnv(h, ev->ev_customer, strlen(ev->ev_customer) + 1);
     h = s_fnv(h, ev->ev_txn, strlen(ev->ev_txn) + 1);
     h = s_fnv(h, ev->ev_ref_txn, strlen(ev->ev_ref_txn) + 1);
+    h = s_fnv(h, &ev->ev_part, sizeof ev->ev_part);
+    h = s_fnv(h, ev->ev_blob, ev->ev_blob_len);
     return h;
 }
 
@@ -1848,6 +1865,12 @@ static int s_says_amount(const ch_op *op)
 static void s_account_event(const ly_event *ev)
 {
     s_events_checked++;
+    if (ev->ev_type == LY_EV_PROGRAM) { /* the run's program (s_net_up), made at n1 */
+        if (ev->ev_origin != 1 || ev->ev_program != 1)
+            s_violation(CH_V_PHANTOM, "program event %u:%" PRIu64 " (version %u) was never applied",
+                        (unsigned)ev->ev_origin, ev->ev_seq, (unsigned)ev->ev_program);
+        return;
+    }
     if (ev->ev_type == LY_EV_TRANSFER) {
         s_transfers++;
         if (ev->ev_txn[0] != '\0' || ev->ev_points <= 0 || ev->ev_to == ev->ev_origin)

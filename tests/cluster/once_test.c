@@ -56,22 +56,27 @@ static lyh_node *s_node(int i)
 
 static void s_up(int n)
 {
-    s_net = lyn_net_new(n, "[program]\njoin_bonus = 50\n");
+    s_net = lyn_net_new(n, NULL);
     cr_assert_not_null(s_net);
     cr_assert_eq(lyn_net_up(s_net, OT_READY_MS), 0, "the nodes did not start (see above)");
     lyc_links_up(s_net, OT_LINKS_MS, "start");
+    /* The default program with a join bonus, applied once for the chain. */
+    cr_assert_eq(lyh_node_program(s_node(1),
+                                  "[program]\nname = Once test\nversion = 1\nminor_units = 100\n"
+                                  "points_per_unit = 1\n[tier Silver]\nthreshold = 0\n"
+                                  "multiplier = 1\n[tier Gold]\nthreshold = 1000\n"
+                                  "multiplier = 1.25\n[tier Platinum]\nthreshold = 5000\n"
+                                  "multiplier = 1.5\n[bonus join]\npoints = 50\n",
+                                  5000),
+                 0);
+    for (int i = 1; i <= n; i++)
+        cr_assert_eq(lyh_node_wait_program(s_node(i), 1, OT_LINKS_MS), 0);
 }
 
 /* Cut node i off from every other node (both directions), or heal it. */
 static void s_isolate(int i, int cut)
 {
-    for (int j = 1; j <= s_net->nt_n; j++) {
-        if (j == i)
-            continue;
-        lyp_mode m = cut ? LYP_MODE_BLACKHOLE : LYP_MODE_PASS;
-        cr_assert_eq(lyp_proxy_set_mode(lyn_net_link(s_net, i, j), m, 0), 0);
-        cr_assert_eq(lyp_proxy_set_mode(lyn_net_link(s_net, j, i), m, 0), 0);
-    }
+    cr_assert_eq(lyn_net_isolate(s_net, i, cut), 0, "n%d: a proxy refused", i);
 }
 
 static void s_heal(const char *what)

@@ -763,6 +763,37 @@ int lyh_loyald(lyh_output *out, int timeout_ms, ...)
     return rc;
 }
 
+int lyh_node_program(const lyh_node *n, const char *text, int timeout_ms)
+{
+    static unsigned seq;
+    char path[LYH_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/program-%u.ini", n->nd_dir, ++seq);
+    if (lyh_write_file(path, text) != 0)
+        return -1;
+    lyh_output out;
+    int rc = lyh_loyalctl(&out, timeout_ms, "--node", n->nd_listen, "program", "apply", path,
+                          "--operator", "test", (char *)NULL);
+    if (rc != 0)
+        fprintf(stderr, "program apply at %s: exit %d: %s", n->nd_name, rc, out.ou_err);
+    lyh_output_fini(&out);
+    return rc;
+}
+
+int lyh_node_wait_program(const lyh_node *n, uint32_t version, int timeout_ms)
+{
+    uint64_t end = lyh_now_ms() + (uint64_t)timeout_ms;
+    ly_node_status st = {0};
+    ly_err e;
+    do {
+        if ((e = lyh_node_status(n, 1000, &st)) == LY_OK && st.ns_program == version)
+            return 0;
+        lyh_sleep_ms(50);
+    } while (lyh_now_ms() < end);
+    fprintf(stderr, "%s: program version %u not in force after %d ms (it reports %u, %s)\n",
+            n->nd_name, version, timeout_ms, e == LY_OK ? st.ns_program : 0, ly_errname(e));
+    return -1;
+}
+
 int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
 {
     const char *argv[S_ARGS_MAX + 2];

@@ -162,6 +162,15 @@ int lyh_run(const char *const argv[], int timeout_ms, lyh_output *out);
 int lyh_loyalctl(lyh_output *out, int timeout_ms, ...);
 int lyh_loyald(lyh_output *out, int timeout_ms, ...);
 
+/* Apply the program file text `text` at node `n` (loyalctl program apply,
+ * operator "test"; the file is written into the node's directory). Returns
+ * loyalctl's exit status; on failure its stderr is printed. */
+int lyh_node_program(const lyh_node *n, const char *text, int timeout_ms);
+
+/* Wait until node `n` reports program `version` in force: 0, or -1 at the
+ * timeout (the version it reports is printed). */
+int lyh_node_wait_program(const lyh_node *n, uint32_t version, int timeout_ms);
+
 /* Same with an argument vector (NULL-terminated, without argv[0]). */
 int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[]);
 

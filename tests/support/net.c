@@ -135,6 +135,16 @@ int lyn_net_up(lyn_net *net, int timeout_ms)
     return 0;
 }
 
+int lyn_net_isolate(lyn_net *net, int i, int cut)
+{
+    lyp_mode m = cut ? LYP_MODE_BLACKHOLE : LYP_MODE_PASS;
+    for (int j = 1; j <= net->nt_n; j++)
+        if (j != i && (lyp_proxy_set_mode(lyn_net_link(net, i, j), m, 0) != 0 ||
+                       lyp_proxy_set_mode(lyn_net_link(net, j, i), m, 0) != 0))
+            return -1;
+    return 0;
+}
+
 int lyn_net_heal(lyn_net *net)
 {
     int rc = 0;

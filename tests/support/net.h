@@ -68,6 +68,10 @@ int lyn_net_up(lyn_net *net, int timeout_ms);
 /* Set every proxy to PASS. 0, or -1 if one refused (named on stderr). */
 int lyn_net_heal(lyn_net *net);
 
+/* Cut node i off from every other node, both directions (cut 1: BLACKHOLE),
+ * or link it again (cut 0: PASS). 0, or -1 if a proxy refused. */
+int lyn_net_isolate(lyn_net *net, int i, int cut);
+
 /* Poll the status of every node (LYN_STATUS_MS per call, every 100 ms) until
  * each shows every other node up in its peer rows. Returns the milliseconds it
  * took, or -1 after `timeout_ms` (then prints every node's status). */

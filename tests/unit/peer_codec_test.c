@@ -215,6 +215,7 @@ static ly_pmsg *full(int type)
         m->pm_incarnation = 0xdeadbeef;
         strcpy(m->pm_name, "north-1.main_st");
         m->pm_program = 7;
+        m->pm_program_hash = 0x0123456789abcdefULL;
         strcpy(m->pm_client, "tcp://127.0.0.1:7101");
         break;
     case LY_PM_REFUSED:
@@ -224,6 +225,8 @@ static ly_pmsg *full(int type)
         m->pm_hlc = 0x18c0a1b2c3d40005ULL;
         m->pm_digest = 0xfedcba9876543210ULL;
         m->pm_events_total = 123456789;
+        m->pm_program = 3;
+        m->pm_program_hash = 0xfeedULL;
         fill_vv(m, 5);
         break;
     case LY_PM_EVENTS:
@@ -478,7 +481,11 @@ Test(pmsg, wire_form)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 7);
+    msgpack_pack_map(&pk, 9);
+    pack_str(&pk, "program_hash");
+    msgpack_pack_uint64(&pk, 99);
+    pack_str(&pk, "program");
+    msgpack_pack_uint64(&pk, 4);
     pack_str(&pk, "vv");
     msgpack_pack_array(&pk, 1);
     msgpack_pack_map(&pk, 3);
@@ -512,6 +519,8 @@ Test(pmsg, wire_form)
     cr_assert_eq(m->pm_vv[0].vv_origin, 1);
     cr_assert_eq(m->pm_vv[0].vv_incarnation, 9);
     cr_assert_eq(m->pm_vv[0].vv_seq, 5);
+    cr_assert_eq(m->pm_program, 4);
+    cr_assert_eq(m->pm_program_hash, 99);
     free_pm(m);
     msgpack_sbuffer_destroy(&sb);
 
@@ -542,17 +551,19 @@ typedef struct keydef {
 
 static const keydef *keys_of(int type)
 {
-    static const keydef hello[] = {{"v", KU_},           {"t", KS_},      {"node", KU_},
-                                   {"incarnation", KU_}, {"name", KS_},   {"program", KU_},
-                                   {"proto", KU_},       {"client", KS_}, {NULL, 0}};
-    static const keydef welcome[] = {{"v", KU_},           {"t", KS_},    {"node", KU_},
-                                     {"incarnation", KU_}, {"name", KS_}, {"program", KU_},
-                                     {"client", KS_},      {NULL, 0}};
+    static const keydef hello[] = {
+        {"v", KU_},       {"t", KS_},     {"node", KU_},   {"incarnation", KU_},  {"name", KS_},
+        {"program", KU_}, {"proto", KU_}, {"client", KS_}, {"program_hash", KU_}, {NULL, 0}};
+    static const keydef welcome[] = {
+        {"v", KU_},    {"t", KS_},       {"node", KU_},   {"incarnation", KU_},
+        {"name", KS_}, {"program", KU_}, {"client", KS_}, {"program_hash", KU_},
+        {NULL, 0}};
     static const keydef refused[] = {
         {"v", KU_}, {"t", KS_}, {"node", KU_}, {"reason", KS_}, {NULL, 0}};
     static const keydef hreq[] = {{"v", KU_}, {"t", KS_}, {"node", KU_}, {NULL, 0}};
-    static const keydef hb[] = {{"v", KU_},      {"t", KS_},      {"node", KU_}, {"hlc", KU_},
-                                {"digest", KU_}, {"events", KU_}, {"vv", KA_},   {NULL, 0}};
+    static const keydef hb[] = {
+        {"v", KU_},      {"t", KS_},      {"node", KU_}, {"program", KU_},      {"hlc", KU_},
+        {"digest", KU_}, {"events", KU_}, {"vv", KA_},   {"program_hash", KU_}, {NULL, 0}};
     static const keydef ev[] = {{"v", KU_},           {"t", KS_},    {"node", KU_}, {"origin", KU_},
                                 {"incarnation", KU_}, {"prev", KU_}, {"evs", KA_},  {NULL, 0}};
     static const keydef sreq[] = {{"v", KU_},  {"t", KS_},   {"node", KU_},
@@ -600,10 +611,10 @@ Test(pmsg_bad, missing_keys)
 
 Test(pmsg_bad, unknown_and_not_allowed_keys)
 {
-    static const char *const every[] = {"node",   "incarnation", "name",  "program", "proto",
-                                        "client", "reason",      "hlc",   "digest",  "events",
-                                        "vv",     "origin",      "prev",  "max",     "more",
-                                        "evs",    "customer",    "points"};
+    static const char *const every[] = {"node",   "incarnation", "name",   "program",     "proto",
+                                        "client", "reason",      "hlc",    "digest",      "events",
+                                        "vv",     "origin",      "prev",   "max",         "more",
+                                        "evs",    "customer",    "points", "program_hash"};
     for (int t = 1; t <= LY_PM_TYPE_MAX; t++) {
         frame f = enc_full(t);
         char what[96];
@@ -1628,7 +1639,10 @@ Test(pmsg_enc, ignores_fields_of_other_types)
         if (t != LY_PM_HELLO && t != LY_PM_WELCOME) {
             strcpy(m->pm_name, "not a name!");
             strcpy(m->pm_client, "nope");
+        }
+        if (t != LY_PM_HELLO && t != LY_PM_WELCOME && t != LY_PM_HEARTBEAT) {
             m->pm_program = 5;
+            m->pm_program_hash = 6;
         }
         if (t != LY_PM_HELLO)
             m->pm_proto = 99;

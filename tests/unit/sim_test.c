@@ -144,7 +144,6 @@ static void s_open(s_node *n)
     ly_hlc_init(&n->n_hlc, st.st_hlc, 60000);
     memset(&n->n_svc, 0, sizeof n->n_svc);
     n->n_svc.sv_store = n->n_store;
-    n->n_svc.sv_program = &n->n_cf.cf_program;
     n->n_svc.sv_hlc = &n->n_hlc;
     snprintf(n->n_svc.sv_name, sizeof n->n_svc.sv_name, "%s", n->n_cf.cf_name);
     ly_repl_io io = {n, s_io_dealer, s_io_router};
@@ -161,6 +160,7 @@ static void s_close(s_node *n)
     ly_waits_destroy(&n->n_waits);
     ly_repl_destroy(&n->n_repl);
     ly_metrics_destroy(&n->n_metrics);
+    ly_service_fini(&n->n_svc);
     ly_store_close(&n->n_store);
 }
 
@@ -170,6 +170,7 @@ static void s_crash(s_node *n)
     ly_waits_destroy(&n->n_waits);
     ly_repl_destroy(&n->n_repl);
     ly_metrics_destroy(&n->n_metrics);
+    ly_service_fini(&n->n_svc);
     ly_store_close_abrupt(&n->n_store);
 }
 

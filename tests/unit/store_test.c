@@ -26,7 +26,6 @@ static void s_open(uint64_t map)
     char why[256];
     cr_assert_eq(ly_store_open(s_dir, 1, &o, &s_st, why, sizeof why), LY_OK, "%s", why);
     s_sv.sv_store = s_st;
-    s_sv.sv_program = &s_pg;
     s_sv.sv_hlc = &s_hlc;
     strcpy(s_sv.sv_name, "test");
 }
@@ -42,6 +41,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    ly_service_fini(&s_sv);
     ly_store_close(&s_st);
     cr_expect_eq(lyh_rmtree(s_dir), 0);
 }

@@ -59,6 +59,12 @@ static int s_name_ok(const char *name, char *why, size_t len)
     return 0;
 }
 
+const char *ly_tz_dir(void)
+{
+    const char *dir = getenv("TZDIR");
+    return dir && *dir ? dir : LY_TZ_DIR;
+}
+
 ly_err ly_tz_check(const char *name, char *why, size_t len)
 {
     if (why && len)
@@ -70,9 +76,7 @@ ly_err ly_tz_check(const char *name, char *why, size_t len)
     if (s_name_ok(name, why, len) != 0)
         return LY_EINVAL;
 
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir)
-        dir = LY_TZ_DIR;
+    const char *dir = ly_tz_dir();
     char path[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof path) {

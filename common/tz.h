@@ -54,6 +54,10 @@ typedef struct ly_localtime {
  * (`len` bytes; NULL allowed): "no zone file /usr/share/zoneinfo/Europe/Prag". */
 ly_err ly_tz_check(const char *name, char *why, size_t len);
 
+/* The zone directory names are looked up in: $TZDIR if set and not empty,
+ * else LY_TZ_DIR. Borrowed: valid until the environment changes. */
+const char *ly_tz_dir(void);
+
 /* ly_tz_check, then stores the name in `tz`. On error `tz` is untouched. */
 ly_err ly_tz_init(ly_tz *tz, const char *name, char *why, size_t len);
 

@@ -286,6 +286,7 @@ Test(tz, tzdir_files)
     cr_assert_eq(mkfifo(p, 0644), 0);
 
     cr_assert_eq(setenv("TZDIR", dir, 1), 0);
+    cr_assert_str_eq(ly_tz_dir(), dir);
     cr_assert_eq(ly_tz_check("Test/Good", s_why, sizeof s_why), LY_OK, "%s", s_why);
     cr_assert_eq(ly_tz_check("Test/Link", s_why, sizeof s_why), LY_OK, "%s", s_why);
     cr_assert_eq(ly_tz_check("Test/Text", s_why, sizeof s_why), LY_ENOTFOUND);
@@ -302,6 +303,7 @@ Test(tz, tzdir_files)
     cr_assert_str_eq(s_why, q);
     /* an empty TZDIR means the default directory */
     cr_assert_eq(setenv("TZDIR", "", 1), 0);
+    cr_assert_str_eq(ly_tz_dir(), "/usr/share/zoneinfo");
     cr_assert_eq(ly_tz_check("Europe/Prague", s_why, sizeof s_why), LY_OK, "%s", s_why);
 
     static const char *const files[] = {"Good", "Text", "Short", "Link", "Dangling", "Fifo"};

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/store.h"
+#include "common/tz.h"
 
 #define S_FILE_MAX     (1024 * 1024) /* bytes in a config file */
 #define S_LINE_MAX     8192          /* bytes in one line */
@@ -65,13 +66,14 @@ enum {
     K_ADVERTISE,
     K_RIGHTS_WAIT,
     K_CKPT_MS,
-    K_CKPT_EVENTS
+    K_CKPT_EVENTS,
+    K_TIMEZONE
 };
 enum { K_PEER_ID, K_ENDPOINT };
 enum { K_VERSION, K_RATE, K_MINOR, K_JOIN, K_WINDOW };
 enum { K_THRESHOLD, K_TIER_MULT };
 enum { K_CAT_MULT };
-#define S_KEYS_MAX 13
+#define S_KEYS_MAX 14
 
 static const struct {
     const char *kind;
@@ -84,7 +86,7 @@ static const struct {
                 0,
                 {"id", "name", "data_dir", "listen", "peer_listen", "log_level", "batch_max",
                  "map_size_mb", "max_clock_ahead_ms", "advertise", "rights_wait_ms",
-                 "checkpoint_ms", "checkpoint_events", NULL}},
+                 "checkpoint_ms", "checkpoint_events", "timezone", NULL}},
     [S_PEER] = {"peer", 1, LY_NODE_NAME_MAX, {"id", "endpoint", NULL}},
     [S_PROGRAM] = {"program",
                    0,
@@ -514,6 +516,26 @@ static void s_endpoint(s_ctx *c, const s_sect *se, const char *key, const char *
     snprintf(dst, LY_ENDPOINT_MAX + 1, "%s", value);
 }
 
+/* An IANA zone name this machine has a zone file for (common/tz.h). */
+static void s_timezone(s_ctx *c, const char *value)
+{
+    char why[256];
+    switch (ly_tz_check(value, why, sizeof why)) {
+    case LY_OK:
+        snprintf(c->cf.cf_timezone, sizeof c->cf.cf_timezone, "%s", value);
+        return;
+    case LY_EINVAL:
+        s_fail(c, c->lineno, "bad time zone '%.64s': %s (an IANA name such as Europe/Prague)",
+               s_printable(value) ? value : "?", why);
+        return;
+    default:
+        s_fail(c, c->lineno,
+               "unknown time zone '%.64s' (an IANA name such as Europe/Prague; see %.256s)", value,
+               ly_tz_dir());
+        return;
+    }
+}
+
 static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const char *value)
 {
     ly_config *cf = &c->cf;
@@ -584,6 +606,9 @@ static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const
     case K_CLOCK:
         if (s_uint(c, se, key, value, 1, S_CLOCK_AHEAD_MAX, &v) == 0)
             cf->cf_max_clock_ahead_ms = v;
+        break;
+    case K_TIMEZONE:
+        s_timezone(c, value);
         break;
     }
 }
@@ -945,6 +970,7 @@ static void s_defaults(ly_config *cf)
     cf->cf_rights_wait_ms = 300;
     cf->cf_checkpoint_ms = LY_STORE_CHECKPOINT_MS;
     cf->cf_checkpoint_events = LY_STORE_CHECKPOINT_EVENTS;
+    snprintf(cf->cf_timezone, sizeof cf->cf_timezone, "%s", LY_TZ_DEFAULT);
     ly_program_default(&cf->cf_program);
 }
 

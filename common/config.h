@@ -14,6 +14,8 @@
  *   rights_wait_ms = 300                ; how long a redemption waits for rights from peers
  *   checkpoint_ms = 1000                ; write the store's pages at least this often (10..60000)
  *   checkpoint_events = 20000           ; ... or after this many events (100..10000000)
+ *   timezone = Europe/Prague            ; the branch's IANA zone (default UTC): campaign
+ *                                       ; days and hours, birthdays (common/tz.h)
  *
  *   [peer south]
  *   id = 2
@@ -33,6 +35,12 @@
  *   [category electronics]
  *   multiplier = 2
  *
+ * timezone names a zone file under $TZDIR or /usr/share/zoneinfo (Debian
+ * package tzdata), checked when the config is loaded ("unknown time zone
+ * 'Europe/Prag'"); UTC is accepted even without tzdata. The node keeps the
+ * name; common/tz.h converts with it. Nothing in the node uses it yet: the
+ * program's campaigns and birthdays (common/program.h) are to.
+ *
  * Every error names the file and line: "north.ini:7: unknown key 'lisen' in [node]". */
 #ifndef LY_CONFIG_H
 #define LY_CONFIG_H
@@ -43,6 +51,7 @@
 #include "common/err.h"
 #include "common/ledger.h"
 #include "common/log.h"
+#include "common/tz.h"
 
 #define LY_PEERS_MAX     64
 #define LY_ENDPOINT_MAX  255
@@ -69,6 +78,7 @@ typedef struct ly_config {
     uint32_t cf_rights_wait_ms; /* 0: answer at once with what is redeemable here */
     uint32_t cf_checkpoint_ms;  /* store checkpoint policy (see store.h) */
     uint32_t cf_checkpoint_events;
+    char cf_timezone[LY_TZ_NAME_MAX + 1]; /* IANA name with a zone file here (LY_TZ_DEFAULT) */
     int cf_npeers;
     ly_peer_conf cf_peers[LY_PEERS_MAX];
     ly_program cf_program;

@@ -167,6 +167,7 @@ Test(config, full)
                 "max_clock_ahead_ms = 5000\n"
                 "checkpoint_ms = 250\n"
                 "checkpoint_events = 5000\n"
+                "timezone = Europe/Prague\n"
                 "\n"
                 "[peer south]\n"
                 "id = 2\n"
@@ -209,6 +210,7 @@ Test(config, full)
     cr_assert_eq(cf.cf_max_clock_ahead_ms, 5000);
     cr_assert_eq(cf.cf_checkpoint_ms, 250);
     cr_assert_eq(cf.cf_checkpoint_events, 5000);
+    cr_assert_str_eq(cf.cf_timezone, "Europe/Prague");
 
     cr_assert_eq(cf.cf_npeers, 2);
     cr_assert_eq(cf.cf_peers[0].pc_id, 2);
@@ -258,6 +260,7 @@ Test(config, defaults)
     cr_assert_eq(cf.cf_checkpoint_events, 20000);
     cr_assert_eq(cf.cf_npeers, 0);
     cr_assert_str_eq(cf.cf_peer_listen, "");
+    cr_assert_str_eq(cf.cf_timezone, "UTC");
     ly_program def;
     ly_program_default(&def);
     cr_assert(memcmp(&cf.cf_program, &def, sizeof def) == 0, "program must be the default");
@@ -389,6 +392,63 @@ Test(config, syntax_variants)
     cr_assert_str_eq(cf.cf_listen, "tcp://127.0.0.1:7101");
 }
 
+Test(config, timezone)
+{
+    static ly_config cf;
+    static const char *const ok[] = {"Europe/Prague", "America/New_York", "UTC", "Etc/GMT+5",
+                                     "America/Argentina/Buenos_Aires"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, NODE "timezone = %s   ; the branch's zone\n", ok[i]);
+        s_expect_ok(text, &cf);
+        cr_assert_str_eq(cf.cf_timezone, ok[i]);
+    }
+    /* unknown zones: the exact message */
+    static const char *const unknown[] = {"Europe/Prag", "europe/prague", "Europe", "CEST",
+                                          "Mars/Olympus_Mons"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        char text[512], want[PATH_MAX + 256];
+        snprintf(text, sizeof text, NODE "timezone = %s\n", unknown[i]);
+        ly_err rc = s_load_text(text, &cf);
+        snprintf(want, sizeof want,
+                 "%s:6: unknown time zone '%s' (an IANA name such as Europe/Prague; see "
+                 "/usr/share/zoneinfo)",
+                 s_path, unknown[i]);
+        cr_assert_eq(rc, LY_ECONFIG, "%s: %d", unknown[i], rc);
+        cr_assert_str_eq(s_err, want);
+    }
+    /* names that cannot be zones never reach the file system */
+    s_expect(NODE "timezone = ../../../etc/passwd\n", 6, "bad time zone '../../../etc/passwd'");
+    s_expect(NODE "timezone = /usr/share/zoneinfo/UTC\n", 6, "starts with '/'");
+    s_expect(NODE "timezone = Europe/Prague,UTC\n", 6, "bad character");
+    s_expect(NODE "timezone = Europe/ Prague\n", 6, "bad character");
+    s_expect(NODE "timezone =\n", 6, "bad time zone '': empty time zone name");
+    s_expect("[node]\ntimezone = Europe/Prag\nid = 1\n", 2, "unknown time zone 'Europe/Prag'");
+    s_expect(NODE "[peer south]\ntimezone = UTC\n", 7, "unknown key 'timezone' in [peer south]");
+}
+
+Test(config, timezone_dir)
+{
+    /* $TZDIR names the zone directory, in the check and in the message */
+    static ly_config cf;
+    char tzdir[PATH_MAX + 16];
+    snprintf(tzdir, sizeof tzdir, "%s/zoneinfo", s_dir);
+    s_mkdir("zoneinfo", 0755);
+    s_mkdir("zoneinfo/Test", 0755);
+    s_write("zoneinfo/Test/Zone", "TZif2 and more");
+    s_write("zoneinfo/Test/Text", "not a zone\n");
+    cr_assert_eq(setenv("TZDIR", tzdir, 1), 0);
+    s_expect_ok(NODE "timezone = Test/Zone\n", &cf);
+    cr_assert_str_eq(cf.cf_timezone, "Test/Zone");
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "(an IANA name such as Europe/Prague; see %s)", tzdir);
+    s_expect(NODE "timezone = Europe/Prague\n", 6, want);
+    s_expect(NODE "timezone = Test/Text\n", 6, "unknown time zone 'Test/Text'");
+    s_expect_ok(NODE "timezone = UTC\n", &cf); /* even without its file */
+    cr_assert_eq(unsetenv("TZDIR"), 0);
+    s_expect_ok(NODE "timezone = Europe/Prague\n", &cf);
+}
+
 /* ---- the file itself ------------------------------------------------------ */
 
 Test(config, missing_file)
@@ -483,6 +543,8 @@ Test(config, duplicate_key)
     s_expect(NODE "id = 2\n", 6, "duplicate key 'id' in [node] (first at line 2)");
     s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://h:1\nendpoint = tcp://h:2\n", 9,
              "duplicate key 'endpoint' in [peer south] (first at line 8)");
+    s_expect(NODE "timezone = UTC\ntimezone = Europe/Prague\n", 7,
+             "duplicate key 'timezone' in [node] (first at line 6)");
     s_expect(NODE "[tier Base]\nthreshold = 0\nthreshold = 0\n", 8,
              "duplicate key 'threshold' in [tier Base] (first at line 7)");
 }

@@ -21,19 +21,10 @@
  *   id = 2
  *   endpoint = tcp://127.0.0.1:7202
  *
- *   [program]
- *   version = 1
- *   points_per_unit = 1                 ; points per 1.00 of currency (decimals allowed)
- *   minor_units = 100                   ; minor units per 1.00 of currency
- *   join_bonus = 0
- *   tier_window_days = 365
- *
- *   [tier Gold]                         ; any [tier] section replaces the default tiers
- *   threshold = 1000
- *   multiplier = 1.25
- *
- *   [category electronics]
- *   multiplier = 2
+ * The loyalty program is chain data, not a node setting: a [program], [tier
+ * NAME] or [category NAME] section is refused, with what to do instead (put
+ * them in a program file, see deploy/program.example.ini and common/program.h,
+ * and run 'loyalctl program apply FILE' once at any branch).
  *
  * timezone names a zone file under $TZDIR or /usr/share/zoneinfo (Debian
  * package tzdata), checked when the config is loaded ("unknown time zone
@@ -81,6 +72,8 @@ typedef struct ly_config {
     char cf_timezone[LY_TZ_NAME_MAX + 1]; /* IANA name with a zone file here (LY_TZ_DEFAULT) */
     int cf_npeers;
     ly_peer_conf cf_peers[LY_PEERS_MAX];
+    /* Going away: the node reads the program from its store. Always
+     * ly_program_default(); the file can no longer set it. */
     ly_program cf_program;
 } ly_config;
 

@@ -69,9 +69,11 @@ void ly_tz_utc(ly_tz *tz);
  * Switches the process's TZ to ":NAME" first if the last zone set here (or the
  * current TZ) differs: see Threads above. `tz` must have come from ly_tz_init
  * or ly_tz_utc; a zone file removed since then converts as UTC (libc's
- * fallback), which this cannot detect.
- * Returns LY_OK, LY_EINVAL (NULL argument, or a year libc cannot represent)
- * or LY_ENOMEM (setenv failed); `out` is untouched on error. */
+ * fallback), which this cannot detect, and a tzdata update is seen at the
+ * next switch of zone or restart (libc reads the file at tzset).
+ * Returns LY_OK, LY_EINVAL (NULL argument, a name ly_tz_check refuses as a
+ * name, or a year libc cannot represent) or LY_ENOMEM (setenv failed); `out`
+ * is untouched on error. */
 ly_err ly_tz_local(const ly_tz *tz, int64_t utc_ms, ly_localtime *out);
 
 /* Days since 1970-01-01 of the proleptic Gregorian date `year`-`month`-`mday`

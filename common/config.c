@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/store.h"
+#include "common/tz.h"
 
 #define S_FILE_MAX     (1024 * 1024) /* bytes in a config file */
 #define S_LINE_MAX     8192          /* bytes in one line */
@@ -42,14 +43,15 @@
 #define S_CLOCK_AHEAD_DEFAULT 60000
 #define S_CLOCK_AHEAD_MAX     86400000 /* one day */
 
-/* Ranges of [program], [tier] and [category], as ly_program_validate accepts
- * them; decimals are in thousandths. */
-#define S_RATE_MAX        1000000 /* points_per_unit 0.001..1000 */
-#define S_MULT_MAX        100000  /* multipliers ..100 */
-#define S_MINOR_UNITS_MAX 1000000
-#define S_JOIN_BONUS_MAX  1000000000
+/* The version whose node config stopped holding the loyalty program: fixed
+ * text, it must not follow later version bumps. */
+#define S_PROGRAM_MOVED_IN "0.1.0"
 
-enum { S_NODE = 1, S_PEER, S_PROGRAM, S_TIER, S_CATEGORY };
+enum { S_NODE = 1, S_PEER };
+
+/* Sections the node config held before the program became chain data; they
+ * are refused, with what to do instead (s_header_parse). */
+static const char *const s_moved_kinds[] = {"program", "tier", "category"};
 
 /* Keys of each section kind; the index is the key's slot in s_sect.se_key_line. */
 enum {
@@ -65,45 +67,34 @@ enum {
     K_ADVERTISE,
     K_RIGHTS_WAIT,
     K_CKPT_MS,
-    K_CKPT_EVENTS
+    K_CKPT_EVENTS,
+    K_TIMEZONE
 };
 enum { K_PEER_ID, K_ENDPOINT };
-enum { K_VERSION, K_RATE, K_MINOR, K_JOIN, K_WINDOW };
-enum { K_THRESHOLD, K_TIER_MULT };
-enum { K_CAT_MULT };
-#define S_KEYS_MAX 13
+#define S_KEYS_MAX 14
 
 static const struct {
     const char *kind;
     int named; /* 1 if the header carries a name: [peer south] */
-    size_t name_max;
     const char *const keys[S_KEYS_MAX + 1];
 } s_kinds[] = {
     [S_NODE] = {"node",
                 0,
-                0,
                 {"id", "name", "data_dir", "listen", "peer_listen", "log_level", "batch_max",
                  "map_size_mb", "max_clock_ahead_ms", "advertise", "rights_wait_ms",
-                 "checkpoint_ms", "checkpoint_events", NULL}},
-    [S_PEER] = {"peer", 1, LY_NODE_NAME_MAX, {"id", "endpoint", NULL}},
-    [S_PROGRAM] = {"program",
-                   0,
-                   0,
-                   {"version", "points_per_unit", "minor_units", "join_bonus", "tier_window_days",
-                    NULL}},
-    [S_TIER] = {"tier", 1, LY_TIER_NAME_MAX, {"threshold", "multiplier", NULL}},
-    [S_CATEGORY] = {"category", 1, LY_CATEGORY_MAX, {"multiplier", NULL}},
+                 "checkpoint_ms", "checkpoint_events", "timezone", NULL}},
+    [S_PEER] = {"peer", 1, {"id", "endpoint", NULL}},
 };
 
 typedef struct s_sect {
     int se_kind;
     int se_line;                          /* line of the header */
-    int se_index;                         /* peer, tier or category index in the config */
+    int se_index;                         /* peer index in the config */
     char se_label[LY_NODE_NAME_MAX + 16]; /* "[peer south]", for messages */
     int se_key_line[S_KEYS_MAX];          /* line each key was set on; 0 = not set */
 } s_sect;
 
-#define S_SECTS_MAX (2 + LY_PEERS_MAX + LY_TIERS_MAX + LY_CATEGORIES_MAX)
+#define S_SECTS_MAX (1 + LY_PEERS_MAX)
 
 typedef struct s_ctx {
     const char *path;
@@ -120,7 +111,6 @@ typedef struct s_ctx {
     int nsects;
     int cur; /* current section, -1 before the first */
     int node;
-    int tiers_seen;
     char data_dir[LY_PATH_MAX + 1]; /* as written */
     ly_config cf;
     s_sect sects[S_SECTS_MAX];
@@ -286,15 +276,23 @@ static void s_header_parse(s_ctx *c, char *s)
         name = ly_ini_lskip(name + 1);
     }
 
+    for (size_t i = 0; i < sizeof s_moved_kinds / sizeof s_moved_kinds[0]; i++)
+        if (strcmp(kind, s_moved_kinds[i]) == 0) {
+            s_fail(c, line,
+                   "[%.64s%s%.64s] is no longer a node setting: the loyalty program is chain "
+                   "data since version " S_PROGRAM_MOVED_IN "; move [program], [tier] and "
+                   "[category] into a program file (see deploy/program.example.ini) and run "
+                   "'loyalctl program apply FILE' once at any branch",
+                   kind, *name ? " " : "", name);
+            return;
+        }
     int k = 0;
-    for (int i = S_NODE; i <= S_CATEGORY; i++)
+    for (int i = S_NODE; i <= S_PEER; i++)
         if (strcmp(kind, s_kinds[i].kind) == 0)
             k = i;
     if (k == 0) {
-        s_fail(c, line,
-               "unknown section [%.64s%s%.64s] (expected [node], [peer NAME], [program], "
-               "[tier NAME] or [category NAME])",
-               kind, *name ? " " : "", name);
+        s_fail(c, line, "unknown section [%.64s%s%.64s] (expected [node] or [peer NAME])", kind,
+               *name ? " " : "", name);
         return;
     }
     if (!s_kinds[k].named && *name) {
@@ -308,13 +306,6 @@ static void s_header_parse(s_ctx *c, char *s)
     if (k == S_PEER && !s_name_ok(name, LY_NODE_NAME_MAX)) {
         s_fail(c, line, "bad peer name '%.64s': use 1..%d characters of A-Z a-z 0-9 . _ -", name,
                LY_NODE_NAME_MAX);
-        return;
-    }
-    /* Tier and category names are ids, as POS requests carry them. */
-    if ((k == S_TIER || k == S_CATEGORY) &&
-        (!ly_id_valid(name) || strlen(name) > s_kinds[k].name_max)) {
-        s_fail(c, line, "bad %s name '%.64s': use 1..%zu characters of A-Z a-z 0-9 . _ : @ # / + -",
-               kind, name, s_kinds[k].name_max);
         return;
     }
 
@@ -331,7 +322,6 @@ static void s_header_parse(s_ctx *c, char *s)
     }
 
     ly_config *cf = &c->cf;
-    ly_program *pg = &cf->cf_program;
     int index = 0;
     switch (k) {
     case S_PEER:
@@ -341,29 +331,6 @@ static void s_header_parse(s_ctx *c, char *s)
         }
         index = cf->cf_npeers++;
         snprintf(cf->cf_peers[index].pc_name, sizeof cf->cf_peers[index].pc_name, "%s", name);
-        break;
-    case S_TIER:
-        if (!c->tiers_seen) { /* the first [tier] replaces the default tiers */
-            c->tiers_seen = 1;
-            pg->pg_ntiers = 0;
-        }
-        if (pg->pg_ntiers == LY_TIERS_MAX) {
-            s_fail(c, line, "too many tiers (at most %d)", LY_TIERS_MAX);
-            return;
-        }
-        index = pg->pg_ntiers++;
-        memset(&pg->pg_tiers[index], 0, sizeof pg->pg_tiers[index]);
-        snprintf(pg->pg_tiers[index].ti_name, sizeof pg->pg_tiers[index].ti_name, "%s", name);
-        break;
-    case S_CATEGORY:
-        if (pg->pg_ncategories == LY_CATEGORIES_MAX) {
-            s_fail(c, line, "too many categories (at most %d)", LY_CATEGORIES_MAX);
-            return;
-        }
-        index = pg->pg_ncategories++;
-        memset(&pg->pg_categories[index], 0, sizeof pg->pg_categories[index]);
-        snprintf(pg->pg_categories[index].ca_name, sizeof pg->pg_categories[index].ca_name, "%s",
-                 name);
         break;
     case S_NODE:
         c->node = c->nsects;
@@ -485,23 +452,6 @@ static int s_uint(s_ctx *c, const s_sect *se, const char *key, const char *value
     return 0;
 }
 
-static int s_milli(s_ctx *c, const s_sect *se, const char *key, const char *value, uint64_t lo,
-                   uint64_t hi, uint32_t *out)
-{
-    uint64_t v;
-    if (ly_ini_milli(value, &v) != 0 || v < lo || v > hi) {
-        char los[32], his[32];
-        s_fail(c, c->lineno,
-               "bad value '%.64s' for '%s' in %s: expected a number %s..%s with at most 3 "
-               "decimals",
-               value, key, se->se_label, ly_ini_milli_str(lo, los, sizeof los),
-               ly_ini_milli_str(hi, his, sizeof his));
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
-}
-
 static void s_endpoint(s_ctx *c, const s_sect *se, const char *key, const char *value, char *dst)
 {
     if (!ly_endpoint_valid(value)) {
@@ -512,6 +462,26 @@ static void s_endpoint(s_ctx *c, const s_sect *se, const char *key, const char *
         return;
     }
     snprintf(dst, LY_ENDPOINT_MAX + 1, "%s", value);
+}
+
+/* An IANA zone name this machine has a zone file for (common/tz.h). */
+static void s_timezone(s_ctx *c, const char *value)
+{
+    char why[256];
+    switch (ly_tz_check(value, why, sizeof why)) {
+    case LY_OK:
+        snprintf(c->cf.cf_timezone, sizeof c->cf.cf_timezone, "%s", value);
+        return;
+    case LY_EINVAL:
+        s_fail(c, c->lineno, "bad time zone '%.64s': %s (an IANA name such as Europe/Prague)",
+               s_printable(value) ? value : "?", why);
+        return;
+    default:
+        s_fail(c, c->lineno,
+               "unknown time zone '%.64s' (an IANA name such as Europe/Prague; see %.256s)", value,
+               ly_tz_dir());
+        return;
+    }
 }
 
 static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const char *value)
@@ -585,6 +555,9 @@ static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const
         if (s_uint(c, se, key, value, 1, S_CLOCK_AHEAD_MAX, &v) == 0)
             cf->cf_max_clock_ahead_ms = v;
         break;
+    case K_TIMEZONE:
+        s_timezone(c, value);
+        break;
     }
 }
 
@@ -603,33 +576,6 @@ static void s_peer_key(s_ctx *c, const s_sect *se, int k, const char *key, const
                "bad endpoint '%.300s' for 'endpoint' in %s: a peer needs a host and a port to "
                "connect to, not '*'",
                value, se->se_label);
-}
-
-static void s_program_key(s_ctx *c, const s_sect *se, int k, const char *key, const char *value)
-{
-    ly_program *pg = &c->cf.cf_program;
-    uint64_t v;
-    switch (k) {
-    case K_VERSION:
-        if (s_uint(c, se, key, value, 1, UINT32_MAX, &v) == 0)
-            pg->pg_version = (uint32_t)v;
-        break;
-    case K_RATE:
-        s_milli(c, se, key, value, 1, S_RATE_MAX, &pg->pg_rate);
-        break;
-    case K_MINOR:
-        if (s_uint(c, se, key, value, 1, S_MINOR_UNITS_MAX, &v) == 0)
-            pg->pg_minor_units = (uint32_t)v;
-        break;
-    case K_JOIN:
-        if (s_uint(c, se, key, value, 0, S_JOIN_BONUS_MAX, &v) == 0)
-            pg->pg_join_bonus = (int64_t)v;
-        break;
-    case K_WINDOW:
-        if (s_uint(c, se, key, value, 1, LY_WINDOW_DAYS_MAX, &v) == 0)
-            pg->pg_window_days = (int32_t)v;
-        break;
-    }
 }
 
 static int s_handler(void *user, const char *section, const char *name, const char *value)
@@ -668,31 +614,10 @@ static int s_handler(void *user, const char *section, const char *name, const ch
     }
     se->se_key_line[k] = c->lineno;
 
-    ly_program *pg = &c->cf.cf_program;
-    switch (se->se_kind) {
-    case S_NODE:
+    if (se->se_kind == S_NODE)
         s_node_key(c, se, k, name, value);
-        break;
-    case S_PEER:
+    else
         s_peer_key(c, se, k, name, value);
-        break;
-    case S_PROGRAM:
-        s_program_key(c, se, k, name, value);
-        break;
-    case S_TIER: {
-        uint64_t v;
-        if (k == K_THRESHOLD) {
-            if (s_uint(c, se, name, value, 0, LY_AMOUNT_MAX, &v) == 0)
-                pg->pg_tiers[se->se_index].ti_threshold = (int64_t)v;
-        } else {
-            s_milli(c, se, name, value, 1, S_MULT_MAX, &pg->pg_tiers[se->se_index].ti_mult);
-        }
-        break;
-    }
-    case S_CATEGORY:
-        s_milli(c, se, name, value, 0, S_MULT_MAX, &pg->pg_categories[se->se_index].ca_mult);
-        break;
-    }
     return !c->failed;
 }
 
@@ -703,8 +628,7 @@ static void s_required(s_ctx *c)
     for (int i = 0; i < c->nsects && !c->failed; i++) {
         const s_sect *se = &c->sects[i];
         for (int k = 0; s_kinds[se->se_kind].keys[k]; k++) {
-            int optional =
-                se->se_kind == S_PROGRAM || (se->se_kind == S_NODE && k >= K_PEER_LISTEN);
+            int optional = se->se_kind == S_NODE && k >= K_PEER_LISTEN;
             if (!optional && !se->se_key_line[k]) {
                 s_fail(c, se->se_line, "missing key '%s' in %s", s_kinds[se->se_kind].keys[k],
                        se->se_label);
@@ -791,43 +715,6 @@ static void s_unique(s_ctx *c)
                "listen '%s' and peer_listen '%s' are the same address (lines %d and %d)",
                cf->cf_listen, cf->cf_peer_listen, l < pl ? l : pl, l > pl ? l : pl);
     }
-}
-
-/* Tiers in the file must be in increasing threshold order from 0; the
- * ledger's own validation is the final word. */
-static void s_program_check(s_ctx *c)
-{
-    const ly_program *pg = &c->cf.cf_program;
-    if (c->tiers_seen) {
-        const s_sect *prev = NULL;
-        for (int i = 0; i < c->nsects; i++) {
-            const s_sect *se = &c->sects[i];
-            if (se->se_kind != S_TIER)
-                continue;
-            const ly_tier *t = &pg->pg_tiers[se->se_index];
-            if (!prev && t->ti_threshold != 0) {
-                s_fail(c, se->se_key_line[K_THRESHOLD],
-                       "the first tier %s must have threshold 0 (it is the base tier)",
-                       se->se_label);
-                return;
-            }
-            if (prev) {
-                const ly_tier *pt = &pg->pg_tiers[prev->se_index];
-                if (t->ti_threshold <= pt->ti_threshold) {
-                    s_fail(c, se->se_key_line[K_THRESHOLD],
-                           "threshold %lld of %s must be above %lld of %s (line %d): list tiers "
-                           "by increasing threshold",
-                           (long long)t->ti_threshold, se->se_label, (long long)pt->ti_threshold,
-                           prev->se_label, prev->se_key_line[K_THRESHOLD]);
-                    return;
-                }
-            }
-            prev = se;
-        }
-    }
-    char why[256] = "";
-    if (ly_program_validate(pg, why, sizeof why) != LY_OK)
-        s_fail(c, 0, "invalid program: %s", why[0] ? why : "rejected by the ledger");
 }
 
 /* Lexically tidies an absolute path: no "//", no "." components, no trailing '/'. */
@@ -945,7 +832,7 @@ static void s_defaults(ly_config *cf)
     cf->cf_rights_wait_ms = 300;
     cf->cf_checkpoint_ms = LY_STORE_CHECKPOINT_MS;
     cf->cf_checkpoint_events = LY_STORE_CHECKPOINT_EVENTS;
-    ly_program_default(&cf->cf_program);
+    snprintf(cf->cf_timezone, sizeof cf->cf_timezone, "%s", LY_TZ_DEFAULT);
 }
 
 static void s_load(s_ctx *c)
@@ -982,8 +869,6 @@ static void s_load(s_ctx *c)
     s_required(c);
     if (!c->failed)
         s_unique(c);
-    if (!c->failed)
-        s_program_check(c);
     if (!c->failed)
         s_data_dir(c);
 }

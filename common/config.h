@@ -14,24 +14,23 @@
  *   rights_wait_ms = 300                ; how long a redemption waits for rights from peers
  *   checkpoint_ms = 1000                ; write the store's pages at least this often (10..60000)
  *   checkpoint_events = 20000           ; ... or after this many events (100..10000000)
+ *   timezone = Europe/Prague            ; the branch's IANA zone (default UTC): campaign
+ *                                       ; days and hours, birthdays (common/tz.h)
  *
  *   [peer south]
  *   id = 2
  *   endpoint = tcp://127.0.0.1:7202
  *
- *   [program]
- *   version = 1
- *   points_per_unit = 1                 ; points per 1.00 of currency (decimals allowed)
- *   minor_units = 100                   ; minor units per 1.00 of currency
- *   join_bonus = 0
- *   tier_window_days = 365
+ * The loyalty program is chain data, not a node setting: a [program], [tier
+ * NAME] or [category NAME] section is refused, with what to do instead (put
+ * them in a program file, see deploy/program.example.ini and common/program.h,
+ * and run 'loyalctl program apply FILE' once at any branch).
  *
- *   [tier Gold]                         ; any [tier] section replaces the default tiers
- *   threshold = 1000
- *   multiplier = 1.25
- *
- *   [category electronics]
- *   multiplier = 2
+ * timezone names a zone file under $TZDIR or /usr/share/zoneinfo (Debian
+ * package tzdata), checked when the config is loaded ("unknown time zone
+ * 'Europe/Prag'"); UTC is accepted even without tzdata. The node keeps the
+ * name; common/tz.h converts with it. Nothing in the node uses it yet: the
+ * program's campaigns and birthdays (common/program.h) are to.
  *
  * Every error names the file and line: "north.ini:7: unknown key 'lisen' in [node]". */
 #ifndef LY_CONFIG_H
@@ -43,6 +42,7 @@
 #include "common/err.h"
 #include "common/ledger.h"
 #include "common/log.h"
+#include "common/tz.h"
 
 #define LY_PEERS_MAX     64
 #define LY_ENDPOINT_MAX  255
@@ -69,9 +69,9 @@ typedef struct ly_config {
     uint32_t cf_rights_wait_ms; /* 0: answer at once with what is redeemable here */
     uint32_t cf_checkpoint_ms;  /* store checkpoint policy (see store.h) */
     uint32_t cf_checkpoint_events;
+    char cf_timezone[LY_TZ_NAME_MAX + 1]; /* IANA name with a zone file here (LY_TZ_DEFAULT) */
     int cf_npeers;
     ly_peer_conf cf_peers[LY_PEERS_MAX];
-    ly_program cf_program;
 } ly_config;
 
 /* Load and validate `path`. Nothing is created. On error returns LY_ECONFIG

@@ -13,10 +13,11 @@
 # prompts (DEBIAN_FRONTEND=noninteractive, sudo -n), so it is safe under CI.
 # shellcheck shell=bash
 
-# What building, testing and formatting need; a C compiler and make are
-# checked apart (build-essential, or gcc and make on their own).
+# What building, testing, formatting and running need; a C compiler and make
+# are checked apart (build-essential, or gcc and make on their own). tzdata
+# holds the zone files a node config's timezone names (common/tz.h).
 LY_DEPS_PACKAGES=(cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev libinih-dev
-    libcriterion-dev lmdb-utils clang-format)
+    libcriterion-dev lmdb-utils clang-format tzdata)
 
 # True if Debian package $1 is installed.
 ly_deps_installed() {

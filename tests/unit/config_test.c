@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/initext.h"
 
 static char s_dir[512];       /* the test's temporary directory, as created */
 static char s_real[PATH_MAX]; /* ... with symlinks resolved */
@@ -122,6 +123,23 @@ static void s_expect_ok(const char *text, ly_config *cf)
     cr_assert_eq(rc, LY_OK, "expected success, got %d: %s", rc, s_err);
 }
 
+/* What a node config with a section of the program says, after "PATH:LINE: ". */
+#define MOVED                                                                                      \
+    " is no longer a node setting: the loyalty program is chain data since version 0.1.0; move "   \
+    "[program], [tier] and [category] into a program file (see deploy/program.example.ini) and "   \
+    "run 'loyalctl program apply FILE' once at any branch"
+
+/* Loads `text` and expects exactly "PATH:LINE: LABEL" MOVED. */
+static void s_expect_moved(const char *text, int line, const char *label)
+{
+    static ly_config cf;
+    char want[PATH_MAX + 512];
+    ly_err rc = s_load_text(text, &cf);
+    snprintf(want, sizeof want, "%s:%d: %s" MOVED, s_path, line, label);
+    cr_assert_eq(rc, LY_ECONFIG, "expected LY_ECONFIG, got %d (%s)", rc, s_err);
+    cr_assert_str_eq(s_err, want);
+}
+
 /* Lines 1..5. */
 #define NODE                                                                                       \
     "[node]\n"                                                                                     \
@@ -167,34 +185,14 @@ Test(config, full)
                 "max_clock_ahead_ms = 5000\n"
                 "checkpoint_ms = 250\n"
                 "checkpoint_events = 5000\n"
+                "timezone = Europe/Prague\n"
                 "\n"
                 "[peer south]\n"
                 "id = 2\n"
                 "endpoint = tcp://127.0.0.1:7202\n"
                 "[peer east]\n"
                 "  id = 3\n"
-                "  endpoint: tcp://[::1]:7302\n"
-                "[program]\n"
-                "version = 7\n"
-                "points_per_unit = 1.5\n"
-                "minor_units = 1000\n"
-                "join_bonus = 50\n"
-                "tier_window_days = 180\n"
-                "[tier Blue]\n"
-                "threshold = 0\n"
-                "multiplier = 1\n"
-                "[tier Gold]\n"
-                "threshold = 1000\n"
-                "multiplier = 1.25\n"
-                "[tier Black]\n"
-                "threshold = 20000\n"
-                "multiplier = 2.005\n"
-                "[category electronics]\n"
-                "multiplier = 2\n"
-                "[category gift-cards]\n"
-                "multiplier = 0\n"
-                "[category home+garden]\n"
-                "multiplier = 0.5\n",
+                "  endpoint: tcp://[::1]:7302\n",
                 &cf);
     cr_assert_eq(cf.cf_node_id, 1);
     cr_assert_str_eq(cf.cf_name, "north");
@@ -209,6 +207,7 @@ Test(config, full)
     cr_assert_eq(cf.cf_max_clock_ahead_ms, 5000);
     cr_assert_eq(cf.cf_checkpoint_ms, 250);
     cr_assert_eq(cf.cf_checkpoint_events, 5000);
+    cr_assert_str_eq(cf.cf_timezone, "Europe/Prague");
 
     cr_assert_eq(cf.cf_npeers, 2);
     cr_assert_eq(cf.cf_peers[0].pc_id, 2);
@@ -217,32 +216,6 @@ Test(config, full)
     cr_assert_eq(cf.cf_peers[1].pc_id, 3);
     cr_assert_str_eq(cf.cf_peers[1].pc_name, "east");
     cr_assert_str_eq(cf.cf_peers[1].pc_endpoint, "tcp://[::1]:7302");
-
-    const ly_program *pg = &cf.cf_program;
-    cr_assert_eq(pg->pg_version, 7);
-    cr_assert_eq(pg->pg_rate, 1500);
-    cr_assert_eq(pg->pg_minor_units, 1000);
-    cr_assert_eq(pg->pg_join_bonus, 50);
-    cr_assert_eq(pg->pg_window_days, 180);
-    cr_assert_eq(pg->pg_ntiers, 3);
-    cr_assert_str_eq(pg->pg_tiers[0].ti_name, "Blue");
-    cr_assert_eq(pg->pg_tiers[0].ti_threshold, 0);
-    cr_assert_eq(pg->pg_tiers[0].ti_mult, 1000);
-    cr_assert_str_eq(pg->pg_tiers[1].ti_name, "Gold");
-    cr_assert_eq(pg->pg_tiers[1].ti_threshold, 1000);
-    cr_assert_eq(pg->pg_tiers[1].ti_mult, 1250);
-    cr_assert_str_eq(pg->pg_tiers[2].ti_name, "Black");
-    cr_assert_eq(pg->pg_tiers[2].ti_threshold, 20000);
-    cr_assert_eq(pg->pg_tiers[2].ti_mult, 2005);
-    cr_assert_eq(pg->pg_ncategories, 3);
-    cr_assert_str_eq(pg->pg_categories[0].ca_name, "electronics");
-    cr_assert_eq(pg->pg_categories[0].ca_mult, 2000);
-    cr_assert_str_eq(pg->pg_categories[1].ca_name, "gift-cards");
-    cr_assert_eq(pg->pg_categories[1].ca_mult, 0);
-    cr_assert_str_eq(pg->pg_categories[2].ca_name, "home+garden");
-    cr_assert_eq(pg->pg_categories[2].ca_mult, 500);
-    cr_assert_eq(ly_category_mult(pg, "electronics"), 2000);
-    cr_assert_eq(ly_program_validate(pg, NULL, 0), LY_OK);
     cr_assert(!s_exists("data"), "loading must create nothing");
 }
 
@@ -258,59 +231,82 @@ Test(config, defaults)
     cr_assert_eq(cf.cf_checkpoint_events, 20000);
     cr_assert_eq(cf.cf_npeers, 0);
     cr_assert_str_eq(cf.cf_peer_listen, "");
-    ly_program def;
-    ly_program_default(&def);
-    cr_assert(memcmp(&cf.cf_program, &def, sizeof def) == 0, "program must be the default");
+    cr_assert_str_eq(cf.cf_timezone, "UTC");
 }
 
-Test(config, program_keys_keep_default_tiers)
+/* ---- the program is no longer a node setting ---------------------------- */
+
+Test(config, program_section_refused)
 {
-    static ly_config cf;
-    s_expect_ok(NODE "[program]\npoints_per_unit = 0.001\n[category food]\nmultiplier = 3\n", &cf);
-    ly_program def;
-    ly_program_default(&def);
-    cr_assert_eq(cf.cf_program.pg_rate, 1);
-    cr_assert_eq(cf.cf_program.pg_ntiers, def.pg_ntiers);
-    cr_assert(memcmp(cf.cf_program.pg_tiers, def.pg_tiers, sizeof def.pg_tiers) == 0);
-    cr_assert_eq(cf.cf_program.pg_ncategories, 1);
-    cr_assert_eq(cf.cf_program.pg_categories[0].ca_mult, 3000);
+    s_expect_moved(NODE "[program]\npoints_per_unit = 0.001\n[category food]\nmultiplier = 3\n", 6,
+                   "[program]");
+    s_expect_moved(NODE "\n; the old way\n[program]\nversion = 7\n", 8, "[program]");
+    /* before [node], and the first of several */
+    s_expect_moved("[program]\nversion = 2\n" NODE "[tier Gold]\n", 1, "[program]");
+    /* an empty one, and one with a name, are refused the same */
+    s_expect_moved(NODE "[program]\n", 6, "[program]");
+    s_expect_moved(NODE "[program main]\n", 6, "[program main]");
 }
 
-Test(config, tiers_replace_defaults)
+Test(config, tier_sections_refused)
 {
-    static ly_config cf;
-    s_expect_ok(NODE "[tier Member]\nthreshold = 0\nmultiplier = 1\n"
-                     "[tier VIP]\nthreshold = 500\nmultiplier = 3\n",
-                &cf);
-    cr_assert_eq(cf.cf_program.pg_ntiers, 2);
-    cr_assert_str_eq(cf.cf_program.pg_tiers[1].ti_name, "VIP");
-    cr_assert_eq(cf.cf_program.pg_tiers[1].ti_mult, 3000);
+    s_expect_moved(NODE "[tier Member]\nthreshold = 0\nmultiplier = 1\n"
+                        "[tier VIP]\nthreshold = 500\nmultiplier = 3\n",
+                   6, "[tier Member]");
+    /* after a peer; blanks in the header are tidied in the message */
+    s_expect_moved(NODE "[peer south]\nid = 2\nendpoint = tcp://h:7202\n\n  [ tier   Gold ]  ; x\n",
+                   10, "[tier Gold]");
+    s_expect_moved(NODE "[tier]\n", 6, "[tier]");
+}
+
+Test(config, category_sections_refused)
+{
+    s_expect_moved(NODE "[category electronics]\nmultiplier = 2\n", 6, "[category electronics]");
+    s_expect_moved(NODE "peer_listen = tcp://127.0.0.1:7102\n[category gift-cards]\n", 7,
+                   "[category gift-cards]");
+}
+
+Test(config, moved_section_loads_nothing)
+{
+    /* the refusal leaves `out` as it was, and the error before it still wins */
+    static ly_config cf, before;
+    memset(&cf, 0xAB, sizeof cf);
+    before = cf;
+    const char *p = s_write("t.ini", NODE "[tier Gold]\nthreshold = 0\n");
+    ly_err rc = ly_config_load(p, &cf, s_err, sizeof s_err);
+    s_expect_at(p, rc, 6, "[tier Gold] is no longer a node setting");
+    cr_assert(memcmp(&cf, &before, sizeof cf) == 0, "out must be left untouched on error");
+    s_expect(NODE "batch_max = 0\n[program]\n", 6, "batch_max");
 }
 
 Test(config, decimals_exact)
 {
+    /* The node config read these as [tier] multipliers; the same helper now
+     * reads the program file's (common/initext.h), so its table stays here. */
     static const struct {
         const char *text;
-        uint32_t milli;
+        uint64_t milli;
     } ok[] = {{"1", 1000},  {"1.25", 1250},  {"0.5", 500},      {"1.005", 1005}, {"2.1", 2100},
               {"0.001", 1}, {"100", 100000}, {"99.999", 99999}, {"1.10", 1100},  {"007.5", 7500}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        char text[512];
-        static ly_config cf;
-        snprintf(text, sizeof text, NODE "[tier Base]\nthreshold = 0\nmultiplier = %s\n",
-                 ok[i].text);
-        s_expect_ok(text, &cf);
-        cr_assert_eq(cf.cf_program.pg_tiers[0].ti_mult, ok[i].milli, "%s -> %u, want %u",
-                     ok[i].text, cf.cf_program.pg_tiers[0].ti_mult, ok[i].milli);
+        uint64_t v = 0;
+        cr_assert_eq(ly_ini_milli(ok[i].text, &v), 0, "%s refused", ok[i].text);
+        cr_assert_eq(v, ok[i].milli, "%s -> %llu, want %llu", ok[i].text, (unsigned long long)v,
+                     (unsigned long long)ok[i].milli);
     }
-    static const char *const bad[] = {"1.2345", "1.",  ".5",   "1.2.3", "1e3",
-                                      "-1",     "+1",  "",     "0",     "100.001",
-                                      "0x10",   "1,5", "1 .5", "nan",   "0.0001"};
+    static const char *const bad[] = {"1.2345", "1.",   ".5",  "1.2.3", "1e3", "-1",    "+1",
+                                      "",       "0x10", "1,5", "1 .5",  "nan", "0.0001"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char text[512];
-        snprintf(text, sizeof text, NODE "[tier Base]\nthreshold = 0\nmultiplier = %s\n", bad[i]);
-        s_expect(text, 8, "expected a number 0.001..100 with at most 3 decimals");
+        uint64_t v = 12345;
+        cr_assert_eq(ly_ini_milli(bad[i], &v), -1, "'%s' accepted", bad[i]);
+        cr_assert_eq(v, 12345, "'%s': out changed", bad[i]);
     }
+    /* "0" and "100.001" were refused by the multiplier's range 0.001..100 */
+    char why[128];
+    uint64_t v;
+    cr_assert_eq(ly_ini_number("0", 1, 1, 100000, &v, why, sizeof why), -1);
+    cr_assert_eq(ly_ini_number("100.001", 1, 1, 100000, &v, why, sizeof why), -1);
+    cr_assert(strstr(why, "expected a number 0.001..100 with at most 3 decimals"), "%s", why);
 }
 
 Test(config, relative_data_dir)
@@ -389,6 +385,63 @@ Test(config, syntax_variants)
     cr_assert_str_eq(cf.cf_listen, "tcp://127.0.0.1:7101");
 }
 
+Test(config, timezone)
+{
+    static ly_config cf;
+    static const char *const ok[] = {"Europe/Prague", "America/New_York", "UTC", "Etc/GMT+5",
+                                     "America/Argentina/Buenos_Aires"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, NODE "timezone = %s   ; the branch's zone\n", ok[i]);
+        s_expect_ok(text, &cf);
+        cr_assert_str_eq(cf.cf_timezone, ok[i]);
+    }
+    /* unknown zones: the exact message */
+    static const char *const unknown[] = {"Europe/Prag", "europe/prague", "Europe", "CEST",
+                                          "Mars/Olympus_Mons"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        char text[512], want[PATH_MAX + 256];
+        snprintf(text, sizeof text, NODE "timezone = %s\n", unknown[i]);
+        ly_err rc = s_load_text(text, &cf);
+        snprintf(want, sizeof want,
+                 "%s:6: unknown time zone '%s' (an IANA name such as Europe/Prague; see "
+                 "/usr/share/zoneinfo)",
+                 s_path, unknown[i]);
+        cr_assert_eq(rc, LY_ECONFIG, "%s: %d", unknown[i], rc);
+        cr_assert_str_eq(s_err, want);
+    }
+    /* names that cannot be zones never reach the file system */
+    s_expect(NODE "timezone = ../../../etc/passwd\n", 6, "bad time zone '../../../etc/passwd'");
+    s_expect(NODE "timezone = /usr/share/zoneinfo/UTC\n", 6, "starts with '/'");
+    s_expect(NODE "timezone = Europe/Prague,UTC\n", 6, "bad character");
+    s_expect(NODE "timezone = Europe/ Prague\n", 6, "bad character");
+    s_expect(NODE "timezone =\n", 6, "bad time zone '': empty time zone name");
+    s_expect("[node]\ntimezone = Europe/Prag\nid = 1\n", 2, "unknown time zone 'Europe/Prag'");
+    s_expect(NODE "[peer south]\ntimezone = UTC\n", 7, "unknown key 'timezone' in [peer south]");
+}
+
+Test(config, timezone_dir)
+{
+    /* $TZDIR names the zone directory, in the check and in the message */
+    static ly_config cf;
+    char tzdir[PATH_MAX + 16];
+    snprintf(tzdir, sizeof tzdir, "%s/zoneinfo", s_dir);
+    s_mkdir("zoneinfo", 0755);
+    s_mkdir("zoneinfo/Test", 0755);
+    s_write("zoneinfo/Test/Zone", "TZif2 and more");
+    s_write("zoneinfo/Test/Text", "not a zone\n");
+    cr_assert_eq(setenv("TZDIR", tzdir, 1), 0);
+    s_expect_ok(NODE "timezone = Test/Zone\n", &cf);
+    cr_assert_str_eq(cf.cf_timezone, "Test/Zone");
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "(an IANA name such as Europe/Prague; see %s)", tzdir);
+    s_expect(NODE "timezone = Europe/Prague\n", 6, want);
+    s_expect(NODE "timezone = Test/Text\n", 6, "unknown time zone 'Test/Text'");
+    s_expect_ok(NODE "timezone = UTC\n", &cf); /* even without its file */
+    cr_assert_eq(unsetenv("TZDIR"), 0);
+    s_expect_ok(NODE "timezone = Europe/Prague\n", &cf);
+}
+
 /* ---- the file itself ------------------------------------------------------ */
 
 Test(config, missing_file)
@@ -421,7 +474,8 @@ Test(config, unreadable_file)
 Test(config, empty_file)
 {
     s_expect("", 0, "missing [node] section");
-    s_expect("; only a comment\n[program]\nversion = 2\n", 0, "missing [node] section");
+    s_expect("; only a comment\n", 0, "missing [node] section");
+    s_expect_moved("; only a comment\n[program]\nversion = 2\n", 2, "[program]");
 }
 
 /* ---- syntax ----------------------------------------------------------------- */
@@ -459,10 +513,14 @@ Test(config, unknown_section)
     s_expect(NODE "[Node]\n", 6, "unknown section [Node]");
     s_expect(NODE "[]\n", 6, "unknown section []");
     s_expect(NODE "[peer]\nid = 2\n", 6, "section [peer] needs a name");
-    s_expect(NODE "[program main]\n", 6, "section [program] takes no name");
+    s_expect(NODE "[node main]\n", 6, "section [node] takes no name");
     s_expect(NODE "[peer so/uth]\n", 6, "bad peer name 'so/uth'");
-    s_expect(NODE "[tier Gold;x]\n", 6, "bad tier name");
-    s_expect(NODE "[category a-very-long-category-name-over-32-bytes]\n", 6, "bad category name");
+    s_expect(NODE "[tiers]\n", 6, "unknown section [tiers] (expected [node] or [peer NAME])");
+    /* the program's sections are refused whatever their name */
+    s_expect_moved(NODE "[program main]\n", 6, "[program main]");
+    s_expect_moved(NODE "[tier Gold;x]\n", 6, "[tier Gold;x]");
+    s_expect_moved(NODE "[category a-very-long-category-name-over-32-bytes]\n", 6,
+                   "[category a-very-long-category-name-over-32-bytes]");
 }
 
 Test(config, unknown_key)
@@ -471,10 +529,12 @@ Test(config, unknown_key)
              "\nlisen = tcp://127.0.0.1:7101\n",
              7, "unknown key 'lisen' in [node]");
     s_expect(NODE "[peer south]\nid = 2\nport = 7202\n", 8, "unknown key 'port' in [peer south]");
-    s_expect(NODE "[program]\nrate = 2\n", 7, "unknown key 'rate' in [program]");
-    s_expect(NODE "[tier Gold]\nthreshold = 0\nmult = 2\n", 8, "unknown key 'mult' in [tier Gold]");
-    s_expect(NODE "[category food]\nthreshold = 0\n", 7,
-             "unknown key 'threshold' in [category food]");
+    s_expect(NODE "tier_window_days = 365\n", 6, "unknown key 'tier_window_days' in [node]");
+    s_expect(NODE "join_bonus = 50\n", 6, "unknown key 'join_bonus' in [node]");
+    /* the header is refused before any of its keys is looked at */
+    s_expect_moved(NODE "[program]\nrate = 2\n", 6, "[program]");
+    s_expect_moved(NODE "[tier Gold]\nthreshold = 0\nmult = 2\n", 6, "[tier Gold]");
+    s_expect_moved(NODE "[category food]\nthreshold = 0\n", 6, "[category food]");
     s_expect("[node]\nID = 1\n", 2, "unknown key 'ID' in [node]");
 }
 
@@ -483,19 +543,20 @@ Test(config, duplicate_key)
     s_expect(NODE "id = 2\n", 6, "duplicate key 'id' in [node] (first at line 2)");
     s_expect(NODE "[peer south]\nid = 2\nendpoint = tcp://h:1\nendpoint = tcp://h:2\n", 9,
              "duplicate key 'endpoint' in [peer south] (first at line 8)");
-    s_expect(NODE "[tier Base]\nthreshold = 0\nthreshold = 0\n", 8,
-             "duplicate key 'threshold' in [tier Base] (first at line 7)");
+    s_expect(NODE "timezone = UTC\ntimezone = Europe/Prague\n", 7,
+             "duplicate key 'timezone' in [node] (first at line 6)");
+    s_expect_moved(NODE "[tier Base]\nthreshold = 0\nthreshold = 0\n", 6, "[tier Base]");
 }
 
 Test(config, duplicate_section)
 {
-    s_expect(NODE "[program]\nversion = 2\n[program]\n", 8,
-             "duplicate section [program] (first at line 6)");
     s_expect(NODE "[node]\n", 6, "duplicate section [node] (first at line 1)");
-    s_expect(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n[tier Base]\n", 9,
-             "duplicate section [tier Base] (first at line 6)");
-    s_expect(NODE "[category food]\nmultiplier = 2\n\n[category food]\n", 9,
-             "duplicate section [category food] (first at line 6)");
+    /* the first of the program's sections is refused: no duplicate to find */
+    s_expect_moved(NODE "[program]\nversion = 2\n[program]\n", 6, "[program]");
+    s_expect_moved(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n[tier Base]\n", 6,
+                   "[tier Base]");
+    s_expect_moved(NODE "[category food]\nmultiplier = 2\n\n[category food]\n", 6,
+                   "[category food]");
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -518,15 +579,14 @@ Test(config, bad_numbers)
              "'checkpoint_ms' in [node]: expected an integer 10..60000");
     s_expect(NODE "checkpoint_events = 99\n", 6, "expected an integer 100..10000000");
     s_expect(NODE "[peer south]\nid = 70000\n", 7, "'id' in [peer south]: expected an integer");
-    s_expect(NODE "[program]\nversion = 0\n", 7, "'version' in [program]");
-    s_expect(NODE "[program]\npoints_per_unit = 1.0001\n", 7,
-             "expected a number 0.001..1000 with at most 3 decimals");
-    s_expect(NODE "[program]\nminor_units = 0\n", 7, "expected an integer 1..1000000");
-    s_expect(NODE "[program]\njoin_bonus = 1000000001\n", 7, "expected an integer 0..1000000000");
-    s_expect(NODE "[program]\ntier_window_days = 731\n", 7, "expected an integer 1..730");
-    s_expect(NODE "[tier Base]\nthreshold = x\n", 7, "'threshold' in [tier Base]");
-    s_expect(NODE "[category food]\nmultiplier = 101\n", 7,
-             "expected a number 0..100 with at most 3 decimals");
+    /* the program's values are no longer read: their section is refused */
+    s_expect_moved(NODE "[program]\nversion = 0\n", 6, "[program]");
+    s_expect_moved(NODE "[program]\npoints_per_unit = 1.0001\n", 6, "[program]");
+    s_expect_moved(NODE "[program]\nminor_units = 0\n", 6, "[program]");
+    s_expect_moved(NODE "[program]\njoin_bonus = 1000000001\n", 6, "[program]");
+    s_expect_moved(NODE "[program]\ntier_window_days = 731\n", 6, "[program]");
+    s_expect_moved(NODE "[tier Base]\nthreshold = x\n", 6, "[tier Base]");
+    s_expect_moved(NODE "[category food]\nmultiplier = 101\n", 6, "[category food]");
     s_expect(NODE "log_level = verbose\n", 6, "expected debug, info, warn or error");
 }
 
@@ -617,9 +677,9 @@ Test(config, missing_required)
     s_expect("\n[node]\nid = 1\nname = n\ndata_dir = d\n", 2, "missing key 'listen' in [node]");
     s_expect(NODE "[peer south]\nid = 2\n", 6, "missing key 'endpoint' in [peer south]");
     s_expect(NODE "[peer south]\nendpoint = tcp://h:1\n", 6, "missing key 'id' in [peer south]");
-    s_expect(NODE "[tier Base]\nthreshold = 0\n", 6, "missing key 'multiplier' in [tier Base]");
-    s_expect(NODE "[tier Base]\nmultiplier = 1\n", 6, "missing key 'threshold' in [tier Base]");
-    s_expect(NODE "[category food]\n", 6, "missing key 'multiplier' in [category food]");
+    s_expect_moved(NODE "[tier Base]\nthreshold = 0\n", 6, "[tier Base]");
+    s_expect_moved(NODE "[tier Base]\nmultiplier = 1\n", 6, "[tier Base]");
+    s_expect_moved(NODE "[category food]\n", 6, "[category food]");
 }
 
 Test(config, duplicate_node_id)
@@ -659,15 +719,12 @@ Test(config, duplicate_peer_endpoint)
 
 Test(config, tier_order)
 {
-    s_expect(NODE "[tier Base]\nthreshold = 10\nmultiplier = 1\n", 7,
-             "the first tier [tier Base] must have threshold 0");
-    s_expect(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n"
-                  "[tier Gold]\nthreshold = 1000\nmultiplier = 2\n"
-                  "[tier Silver]\nthreshold = 500\nmultiplier = 1.5\n",
-             13, "threshold 500 of [tier Silver] must be above 1000 of [tier Gold] (line 10)");
-    s_expect(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n"
-                  "[tier Same]\nthreshold = 0\nmultiplier = 2\n",
-             10, "must be above 0 of [tier Base] (line 7)");
+    /* the node config no longer orders tiers: the first [tier] is refused */
+    s_expect_moved(NODE "[tier Base]\nthreshold = 10\nmultiplier = 1\n", 6, "[tier Base]");
+    s_expect_moved(NODE "[tier Base]\nthreshold = 0\nmultiplier = 1\n"
+                        "[tier Gold]\nthreshold = 1000\nmultiplier = 2\n"
+                        "[tier Silver]\nthreshold = 500\nmultiplier = 1.5\n",
+                   6, "[tier Base]");
 }
 
 Test(config, too_many_sections)
@@ -678,7 +735,16 @@ Test(config, too_many_sections)
         snprintf(t, sizeof t, "[tier T%d]\nthreshold = %d\nmultiplier = 1\n", i, i * 10);
         strcat(text, t);
     }
-    s_expect(text, 6 + 3 * LY_TIERS_MAX, "too many tiers (at most 8)");
+    s_expect_moved(text, 6, "[tier T0]");
+    /* peers are still bounded */
+    char peers[16384] = NODE "peer_listen = tcp://127.0.0.1:7102\n";
+    for (int i = 0; i < LY_PEERS_MAX + 1; i++) {
+        char t[128];
+        snprintf(t, sizeof t, "[peer p%d]\nid = %d\nendpoint = tcp://127.0.0.1:%d\n", i, i + 2,
+                 8000 + i);
+        strcat(peers, t);
+    }
+    s_expect(peers, 7 + 3 * LY_PEERS_MAX, "too many peers (at most 64)");
 }
 
 /* ---- the data directory ---------------------------------------------------------- */

@@ -192,7 +192,6 @@ static void s_setup_nodes(void)
         cf->cf_max_clock_ahead_ms = 60000;
         cf->cf_batch_max = 512;
         cf->cf_rights_wait_ms = 300;
-        ly_program_default(&cf->cf_program);
         for (int j = 0; j < S_NODES; j++) {
             if (j == i)
                 continue;

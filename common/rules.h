@@ -44,6 +44,7 @@
 
 #include "common/event.h"
 #include "common/ledger.h"
+#include "common/program.h"
 
 /* What the origin reads before ru_make, and the indexes an event touches. */
 enum {
@@ -83,13 +84,28 @@ typedef struct ly_intent {
     uint64_t in_hash;
 } ly_intent;
 
+/* How an earn's points came about, for the cashier's receipt (the reply). */
+typedef struct ly_breakdown {
+    int64_t bd_base;           /* points before any multiplier */
+    uint32_t bd_tier_mult;     /* the customer's tier's, thousandths */
+    uint32_t bd_category_mult; /* the category's (0: it earns nothing), thousandths */
+    int64_t bd_plain;          /* points without a campaign */
+    char bd_campaign[LY_PD_CAMPAIGN_MAX + 1]; /* the campaign that applied, "" none */
+    int64_t bd_campaign_points;               /* what it added */
+} ly_breakdown;
+
 /* What the origin knows when it makes an event. */
 typedef struct ly_origin {
     const ly_program *or_program;
+    const ly_progdef *or_def; /* the same program in full (campaigns); NULL: or_program only */
     uint16_t or_self;         /* this node */
+    const char *or_branch;    /* this node's name (campaigns limited to branches) */
     int32_t or_day;           /* the event's UTC day (LY_HLC_DAY of its timestamp) */
+    int32_t or_local_day;     /* ... its date at the branch (the node's time zone) */
+    int or_local_minute;      /* ... and its minute of the day there, 0..1439 */
     const ly_cust *or_cust;   /* the customer's state; NULL when there is no record */
     const ly_txnrec *or_orig; /* LY_RU_NEEDS_ORIGINAL: the original; NULL if unknown */
+    ly_breakdown *or_out;     /* earn: filled with how the points came about (may be NULL) */
 } ly_origin;
 
 /* Why the origin refuses a request (nothing is written). */

@@ -213,14 +213,20 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     sv->sv_service.sv_hlc = &sv->sv_hlc;
     if ((e = ly_store_begin(sv->sv_store, 0, &t)) != LY_OK)
         goto fail;
-    if ((e = ly_store_stats_get(t, &st)) == LY_OK)
-        e = ly_service_refresh(&sv->sv_service, t); /* the program in force */
+    if ((e = ly_store_stats_get(t, &st)) == LY_OK &&
+        (e = ly_service_refresh(&sv->sv_service, t)) != LY_OK) /* the program in force */
+        snprintf(why, why_len, "the store's program versions cannot be read (%s): %s",
+                 ly_errname(e), cf->cf_data_dir);
     ly_store_abort(&t);
     if (e != LY_OK)
         goto fail;
     ly_hlc_init(&sv->sv_hlc, st.st_hlc, cf->cf_max_clock_ahead_ms);
 
     ly_strlcpy(sv->sv_service.sv_name, cf->cf_name, sizeof sv->sv_service.sv_name);
+    if ((e = ly_tz_init(&sv->sv_service.sv_tz, cf->cf_timezone, why, why_len)) != LY_OK) {
+        e = LY_ECONFIG; /* checked when the config was read: the zone file went away */
+        goto fail;
+    }
     sv->sv_service.sv_started_ms = ly_wall_ms();
 
     sv->sv_batch_cap = cf->cf_batch_max + S_PEER_ITEMS_MAX;

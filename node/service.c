@@ -207,6 +207,16 @@ static int s_replay(ly_service *sv, ly_txn *t, const ly_req *rq, uint64_t fp, ly
     rp->rp_seq = r.tr_seq;
     rp->rp_replayed = 1;
     ly_strlcpy(rp->rp_txn, rq->rq_txn, sizeof rp->rp_txn);
+    if (r.tr_type == LY_EV_EARN) { /* the campaign it earned under travels with the event */
+        ly_event *ev = malloc(sizeof *ev);
+        if (!ev) {
+            *err = LY_ENOMEM;
+            return 1;
+        }
+        if ((*err = ly_store_event_get(t, r.tr_origin, r.tr_incarnation, r.tr_seq, ev)) == LY_OK)
+            ly_strlcpy(rp->rp_campaign, ev->ev_reason, sizeof rp->rp_campaign);
+        free(ev);
+    }
     return 1;
 }
 
@@ -226,14 +236,19 @@ static void s_event_header(ly_service *sv, const char *customer, ly_event *ev)
  * give it the next seq and apply it. On success *c is the customer after it
  * and *applied = 1. Store failures are returned. */
 static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in, const char *txn,
-                     uint64_t fp, ly_event *ev, ly_cust *c, ly_refusal *no, int *applied)
+                     uint64_t fp, ly_event *ev, ly_cust *c, ly_refusal *no, int *applied,
+                     ly_breakdown *out)
 {
     ly_err e;
     ly_txnrec orig;
     const ly_progstate *ps;
     if ((e = s_prog(sv, t, &ps)) != LY_OK)
         return e;
-    ly_origin o = {.or_program = &ps->ps_pg, .or_self = ly_store_node_id(sv->sv_store)};
+    ly_origin o = {.or_program = &ps->ps_pg,
+                   .or_def = &ps->ps_def,
+                   .or_self = ly_store_node_id(sv->sv_store),
+                   .or_branch = sv->sv_name,
+                   .or_out = out};
     int need_cust = !(ru->ru_flags & LY_RU_NO_CUST);
     *applied = 0;
     if (ru->ru_flags & LY_RU_NEEDS_ORIGINAL) {
@@ -258,6 +273,16 @@ static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in
     ev->ev_req_hash = fp;
     ly_strlcpy(ev->ev_txn, txn, sizeof ev->ev_txn);
     o.or_day = LY_HLC_DAY(ev->ev_hlc);
+    if (ru->ru_type == LY_EV_EARN) { /* campaigns run on the branch's local date and time */
+        ly_localtime lt;
+        ly_tz utc;
+        ly_tz_utc(&utc);
+        if (ly_tz_local(sv->sv_tz.tz_name[0] ? &sv->sv_tz : &utc, (int64_t)LY_HLC_MS(ev->ev_hlc),
+                        &lt) != LY_OK)
+            ly_tz_local(&utc, (int64_t)LY_HLC_MS(ev->ev_hlc), &lt);
+        o.or_local_day = (int32_t)lt.lt_day;
+        o.or_local_minute = lt.lt_minute;
+    }
     ly_rule_make(ru, &o, in, ev, no);
     if (no->rf_err != LY_OK)
         return LY_OK;
@@ -322,7 +347,8 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
                     .in_profile = &rq->rq_profile};
     ly_refusal no;
     int applied;
-    if ((e = s_make(sv, t, ru, &in, rq->rq_txn, fp, ev, c, &no, &applied)) != LY_OK)
+    ly_breakdown bd = {0};
+    if ((e = s_make(sv, t, ru, &in, rq->rq_txn, fp, ev, c, &no, &applied, &bd)) != LY_OK)
         goto out;
     if (!applied) {
         ly_rep_error(rp, rq->rq_type, rq->rq_id, no.rf_err, "%s", no.rf_msg);
@@ -333,6 +359,15 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     }
     s_fill_summary(sv, c, rp);
     rp->rp_points = ev->ev_points;
+    if (ev->ev_type == LY_EV_EARN) {
+        rp->rp_base_points = bd.bd_base;
+        ly_strlcpy(rp->rp_earn_tier, s_tier_name(&sv->sv_prog->ps_pg, ev->ev_tier_from),
+                   sizeof rp->rp_earn_tier);
+        rp->rp_tier_mult = bd.bd_tier_mult;
+        rp->rp_category_mult = bd.bd_category_mult;
+        ly_strlcpy(rp->rp_campaign, bd.bd_campaign, sizeof rp->rp_campaign);
+        rp->rp_campaign_points = bd.bd_campaign_points;
+    }
     rp->rp_hlc = ev->ev_hlc;
     rp->rp_origin = ev->ev_origin;
     rp->rp_seq = ev->ev_seq;
@@ -690,7 +725,7 @@ static ly_err s_program_apply(ly_service *sv, ly_txn *t, const ly_req *rq, ly_re
         ly_refusal no;
         int applied;
         in.in_part = part;
-        e = s_make(sv, t, &ly_rule_program, &in, "", hash, ev, c, &no, &applied);
+        e = s_make(sv, t, &ly_rule_program, &in, "", hash, ev, c, &no, &applied, NULL);
         if (e == LY_OK && !applied) {
             /* the checks above passed, so this is a bug: the batch is dropped */
             LY_LOG(LY_ERROR, "service.program_part", "version=%u part=%d: %s", pd->pd_version, part,
@@ -732,7 +767,7 @@ ly_err ly_service_give_rights(ly_service *sv, ly_txn *t, const char *customer, u
         .in_type = LY_EV_TRANSFER, .in_customer = customer, .in_amount = want, .in_to = to};
     ly_refusal no;
     int applied;
-    e = s_make(sv, t, &ly_rule_transfer, &in, "", 0, ev, c, &no, &applied);
+    e = s_make(sv, t, &ly_rule_transfer, &in, "", 0, ev, c, &no, &applied, NULL);
     if (e == LY_OK && applied) {
         *ev_out = *ev;
         *created = 1;

@@ -15,6 +15,7 @@
 #include "common/hlc.h"
 #include "common/ledger.h"
 #include "common/store.h"
+#include "common/tz.h"
 #include "proto/msg.h"
 
 /* The program in force, as the service last read it from the store. */
@@ -33,6 +34,7 @@ typedef struct ly_progstate {
 typedef struct ly_service {
     ly_store *sv_store; /* borrowed */
     ly_hlc *sv_hlc;     /* borrowed */
+    ly_tz sv_tz;        /* the branch's time zone (campaign days and hours); "": UTC */
     char sv_name[64];
     uint64_t sv_started_ms;
     /* Optional: adds what the service does not know (peers, client endpoint) to

@@ -774,6 +774,12 @@ enum {
     RP_CONFLICTS,
     RP_PROGRAM,
     RP_PROGRAMS,
+    RP_BASE_POINTS,
+    RP_EARN_TIER,
+    RP_TIER_MULT,
+    RP_CATEGORY_MULT,
+    RP_CAMPAIGN,
+    RP_CAMPAIGN_POINTS,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -810,6 +816,12 @@ static const lyp_field s_rep_tab[] = {
     [RP_CONFLICTS] = LYP_FX("conflicts"),
     [RP_PROGRAM] = LYP_FU("program", ly_rep, rp_program),
     [RP_PROGRAMS] = LYP_FX("programs"),
+    [RP_BASE_POINTS] = LYP_FI("base_points", ly_rep, rp_base_points),
+    [RP_EARN_TIER] = LYP_FS("earn_tier", ly_rep, rp_earn_tier, LYP_C_TEXT, 1),
+    [RP_TIER_MULT] = LYP_FU("tier_multiplier_milli", ly_rep, rp_tier_mult),
+    [RP_CATEGORY_MULT] = LYP_FU("category_multiplier_milli", ly_rep, rp_category_mult),
+    [RP_CAMPAIGN] = LYP_FS("campaign", ly_rep, rp_campaign, LYP_C_TEXT, 1),
+    [RP_CAMPAIGN_POINTS] = LYP_FI("campaign_points", ly_rep, rp_campaign_points),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -1053,6 +1065,9 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
                 LYP_BIT(RP_RIGHTS) | LYP_BIT(RP_LOCAL_RIGHTS);
         if (ly_msgtype_is_mutation(type))
             mask |= LYP_BIT(RP_TXN);
+        if (type == LY_MSG_EARN)
+            mask |= LYP_BIT(RP_BASE_POINTS) | LYP_BIT(RP_EARN_TIER) | LYP_BIT(RP_TIER_MULT) |
+                    LYP_BIT(RP_CATEGORY_MULT) | LYP_BIT(RP_CAMPAIGN) | LYP_BIT(RP_CAMPAIGN_POINTS);
         if (type == LY_MSG_CUSTOMER)
             mask |=
                 LYP_BIT(RP_ENROLLED) | LYP_BIT(RP_LAST) | LYP_BIT(RP_PROFILE) | LYP_BIT(RP_HISTORY);

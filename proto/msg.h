@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/event.h"
+#include "common/program.h"
 
 #define LY_PROTO_VERSION    1
 #define LY_FRAME_MAX        65536 /* largest frame either side accepts */
@@ -235,9 +236,19 @@ typedef struct ly_rep {
     char rp_tier[LY_TIER_NAME_MAX + 1];
     char rp_next_tier[LY_TIER_NAME_MAX + 1]; /* empty at the top tier */
     int64_t rp_to_next;                      /* qualifying points still needed for it */
-    uint8_t rp_replayed;                     /* 1: a retry answered from the original */
-    uint64_t rp_hlc;                         /* mutations: the event's timestamp */
-    uint16_t rp_origin;                      /* mutations: the event's id */
+    /* earn: how the points came about (for the receipt): the base points
+     * (before any multiplier), the tier's and the category's multipliers in
+     * thousandths (category 0: it earns nothing), the campaign that applied
+     * ("" none) and the points it added. A retry's reply has rp_campaign only. */
+    int64_t rp_base_points;
+    char rp_earn_tier[LY_TIER_NAME_MAX + 1]; /* the tier whose multiplier applied (before it) */
+    uint32_t rp_tier_mult;
+    uint32_t rp_category_mult;
+    char rp_campaign[LY_PD_CAMPAIGN_MAX + 1];
+    int64_t rp_campaign_points;
+    uint8_t rp_replayed; /* 1: a retry answered from the original */
+    uint64_t rp_hlc;     /* mutations: the event's timestamp */
+    uint16_t rp_origin;  /* mutations: the event's id */
     uint64_t rp_seq;
     uint64_t rp_enrolled_hlc; /* customer */
     uint64_t rp_last_hlc;

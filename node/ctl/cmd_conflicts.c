@@ -19,7 +19,8 @@ static void s_request(const ly_event *ev, char *buf, size_t cap)
         ctl_catf(&t, "", "purchase %s", ctl_num(ev->ev_amount));
     else if (ev->ev_type == LY_EV_REVERSE)
         ctl_catf(&t, "", "refund of %s (%s)", ev->ev_ref_txn, ctl_num(ev->ev_amount));
-    ctl_cat_reason(&t, ev->ev_category, ev->ev_reason, ev->ev_operator);
+    ctl_cat_reason(&t, ev->ev_category, ev->ev_type == LY_EV_EARN ? "" : ev->ev_reason,
+                   ev->ev_operator);
     for (int i = 0; i < LY_PF_COUNT; i++)
         if (ev->ev_fields & ctl_pf[i].bit)
             ctl_catf(&t, "; ", "%s=%s", ctl_pf[i].name, ctl_pf_value(&ev->ev_profile, i));

@@ -41,7 +41,14 @@ static void s_hist_details(const ly_hist *h, const ctl_names *nm, char *buf, siz
                  ctl_node_label(nm, h->hi_to, 1));
     if (h->hi_type == LY_EV_REVERSE && h->hi_ref_txn[0])
         ctl_catf(&t, "", "refund of %s", h->hi_ref_txn);
-    ctl_cat_reason(&t, h->hi_category, h->hi_reason, h->hi_operator);
+    if (h->hi_type == LY_EV_EARN) { /* an earn's reason is the campaign that applied */
+        if (h->hi_category[0])
+            ctl_catf(&t, "; ", "%s", h->hi_category);
+        if (h->hi_reason[0])
+            ctl_catf(&t, "; ", "campaign %s", h->hi_reason);
+    } else {
+        ctl_cat_reason(&t, h->hi_category, h->hi_reason, h->hi_operator);
+    }
     if (h->hi_tier_from[0] && h->hi_tier_to[0] && strcmp(h->hi_tier_from, h->hi_tier_to) != 0)
         ctl_catf(&t, "; ", "tier %s \u2192 %s", h->hi_tier_from, h->hi_tier_to);
     if (h->hi_void && h->hi_type == LY_EV_ENROLL) /* still an enrollment; its bonus is void */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/initext.h"
 #include "node/ctl/ctl.h"
 
 /* The optional profile options into rq_profile / rq_fields. */
@@ -42,6 +43,25 @@ static int s_txn_arg(const ctl_ctx *x, ly_req *rq)
     return ctl_id(x, "transaction id", x->opt[CTL_O_TXN], rq->rq_txn, sizeof rq->rq_txn);
 }
 
+/* "100 base x2 (Gold) x1.5 (category); campaign spring +50": what a till
+ * prints on the receipt. */
+static void s_print_breakdown(const ly_rep *rp)
+{
+    char a[32], b[32];
+    if (rp->rp_category_mult == 0) {
+        printf("this category earns no points\n");
+        return;
+    }
+    printf("%s base x%s (%s)", ctl_num(rp->rp_base_points),
+           ly_ini_milli_str(rp->rp_tier_mult, a, sizeof a),
+           rp->rp_earn_tier[0] ? rp->rp_earn_tier : "tier");
+    if (rp->rp_category_mult != LY_MILLI)
+        printf(" x%s (category)", ly_ini_milli_str(rp->rp_category_mult, b, sizeof b));
+    if (rp->rp_campaign[0])
+        printf("; campaign %s %s", rp->rp_campaign, ctl_num_sign(rp->rp_campaign_points, 1));
+    printf("\n");
+}
+
 static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     char at[40];
@@ -60,6 +80,18 @@ static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
         ly_json_kuint(&j, "hlc", rp->rp_hlc);
         ly_json_kstr(&j, "at", ctl_iso(rp->rp_hlc, at, sizeof at));
         ly_json_end(&j);
+        if (rp->rp_type == LY_MSG_EARN) {
+            ly_json_kobject(&j, "breakdown");
+            if (!rp->rp_replayed) {
+                ly_json_kint(&j, "base_points", rp->rp_base_points);
+                ly_json_kstr(&j, "tier", rp->rp_earn_tier);
+                ly_json_kuint(&j, "tier_multiplier_milli", rp->rp_tier_mult);
+                ly_json_kuint(&j, "category_multiplier_milli", rp->rp_category_mult);
+                ly_json_kint(&j, "campaign_points", rp->rp_campaign_points);
+            }
+            ly_json_kstr(&j, "campaign", rp->rp_campaign);
+            ly_json_end(&j);
+        }
         ly_json_end(&j);
         ly_json_finish(&j);
         return;
@@ -90,6 +122,10 @@ static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
         break;
     }
     printf(" (txn %s)%s\n", rp->rp_txn, rp->rp_replayed ? " (replayed: original result)" : "");
+    if (rp->rp_type == LY_MSG_EARN && !rp->rp_replayed)
+        s_print_breakdown(rp);
+    else if (rp->rp_type == LY_MSG_EARN && rp->rp_campaign[0])
+        printf("campaign %s applied\n", rp->rp_campaign);
     ctl_print_standing(rp);
 }
 

@@ -17,13 +17,17 @@
  *   refused_and_kept: a version not above the newest is refused (exit 1); a
  *       bad file is refused by loyalctl with FILE:LINE and nothing is sent; a
  *       version survives kill -9; one scheduled for a later time governs only
- *       from then on. */
+ *       from then on.
+ *   campaigns_in_local_time: n1 in Europe/Prague, n2 in America/New_York; a
+ *       campaign for the current hour of Prague doubles a purchase at n1 and
+ *       not the same purchase at n2 (six hours behind), at the same moment. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/tz.h"
 #include "proto/client.h"
 #include "tests/support/check.h"
 #include "tests/support/harness.h"
@@ -304,4 +308,44 @@ Test(program, refused_and_kept)
         lyh_sleep_ms(100);
     cr_expect_eq(s_ok(1, LY_MSG_EARN, "c5", "s3", 1000)->rp_points, 40, "x4 under version 5");
     cr_expect_eq(s_status(2).ns_program, 5, "n2 runs version 5 from its time too");
+}
+
+Test(program, campaigns_in_local_time)
+{
+    s_net = lyn_net_new(2, NULL);
+    cr_assert_not_null(s_net);
+    const char *zones[2] = {"Europe/Prague", "America/New_York"};
+    for (int i = 1; i <= 2; i++) {
+        char extra[4096];
+        snprintf(extra, sizeof extra, "timezone = %s\n%s", zones[i - 1],
+                 s_node(i)->nd_extra ? s_node(i)->nd_extra : "");
+        cr_assert_eq(lyh_node_write_config(s_node(i), extra), 0);
+    }
+    cr_assert_eq(lyn_net_up(s_net, PT_READY_MS), 0, "the nodes did not start (see above)");
+    lyc_links_up(s_net, PT_LINKS_MS, "start");
+    /* The hour it is now in Prague, not within a minute of its end. */
+    ly_tz prague;
+    ly_localtime lt;
+    cr_assert_eq(ly_tz_init(&prague, zones[0], NULL, 0), LY_OK);
+    cr_assert_eq(ly_tz_local(&prague, (int64_t)time(NULL) * 1000, &lt), LY_OK);
+    if (lt.lt_minute % 60 >= 58) {
+        lyh_sleep_ms((60 - lt.lt_minute % 60) * 60000 + 2000);
+        cr_assert_eq(ly_tz_local(&prague, (int64_t)time(NULL) * 1000, &lt), LY_OK);
+    }
+    int h = lt.lt_minute / 60;
+    char extra[128];
+    snprintf(extra, sizeof extra, "[campaign prague_hour]\nmultiplier = 2\nhours = %d-%d\n", h,
+             h + 1);
+    char prog[2048];
+    snprintf(prog, sizeof prog, "%s%s", s_prog(1, "Local", "2", ""), extra);
+    s_apply(1, prog);
+    s_wait_all(2, 1);
+    s_ok(1, LY_MSG_ENROLL, "c1", "enroll:c1", 0);
+    const ly_rep *rp = s_ok(1, LY_MSG_EARN, "c1", "p1", 10000);
+    cr_expect_eq(rp->rp_points, 200, "Prague at %d:xx: in the campaign", h);
+    cr_expect_str_eq(rp->rp_campaign, "prague_hour");
+    rp = s_ok(2, LY_MSG_EARN, "c1", "n1", 10000);
+    cr_expect_eq(rp->rp_points, 100, "New York: six hours earlier, not in it");
+    cr_expect_str_eq(rp->rp_campaign, "");
+    cr_expect_eq(rp->rp_base_points, 100);
 }

@@ -71,7 +71,8 @@
  * What the bound cuts (each case tested):
  *  - rolling, to_qualified: exact while N + G <= 800 (always for N <= 434);
  *    otherwise the grace of a window ends on its first day + 799 (N = 730:
- *    at most 70 days of grace);
+ *    at most 70 days of grace); one_down: exact while N + s * G <= 800 for
+ *    a fall of s tiers;
  *  - calendar, anniversary, to_qualified: holding through the next period is
  *    always exact (two periods are at most 731 days); grace is exact for
  *    G <= 69 and otherwise ends on the first day of the status's period +
@@ -98,8 +99,8 @@
 typedef struct ly_tier_status {
     int ts_tier;           /* tier index held at the day (0 = base) */
     int ts_qualified;      /* tier the current period's total reaches */
-    int64_t ts_qualifying; /* the current period's total up to the day (buckets before it
-                              and up to it); clamped to int64 */
+    int64_t ts_qualifying; /* the current period's total: its buckets from its first day
+                              through `day`; clamped to int64 */
     int32_t ts_period_start, ts_period_end; /* the current period, days since 1970-01-01,
                                                inclusive; rolling: day-N+1 .. day */
     int32_t ts_held_until; /* last day (inclusive) of the unbroken run from `day` on which the
@@ -111,8 +112,9 @@ typedef struct ly_tier_status {
     int64_t ts_to_keep;    /* points still needed in the current period to keep the held
                               tier: calendar, anniversary: to qualify for it this period,
                               so that it holds through the end of the next one; 0 if it
-                              already holds that far (qualified, or carried by grace or
-                              one_down). rolling: for today's window to reach it again;
+                              already holds that far (qualified; within the 800-day horizon
+                              no grace or one_down step of an older period reaches that
+                              far). rolling: for today's window to reach it again;
                               0 if it does (the grace then starts afresh). 0 at the base
                               tier */
 } ly_tier_status;

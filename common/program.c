@@ -227,6 +227,13 @@ static int s_parse_day(const char *s, int32_t *out)
     return 0;
 }
 
+static const char *s_day_str(int32_t day, char *buf, size_t len);
+
+const char *ly_pd_day_str(int32_t day, char *buf, size_t len)
+{
+    return s_day_str(day, buf, len);
+}
+
 static const char *s_day_str(int32_t day, char *buf, size_t len)
 {
     int y, m, d;

@@ -315,6 +315,9 @@ void ly_progdef_to_program(const ly_progdef *pd, ly_program *pg);
  * the default, whose file the parser then refuses for its version). */
 int ly_progdef_write(const ly_progdef *pd, FILE *fp);
 
+/* Day `day` (days since 1970-01-01) as "YYYY-MM-DD" into `buf` (11 bytes). */
+const char *ly_pd_day_str(int32_t day, char *buf, size_t len);
+
 /* ---- campaigns: the combination rule ---------------------------------- */
 
 /* One purchase line as the earn path sees it at the branch. */

@@ -45,6 +45,7 @@
 #include "common/event.h"
 #include "common/ledger.h"
 #include "common/program.h"
+#include "common/tiers.h"
 
 /* What the origin reads before ru_make, and the indexes an event touches. */
 enum {
@@ -163,6 +164,14 @@ int ly_once_reserved(const char *txn);
 /* Fill a refusal: `err` and a printf-style message. */
 void ly_refuse(ly_refusal *no, ly_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The tier customer `c` holds at o->or_day: the program's tier model
+ * (tiers.h) with or_def, else the rolling window of or_program. */
+int ly_rule_tier(const ly_origin *o, const ly_cust *c);
+
+/* The tier `c` would hold at o->or_day after `dq` more qualifying points on
+ * day `qday` (what folding the event and asking again gives). */
+int ly_rule_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64_t dq);
 
 /* Refuse taking `take` > 0 points (redeem, negative adjust) beyond the balance
  * or beyond what this node may redeem. Returns 1 if refused. */

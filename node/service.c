@@ -146,15 +146,23 @@ static void s_fill_summary(ly_service *sv, const ly_cust *c, ly_rep *rp)
     rp->rp_balance = ly_cust_balance(c);
     rp->rp_debt = ly_cust_debt(c);
     rp->rp_lifetime = c->cu_lifetime;
-    rp->rp_qualifying = ly_cust_qualifying(c, pg, s_today());
-    int tier = ly_tier_for(pg, rp->rp_qualifying);
+    /* The tier by the program's model (tiers.h): held, until when, and what
+     * this period still needs for the next one and to keep it. */
+    ly_tier_status ts;
+    ly_tier_status_at(&sv->sv_prog->ps_def, c, s_today(), &ts);
+    rp->rp_qualifying = ts.ts_qualifying;
+    int tier = ts.ts_tier;
     ly_strlcpy(rp->rp_tier, s_tier_name(pg, tier), sizeof rp->rp_tier);
     rp->rp_next_tier[0] = '\0';
     rp->rp_to_next = 0;
     if (tier + 1 < pg->pg_ntiers) {
         ly_strlcpy(rp->rp_next_tier, s_tier_name(pg, tier + 1), sizeof rp->rp_next_tier);
-        rp->rp_to_next = pg->pg_tiers[tier + 1].ti_threshold - rp->rp_qualifying;
+        rp->rp_to_next = ts.ts_to_next;
     }
+    rp->rp_tier_until[0] = '\0';
+    if (tier > 0 && ts.ts_held_until > 0)
+        ly_pd_day_str(ts.ts_held_until, rp->rp_tier_until, sizeof rp->rp_tier_until);
+    rp->rp_to_keep = tier > 0 ? ts.ts_to_keep : 0;
     s_fill_rights(sv, c, rp);
 }
 

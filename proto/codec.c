@@ -780,6 +780,8 @@ enum {
     RP_CATEGORY_MULT,
     RP_CAMPAIGN,
     RP_CAMPAIGN_POINTS,
+    RP_TIER_UNTIL,
+    RP_TO_KEEP,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -822,6 +824,8 @@ static const lyp_field s_rep_tab[] = {
     [RP_CATEGORY_MULT] = LYP_FU("category_multiplier_milli", ly_rep, rp_category_mult),
     [RP_CAMPAIGN] = LYP_FS("campaign", ly_rep, rp_campaign, LYP_C_TEXT, 1),
     [RP_CAMPAIGN_POINTS] = LYP_FI("campaign_points", ly_rep, rp_campaign_points),
+    [RP_TIER_UNTIL] = LYP_FS("tier_until", ly_rep, rp_tier_until, LYP_C_DATE, 1),
+    [RP_TO_KEEP] = LYP_FI("to_keep_tier", ly_rep, rp_to_keep),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -1061,8 +1065,9 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
         mask |= LYP_BIT(RP_CUSTOMER) | LYP_BIT(RP_POINTS) | LYP_BIT(RP_BALANCE) |
                 LYP_BIT(RP_LIFETIME) | LYP_BIT(RP_DEBT) | LYP_BIT(RP_QUALIFYING) |
                 LYP_BIT(RP_TIER) | LYP_BIT(RP_NEXT_TIER) | LYP_BIT(RP_TO_NEXT) |
-                LYP_BIT(RP_REPLAYED) | LYP_BIT(RP_HLC) | LYP_BIT(RP_ORIGIN) | LYP_BIT(RP_SEQ) |
-                LYP_BIT(RP_RIGHTS) | LYP_BIT(RP_LOCAL_RIGHTS);
+                LYP_BIT(RP_TIER_UNTIL) | LYP_BIT(RP_TO_KEEP) | LYP_BIT(RP_REPLAYED) |
+                LYP_BIT(RP_HLC) | LYP_BIT(RP_ORIGIN) | LYP_BIT(RP_SEQ) | LYP_BIT(RP_RIGHTS) |
+                LYP_BIT(RP_LOCAL_RIGHTS);
         if (ly_msgtype_is_mutation(type))
             mask |= LYP_BIT(RP_TXN);
         if (type == LY_MSG_EARN)

@@ -236,6 +236,9 @@ typedef struct ly_rep {
     char rp_tier[LY_TIER_NAME_MAX + 1];
     char rp_next_tier[LY_TIER_NAME_MAX + 1]; /* empty at the top tier */
     int64_t rp_to_next;                      /* qualifying points still needed for it */
+    char rp_tier_until[11]; /* YYYY-MM-DD: the tier is held at least to this UTC day ("": base) */
+    int64_t rp_to_keep;     /* qualifying points still needed this period to keep it longer */
+    char rp_tier_override[LY_TIER_NAME_MAX + 1]; /* a manual tier in force ("": none) */
     /* earn: how the points came about (for the receipt): the base points
      * (before any multiplier), the tier's and the category's multipliers in
      * thousandths (category 0: it earns nothing), the campaign that applied

@@ -42,8 +42,8 @@ static void s_campaign(const ly_origin *o, const ly_intent *in, int tier, int64_
 static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_refusal *no)
 {
     const ly_program *pg = o->or_program;
-    int64_t q0 = ly_cust_qualifying(o->or_cust, pg, o->or_day), qual;
-    int tier = ly_tier_for(pg, q0);
+    int64_t qual;
+    int tier = ly_rule_tier(o, o->or_cust);
     int64_t points = ly_earn_points(pg, in->in_amount, tier, in->in_category, &qual);
     uint32_t cat = ly_category_mult(pg, in->in_category);
     if (points >= 0 && qual >= 0) {
@@ -72,7 +72,7 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ev->ev_qual = qual;
     ev->ev_qual_day = o->or_day;
     ev->ev_tier_from = (uint8_t)tier;
-    ev->ev_tier_to = (uint8_t)ly_tier_for(pg, q0 + qual);
+    ev->ev_tier_to = (uint8_t)ly_rule_tier_after(o, o->or_cust, o->or_day, qual);
     ly_strlcpy(ev->ev_category, in->in_category, sizeof ev->ev_category);
 }
 

@@ -28,7 +28,6 @@ static int64_t s_muldiv(int64_t a, int64_t b, int64_t c)
 static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_refusal *no)
 {
     const ly_txnrec *r = o->or_orig;
-    const ly_program *pg = o->or_program;
     if (r->tr_type != LY_EV_EARN && r->tr_type != LY_EV_REDEEM) {
         ly_refuse(no, LY_ENOTREVERSIBLE,
                   "transaction '%s' (%s) cannot be reversed; only earns and redemptions can",
@@ -57,17 +56,13 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
         ev->ev_qual = -(s_muldiv(r->tr_qual, after, r->tr_amount) -
                         s_muldiv(r->tr_qual, before, r->tr_amount));
         ev->ev_qual_day = r->tr_qual_day;
-        int64_t q0 = ly_cust_qualifying(c, pg, o->or_day);
-        ev->ev_tier_from = (uint8_t)ly_tier_for(pg, q0);
-        /* The tier after: the qualifying points of the window, less what the
-         * refund takes back on its day if that day is in the window (what
-         * folding the event into the state and asking again would give). */
-        int32_t day = ev->ev_qual_day, from = o->or_day - pg->pg_window_days;
-        int64_t q1 = q0 + (day > from && day <= o->or_day ? ev->ev_qual : 0);
-        ev->ev_tier_to = (uint8_t)ly_tier_for(pg, q1);
+        ev->ev_tier_from = (uint8_t)ly_rule_tier(o, c);
+        /* The tier after: what folding the refund into the state and asking
+         * again would give. */
+        ev->ev_tier_to = (uint8_t)ly_rule_tier_after(o, c, ev->ev_qual_day, ev->ev_qual);
     } else {
         ev->ev_points = part; /* the redeemed points come back */
-        ev->ev_tier_from = ev->ev_tier_to = (uint8_t)ly_tier_at(pg, c, o->or_day);
+        ev->ev_tier_from = ev->ev_tier_to = (uint8_t)ly_rule_tier(o, c);
     }
 }
 

@@ -2,6 +2,8 @@
  * alike (see rules.h). */
 #include "common/rules.h"
 
+#include <stdlib.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,4 +113,38 @@ int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly
     }
     no->rf_rights = 1;
     return 1;
+}
+
+int ly_rule_tier(const ly_origin *o, const ly_cust *c)
+{
+    if (o->or_def)
+        return ly_tier_held_at(o->or_def, c, o->or_day);
+    return ly_tier_at(o->or_program, c, o->or_day);
+}
+
+int ly_rule_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64_t dq)
+{
+    const ly_program *pg = o->or_program;
+    if (!o->or_def) { /* the rolling window: what is counted on qday if it is in it */
+        int64_t q = ly_cust_qualifying(c, pg, o->or_day);
+        if (qday > o->or_day - pg->pg_window_days && qday <= o->or_day)
+            q += dq;
+        return ly_tier_for(pg, q);
+    }
+    ly_tier_status ts;
+    ly_tier_status_at(o->or_def, c, o->or_day, &ts);
+    if (dq >= 0 && qday == o->or_day) {
+        /* More points today only raise the current period's status: the
+         * statuses of earlier periods stay, so the best of the two holds. */
+        int t = ly_tier_for(pg, ts.ts_qualifying + dq);
+        return t > ts.ts_tier ? t : ts.ts_tier;
+    }
+    ly_cust *copy = malloc(sizeof *copy); /* a refund: fold it into a copy and ask again */
+    if (!copy)
+        return ts.ts_tier;
+    *copy = *c;
+    ly_cust_qual_add(copy, qday, dq);
+    int t = ly_tier_held_at(o->or_def, copy, o->or_day);
+    free(copy);
+    return t;
 }

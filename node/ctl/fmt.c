@@ -221,6 +221,11 @@ void ctl_json_standing(ly_json *j, const ly_rep *rp)
         ly_json_knull(j, "next_tier");
         ly_json_knull(j, "to_next_tier");
     }
+    if (rp->rp_tier_until[0])
+        ly_json_kstr(j, "tier_until", rp->rp_tier_until);
+    else
+        ly_json_knull(j, "tier_until");
+    ly_json_kint(j, "to_keep_tier", rp->rp_to_keep);
 }
 
 void ctl_print_standing(const ly_rep *rp)
@@ -228,9 +233,15 @@ void ctl_print_standing(const ly_rep *rp)
     printf("balance %s  lifetime %s  debt %s  tier %s (%s qualifying; ", ctl_num(rp->rp_balance),
            ctl_num(rp->rp_lifetime), ctl_num(rp->rp_debt), rp->rp_tier, ctl_num(rp->rp_qualifying));
     if (rp->rp_next_tier[0])
-        printf("%s to %s)\n", ctl_num(rp->rp_to_next), rp->rp_next_tier);
+        printf("%s to %s)", ctl_num(rp->rp_to_next), rp->rp_next_tier);
     else
-        printf("top tier)\n");
+        printf("top tier)");
+    if (rp->rp_tier_until[0])
+        printf("; %s held until %s", rp->rp_tier, rp->rp_tier_until);
+    if (rp->rp_to_keep > 0)
+        printf(", %s more this period keep%s it longer", ctl_num(rp->rp_to_keep),
+               rp->rp_to_keep == 1 ? "s" : "");
+    printf("\n");
 }
 
 /* The peer rows the reply holds (0 if none were decoded). */

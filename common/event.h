@@ -32,8 +32,9 @@
 /* Once keys (rules.h): the longest is a derived key's prefix and a customer
  * id. The join bonus's key is LY_ONCE_JOIN "<customer>"; client transaction
  * ids may not start with a derived key's prefix. */
-#define LY_ONCE_KEY_MAX (LY_ID_MAX + 16)
-#define LY_ONCE_JOIN    "join:"
+#define LY_ONCE_KEY_MAX  (LY_ID_MAX + 16)
+#define LY_ONCE_JOIN     "join:"
+#define LY_ONCE_BIRTHDAY "birthday:" /* birthday:<customer>:<year> */
 
 typedef enum ly_evtype {
     LY_EV_ENROLL = 1,  /* ev_points: join bonus */
@@ -52,6 +53,9 @@ typedef enum ly_evtype {
      * seqs, part ev_part in ev_blob. ev_program: the version; ev_operator,
      * ev_reason: who applied it and why; no customer. */
     LY_EV_PROGRAM = 8,
+    /* A bonus the program gives by itself (the birthday bonus): ev_points =
+     * ev_amount > 0, ev_qual_day the birthday, once key birthday:C:YEAR. */
+    LY_EV_BONUS = 9,
 } ly_evtype;
 
 /* A program part's bytes; a program version takes up to LY_EV_PARTS_MAX parts. */

@@ -1011,7 +1011,7 @@ static ly_err s_index_txn(ly_txn *t, const ly_rule *ru, const ly_event *ev, cons
         if (e != LY_OK)
             return e;
     }
-    if ((ru->ru_flags & LY_RU_ONCE_JOIN) && o->so_klen &&
+    if ((ru->ru_flags & LY_RU_ONCE_DERIVED) && o->so_klen &&
         (e = s_once_keep(t, o->so_key, ev, c, 1, 0, &o->so_rec, &won)) != LY_OK)
         return e;
     if ((ru->ru_flags & LY_RU_IX_REFUNDS) && o->so_counts &&

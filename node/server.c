@@ -232,10 +232,11 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
     sv->sv_batch_cap = cf->cf_batch_max + S_PEER_ITEMS_MAX;
     sv->sv_batch = calloc(sv->sv_batch_cap, sizeof *sv->sv_batch);
     sv->sv_rep = malloc(sizeof *sv->sv_rep);
-    /* Each client request creates at most one event, each peer message at most
-     * one; a program version takes up to LY_SERVICE_EVENTS_MAX (at most
-     * S_PROGRAMS_PER_BATCH such requests run per batch, the others wait). */
-    sv->sv_created.el_cap = sv->sv_batch_cap + S_PROGRAMS_PER_BATCH * LY_SERVICE_EVENTS_MAX;
+    /* Each client request creates at most two events (an earn and a birthday
+     * bonus), each peer message at most one; a program version takes up to
+     * LY_SERVICE_EVENTS_MAX (at most S_PROGRAMS_PER_BATCH such requests run
+     * per batch, the others are asked to try again). */
+    sv->sv_created.el_cap = 2 * sv->sv_batch_cap + S_PROGRAMS_PER_BATCH * LY_SERVICE_EVENTS_MAX;
     sv->sv_created.el_ev = malloc(sv->sv_created.el_cap * sizeof *sv->sv_created.el_ev);
     sv->sv_dealer_src = calloc((size_t)cf->cf_npeers + 1, sizeof *sv->sv_dealer_src);
     sv->sv_loop = ly_loop_new();

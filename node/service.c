@@ -239,6 +239,16 @@ static void s_event_header(ly_service *sv, const char *customer, ly_event *ev)
     ly_strlcpy(ev->ev_customer, customer, sizeof ev->ev_customer);
 }
 
+/* The branch's local date and time at HLC timestamp `hlc` (its zone; UTC if
+ * none is set or the zone cannot be read). */
+static void s_local(const ly_service *sv, uint64_t hlc, ly_localtime *lt)
+{
+    ly_tz utc;
+    ly_tz_utc(&utc);
+    if (ly_tz_local(sv->sv_tz.tz_name[0] ? &sv->sv_tz : &utc, (int64_t)LY_HLC_MS(hlc), lt) != LY_OK)
+        ly_tz_local(&utc, (int64_t)LY_HLC_MS(hlc), lt);
+}
+
 /* Make an event of rule `ru`: read what the rule needs (the customer, the
  * original), build the header, let the rule complete it or refuse (*no), then
  * give it the next seq and apply it. On success *c is the customer after it
@@ -283,11 +293,7 @@ static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in
     o.or_day = LY_HLC_DAY(ev->ev_hlc);
     if (ru->ru_type == LY_EV_EARN) { /* campaigns run on the branch's local date and time */
         ly_localtime lt;
-        ly_tz utc;
-        ly_tz_utc(&utc);
-        if (ly_tz_local(sv->sv_tz.tz_name[0] ? &sv->sv_tz : &utc, (int64_t)LY_HLC_MS(ev->ev_hlc),
-                        &lt) != LY_OK)
-            ly_tz_local(&utc, (int64_t)LY_HLC_MS(ev->ev_hlc), &lt);
+        s_local(sv, ev->ev_hlc, &lt);
         o.or_local_day = (int32_t)lt.lt_day;
         o.or_local_minute = lt.lt_minute;
     }
@@ -315,6 +321,41 @@ static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in
     return LY_OK;
 }
 
+static ly_err s_birthday(ly_service *sv, ly_txn *t, ly_cust *c, int32_t day, ly_event *ev,
+                         int64_t *points)
+{
+    const ly_progdef *pd = &sv->sv_prog->ps_def;
+    int32_t b;
+    *points = 0;
+    if (!ly_rule_birthday_due(pd, c, day, &b))
+        return LY_OK;
+    char key[LY_ONCE_KEY_MAX + 1], bday[16];
+    ly_pd_day_str(b, bday, sizeof bday);
+    snprintf(key, sizeof key, LY_ONCE_BIRTHDAY "%s:%.4s", c->cu_id, bday);
+    ly_txnrec r;
+    ly_err e = ly_store_txnrec_get(t, key, &r);
+    if (e == LY_OK && r.tr_seq != 0)
+        return LY_OK; /* paid already (here or at a branch it heard from) */
+    if (e != LY_OK && e != LY_ENOTFOUND)
+        return e;
+    ly_intent in = {.in_type = LY_EV_BONUS,
+                    .in_customer = c->cu_id,
+                    .in_amount = pd->pd_bday_points,
+                    .in_day = b};
+    char id[LY_ID_MAX + 1];
+    ly_strlcpy(id, c->cu_id, sizeof id);
+    in.in_customer = id;
+    /* Equal bonuses made at two cut-off branches are duplicates, not a conflict. */
+    uint64_t fp = ly_hash(key, strlen(key)) ^ (uint64_t)pd->pd_bday_points;
+    ly_refusal no;
+    int applied;
+    if ((e = s_make(sv, t, &ly_rule_bonus, &in, "", fp, ev, c, &no, &applied, NULL)) != LY_OK)
+        return e;
+    if (applied)
+        *points = ev->ev_points;
+    return LY_OK;
+}
+
 static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, ly_event *ev_out,
                        int *created)
 {
@@ -323,7 +364,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     if (ly_once_reserved(rq->rq_txn)) {
         ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINVAL,
                      "transaction id '%s' is reserved: ids starting with '" LY_ONCE_JOIN
-                     "' are the node's own once keys",
+                     "' or '" LY_ONCE_BIRTHDAY "' are the node's own once keys",
                      rq->rq_txn);
         return LY_OK;
     }
@@ -365,6 +406,25 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
             s_fill_rights(sv, c, rp);
         goto out;
     }
+    int made = 1;
+    if (ev_out)
+        ev_out[0] = *ev;
+    if (ev->ev_type == LY_EV_EARN) {
+        ly_localtime lt;
+        ly_event *bonus = malloc(sizeof *bonus);
+        if (!bonus) {
+            e = LY_ENOMEM;
+            goto out;
+        }
+        s_local(sv, ev->ev_hlc, &lt);
+        e = s_birthday(sv, t, c, (int32_t)lt.lt_day, bonus, &rp->rp_bonus_points);
+        if (e == LY_OK && rp->rp_bonus_points > 0 && ev_out)
+            ev_out[made] = *bonus;
+        made += e == LY_OK && rp->rp_bonus_points > 0;
+        free(bonus);
+        if (e != LY_OK)
+            goto out;
+    }
     s_fill_summary(sv, c, rp);
     rp->rp_points = ev->ev_points;
     if (ev->ev_type == LY_EV_EARN) {
@@ -380,9 +440,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     rp->rp_origin = ev->ev_origin;
     rp->rp_seq = ev->ev_seq;
     ly_strlcpy(rp->rp_txn, rq->rq_txn, sizeof rp->rp_txn);
-    if (ev_out)
-        *ev_out = *ev;
-    *created = 1;
+    *created = made;
 out:
     free(ev);
     free(c);

@@ -66,8 +66,8 @@ void ly_service_program(const ly_service *sv, uint32_t *version, uint64_t *hash)
  * the reason is in rp->rp_err and nothing was written. The return value is
  * LY_OK, or a store failure (LY_ERETRY, LY_ENOSPC, LY_EIO, LY_ENOMEM, LY_EPROTO)
  * after which the transaction must be aborted and `rp` is meaningless.
- * `ev_out` (may be NULL; else room for one event, LY_SERVICE_EVENTS_MAX for
- * program-apply) receives
+ * `ev_out` (may be NULL; else room for LY_SERVICE_EVENTS_MAX events; an earn
+ * makes two at most, the second a birthday bonus) receives
  * the events the request created, *created their number (1 for a customer
  * mutation, a version's parts for program-apply; 0 for reads, refusals and
  * replays). */

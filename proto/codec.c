@@ -782,6 +782,7 @@ enum {
     RP_CAMPAIGN_POINTS,
     RP_TIER_UNTIL,
     RP_TO_KEEP,
+    RP_BONUS_POINTS,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -826,6 +827,7 @@ static const lyp_field s_rep_tab[] = {
     [RP_CAMPAIGN_POINTS] = LYP_FI("campaign_points", ly_rep, rp_campaign_points),
     [RP_TIER_UNTIL] = LYP_FS("tier_until", ly_rep, rp_tier_until, LYP_C_DATE, 1),
     [RP_TO_KEEP] = LYP_FI("to_keep_tier", ly_rep, rp_to_keep),
+    [RP_BONUS_POINTS] = LYP_FI("bonus_points", ly_rep, rp_bonus_points),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -1072,7 +1074,8 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
             mask |= LYP_BIT(RP_TXN);
         if (type == LY_MSG_EARN)
             mask |= LYP_BIT(RP_BASE_POINTS) | LYP_BIT(RP_EARN_TIER) | LYP_BIT(RP_TIER_MULT) |
-                    LYP_BIT(RP_CATEGORY_MULT) | LYP_BIT(RP_CAMPAIGN) | LYP_BIT(RP_CAMPAIGN_POINTS);
+                    LYP_BIT(RP_CATEGORY_MULT) | LYP_BIT(RP_CAMPAIGN) | LYP_BIT(RP_CAMPAIGN_POINTS) |
+                    LYP_BIT(RP_BONUS_POINTS);
         if (type == LY_MSG_CUSTOMER)
             mask |=
                 LYP_BIT(RP_ENROLLED) | LYP_BIT(RP_LAST) | LYP_BIT(RP_PROFILE) | LYP_BIT(RP_HISTORY);

@@ -249,9 +249,10 @@ typedef struct ly_rep {
     uint32_t rp_category_mult;
     char rp_campaign[LY_PD_CAMPAIGN_MAX + 1];
     int64_t rp_campaign_points;
-    uint8_t rp_replayed; /* 1: a retry answered from the original */
-    uint64_t rp_hlc;     /* mutations: the event's timestamp */
-    uint16_t rp_origin;  /* mutations: the event's id */
+    int64_t rp_bonus_points; /* earn: a birthday bonus credited with it (balances include it) */
+    uint8_t rp_replayed;     /* 1: a retry answered from the original */
+    uint64_t rp_hlc;         /* mutations: the event's timestamp */
+    uint16_t rp_origin;      /* mutations: the event's id */
     uint64_t rp_seq;
     uint64_t rp_enrolled_hlc; /* customer */
     uint64_t rp_last_hlc;

@@ -2,17 +2,20 @@
  * alike (see rules.h). */
 #include "common/rules.h"
 
-#include <stdlib.h>
-
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/hlc.h"
+#include "common/tz.h"
 
 static const ly_rule *const s_rules[] = {
     [LY_EV_ENROLL] = &ly_rule_enroll,     [LY_EV_EARN] = &ly_rule_earn,
     [LY_EV_REDEEM] = &ly_rule_redeem,     [LY_EV_REVERSE] = &ly_rule_reverse,
     [LY_EV_ADJUST] = &ly_rule_adjust,     [LY_EV_PROFILE] = &ly_rule_profile,
     [LY_EV_TRANSFER] = &ly_rule_transfer, [LY_EV_PROGRAM] = &ly_rule_program,
+    [LY_EV_BONUS] = &ly_rule_bonus,
 };
 
 const ly_rule *ly_rule_for(int type)
@@ -71,6 +74,11 @@ size_t ly_once_key(const ly_event *ev, char *key)
         n = snprintf(key, LY_ONCE_KEY_MAX + 1, "%s", ev->ev_txn);
     else if (ru && (ru->ru_flags & LY_RU_ONCE_JOIN))
         n = snprintf(key, LY_ONCE_KEY_MAX + 1, LY_ONCE_JOIN "%s", ev->ev_customer);
+    else if (ru && (ru->ru_flags & LY_RU_ONCE_BIRTHDAY)) {
+        char day[16];
+        ly_pd_day_str(ev->ev_qual_day, day, sizeof day);
+        n = snprintf(key, LY_ONCE_KEY_MAX + 1, LY_ONCE_BIRTHDAY "%s:%.4s", ev->ev_customer, day);
+    }
     return n > 0 ? (size_t)n : 0;
 }
 
@@ -88,7 +96,8 @@ int ly_once_before(uint64_t hlc_a, uint16_t origin_a, uint32_t inc_a, uint64_t s
 
 int ly_once_reserved(const char *txn)
 {
-    return strncmp(txn, LY_ONCE_JOIN, sizeof LY_ONCE_JOIN - 1) == 0;
+    return strncmp(txn, LY_ONCE_JOIN, sizeof LY_ONCE_JOIN - 1) == 0 ||
+           strncmp(txn, LY_ONCE_BIRTHDAY, sizeof LY_ONCE_BIRTHDAY - 1) == 0;
 }
 
 int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly_refusal *no)
@@ -147,4 +156,38 @@ int ly_rule_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64
     int t = ly_tier_held_at(o->or_def, copy, o->or_day);
     free(copy);
     return t;
+}
+
+/* This year's birthday of a profile date "YYYY-MM-DD" in year `y`, as days
+ * since 1970-01-01 (29 February falls on 28 February in other years). */
+static int32_t s_birthday_in(const char *date, int64_t y)
+{
+    int m = (date[5] - '0') * 10 + (date[6] - '0'), d = (date[8] - '0') * 10 + (date[9] - '0');
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (m == 2 && d == 29 && !leap)
+        d = 28;
+    return (int32_t)ly_tz_days_from_civil(y, m, d);
+}
+
+int ly_rule_birthday_due(const ly_progdef *pd, const ly_cust *c, int32_t day, int32_t *bday)
+{
+    const char *bd = c->cu_profile.pf_birthday;
+    if (pd->pd_bday_points <= 0 || strlen(bd) != 10 || !ly_date_valid(bd))
+        return 0;
+    char today[16];
+    ly_pd_day_str(day, today, sizeof today);
+    int64_t y =
+        (today[0] - '0') * 1000 + (today[1] - '0') * 100 + (today[2] - '0') * 10 + (today[3] - '0');
+    int32_t b = s_birthday_in(bd, y);
+    if (b > day) /* a window that began last year (a birthday late in December) */
+        b = s_birthday_in(bd, y - 1);
+    if (day < b || day > b + pd->pd_bday_window_days)
+        return 0;
+    /* Set fewer than min_set_days before the birthday: not paid (a guard
+     * against setting tomorrow as one's birthday). */
+    int32_t set_day = LY_HLC_DAY(c->cu_pf_hlc[1]); /* the LY_PF_BIRTHDAY field's stamp */
+    if (set_day > b - pd->pd_bday_min_set_days)
+        return 0;
+    *bday = b;
+    return 1;
 }

@@ -59,6 +59,8 @@ static void s_print_breakdown(const ly_rep *rp)
         printf(" x%s (category)", ly_ini_milli_str(rp->rp_category_mult, b, sizeof b));
     if (rp->rp_campaign[0])
         printf("; campaign %s %s", rp->rp_campaign, ctl_num_sign(rp->rp_campaign_points, 1));
+    if (rp->rp_bonus_points > 0)
+        printf("; birthday bonus %s", ctl_num_sign(rp->rp_bonus_points, 1));
     printf("\n");
 }
 
@@ -88,6 +90,7 @@ static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
                 ly_json_kuint(&j, "tier_multiplier_milli", rp->rp_tier_mult);
                 ly_json_kuint(&j, "category_multiplier_milli", rp->rp_category_mult);
                 ly_json_kint(&j, "campaign_points", rp->rp_campaign_points);
+                ly_json_kint(&j, "birthday_bonus", rp->rp_bonus_points);
             }
             ly_json_kstr(&j, "campaign", rp->rp_campaign);
             ly_json_end(&j);

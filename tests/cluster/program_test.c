@@ -18,6 +18,10 @@
  *       bad file is refused by loyalctl with FILE:LINE and nothing is sent; a
  *       version survives kill -9; one scheduled for a later time governs only
  *       from then on.
+ *   birthday_bonus_once: a customer whose birthday is today visits three
+ *       branches cut off from each other: each pays the bonus, and once healed
+ *       it counts once (the others are void duplicates) at every node; a
+ *       birthday set today under min_set_days = 1 is not paid.
  *   campaigns_in_local_time: n1 in Europe/Prague, n2 in America/New_York; a
  *       campaign for the current hour of Prague doubles a purchase at n1 and
  *       not the same purchase at n2 (six hours behind), at the same moment. */
@@ -348,4 +352,71 @@ Test(program, campaigns_in_local_time)
     cr_expect_eq(rp->rp_points, 100, "New York: six hours earlier, not in it");
     cr_expect_str_eq(rp->rp_campaign, "");
     cr_expect_eq(rp->rp_base_points, 100);
+}
+
+Test(program, birthday_bonus_once)
+{
+    s_up(3);
+    /* Not within a minute of midnight UTC: "today" must not change under the test. */
+    while ((time(NULL) % 86400) > 86400 - 60)
+        lyh_sleep_ms(1000);
+    s_apply(1, s_prog(1, "Birthdays", "2", "[bonus birthday]\npoints = 200\n"));
+    s_wait_all(3, 1);
+    char today[8], birthday[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%m-%d", &tm);
+    snprintf(birthday, sizeof birthday, "1990-%.5s", today);
+    if (strcmp(today, "02-29") == 0)
+        snprintf(birthday, sizeof birthday, "2000-02-29");
+    ly_req rq;
+    lyh_req(&rq, LY_MSG_ENROLL, "bd1", "enroll:bd1", 0, NULL);
+    snprintf(rq.rq_profile.pf_birthday, sizeof rq.rq_profile.pf_birthday, "%.10s", birthday);
+    rq.rq_fields = LY_PF_BIRTHDAY;
+    ly_client *c = ly_client_new(s_node(1)->nd_listen, PT_CALL_MS);
+    ly_rep_fini(&s_rep);
+    cr_assert_eq(lyh_call_until(c, &rq, &s_rep, PT_CONVERGE_MS, NULL), LY_OK);
+    ly_client_destroy(&c);
+    cr_assert_eq(s_rep.rp_err, LY_OK, "%s", s_rep.rp_message);
+    lyc_converge(s_net->nt_chain, PT_CONVERGE_MS, "enrolled");
+    for (int i = 1; i <= 3; i++)
+        s_isolate(i, 1);
+    for (int i = 1; i <= 3; i++) {
+        char txn[16];
+        snprintf(txn, sizeof txn, "bd-%d", i);
+        const ly_rep *rp = s_ok(i, LY_MSG_EARN, "bd1", txn, 1000);
+        cr_expect_eq(rp->rp_bonus_points, 200, "n%d pays it: it cannot know of the others", i);
+        cr_expect_eq(rp->rp_balance, 210);
+    }
+    cr_expect_eq(s_ok(1, LY_MSG_EARN, "bd1", "bd-again", 1000)->rp_bonus_points, 0,
+                 "a second visit at the same branch: paid already");
+    for (int i = 1; i <= 3; i++)
+        s_isolate(i, 0);
+    s_heal("after the birthday");
+    for (int i = 1; i <= 3; i++) {
+        ly_node_status st = s_status(i);
+        cr_expect_eq(st.ns_duplicates, 2, "n%d: two bonuses are void duplicates", i);
+        ly_req q;
+        ly_req_init(&q, LY_MSG_CUSTOMER);
+        snprintf(q.rq_customer, sizeof q.rq_customer, "bd1");
+        ly_client *k = ly_client_new(s_node(i)->nd_listen, PT_CALL_MS);
+        ly_rep_fini(&s_rep);
+        cr_assert_eq(ly_client_call(k, &q, &s_rep), LY_OK);
+        ly_client_destroy(&k);
+        cr_expect_eq(s_rep.rp_balance, 4 * 10 + 200, "n%d: the bonus once, the earns all", i);
+    }
+
+    /* A birthday set today is not paid when it must be set a day before. */
+    s_apply(2, s_prog(2, "Birthdays 2", "2", "[bonus birthday]\npoints = 200\nmin_set_days = 1\n"));
+    s_wait_all(3, 2);
+    lyh_req(&rq, LY_MSG_ENROLL, "bd2", "enroll:bd2", 0, NULL);
+    snprintf(rq.rq_profile.pf_birthday, sizeof rq.rq_profile.pf_birthday, "%.10s", birthday);
+    rq.rq_fields = LY_PF_BIRTHDAY;
+    c = ly_client_new(s_node(2)->nd_listen, PT_CALL_MS);
+    ly_rep_fini(&s_rep);
+    cr_assert_eq(lyh_call_until(c, &rq, &s_rep, PT_CONVERGE_MS, NULL), LY_OK);
+    ly_client_destroy(&c);
+    cr_expect_eq(s_ok(2, LY_MSG_EARN, "bd2", "bd2-1", 1000)->rp_bonus_points, 0,
+                 "set today, min_set_days 1: not paid");
 }

@@ -190,3 +190,56 @@ Test(earn, qualifying_on_spend_counts_the_amount)
     cr_expect_eq(ev.ev_points, 185, "123.45 x1.5 = 185.175, rounded down once at the end");
     cr_expect_eq(ev.ev_tier_to, 1, "12,345 minor units >= the Gold threshold 1000");
 }
+
+/* ---- the birthday bonus: when it is due (ly_rule_birthday_due) ---- */
+
+static int32_t s_day(int y, int m, int d)
+{
+    return (int32_t)ly_tz_days_from_civil(y, m, d);
+}
+
+/* A customer whose birthday `date` was set on UTC day `set`. */
+static void s_birthday(const char *date, int32_t set)
+{
+    strcpy(s_c->cu_profile.pf_birthday, date);
+    s_c->cu_pf_hlc[1] = ((uint64_t)set * 86400000ULL) << 16;
+}
+
+Test(earn, the_birthday_bonus_is_due_on_the_day_or_within_the_window)
+{
+    s_program("[bonus birthday]\npoints = 200\nwindow_days = 7\nmin_set_days = 30\n");
+    s_birthday("1990-06-15", s_day(2026, 1, 1));
+    int32_t b = 0;
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 14), &b), "the day before");
+    cr_expect(ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "on the day");
+    cr_expect_eq(b, s_day(2027, 6, 15));
+    cr_expect(ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 22), &b),
+              "the last day of the window");
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 23), &b), "after the window");
+    /* A window that runs into the new year is last year's birthday. */
+    s_birthday("1990-12-29", s_day(2026, 1, 1));
+    cr_expect(ly_rule_birthday_due(s_pd, s_c, s_day(2028, 1, 4), &b));
+    cr_expect_eq(b, s_day(2027, 12, 29), "the key's year is the birthday's: 2027");
+    /* 29 February falls on 28 February in other years. */
+    s_birthday("2000-02-29", s_day(2026, 1, 1));
+    cr_expect(ly_rule_birthday_due(s_pd, s_c, s_day(2027, 2, 28), &b));
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2028, 2, 28), &b), "2028 has a 29th");
+    cr_expect(ly_rule_birthday_due(s_pd, s_c, s_day(2028, 2, 29), &b));
+}
+
+Test(earn, a_birthday_set_shortly_before_is_not_paid)
+{
+    s_program("[bonus birthday]\npoints = 200\nmin_set_days = 30\n");
+    int32_t b;
+    s_birthday("1990-06-15", s_day(2027, 6, 14));
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "set the day before");
+    s_birthday("1990-06-15", s_day(2027, 5, 17));
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "29 days before");
+    s_birthday("1990-06-15", s_day(2027, 5, 16));
+    cr_expect(ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "exactly 30 days before");
+    s_program("");
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "no birthday bonus");
+    s_program("[bonus birthday]\npoints = 200\n");
+    s_c->cu_profile.pf_birthday[0] = '\0';
+    cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "no birthday");
+}

@@ -16,13 +16,18 @@
  *    not 0;
  *  - a decoded definition re-encodes to the very same bytes, and passes the
  *    same checks as a parsed one (ly_progdef_write holds for every valid
- *    definition, not only for one that came from a file).
+ *    definition, not only for one that came from a file);
+ *  - on a line that meets every limit of a campaign, that campaign applies;
+ *    the best campaign applies and gives at least the points without one
+ *    (-1 only for too many points), which are ly_earn_points's under
+ *    ly_progdef_to_program.
  * A broken invariant traps, which libFuzzer reports as a crash. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ledger.h"
 #include "common/program.h"
 
 #define S_CHECK(cond)                                                                              \
@@ -34,6 +39,65 @@
     } while (0)
 
 static uint8_t s_buf[LY_PD_ENC_MAX];
+
+/* A line that meets every limit campaign `i` sets, at `amount` (0: its
+ * minimum), or 0 if no day does (weekdays that its dates leave out). */
+static int s_line_for(const ly_progdef *pd, int i, int64_t amount, ly_pd_line *ln)
+{
+    const ly_pd_campaign *cp = &pd->pd_campaigns[i];
+    memset(ln, 0, sizeof *ln);
+    ln->ln_amount = amount ? amount : cp->cp_min_amount > 0 ? cp->cp_min_amount : 1;
+    ln->ln_category = cp->cp_categories.pl_n ? cp->cp_categories.pl_items[0] : NULL;
+    ln->ln_branch = cp->cp_branches.pl_n ? cp->cp_branches.pl_items[0] : "x";
+    ln->ln_tier = 0;
+    if (cp->cp_tiers.pl_n)
+        for (int t = 0; t < pd->pd_ntiers; t++)
+            if (strcmp(pd->pd_tiers[t].ti_name, cp->cp_tiers.pl_items[0]) == 0)
+                ln->ln_tier = t;
+    ln->ln_minute = cp->cp_start_min;
+    int32_t day = cp->cp_from ? cp->cp_from : 20000; /* 2024-10-04 */
+    for (int k = 0; k < 7; k++, day++) {
+        if (cp->cp_until && day > cp->cp_until)
+            return 0;
+        if (cp->cp_weekdays & (1u << (((day % 7) + 7 + 3) % 7))) { /* 1970-01-01: Thursday */
+            ln->ln_day = day;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The campaign rule on lines each campaign meets: that campaign applies, the
+ * best one applies and gives at least the points without campaign, which are
+ * ly_earn_points's under ly_progdef_to_program. */
+static void s_check_campaigns(const ly_progdef *pd)
+{
+    static ly_progdef plain; /* the same without campaigns */
+    static ly_program pg;
+    plain = *pd;
+    plain.pd_ncampaigns = 0;
+    memset(plain.pd_campaigns, 0, sizeof plain.pd_campaigns);
+    ly_progdef_to_program(pd, &pg);
+    for (int i = 0; i < pd->pd_ncampaigns; i++) {
+        static const int64_t amounts[] = {0, 1, 12345, LY_AMOUNT_MAX};
+        for (size_t a = 0; a < sizeof amounts / sizeof amounts[0]; a++) {
+            ly_pd_line ln;
+            if (!s_line_for(pd, i, amounts[a], &ln) ||
+                ln.ln_amount < pd->pd_campaigns[i].cp_min_amount)
+                continue;
+            S_CHECK(ly_progdef_campaign_applies(pd, i, &ln));
+            int which = -2, none = -2;
+            int64_t best = ly_progdef_campaign_best(pd, &ln, &which);
+            int64_t base = ly_progdef_campaign_best(&plain, &ln, &none);
+            S_CHECK(none == -1);
+            S_CHECK(base == ly_earn_points(&pg, ln.ln_amount, ln.ln_tier, ln.ln_category, NULL));
+            S_CHECK(which >= -1 && which < pd->pd_ncampaigns);
+            S_CHECK(which < 0 || ly_progdef_campaign_applies(pd, which, &ln));
+            S_CHECK(best == -1 || (base >= 0 && best >= base));
+            S_CHECK(which >= 0 || best == base);
+        }
+    }
+}
 
 /* Every invariant of a valid definition `pd`; returns its encoded length. */
 static size_t s_check_def(const ly_progdef *pd)
@@ -72,6 +136,7 @@ static size_t s_check_def(const ly_progdef *pd)
     uint64_t h = ly_progdef_hash(pd);
     S_CHECK(h != 0);
     S_CHECK(ly_progdef_hash(pd) == h && ly_progdef_hash(&pd2) == h && ly_progdef_hash(&pd3) == h);
+    s_check_campaigns(pd);
     return n;
 }
 

@@ -8,11 +8,11 @@
  *       x2 campaign on shoes) in force at n1..n3; one till per node makes
  *       several hundred earns for 48 customers (mixed categories and amounts,
  *       unique ids), with a few redemptions and full refunds. After a fixed
- *       number of acknowledged operations n3 is cut off and version 2 (Gold
- *       1000 x3, a Platinum 4000 x4, shoes x1.25, gift cards earn nothing, no
- *       campaign) is applied at n2; n3 goes on earning under version 1, is
- *       healed, and every till goes on until it has made some earns after
- *       version 2 is in force everywhere. Then, once converged:
+ *       number of acknowledged operations n3 is cut off and version 2 (the
+ *       base tier renamed Member, Gold 1000 x3, a Platinum 4000 x4, shoes
+ *       x1.25, gift cards earn nothing, no campaign) is applied at n2; n3 goes on earning under
+ * version 1, is healed, and every till goes on until it has made some earns after version 2 is in
+ * force everywhere. Then, once converged:
  *        - `loyalctl verify` passes at every node; every node reports the
  *          same digest and version 2 with its hash;
  *        - every node lists the same events, field by field;
@@ -32,7 +32,8 @@
  *          three did, is version 2 (so both versions were really used);
  *        - every customer has, at every node, the same balance and lifetime
  *          (the sums of its events), qualifying points and tier (version 2's
- *          tier for them). */
+ *          tier for them), and its history names each tier change with
+ *          the tier names of the event's own version. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <pthread.h>
@@ -74,7 +75,7 @@ static const char s_v1[] = "[program]\nname = Traffic v1\nversion = 1\nminor_uni
 
 static const char s_v2[] = "[program]\nname = Traffic v2\nversion = 2\nminor_units = 100\n"
                            "points_per_unit = 1\n"
-                           "[tier Silver]\nthreshold = 0\nmultiplier = 1\n"
+                           "[tier Member]\nthreshold = 0\nmultiplier = 1\n"
                            "[tier Gold]\nthreshold = 1000\nmultiplier = 3\n"
                            "[tier Platinum]\nthreshold = 4000\nmultiplier = 4\n"
                            "[category shoes]\nmultiplier = 1.25\n"
@@ -409,6 +410,15 @@ static const ly_event *s_event_of(uint16_t origin, uint64_t seq)
     return NULL;
 }
 
+/* n1's event of `origin` with transaction id `txn`, or NULL. */
+static const ly_event *s_event_by_txn(uint16_t origin, const char *txn)
+{
+    for (size_t k = 0; k < s_nevs[1]; k++)
+        if (s_evs[1][k].ev_origin == origin && strcmp(s_evs[1][k].ev_txn, txn) == 0)
+            return &s_evs[1][k];
+    return NULL;
+}
+
 static const ly_event *s_earn_of(const char *txn)
 {
     for (size_t k = 0; k < s_nevs[1]; k++)
@@ -726,6 +736,7 @@ Test(program_traffic, change_mid_traffic)
     cr_expect_gt(healed3 - applied[2] - 1, 0);
 
     /* (e) every customer: the same balance, lifetime and tier at every node. */
+    int renamed = 0; /* tier changes under version 1 in the histories (n1) */
     for (int c = 0; c < TT_CUSTOMERS; c++) {
         char id[16];
         s_cust_id(c, id, sizeof id);
@@ -735,7 +746,28 @@ Test(program_traffic, change_mid_traffic)
             ly_req rq;
             ly_req_init(&rq, LY_MSG_CUSTOMER);
             snprintf(rq.rq_customer, sizeof rq.rq_customer, "%s", id);
+            rq.rq_limit = LY_HIST_MAX;
             s_call_ok(i, &rq, id);
+            /* A tier change in the history is named by the event's own version. */
+            for (uint32_t h = 0; h < s_rep.rp_nhist; h++) {
+                const ly_hist *hi = &s_rep.rp_hist[h];
+                if (!hi->hi_tier_from[0])
+                    continue;
+                const ly_event *ev = s_event_by_txn(hi->hi_origin, hi->hi_txn);
+                if (!ev || ev->ev_program < 1 || ev->ev_program > 2 ||
+                    ev->ev_tier_from >= s_pg[ev->ev_program].pg_ntiers ||
+                    ev->ev_tier_to >= s_pg[ev->ev_program].pg_ntiers) {
+                    cr_expect_fail("%s at n%d: history entry %s of n%u", id, i, hi->hi_txn,
+                                   hi->hi_origin);
+                    continue;
+                }
+                const ly_program *pg = &s_pg[ev->ev_program];
+                cr_expect_str_eq(hi->hi_tier_from, pg->pg_tiers[ev->ev_tier_from].ti_name,
+                                 "%s at n%d: %s (version %u)", id, i, hi->hi_txn, ev->ev_program);
+                cr_expect_str_eq(hi->hi_tier_to, pg->pg_tiers[ev->ev_tier_to].ti_name,
+                                 "%s at n%d: %s (version %u)", id, i, hi->hi_txn, ev->ev_program);
+                renamed += ev->ev_program == 1 && i == 1;
+            }
             cr_expect_eq(s_rep.rp_balance, balance[c] > 0 ? balance[c] : 0,
                          "%s at n%d: balance %lld, its events add up to %lld", id, i,
                          (long long)s_rep.rp_balance, (long long)balance[c]);
@@ -749,5 +781,6 @@ Test(program_traffic, change_mid_traffic)
             cr_expect_str_eq(s_rep.rp_tier, tier1, "%s: tier at n%d and n1", id, i);
         }
     }
+    cr_log_info("%d tier changes under version 1 named in the histories", renamed);
     lyc_stop_clean(s_net->nt_chain);
 }

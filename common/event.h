@@ -56,6 +56,9 @@ typedef enum ly_evtype {
     /* A bonus the program gives by itself (the birthday bonus): ev_points =
      * ev_amount > 0, ev_qual_day the birthday, once key birthday:C:YEAR. */
     LY_EV_BONUS = 9,
+    /* A manual tier: ev_category the tier's name, ev_qual_day its last UTC
+     * day, ev_reason and ev_operator why and who; last writer wins. */
+    LY_EV_TIER = 10,
 } ly_evtype;
 
 /* A program part's bytes; a program version takes up to LY_EV_PARTS_MAX parts. */

@@ -305,7 +305,9 @@ int ly_tier_at(const ly_program *pg, const ly_cust *c, int32_t day)
 /* Customer record (little-endian, version 1): u8 version, id, u32 enrolls,
  * u64 enrolled_hlc, last_hlc, events, i64 net, lifetime, redeemed, profile
  * strings, per field u64 hlc + u16 origin, i32 maxday, u16 n, n x (i32 day, i64 points),
- * u16 m, m x (u16 node, i64 rights). */
+ * u16 m, m x (u16 node, i64 rights); then, only when needed (so older states
+ * keep their bytes and digests): u32 voided (if nonzero or a manual tier
+ * follows), and the manual tier: name, i32 until, u64 hlc, u16 origin. */
 #define S_CUST_VERSION 2
 
 size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
@@ -339,8 +341,14 @@ size_t ly_cust_encode(const ly_cust *c, uint8_t *buf)
     }
     /* Written only when nonzero, so a state without duplicates keeps the bytes
      * (and digest) it had before once keys existed. */
-    if (c->cu_voided)
+    if (c->cu_voided || c->cu_ovr_hlc)
         ly_wr_int(&w, c->cu_voided, 4);
+    if (c->cu_ovr_hlc) { /* likewise: only a customer given a manual tier has one */
+        ly_wr_str(&w, c->cu_ovr_tier);
+        ly_wr_int(&w, (uint32_t)c->cu_ovr_until, 4);
+        ly_wr_int(&w, c->cu_ovr_hlc, 8);
+        ly_wr_int(&w, c->cu_ovr_origin, 2);
+    }
     return (size_t)(w.w_p - buf);
 }
 
@@ -393,8 +401,19 @@ ly_err ly_cust_decode(const uint8_t *buf, size_t len, ly_cust *c)
         c->cu_rights[i].rt_node = (uint16_t)ly_rd_int(&r, 2);
         c->cu_rights[i].rt_points = (int64_t)ly_rd_int(&r, 8);
     }
-    if (r.r_p < r.r_end && (c->cu_voided = (uint32_t)ly_rd_int(&r, 4)) == 0)
-        return LY_EPROTO; /* not the canonical form */
+    int has_voided = r.r_p < r.r_end;
+    if (has_voided)
+        c->cu_voided = (uint32_t)ly_rd_int(&r, 4);
+    if (r.r_p < r.r_end) {
+        ly_rd_str(&r, c->cu_ovr_tier, sizeof c->cu_ovr_tier);
+        c->cu_ovr_until = (int32_t)(uint32_t)ly_rd_int(&r, 4);
+        c->cu_ovr_hlc = ly_rd_int(&r, 8);
+        c->cu_ovr_origin = (uint16_t)ly_rd_int(&r, 2);
+        if (c->cu_ovr_hlc == 0)
+            return LY_EPROTO; /* not the canonical form */
+    } else if (has_voided && c->cu_voided == 0) {
+        return LY_EPROTO; /* a zero count is written only before a manual tier */
+    }
     if (!ly_rd_done(&r))
         return LY_EPROTO;
     return LY_OK;

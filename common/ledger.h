@@ -102,8 +102,14 @@ typedef struct ly_cust {
     ly_profile cu_profile;
     uint64_t cu_pf_hlc[LY_PF_COUNT];    /* last-writer-wins stamp of each profile field */
     uint16_t cu_pf_origin[LY_PF_COUNT]; /* tie-break for equal stamps */
-    int32_t cu_qual_maxday;             /* newest day with a qualifying change */
-    int cu_nqual;                       /* buckets, sorted by day, nonzero points */
+    /* A manual tier (loyalctl tier): held through UTC day cu_ovr_until whatever
+     * the program's model says; last writer wins by (hlc, origin). */
+    char cu_ovr_tier[LY_TIER_NAME_MAX + 1];
+    int32_t cu_ovr_until;
+    uint64_t cu_ovr_hlc; /* 0: none ever set */
+    uint16_t cu_ovr_origin;
+    int32_t cu_qual_maxday; /* newest day with a qualifying change */
+    int cu_nqual;           /* buckets, sorted by day, nonzero points */
     ly_qual_bucket cu_qual[LY_QUAL_BUCKETS_MAX];
     /* Rights per node, sorted by node, nonzero only. Every event credits or
      * debits its origin (an earn at A is A's to redeem, a redemption at A uses

@@ -169,13 +169,17 @@ int ly_once_reserved(const char *txn);
 void ly_refuse(ly_refusal *no, ly_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The tier customer `c` holds at o->or_day: the program's tier model
+/* The manual tier of `c` in force at `day` as an index in `pg`'s tiers, or -1
+ * (none, expired, or a name the program does not have). */
+int ly_rule_override(const ly_program *pg, const ly_cust *c, int32_t day);
+
+/* The tier customer `c` holds at o->or_day: a manual tier in force, else the program's tier model
  * (tiers.h) with or_def, else the rolling window of or_program. */
-int ly_rule_tier(const ly_origin *o, const ly_cust *c);
+int ly_rule_held_tier(const ly_origin *o, const ly_cust *c);
 
 /* The tier `c` would hold at o->or_day after `dq` more qualifying points on
  * day `qday` (what folding the event and asking again gives). */
-int ly_rule_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64_t dq);
+int ly_rule_held_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64_t dq);
 
 /* 1 if the birthday bonus of `pd` is due for `c` at local date `day` (an
  * earn there): the profile has a birthday B (this year's, 29 February on 28
@@ -191,7 +195,7 @@ int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly
 
 /* The ly_rule entries, one per file of common/rules/. */
 extern const ly_rule ly_rule_enroll, ly_rule_earn, ly_rule_redeem, ly_rule_reverse, ly_rule_adjust,
-    ly_rule_profile, ly_rule_transfer, ly_rule_program, ly_rule_bonus;
+    ly_rule_profile, ly_rule_transfer, ly_rule_program, ly_rule_bonus, ly_rule_tier;
 
 /* Parts a program version of `total` canonical bytes takes (0 if total <= 0). */
 int ly_program_parts(int64_t total);

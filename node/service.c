@@ -24,6 +24,10 @@ uint64_t ly_req_fingerprint(const ly_req *rq)
     const char *pf[] = {p->pf_name, p->pf_birthday, p->pf_email, p->pf_phone, p->pf_prefs};
     for (int i = 0; i < LY_PF_COUNT; i++)
         ly_hasher_str(&h, rq->rq_fields & (1u << i) ? pf[i] : "");
+    if (rq->rq_type == LY_MSG_TIER) { /* only there: older requests keep their fingerprints */
+        ly_hasher_str(&h, rq->rq_tier);
+        ly_hasher_str(&h, rq->rq_until);
+    }
     return ly_hasher_final(&h);
 }
 
@@ -151,7 +155,16 @@ static void s_fill_summary(ly_service *sv, const ly_cust *c, ly_rep *rp)
     ly_tier_status ts;
     ly_tier_status_at(&sv->sv_prog->ps_def, c, s_today(), &ts);
     rp->rp_qualifying = ts.ts_qualifying;
-    int tier = ts.ts_tier;
+    int tier = ts.ts_tier, manual = ly_rule_override(pg, c, s_today());
+    rp->rp_tier_override[0] = '\0';
+    if (manual >= 0) { /* staff set it, until a day: it holds whatever the points do */
+        tier = manual;
+        ts.ts_held_until = c->cu_ovr_until;
+        ts.ts_to_keep = 0;
+        ts.ts_to_next =
+            tier + 1 < pg->pg_ntiers ? pg->pg_tiers[tier + 1].ti_threshold - ts.ts_qualifying : 0;
+        ly_strlcpy(rp->rp_tier_override, c->cu_ovr_tier, sizeof rp->rp_tier_override);
+    }
     ly_strlcpy(rp->rp_tier, s_tier_name(pg, tier), sizeof rp->rp_tier);
     rp->rp_next_tier[0] = '\0';
     rp->rp_to_next = 0;
@@ -394,6 +407,11 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
                     .in_amount = rq->rq_amount,
                     .in_fields = rq->rq_fields,
                     .in_profile = &rq->rq_profile};
+    if (rq->rq_type == LY_MSG_TIER) {
+        in.in_category = rq->rq_tier;
+        in.in_day = (int32_t)ly_tz_days_from_civil(atoi(rq->rq_until), atoi(rq->rq_until + 5),
+                                                   atoi(rq->rq_until + 8));
+    }
     ly_refusal no;
     int applied;
     ly_breakdown bd = {0};
@@ -461,6 +479,8 @@ static void s_hist_from_event(ly_service *sv, ly_txn *t, const ly_event *ev, ly_
     ly_strlcpy(h->hi_reason, ev->ev_reason, sizeof h->hi_reason);
     ly_strlcpy(h->hi_operator, ev->ev_operator, sizeof h->hi_operator);
     h->hi_to = ev->ev_to;
+    if (ev->ev_type == LY_EV_TIER)
+        ly_pd_day_str(ev->ev_qual_day, h->hi_until, sizeof h->hi_until);
     if (ev->ev_tier_from != ev->ev_tier_to) {
         ly_strlcpy(h->hi_tier_from, s_tier_name_of(sv, t, ev->ev_program, ev->ev_tier_from),
                    sizeof h->hi_tier_from);

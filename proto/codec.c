@@ -45,6 +45,8 @@ enum {
     RQ_AFTER,
     RQ_BYTES,
     RQ_VERSION,
+    RQ_TIER,
+    RQ_UNTIL,
 };
 
 static const lyp_field s_req_tab[] = {
@@ -71,6 +73,8 @@ static const lyp_field s_req_tab[] = {
     [RQ_AFTER] = LYP_FS("after", ly_req, rq_after, LYP_C_TEXT, 0),
     [RQ_BYTES] = LYP_FX("program"), /* program-apply: binary, 1..LY_PROGRAM_BYTES_MAX */
     [RQ_VERSION] = LYP_FUR("version", ly_req, rq_version, 1, UINT32_MAX),
+    [RQ_TIER] = LYP_FS("tier", ly_req, rq_tier, LYP_C_ID, 0),
+    [RQ_UNTIL] = LYP_FS("until", ly_req, rq_until, LYP_C_DATE, 0),
 };
 
 #define RQ_PROFILE                                                                                 \
@@ -99,6 +103,9 @@ static const struct {
     [LY_MSG_CONFLICTS] = {0, LYP_BIT(RQ_AFTER) | LYP_BIT(RQ_LIMIT)},
     [LY_MSG_PROGRAM_APPLY] = {LYP_BIT(RQ_BYTES) | LYP_BIT(RQ_OPERATOR), LYP_BIT(RQ_REASON)},
     [LY_MSG_PROGRAM] = {0, LYP_BIT(RQ_VERSION)},
+    [LY_MSG_TIER] = {LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_TXN) | LYP_BIT(RQ_TIER) | LYP_BIT(RQ_UNTIL) |
+                         LYP_BIT(RQ_REASON),
+                     LYP_BIT(RQ_OPERATOR)},
 };
 
 static void s_req_range(int type, int fid, int64_t *lo, uint64_t *hi, int *nonzero)
@@ -193,6 +200,8 @@ static ly_err s_req_mask(lyp_why *w, const ly_req *rq, uint64_t *mask)
         m |= LYP_BIT(RQ_AFTER);
     if ((allowed & LYP_BIT(RQ_REASON)) && rq->rq_reason[0] != '\0')
         m |= LYP_BIT(RQ_REASON);
+    if ((allowed & LYP_BIT(RQ_OPERATOR)) && rq->rq_operator[0] != '\0')
+        m |= LYP_BIT(RQ_OPERATOR);
     if ((allowed & LYP_BIT(RQ_VERSION)) && rq->rq_version != 0)
         m |= LYP_BIT(RQ_VERSION);
     *mask = m;
@@ -302,6 +311,7 @@ static const lyp_field s_hist_tab[] = {
     LYP_FUO("void", ly_hist, hi_void),
     LYP_FUO("win_origin", ly_hist, hi_win_origin),
     LYP_FUO("win_seq", ly_hist, hi_win_seq),
+    LYP_FS("until", ly_hist, hi_until, LYP_C_DATE, 1),
 };
 
 /* The event type whose ly_evtype_name is the `n` bytes at `p`, or 0. */
@@ -783,6 +793,7 @@ enum {
     RP_TIER_UNTIL,
     RP_TO_KEEP,
     RP_BONUS_POINTS,
+    RP_TIER_OVERRIDE,
 };
 
 static const lyp_field s_rep_tab[] = {
@@ -828,6 +839,7 @@ static const lyp_field s_rep_tab[] = {
     [RP_TIER_UNTIL] = LYP_FS("tier_until", ly_rep, rp_tier_until, LYP_C_DATE, 1),
     [RP_TO_KEEP] = LYP_FI("to_keep_tier", ly_rep, rp_to_keep),
     [RP_BONUS_POINTS] = LYP_FI("bonus_points", ly_rep, rp_bonus_points),
+    [RP_TIER_OVERRIDE] = LYP_FS("tier_override", ly_rep, rp_tier_override, LYP_C_TEXT, 1),
 };
 
 enum { ER_CODE, ER_MESSAGE, ER_AVAILABLE };
@@ -1067,9 +1079,9 @@ ly_err ly_rep_encode(const ly_rep *rp, uint8_t **out, size_t *len)
         mask |= LYP_BIT(RP_CUSTOMER) | LYP_BIT(RP_POINTS) | LYP_BIT(RP_BALANCE) |
                 LYP_BIT(RP_LIFETIME) | LYP_BIT(RP_DEBT) | LYP_BIT(RP_QUALIFYING) |
                 LYP_BIT(RP_TIER) | LYP_BIT(RP_NEXT_TIER) | LYP_BIT(RP_TO_NEXT) |
-                LYP_BIT(RP_TIER_UNTIL) | LYP_BIT(RP_TO_KEEP) | LYP_BIT(RP_REPLAYED) |
-                LYP_BIT(RP_HLC) | LYP_BIT(RP_ORIGIN) | LYP_BIT(RP_SEQ) | LYP_BIT(RP_RIGHTS) |
-                LYP_BIT(RP_LOCAL_RIGHTS);
+                LYP_BIT(RP_TIER_UNTIL) | LYP_BIT(RP_TO_KEEP) | LYP_BIT(RP_TIER_OVERRIDE) |
+                LYP_BIT(RP_REPLAYED) | LYP_BIT(RP_HLC) | LYP_BIT(RP_ORIGIN) | LYP_BIT(RP_SEQ) |
+                LYP_BIT(RP_RIGHTS) | LYP_BIT(RP_LOCAL_RIGHTS);
         if (ly_msgtype_is_mutation(type))
             mask |= LYP_BIT(RP_TXN);
         if (type == LY_MSG_EARN)

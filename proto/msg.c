@@ -15,7 +15,7 @@ static const char *const s_names[LY_MSG_TYPE_MAX + 1] = {
     [LY_MSG_SET_PROFILE] = "set-profile", [LY_MSG_STATUS] = "status",
     [LY_MSG_EVENTS] = "events",           [LY_MSG_DEBTS] = "debts",
     [LY_MSG_CONFLICTS] = "conflicts",     [LY_MSG_PROGRAM_APPLY] = "program-apply",
-    [LY_MSG_PROGRAM] = "program",
+    [LY_MSG_PROGRAM] = "program",         [LY_MSG_TIER] = "tier",
 };
 
 const char *ly_msgtype_name(int type)
@@ -50,6 +50,8 @@ int ly_msgtype_evtype(int type)
         return LY_EV_ADJUST;
     case LY_MSG_SET_PROFILE:
         return LY_EV_PROFILE;
+    case LY_MSG_TIER:
+        return LY_EV_TIER;
     default:
         return 0;
     }
@@ -64,6 +66,7 @@ int ly_msgtype_is_mutation(int type)
     case LY_MSG_REVERSE:
     case LY_MSG_ADJUST:
     case LY_MSG_SET_PROFILE:
+    case LY_MSG_TIER:
         return 1;
     default:
         return 0;

@@ -37,7 +37,8 @@ typedef enum ly_msgtype {
     LY_MSG_CONFLICTS = 11,     /* once keys whose events carry different requests */
     LY_MSG_PROGRAM_APPLY = 12, /* a new program version (its canonical bytes) for the chain */
     LY_MSG_PROGRAM = 13,       /* the program in force (or one version) and the versions held */
-    LY_MSG_TYPE_MAX = 13
+    LY_MSG_TIER = 14,          /* a manual tier for a customer until a date */
+    LY_MSG_TYPE_MAX = 14
 } ly_msgtype;
 
 /* Wire name of a message type ("earn"), or NULL if out of range. */
@@ -83,6 +84,10 @@ typedef struct ly_req {
     uint8_t *rq_blob;
     uint32_t rq_blob_len;
     uint32_t rq_version; /* program: the version to show (0: the one in force now) */
+    /* tier: the tier's name and its last day (YYYY-MM-DD, UTC), with rq_reason
+     * (required) and rq_operator (optional) */
+    char rq_tier[LY_TIER_NAME_MAX + 1];
+    char rq_until[11];
 } ly_req;
 
 #define LY_PROGRAM_BYTES_MAX (LY_EV_BLOB_MAX * LY_EV_PARTS_MAX)
@@ -130,6 +135,7 @@ typedef struct ly_hist {
     uint8_t hi_void;
     uint16_t hi_win_origin;
     uint64_t hi_win_seq;
+    char hi_until[11]; /* tier (a manual tier; hi_category is its name): its last day */
 } ly_hist;
 
 /* One peer as this node sees it (status reply). */

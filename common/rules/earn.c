@@ -43,7 +43,7 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
 {
     const ly_program *pg = o->or_program;
     int64_t qual;
-    int tier = ly_rule_tier(o, o->or_cust);
+    int tier = ly_rule_held_tier(o, o->or_cust);
     int64_t points = ly_earn_points(pg, in->in_amount, tier, in->in_category, &qual);
     uint32_t cat = ly_category_mult(pg, in->in_category);
     if (points >= 0 && qual >= 0) {
@@ -72,7 +72,7 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ev->ev_qual = qual;
     ev->ev_qual_day = o->or_day;
     ev->ev_tier_from = (uint8_t)tier;
-    ev->ev_tier_to = (uint8_t)ly_rule_tier_after(o, o->or_cust, o->or_day, qual);
+    ev->ev_tier_to = (uint8_t)ly_rule_held_tier_after(o, o->or_cust, o->or_day, qual);
     ly_strlcpy(ev->ev_category, in->in_category, sizeof ev->ev_category);
 }
 

@@ -56,13 +56,13 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
         ev->ev_qual = -(s_muldiv(r->tr_qual, after, r->tr_amount) -
                         s_muldiv(r->tr_qual, before, r->tr_amount));
         ev->ev_qual_day = r->tr_qual_day;
-        ev->ev_tier_from = (uint8_t)ly_rule_tier(o, c);
+        ev->ev_tier_from = (uint8_t)ly_rule_held_tier(o, c);
         /* The tier after: what folding the refund into the state and asking
          * again would give. */
-        ev->ev_tier_to = (uint8_t)ly_rule_tier_after(o, c, ev->ev_qual_day, ev->ev_qual);
+        ev->ev_tier_to = (uint8_t)ly_rule_held_tier_after(o, c, ev->ev_qual_day, ev->ev_qual);
     } else {
         ev->ev_points = part; /* the redeemed points come back */
-        ev->ev_tier_from = ev->ev_tier_to = (uint8_t)ly_rule_tier(o, c);
+        ev->ev_tier_from = ev->ev_tier_to = (uint8_t)ly_rule_held_tier(o, c);
     }
 }
 

@@ -15,7 +15,7 @@ static const ly_rule *const s_rules[] = {
     [LY_EV_REDEEM] = &ly_rule_redeem,     [LY_EV_REVERSE] = &ly_rule_reverse,
     [LY_EV_ADJUST] = &ly_rule_adjust,     [LY_EV_PROFILE] = &ly_rule_profile,
     [LY_EV_TRANSFER] = &ly_rule_transfer, [LY_EV_PROGRAM] = &ly_rule_program,
-    [LY_EV_BONUS] = &ly_rule_bonus,
+    [LY_EV_BONUS] = &ly_rule_bonus,       [LY_EV_TIER] = &ly_rule_tier,
 };
 
 const ly_rule *ly_rule_for(int type)
@@ -124,16 +124,32 @@ int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly
     return 1;
 }
 
-int ly_rule_tier(const ly_origin *o, const ly_cust *c)
+int ly_rule_override(const ly_program *pg, const ly_cust *c, int32_t day)
 {
+    if (!c || c->cu_ovr_hlc == 0 || day > c->cu_ovr_until)
+        return -1;
+    for (int i = 0; i < pg->pg_ntiers; i++)
+        if (strcmp(pg->pg_tiers[i].ti_name, c->cu_ovr_tier) == 0)
+            return i;
+    return -1;
+}
+
+int ly_rule_held_tier(const ly_origin *o, const ly_cust *c)
+{
+    int m = ly_rule_override(o->or_program, c, o->or_day);
+    if (m >= 0)
+        return m;
     if (o->or_def)
         return ly_tier_held_at(o->or_def, c, o->or_day);
     return ly_tier_at(o->or_program, c, o->or_day);
 }
 
-int ly_rule_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64_t dq)
+int ly_rule_held_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, int64_t dq)
 {
     const ly_program *pg = o->or_program;
+    int m = ly_rule_override(pg, c, o->or_day);
+    if (m >= 0)
+        return m;     /* a manual tier holds whatever the points do */
     if (!o->or_def) { /* the rolling window: what is counted on qday if it is in it */
         int64_t q = ly_cust_qualifying(c, pg, o->or_day);
         if (qday > o->or_day - pg->pg_window_days && qday <= o->or_day)

@@ -46,6 +46,9 @@ static void s_hist_details(const ly_hist *h, const ctl_names *nm, char *buf, siz
             ctl_catf(&t, "; ", "%s", h->hi_category);
         if (h->hi_reason[0])
             ctl_catf(&t, "; ", "campaign %s", h->hi_reason);
+    } else if (h->hi_type == LY_EV_TIER) { /* a manual tier: its name and last day */
+        ctl_catf(&t, "; ", "%s until %s", h->hi_category, h->hi_until);
+        ctl_cat_reason(&t, "", h->hi_reason, h->hi_operator);
     } else {
         ctl_cat_reason(&t, h->hi_category, h->hi_reason, h->hi_operator);
     }

@@ -120,6 +120,9 @@ static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
     case LY_MSG_ADJUST:
         printf("adjusted %s by %s %s", rp->rp_customer, ctl_num_sign(p, 1), ctl_points_word(p));
         break;
+    case LY_MSG_TIER:
+        printf("gave %s tier %s until %s", rp->rp_customer, rq->rq_tier, rq->rq_until);
+        break;
     default:
         printf("updated the profile of %s", rp->rp_customer);
         break;
@@ -196,23 +199,10 @@ int ctl_run_reverse(ctl_ctx *x)
     return ctl_call(x, &rq, s_show_mutation);
 }
 
-int ctl_run_adjust(ctl_ctx *x)
+/* --operator, else $LOYAL_OPERATOR, else $USER, else "loyalctl", into rq_operator. */
+static int s_operator(const ctl_ctx *x, ly_req *rq)
 {
-    ly_req rq;
     const char *op = x->opt[CTL_O_OPERATOR], *from = "--operator";
-    int rc;
-    ly_req_init(&rq, LY_MSG_ADJUST);
-    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
-        (rc = ctl_int(x, "points", x->pos[1], -LY_AMOUNT_MAX, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
-        return rc;
-    if (rq.rq_amount == 0)
-        return ctl_usage(x, "points must not be 0");
-    if ((rc = ctl_text(x, "reason", x->opt[CTL_O_REASON], LY_TEXT_MAX, rq.rq_reason,
-                       sizeof rq.rq_reason)) != 0 ||
-        (rc = s_txn_arg(x, &rq)) != 0)
-        return rc;
-    if (!rq.rq_reason[0])
-        return ctl_usage(x, "the reason must not be empty");
     if (!op) {
         const char *env;
         if ((env = getenv("LOYAL_OPERATOR")) && *env) {
@@ -226,11 +216,54 @@ int ctl_run_adjust(ctl_ctx *x)
             from = "the default";
         }
     }
-    if (!ly_id_valid(op) || ly_strlcpy(rq.rq_operator, op, sizeof rq.rq_operator) != 0)
+    if (!ly_id_valid(op) || ly_strlcpy(rq->rq_operator, op, sizeof rq->rq_operator) != 0)
         return ctl_usage(x,
                          "invalid operator '%s' (from %s; 1 to %d characters of A-Z a-z 0-9 . _ "
                          ": @ # / + -)",
                          op, from, LY_ID_MAX);
+    return 0;
+}
+
+/* --reason: required, not empty. */
+static int s_reason(const ctl_ctx *x, ly_req *rq)
+{
+    int rc = ctl_text(x, "reason", x->opt[CTL_O_REASON], LY_TEXT_MAX, rq->rq_reason,
+                      sizeof rq->rq_reason);
+    if (rc == 0 && !rq->rq_reason[0])
+        return ctl_usage(x, "the reason must not be empty");
+    return rc;
+}
+
+int ctl_run_tier(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_TIER);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_id(x, "tier", x->pos[1], rq.rq_tier, sizeof rq.rq_tier)) != 0)
+        return rc;
+    const char *until = x->opt[CTL_O_UNTIL];
+    if (!ly_date_valid(until) || !until[0] || ly_strlcpy(rq.rq_until, until, sizeof rq.rq_until))
+        return ctl_usage(x, "invalid --until '%s' (a real date, YYYY-MM-DD, UTC)", until);
+    if ((rc = s_reason(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
+        (rc = s_operator(x, &rq)) != 0)
+        return rc;
+    return ctl_call(x, &rq, s_show_mutation);
+}
+
+int ctl_run_adjust(ctl_ctx *x)
+{
+    ly_req rq;
+    int rc;
+    ly_req_init(&rq, LY_MSG_ADJUST);
+    if ((rc = ctl_customer_arg(x, &rq)) != 0 ||
+        (rc = ctl_int(x, "points", x->pos[1], -LY_AMOUNT_MAX, LY_AMOUNT_MAX, &rq.rq_amount)) != 0)
+        return rc;
+    if (rq.rq_amount == 0)
+        return ctl_usage(x, "points must not be 0");
+    if ((rc = s_reason(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
+        (rc = s_operator(x, &rq)) != 0)
+        return rc;
     return ctl_call(x, &rq, s_show_mutation);
 }
 

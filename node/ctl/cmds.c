@@ -95,6 +95,27 @@ const ctl_cmd ctl_cmds[] = {
          "  --reason TEXT            why (required, up to 200 bytes)\n"
          "  --txn ID                 transaction id (required)\n"
          "  --operator NAME          who (default $LOYAL_OPERATOR, else $USER, else loyalctl)\n"},
+    {.name = "tier",
+     .run = ctl_run_tier,
+     .needs = CTL_NEEDS_NODE,
+     .npos = 2,
+     .pos = {"CUSTOMER", "TIER"},
+     .opts = CTL_O(CTL_O_UNTIL) | CTL_O(CTL_O_REASON) | CTL_O(CTL_O_TXN) | CTL_O(CTL_O_OPERATOR),
+     .required = CTL_O(CTL_O_UNTIL) | CTL_O(CTL_O_REASON) | CTL_O(CTL_O_TXN),
+     .synopsis = "CUSTOMER TIER --until YYYY-MM-DD --reason TEXT --txn ID [--operator NAME]",
+     .summary = "give a customer a tier by hand until a date",
+     .help =
+         "Give CUSTOMER the tier TIER (a tier of the program in force) through the day\n"
+         "--until (UTC, inclusive), whatever their points say: a regular who deserves\n"
+         "Gold, a complaint made good. It replicates like any change and shows in the\n"
+         "history with its reason and operator; earns use its multiplier. From the day\n"
+         "after, the program's tier rules hold again. A later manual tier replaces an\n"
+         "earlier one (to end one early, give the tier the points earn until today).\n\n"
+         "options:\n"
+         "  --until YYYY-MM-DD       its last day (required; today or later)\n"
+         "  --reason TEXT            why (required, up to 200 bytes)\n"
+         "  --txn ID                 transaction id (required)\n"
+         "  --operator NAME          who (default $LOYAL_OPERATOR, else $USER, else loyalctl)\n"},
     {.name = "customer",
      .run = ctl_run_customer,
      .needs = CTL_NEEDS_NODE,

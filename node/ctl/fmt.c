@@ -226,6 +226,7 @@ void ctl_json_standing(ly_json *j, const ly_rep *rp)
     else
         ly_json_knull(j, "tier_until");
     ly_json_kint(j, "to_keep_tier", rp->rp_to_keep);
+    ly_json_kbool(j, "tier_by_hand", rp->rp_tier_override[0] != '\0');
 }
 
 void ctl_print_standing(const ly_rep *rp)
@@ -237,7 +238,8 @@ void ctl_print_standing(const ly_rep *rp)
     else
         printf("top tier)");
     if (rp->rp_tier_until[0])
-        printf("; %s held until %s", rp->rp_tier, rp->rp_tier_until);
+        printf("; %s held until %s%s", rp->rp_tier, rp->rp_tier_until,
+               rp->rp_tier_override[0] ? " (set by hand)" : "");
     if (rp->rp_to_keep > 0)
         printf(", %s more this period keep%s it longer", ctl_num(rp->rp_to_keep),
                rp->rp_to_keep == 1 ? "s" : "");

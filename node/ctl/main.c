@@ -43,6 +43,7 @@ static const struct {
     [CTL_O_ALL] = {"all", NULL},
     [CTL_O_PREFETCH] = {"prefetch", NULL},
     [CTL_O_VERSION] = {"version", "N"},
+    [CTL_O_UNTIL] = {"until", "YYYY-MM-DD"},
 };
 
 static const char s_exit_text[] =

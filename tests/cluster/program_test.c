@@ -22,6 +22,10 @@
  *       branches cut off from each other: each pays the bonus, and once healed
  *       it counts once (the others are void duplicates) at every node; a
  *       birthday set today under min_set_days = 1 is not paid.
+ *   manual_tier_replicates: `loyalctl tier` at n1 gives a customer Gold until
+ *       a date with a reason; n2 shows it (history: tier, until, reason,
+ *       operator) and earns at Gold's multiplier; a tier the program lacks and
+ *       a date in the past are refused with exit 1 and change nothing.
  *   campaigns_in_local_time: n1 in Europe/Prague, n2 in America/New_York; a
  *       campaign for the current hour of Prague doubles a purchase at n1 and
  *       not the same purchase at n2 (six hours behind), at the same moment. */
@@ -419,4 +423,39 @@ Test(program, birthday_bonus_once)
     ly_client_destroy(&c);
     cr_expect_eq(s_ok(2, LY_MSG_EARN, "bd2", "bd2-1", 1000)->rp_bonus_points, 0,
                  "set today, min_set_days 1: not paid");
+}
+
+Test(program, manual_tier_replicates)
+{
+    s_up(2);
+    s_apply(1, s_prog(1, "Manual", "2", ""));
+    s_wait_all(2, 1);
+    s_ok(1, LY_MSG_ENROLL, "m1", "enroll:m1", 0);
+    lyh_output out;
+    int rc = lyh_loyalctl(&out, PT_CALL_MS, "--node", s_node(1)->nd_listen, "tier", "m1", "Gold",
+                          "--until", "2099-12-31", "--reason", "a complaint made good", "--txn",
+                          "tier-1", "--operator", "anna", (char *)NULL);
+    cr_assert_eq(rc, 0, "%s%s", out.ou_out, out.ou_err);
+    lyh_output_fini(&out);
+    rc = lyh_loyalctl(&out, PT_CALL_MS, "--node", s_node(1)->nd_listen, "tier", "m1", "Diamond",
+                      "--until", "2099-12-31", "--reason", "x", "--txn", "tier-2", (char *)NULL);
+    cr_expect_eq(rc, 1, "a tier the program lacks: %s", out.ou_err);
+    cr_expect(strstr(out.ou_err, "no tier 'Diamond'") != NULL, "%s", out.ou_err);
+    lyh_output_fini(&out);
+    rc = lyh_loyalctl(&out, PT_CALL_MS, "--node", s_node(1)->nd_listen, "tier", "m1", "Silver",
+                      "--until", "2001-01-01", "--reason", "x", "--txn", "tier-3", (char *)NULL);
+    cr_expect_eq(rc, 1, "a day in the past: %s", out.ou_err);
+    lyh_output_fini(&out);
+    lyc_converge(s_net->nt_chain, PT_CONVERGE_MS, "after the manual tier");
+    const ly_rep *rp = s_ok(2, LY_MSG_EARN, "m1", "m1-e1", 10000);
+    cr_expect_eq(rp->rp_points, 200, "earns at Gold x2 with no points at all");
+    cr_expect_str_eq(rp->rp_tier, "Gold");
+    cr_expect_str_eq(rp->rp_tier_until, "2099-12-31");
+    cr_expect_str_eq(rp->rp_tier_override, "Gold");
+    rc = lyh_loyalctl(&out, PT_CALL_MS, "--node", s_node(2)->nd_listen, "customer", "m1",
+                      (char *)NULL);
+    cr_expect_eq(rc, 0);
+    cr_expect(strstr(out.ou_out, "Gold until 2099-12-31; a complaint made good (by anna)") != NULL,
+              "the history shows it: %s", out.ou_out);
+    lyh_output_fini(&out);
 }

@@ -258,9 +258,9 @@ static void expect_rep(frame f, ly_err code, const char *part, const char *what)
 
 Test(msg, names)
 {
-    const char *names[] = {NULL,     "enroll",    "earn",          "redeem", "reverse",
-                           "adjust", "customer",  "set-profile",   "status", "events",
-                           "debts",  "conflicts", "program-apply", "program"};
+    const char *names[] = {NULL,     "enroll",    "earn",          "redeem",  "reverse",
+                           "adjust", "customer",  "set-profile",   "status",  "events",
+                           "debts",  "conflicts", "program-apply", "program", "tier"};
     for (int t = 1; t <= LY_MSG_TYPE_MAX; t++) {
         cr_assert_str_eq(ly_msgtype_name(t), names[t]);
         cr_assert_eq(ly_msgtype_from_name(names[t]), t);
@@ -271,7 +271,7 @@ Test(msg, names)
     cr_assert_eq(ly_msgtype_from_name("Earn"), 0);
     cr_assert_eq(ly_msgtype_from_name(""), 0);
     cr_assert_eq(ly_msgtype_from_name(NULL), 0);
-    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0};
+    int mut[] = {0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1};
     for (int t = 0; t <= LY_MSG_TYPE_MAX; t++)
         cr_assert_eq(ly_msgtype_is_mutation(t), mut[t], "type %d", t);
 }

@@ -243,3 +243,52 @@ Test(earn, a_birthday_set_shortly_before_is_not_paid)
     s_c->cu_profile.pf_birthday[0] = '\0';
     cr_expect(!ly_rule_birthday_due(s_pd, s_c, s_day(2027, 6, 15), &b), "no birthday");
 }
+
+/* ---- a manual tier (loyalctl tier): in force through its last day ---- */
+
+Test(earn, a_manual_tier_holds_through_its_last_day_then_the_model)
+{
+    s_program("");
+    ly_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.ev_type = LY_EV_TIER;
+    ev.ev_origin = 2;
+    ev.ev_hlc = 5ULL << 40;
+    strcpy(ev.ev_category, "Gold");
+    ev.ev_qual_day = s_day(2027, 1, 31);
+    ly_rule_tier.ru_note(s_c, &ev);
+    ly_origin o = {.or_program = &s_pg, .or_def = s_pd, .or_cust = s_c};
+    o.or_day = s_day(2027, 1, 31);
+    cr_expect_eq(ly_rule_held_tier(&o, s_c), 1, "Gold on its last day, without points");
+    ly_event e2;
+    ly_breakdown bd;
+    cr_assert_eq(s_earn(10000, "", "b1", 2027, 1, 31, 600, &e2, &bd), LY_OK);
+    cr_expect_eq(e2.ev_points, 200, "earns at Gold's x2");
+    o.or_day = s_day(2027, 2, 1);
+    cr_expect_eq(ly_rule_held_tier(&o, s_c), 0, "the day after: the points' tier again");
+    /* Last writer wins, whatever the order: an older one arriving later changes nothing. */
+    ly_event older = ev;
+    older.ev_hlc = 4ULL << 40;
+    strcpy(older.ev_category, "Silver");
+    ly_rule_tier.ru_note(s_c, &older);
+    cr_expect_str_eq(s_c->cu_ovr_tier, "Gold");
+    /* A name the program in force does not have is no tier at all. */
+    strcpy(s_c->cu_ovr_tier, "Diamond");
+    o.or_day = s_day(2027, 1, 30);
+    cr_expect_eq(ly_rule_override(&s_pg, s_c, o.or_day), -1);
+    /* The state with a manual tier survives encoding, canonically. */
+    strcpy(s_c->cu_ovr_tier, "Gold");
+    static uint8_t buf[LY_CUST_ENC_MAX], buf2[LY_CUST_ENC_MAX];
+    static ly_cust back;
+    size_t n = ly_cust_encode(s_c, buf);
+    cr_assert_eq(ly_cust_decode(buf, n, &back), LY_OK);
+    cr_expect_str_eq(back.cu_ovr_tier, "Gold");
+    cr_expect_eq(back.cu_ovr_until, s_day(2027, 1, 31));
+    cr_expect_eq(ly_cust_encode(&back, buf2), n);
+    cr_expect(memcmp(buf, buf2, n) == 0);
+    /* A zero duplicate count written without a manual tier after it is refused. */
+    s_c->cu_ovr_hlc = 0;
+    n = ly_cust_encode(s_c, buf);
+    memset(buf + n, 0, 4);
+    cr_expect_eq(ly_cust_decode(buf, n + 4, &back), LY_EPROTO);
+}

@@ -34,12 +34,13 @@ static ly_event s_event(int type, uint16_t origin, int64_t amount, int64_t point
 
 Test(rules, one_complete_entry_per_type)
 {
-    static const char *const names[] = {"",       "enroll",  "earn",     "redeem",  "reverse",
-                                        "adjust", "profile", "transfer", "program", "bonus"};
+    static const char *const names[] = {"",        "enroll", "earn",    "redeem",
+                                        "reverse", "adjust", "profile", "transfer",
+                                        "program", "bonus",  "tier"};
     cr_assert_null(ly_rule_for(0));
-    cr_assert_null(ly_rule_for(10));
+    cr_assert_null(ly_rule_for(11));
     cr_assert_null(ly_rule_for(-1));
-    for (int t = LY_EV_ENROLL; t <= LY_EV_BONUS; t++) {
+    for (int t = LY_EV_ENROLL; t <= LY_EV_TIER; t++) {
         const ly_rule *ru = ly_rule_for(t);
         cr_assert_not_null(ru, "type %d", t);
         cr_expect_eq(ru->ru_type, t);

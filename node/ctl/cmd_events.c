@@ -58,6 +58,11 @@ void ctl_json_event_fields(ly_json *j, const ly_event *ev)
     ly_json_kstr(j, "category", ev->ev_category);
     ly_json_kstr(j, "reason", ev->ev_reason);
     ly_json_kstr(j, "operator", ev->ev_operator);
+    if (ev->ev_type == LY_EV_PROGRAM) { /* a part of program version ev_program */
+        ly_json_kuint(j, "part", ev->ev_part);
+        ly_json_kuint(j, "parts", ev->ev_parts);
+        ly_json_kuint(j, "part_bytes", ev->ev_blob_len);
+    }
     ly_json_karray(j, "fields");
     for (int i = 0; i < LY_PF_COUNT; i++)
         if (ev->ev_fields & ctl_pf[i].bit)
@@ -88,10 +93,15 @@ static void s_print_event(const ly_event *ev)
     s_put_value(stdout, ev->ev_customer);
     if (transfer)
         printf(" %s \u2192 node %u txn=", ctl_num(ev->ev_points), (unsigned)ev->ev_to);
+    else if (ev->ev_type == LY_EV_PROGRAM)
+        printf(" version %" PRIu32 " part %u/%u (%u of %" PRId64 " bytes) txn=", ev->ev_program,
+               (unsigned)ev->ev_part, (unsigned)ev->ev_parts, (unsigned)ev->ev_blob_len,
+               ev->ev_amount);
     else
         printf(" %s txn=", ctl_num_sign(ev->ev_points, 1));
     s_put_value(stdout, ev->ev_txn);
-    if (ev->ev_type != LY_EV_ADJUST && !transfer && ev->ev_amount != 0)
+    if (ev->ev_type != LY_EV_ADJUST && ev->ev_type != LY_EV_PROGRAM && !transfer &&
+        ev->ev_amount != 0)
         printf(" amount=%" PRId64, ev->ev_amount);
     if (ev->ev_ref_txn[0]) {
         printf(" ref=");

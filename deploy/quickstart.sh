@@ -433,6 +433,7 @@ Try:
   build/release/node/loyalctl --node $(endpoint south) status
   build/release/node/loyalctl --node $(endpoint east) verify
   build/release/node/loyalctl --node $(endpoint north) customer C-1001 --history 20
+  build/release/node/loyalctl --node $(endpoint south) program show
   build/release/node/loyalctl --help
   tail -f deploy/run/north.log
 

@@ -206,7 +206,11 @@ for c in $CLIENTS; do
             log "loyalbench $c clients, earns, program $VERSION ($prog), run $pair of $PAIRS, $SECONDS_PER_RUN s"
             j=$("$BENCH" --node "$EP" --clients "$c" --duration "$SECONDS_PER_RUN" \
                 --customers "$CUSTOMERS" --mix earn=100,redeem=0,customer=0 \
-                --category "$CATEGORIES" --json)
+                --category "$CATEGORIES" --json) || {
+                log "loyalbench: no earn succeeded: $j; loyald's log:"
+                tail -n 30 "$WORK/single.log" >&2
+                exit 1
+            }
             k="$c $prog"
             OPS[$k]+="$(json_get "$j" ops_per_s) "
             P50[$k]+="$(json_get "$j" p50_us) "

@@ -324,6 +324,19 @@ lag_row() {
         "$(ratio "$pmax" "$emax") | $nodes |"
 }
 
+# check_line CATEGORY JSON: a list item with an earn reply's breakdown (or the reply as it came).
+check_line() {
+    local camp
+    camp=$(sed -n 's/.*"campaign":"\([^"]*\)".*/\1/p' <<<"$2")
+    if [[ -z $(json_get "$2" points) ]]; then
+        echo "- $1: \`$2\`"
+        return 0
+    fi
+    echo "- $1: base $(json_get "$2" base_points) points, category multiplier" \
+        "$(json_get "$2" category_multiplier_milli)/1000, campaign ${camp:-none} adds" \
+        "$(json_get "$2" campaign_points): **$(json_get "$2" points) points**"
+}
+
 # ============ the report ============
 {
     echo "## Loyalty program: campaigns and program changes"
@@ -355,12 +368,11 @@ lag_row() {
     echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${EARN_ROWS[@]}"
     echo
-    echo "Check earns under the campaigns program (\`loyalctl --json earn\`, 100.00):"
+    echo "Check earns under the campaigns program (\`loyalctl --json earn\`, 100.00, a Silver" \
+        "customer), before the runs:"
     echo
-    echo '```'
-    echo "$CHECK_EARN"
-    echo "$CHECK_EARN2"
-    echo '```'
+    check_line shoes "$CHECK_EARN"
+    check_line bags "$CHECK_EARN2"
     echo
     echo "Node status after the runs:"
     echo

@@ -197,13 +197,17 @@ CHECK_EARN=$("$LOYALCTL" --node "$EP" --json earn bench-000000 10000 --category 
 CHECK_EARN2=$("$LOYALCTL" --node "$EP" --json earn bench-000001 10000 --category bags \
     --txn check-earn-2 2>&1 || true)
 
-declare -A OPS=() P50=() P99=() ERRS=() VERSIONS=()
+declare -A OPS=() P50=() P99=() ERRS=() VERSIONS=() CPU=()
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID: the process's user + system CPU ticks so far.
+cpu_ticks() { awk '{ printf "%.0f\n", $14 + $15 }' "/proc/$1/stat"; }
 for c in $CLIENTS; do
     for ((pair = 1; pair <= PAIRS; pair++)); do
         for prog in campaigns none; do
             VERSION=$((VERSION + 1))
             apply "$EP" "$VERSION" "$prog"
             log "loyalbench $c clients, earns, program $VERSION ($prog), run $pair of $PAIRS, $SECONDS_PER_RUN s"
+            t0=$(cpu_ticks "$NODE_PID")
             j=$("$BENCH" --node "$EP" --clients "$c" --duration "$SECONDS_PER_RUN" \
                 --customers "$CUSTOMERS" --mix earn=100,redeem=0,customer=0 \
                 --category "$CATEGORIES" --json) || {
@@ -211,7 +215,10 @@ for c in $CLIENTS; do
                 tail -n 30 "$WORK/single.log" >&2
                 exit 1
             }
+            t1=$(cpu_ticks "$NODE_PID")
             k="$c $prog"
+            CPU[$k]+="$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$(json_get "$j" ops)" \
+                'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
             OPS[$k]+="$(json_get "$j" ops_per_s) "
             P50[$k]+="$(json_get "$j" p50_us) "
             P99[$k]+="$(json_get "$j" p99_us) "
@@ -235,12 +242,15 @@ for c in $CLIENTS; do
         p50_n=$(printf '%.0f' "$(median ${P50["$c none"]})")
         p99_c=$(printf '%.0f' "$(median ${P99["$c campaigns"]})")
         p99_n=$(printf '%.0f' "$(median ${P99["$c none"]})")
+        cpu_c=$(median ${CPU["$c campaigns"]})
+        cpu_n=$(median ${CPU["$c none"]})
     }
     runs_c=$(for v in ${OPS["$c campaigns"]}; do printf '%.0f ' "$v"; done)
     runs_n=$(for v in ${OPS["$c none"]}; do printf '%.0f ' "$v"; done)
     EARN_ROWS+=("| $c | $(fmt_num "$ops_c") (${runs_c% }) | $(fmt_num "$ops_n") (${runs_n% }) |\
  **$(ratio "$ops_c" "$ops_n")** | $p50_c / $p50_n | $(ratio "$p50_c" "$p50_n") |\
- $p99_c / $p99_n | $(ratio "$p99_c" "$p99_n") | ${ERRS["$c campaigns"]:-none} / ${ERRS["$c none"]:-none} |")
+ $p99_c / $p99_n | $(ratio "$p99_c" "$p99_n") | $cpu_c / $cpu_n (${CPU["$c campaigns"]% } / ${CPU["$c none"]% }) |\
+ **$(ratio "$cpu_c" "$cpu_n")** | ${ERRS["$c campaigns"]:-none} / ${ERRS["$c none"]:-none} |")
 done
 
 # ============ (2) a program change across a 5-node chain ============
@@ -362,10 +372,12 @@ check_line() {
         "two were applied in turn on the same node (a new version before every run), runs" \
         "alternated campaigns/none $PAIRS times per client count, so drift (the store" \
         "growing, other load) falls on both; the figures are the medians of the $PAIRS runs" \
-        "(each run's ops/s in brackets)."
+        "(each run's ops/s in brackets). loyald CPU per earn: its user + system time over the" \
+        "run (/proc, ${CLK_TCK} ticks/s) divided by the earns answered; it moves less than" \
+        "ops/s with what else runs on the machine."
     echo
-    echo "| clients | campaigns ops/s | none ops/s | campaigns / none ops/s | p50 µs campaigns / none | ratio | p99 µs campaigns / none | ratio | errors campaigns / none |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| clients | campaigns ops/s | none ops/s | campaigns / none ops/s | p50 µs campaigns / none | ratio | p99 µs campaigns / none | ratio | loyald CPU µs per earn, campaigns / none (runs) | ratio | errors campaigns / none |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${EARN_ROWS[@]}"
     echo
     echo "Check earns under the campaigns program (\`loyalctl --json earn\`, 100.00, a Silver" \

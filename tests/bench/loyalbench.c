@@ -2,7 +2,8 @@
  *
  *   loyalbench (--node EP | --nodes EP1,EP2,...) [--clients N] [--ops N | --duration S]
  *              [--rate OPS] [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]
- *              [--window W] [--enroll] [--timeout MS] [--json]
+ *              [--window W] [--category NAME[,NAME...]] [--enroll] [--timeout MS]
+ *              [--json]
  *
  * N client threads, one ly_client each (one request in flight per client, or W
  * pipelined with --window W: the client sends a new request as each reply
@@ -20,7 +21,11 @@
  * operations to 20% of the customers. --enroll first enrolls the customers
  * (and gives each 100 points so redemptions of 1 point succeed), in parallel,
  * with fixed transaction ids: running it again on the same node changes
- * nothing. --ops 0 with --enroll only enrolls. The clock, the random numbers,
+ * nothing. --ops 0 with --enroll only enrolls. --category gives every earn a
+ * purchase category (the seed earns of --enroll have none): one name, or a
+ * list that each client takes round-robin (its k-th earn gets name k mod
+ * their number), so a program's categories and campaigns limited to them
+ * apply; without it earns carry no category. The clock, the random numbers,
  * the 80/20 rule and the percentiles are benchlib.h's, shared by every bench
  * program.
  *
@@ -43,6 +48,7 @@
 #define S_NODES_MAX          64
 #define S_SEED_POINTS_AMOUNT 10000 /* minor units: 100 points at the base tier */
 #define S_WINDOW_MAX         256
+#define S_CATEGORIES_MAX     8
 
 enum { S_OP_EARN, S_OP_REDEEM, S_OP_CUSTOMER, S_OP_COUNT };
 static const char *const s_op_names[S_OP_COUNT] = {"earn", "redeem", "customer"};
@@ -63,6 +69,8 @@ typedef struct s_opts {
     int window; /* requests in flight per client (closed loop only) */
     int json;
     const char *prefix;
+    char categories[S_CATEGORIES_MAX][LY_CATEGORY_MAX + 1]; /* --category */
+    int ncategories;
 } s_opts;
 
 typedef struct s_worker {
@@ -77,6 +85,7 @@ typedef struct s_worker {
     long w_refused[LY_ERR_COUNT];   /* by the reply's error */
     long w_transport[LY_ERR_COUNT]; /* no reply: by the client's error */
     long w_ops_by_type[S_OP_COUNT];
+    unsigned w_earns; /* earns made: picks the next --category round-robin */
 } s_worker;
 
 static s_opts s_o;
@@ -182,6 +191,9 @@ static void s_make_req(s_worker *w, ly_req *rq, unsigned long long *n)
         snprintf(rq->rq_txn, sizeof rq->rq_txn, "b%s-%d-%llu", s_run_id, w->w_index, (*n)++);
         rq->rq_amount = op == S_OP_EARN ? 100 + (int64_t)(lyb_rand(&w->w_rng) % 9901) : 1;
     }
+    if (op == S_OP_EARN && s_o.ncategories > 0)
+        memcpy(rq->rq_category, s_o.categories[w->w_earns++ % (unsigned)s_o.ncategories],
+               sizeof rq->rq_category);
     w->w_ops_by_type[op]++;
 }
 
@@ -343,12 +355,35 @@ static int s_parse_mix(const char *s, int *mix)
     return 0;
 }
 
+/* --category: 1..S_CATEGORIES_MAX names (ids of 1..LY_CATEGORY_MAX bytes),
+ * comma-separated, into s_o.categories. 0 ok, -1 bad. */
+static int s_parse_categories(const char *s)
+{
+    char buf[S_CATEGORIES_MAX * (LY_CATEGORY_MAX + 1)];
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    strcpy(buf, s);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == S_CATEGORIES_MAX || strlen(tok) > LY_CATEGORY_MAX || !ly_id_valid(tok))
+            return -1;
+        memset(s_o.categories[n], 0, sizeof s_o.categories[n]);
+        memcpy(s_o.categories[n++], tok, strlen(tok));
+    }
+    if (n == 0)
+        return -1;
+    s_o.ncategories = n;
+    return 0;
+}
+
 static void s_usage(FILE *out)
 {
     fputs("usage: loyalbench (--node ENDPOINT | --nodes EP1,EP2,...) [--clients N]\n"
           "                  [--ops N | --duration SECONDS] [--rate OPS]\n"
           "                  [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]\n"
-          "                  [--window W] [--enroll] [--timeout MS] [--prefix ID] [--json]\n"
+          "                  [--window W] [--category NAME[,NAME...]] [--enroll]\n"
+          "                  [--timeout MS] [--prefix ID] [--json]\n"
           "\n"
           "  --node ENDPOINT   the node's client endpoint (tcp://HOST:PORT)\n"
           "  --nodes LIST      several nodes' client endpoints, comma-separated (at most 64):\n"
@@ -364,6 +399,9 @@ static void s_usage(FILE *out)
           "                    (default 1; pipelined on one connection, like a busy till\n"
           "                    or a back-office feed)\n"
           "  --mix SPEC        operation weights (default earn=90,redeem=5,customer=5)\n"
+          "  --category LIST   earns carry a purchase category: one name, or up to 8\n"
+          "                    comma-separated that each client uses in turn (default:\n"
+          "                    none; the program's categories and campaigns match them)\n"
           "  --enroll          enroll the customers first, 100 points each (idempotent)\n"
           "  --timeout MS      per-call timeout (default 10000)\n"
           "  --prefix ID       customer id prefix (default bench)\n"
@@ -394,6 +432,7 @@ int main(int argc, char **argv)
                                              {"timeout", required_argument, 0, 't'},
                                              {"window", required_argument, 0, 'w'},
                                              {"prefix", required_argument, 0, 'p'},
+                                             {"category", required_argument, 0, 'g'},
                                              {"json", no_argument, 0, 'j'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
@@ -446,6 +485,10 @@ int main(int argc, char **argv)
         case 'p':
             s_o.prefix = optarg;
             if (strlen(optarg) == 0 || strlen(optarg) > 40 || !ly_id_valid(optarg))
+                bad = 1;
+            break;
+        case 'g':
+            if (s_parse_categories(optarg) != 0)
                 bad = 1;
             break;
         case 'j':
@@ -544,7 +587,10 @@ int main(int argc, char **argv)
             printf("\"rate\":%.1f,\"offered\":%ld,\"late\":%ld,\"svc_p50_us\":%u,"
                    "\"svc_p99_us\":%u,",
                    s_o.rate, offered, late, s50, s99);
-        printf("\"errors\":{");
+        printf("\"category\":[");
+        for (int i = 0; i < s_o.ncategories; i++)
+            printf("%s\"%s\"", i ? "," : "", s_o.categories[i]);
+        printf("],\"errors\":{");
         int first = 1;
         for (int e = 0; e < LY_ERR_COUNT; e++) {
             if (refused[e]) {
@@ -570,6 +616,12 @@ int main(int argc, char **argv)
         printf("operations: %zu answered (%ld ok) in %.2f s = %.1f ops/s "
                "(earn %ld, redeem %ld, customer %ld)\n",
                total, ok, secs, rate, by_type[0], by_type[1], by_type[2]);
+        if (s_o.ncategories > 0) {
+            printf("earn categories, round-robin per client:");
+            for (int i = 0; i < s_o.ncategories; i++)
+                printf("%s%s", i ? ", " : " ", s_o.categories[i]);
+            printf("\n");
+        }
         printf("latency us%s: p50 %u  p90 %u  p99 %u  p99.9 %u  max %u\n",
                s_o.rate > 0 ? " (from the scheduled send)" : "", p50, p90, p99, p999, pmax);
         if (s_o.rate > 0)

@@ -4,7 +4,9 @@
 # primary with one replica, AOF fsynced on every write (redis.sh; Debian's
 # redis-server, installed if missing), under redisbench with the same clients,
 # customers and duration, beside loyald as ratios, with its replica lag; then
-# chains of loyalds (chain.sh: replication lag, catch-up, restart, memory), and
+# chains of loyalds (chain.sh: replication lag, catch-up, restart, memory), the
+# loyalty program (program.sh: earns under five campaigns against none, a
+# program change across a 5-node chain against an earn's replication), and
 # write RESULTS.md.
 #
 # The raw ceilings, each measured alone on this machine and set beside every
@@ -22,15 +24,17 @@
 # same ceilings with as many messages in flight (zmq_rtt --window) and the
 # log at batch 512 (the node's batch_max).
 #
-#   tests/bench/run.sh            # about 9 minutes on 2 cores, plus the build
+#   tests/bench/run.sh            # about 13 minutes on 2 cores, plus the build
 #   tests/bench/run.sh --full     # the catch-up writes 1,000,000 events (about 8 more)
 #
 # Environment: LY_BENCH_BUILD (default build/release), LY_BENCH_BUILD_TYPE
 # (default Release), LY_BENCH_SECONDS per loyalbench run (default 10),
 # LY_BENCH_CUSTOMERS (default 10000), LY_BENCH_CLIENTS (default "1 8 64"),
 # LY_BENCH_OUT (default tests/bench/RESULTS.md), LY_BENCH_CHAIN=0 to leave the
-# chain section out, LY_BENCH_REDIS=0 to leave Redis out; chain.sh reads its
-# own LY_BENCH_CHAIN_* and LY_BENCH_CATCHUP_* variables (see there), redis.sh
+# chain section out, LY_BENCH_REDIS=0 to leave Redis out, LY_BENCH_PROGRAM=0 to
+# leave the program section out; chain.sh reads its own LY_BENCH_CHAIN_* and
+# LY_BENCH_CATCHUP_* variables (see there), program.sh its LY_BENCH_PROGRAM_*
+# (it gets LY_BENCH_SECONDS and LY_BENCH_CUSTOMERS from here), redis.sh
 # LY_REDIS_NO_INSTALL.
 set -euo pipefail
 
@@ -45,6 +49,7 @@ PIPE_CLIENTS=64
 OUT=${LY_BENCH_OUT:-$ROOT/tests/bench/RESULTS.md}
 CHAIN=${LY_BENCH_CHAIN:-1}
 REDIS=${LY_BENCH_REDIS:-1}
+PROGRAM=${LY_BENCH_PROGRAM:-1}
 LMDB_SECONDS=5
 ZMQ_SECONDS=3
 CHAIN_ARGS=()
@@ -63,7 +68,7 @@ BENCH_NAME=run.sh
 . "$ROOT/tests/bench/lib.sh"
 
 # ---- build (incremental: only what changed) ----
-build_targets loyald loyalctl loyalbench lmdb_baseline zmq_rtt chainwait redisbench
+build_targets loyald loyalctl loyalbench lmdb_baseline zmq_rtt chainwait redisbench lagprobe
 LOYALD=$BUILD/node/loyald
 LOYALCTL=$BUILD/node/loyalctl
 BENCH=$BUILD/tests/bench/loyalbench
@@ -238,6 +243,14 @@ if [[ $CHAIN == 1 ]]; then
         "$ROOT/tests/bench/chain.sh" ${CHAIN_ARGS[@]+"${CHAIN_ARGS[@]}"}
 fi
 
+# ---- the loyalty program ----
+if [[ $PROGRAM == 1 ]]; then
+    log "program benchmarks (program.sh)"
+    LY_BENCH_BUILD=$BUILD LY_BENCH_BUILD_TYPE=$BUILD_TYPE LY_BENCH_NO_BUILD=1 \
+        LY_BENCH_SECONDS=$SECONDS_PER_RUN LY_BENCH_CUSTOMERS=$CUSTOMERS \
+        LY_BENCH_PROGRAM_OUT="$WORK/program.md" "$ROOT/tests/bench/program.sh"
+fi
+
 # redis_lag_beside_chain CHAIN_MD: after chain.sh's replication lag table, the
 # Redis replica lag of the uniform row nearest in ops/s to each offered rate,
 # as ratios; nothing if Redis was not measured or that table is not found.
@@ -384,6 +397,10 @@ redis_lag_beside_chain() {
         echo
         cat "$WORK/chain.md"
         redis_lag_beside_chain "$WORK/chain.md"
+    fi
+    if [[ $PROGRAM == 1 ]]; then
+        echo
+        cat "$WORK/program.md"
     fi
 } >"$OUT"
 cat "$OUT"

@@ -179,6 +179,41 @@ static void s_rolling(const s_ctx *x, ly_tier_status *out)
         out->ts_to_keep = s_clamp64((__int128)x->thr[held] - total);
 }
 
+/* Rolling without grace (the default rules, and the hot path of every earn):
+ * the held tier is today's window's, so the same answer as s_rolling comes
+ * from the buckets alone, without the horizon's prefix sums. The tier holds
+ * until the first day its window, losing its oldest buckets one by one,
+ * falls below the threshold (tiers_test checks it against s_rolling). */
+static void s_rolling_plain(const s_ctx *x, const ly_qual_bucket *q, int nq, ly_tier_status *out)
+{
+    int64_t d = x->d, from = d - x->n + 1;
+    __int128 total = 0;
+    int first = nq;
+    for (int i = 0; i < nq; i++)
+        if (q[i].qb_day >= from && q[i].qb_day <= d) {
+            total += q[i].qb_points;
+            if (first == nq)
+                first = i;
+        }
+    out->ts_qualifying = s_clamp64(total);
+    out->ts_tier = out->ts_qualified = s_tier_for(x, total);
+    out->ts_period_start = (int32_t)from;
+    out->ts_period_end = (int32_t)d;
+    if (out->ts_tier == 0)
+        return;
+    /* Buckets are sorted by day: they leave the window oldest first. */
+    __int128 thr = x->thr[out->ts_tier], left = total;
+    int64_t until = d + S_H; /* the general rule's last day looked at */
+    for (int i = first; i < nq && q[i].qb_day <= d; i++) {
+        left -= q[i].qb_points;
+        if (left < thr) {
+            until = q[i].qb_day + x->n - 1;
+            break;
+        }
+    }
+    out->ts_held_until = (int32_t)(until > d ? until : d);
+}
+
 /* ---- calendar and anniversary -------------------------------------------- */
 
 /* The end of the j-th period after the one ending on e (j >= 1). */
@@ -268,15 +303,22 @@ void ly_tier_status_at(const ly_progdef *pd, const ly_cust *c, int32_t day, ly_t
     x.d = day < 0 ? 0 : day > LY_PD_DAY_MAX ? LY_PD_DAY_MAX : day;
     x.lo = x.d - S_H + 1;
 
+    int nq = c->cu_nqual < 0                     ? 0
+             : c->cu_nqual > LY_QUAL_BUCKETS_MAX ? LY_QUAL_BUCKETS_MAX
+                                                 : c->cu_nqual;
+    if (x.qual == LY_PD_ROLLING && x.g == 0) {
+        s_rolling_plain(&x, c->cu_qual, nq, out);
+        if (out->ts_tier + 1 < x.ntiers)
+            out->ts_to_next = s_clamp64((__int128)x.thr[out->ts_tier + 1] - out->ts_qualifying);
+        return;
+    }
+
     int64_t ay, am, ad;
     s_civil_from_days(c->cu_enrolls ? LY_HLC_DAY(c->cu_enrolled_hlc) : 0, &ay, &am, &ad);
     x.anchor_m = am;
     x.anchor_d = ad;
 
     /* Daily totals of the horizon, then their prefix sums. */
-    int nq = c->cu_nqual < 0                     ? 0
-             : c->cu_nqual > LY_QUAL_BUCKETS_MAX ? LY_QUAL_BUCKETS_MAX
-                                                 : c->cu_nqual;
     memset(x.pre, 0, sizeof x.pre);
     for (int i = 0; i < nq; i++) {
         int64_t b = c->cu_qual[i].qb_day;

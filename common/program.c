@@ -413,6 +413,9 @@ static ly_err s_check_campaign(const ly_progdef *pd, int ci, const s_report *r)
     return LY_OK;
 }
 
+/* Two years (366 + 365 days) and grace fit in LY_QUAL_KEEP_DAYS (800). */
+#define S_YEARLY_GRACE_MAX (LY_QUAL_KEEP_DAYS - 731)
+
 static ly_err s_check_tiers(const ly_progdef *pd, const s_report *r)
 {
     if (pd->pd_qual < LY_PD_ROLLING || pd->pd_qual > LY_PD_ANNIVERSARY)
@@ -456,6 +459,32 @@ static ly_err s_check_tiers(const ly_progdef *pd, const s_report *r)
                          "tiers by strictly increasing threshold",
                          (long long)t->ti_threshold, t->ti_name,
                          (long long)pd->pd_tiers[i - 1].ti_threshold, pd->pd_tiers[i - 1].ti_name);
+    }
+    /* What the tier rules read must lie within the qualifying days a customer's
+     * state keeps (LY_QUAL_KEEP_DAYS, tiers.h): refuse what they could not honour. */
+    if (pd->pd_qual == LY_PD_ROLLING) {
+        int steps = pd->pd_downgrade == LY_PD_ONE_DOWN ? pd->pd_ntiers - 1 : 1;
+        if ((int64_t)pd->pd_window_days + (int64_t)steps * pd->pd_grace_days > LY_QUAL_KEEP_DAYS)
+            return s_bad(r, S_TIERS, 0, K_GRACE,
+                         "window_days + grace_days%s must be at most %d (the qualifying days "
+                         "kept per customer)",
+                         steps > 1 ? " x the tiers one_down may step through" : "",
+                         LY_QUAL_KEEP_DAYS);
+    } else {
+        if (pd->pd_downgrade == LY_PD_ONE_DOWN)
+            return s_bad(r, S_TIERS, 0, K_DOWNGRADE,
+                         "downgrade = one_down needs qualification = rolling: with yearly "
+                         "periods its second step lies beyond the %d qualifying days kept per "
+                         "customer",
+                         LY_QUAL_KEEP_DAYS);
+        if (pd->pd_grace_days > S_YEARLY_GRACE_MAX)
+            return s_bad(r, S_TIERS, 0, K_GRACE,
+                         "grace_days must be 0..%d with qualification = %s: a tier reached in a "
+                         "year holds through the next one plus grace, within the %d qualifying "
+                         "days kept per customer",
+                         S_YEARLY_GRACE_MAX,
+                         pd->pd_qual == LY_PD_CALENDAR ? "calendar" : "anniversary",
+                         LY_QUAL_KEEP_DAYS);
     }
     return LY_OK;
 }

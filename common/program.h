@@ -47,7 +47,13 @@
  *                                ; multiplier, the default) | spend (purchase
  *                                ; amounts in minor units, less refunds)
  *   downgrade = to_qualified     ; optional: to_qualified (the default) | one_down
- *   grace_days = 0               ; optional, 0..366
+ *                                ; (one_down only with rolling, see below)
+ *   grace_days = 0               ; optional, 0..366; with calendar or anniversary
+ *                                ; at most 69; with rolling, window_days +
+ *                                ; grace_days (x the tiers minus one for one_down)
+ *                                ; at most 800: the rules read only the 800 days of
+ *                                ; qualifying points a customer's state keeps
+ *                                ; (LY_QUAL_KEEP_DAYS, tiers.h)
  *                                ; A customer who reaches a tier in a period holds it
  *                                ; to the end of the next period plus grace_days (for
  *                                ; rolling, a period is one day: the tier holds for

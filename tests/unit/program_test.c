@@ -237,6 +237,11 @@ static const s_bad_case s_bad_cases[] = {
     {S_HEAD "[tiers]\nqualification = monthly\n", 10, "expected rolling | calendar | anniversary"},
     {S_HEAD "[tiers]\nqualification = rolling\nwindow_days = 731\n", 11, "1..730"},
     {S_HEAD "[tiers]\nqualification = calendar\ngrace_days = 367\n", 11, "0..366"},
+    {S_HEAD "[tiers]\nqualification = calendar\ngrace_days = 70\n", 11, "grace_days must be 0..69"},
+    {S_HEAD "[tiers]\nqualification = anniversary\ndowngrade = one_down\n", 11,
+     "one_down needs qualification = rolling"},
+    {S_HEAD "[tiers]\nqualification = rolling\nwindow_days = 730\ngrace_days = 71\n", 12,
+     "at most 800"},
     {S_HEAD "[tiers]\nqualification = calendar\ndowngrade = two_down\n", 11,
      "expected to_qualified | one_down"},
     {S_HEAD "[category e]\nearns = maybe\n", 10, "expected no | yes"},
@@ -402,7 +407,7 @@ static ly_progdef *s_full(void)
     pd->pd_window_days = LY_PD_WINDOW_MAX;
     pd->pd_basis = LY_PD_ON_SPEND;
     pd->pd_downgrade = LY_PD_ONE_DOWN;
-    pd->pd_grace_days = LY_PD_GRACE_MAX;
+    pd->pd_grace_days = 10; /* 730 + 7 x 10: the most one_down may look back (800) */
     pd->pd_ntiers = LY_PD_TIERS_MAX;
     for (int i = 0; i < LY_PD_TIERS_MAX; i++) {
         memset(pd->pd_tiers[i].ti_name, 'a' + i, LY_TIER_NAME_MAX);

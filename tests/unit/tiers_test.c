@@ -74,8 +74,9 @@ static void s_program(int qual, int window, int grace, int downgrade)
     pd.pd_window_days = qual == LY_PD_ROLLING ? window : 0;
     pd.pd_grace_days = grace;
     pd.pd_downgrade = (uint8_t)downgrade;
-    char why[200];
-    cr_assert_eq(ly_progdef_validate(&pd, why, sizeof why), LY_OK, "%s", why);
+    /* Not checked with ly_progdef_validate: it refuses rules whose look-back
+     * exceeds the kept buckets (one_down with yearly periods, long grace),
+     * and some tests here pin exactly how the module bounds those. */
 }
 
 static void s_enroll(ly_cust *c, int32_t day)

@@ -32,9 +32,11 @@
 /* Once keys (rules.h): the longest is a derived key's prefix and a customer
  * id. The join bonus's key is LY_ONCE_JOIN "<customer>"; client transaction
  * ids may not start with a derived key's prefix. */
-#define LY_ONCE_KEY_MAX  (LY_ID_MAX + 16)
-#define LY_ONCE_JOIN     "join:"
-#define LY_ONCE_BIRTHDAY "birthday:" /* birthday:<customer>:<year> */
+#define LY_ONCE_KEY_MAX (LY_ID_MAX + 16)
+#define LY_ONCE_JOIN    "join:"
+/* "birthday <customer> <year>": the blanks keep it out of the ids' alphabet,
+ * so no client transaction id (of this release or an older one) can be it. */
+#define LY_ONCE_BIRTHDAY "birthday "
 
 typedef enum ly_evtype {
     LY_EV_ENROLL = 1,  /* ev_points: join bonus */
@@ -54,7 +56,7 @@ typedef enum ly_evtype {
      * ev_reason: who applied it and why; no customer. */
     LY_EV_PROGRAM = 8,
     /* A bonus the program gives by itself (the birthday bonus): ev_points =
-     * ev_amount > 0, ev_qual_day the birthday, once key birthday:C:YEAR. */
+     * ev_amount > 0, ev_qual_day the birthday, once key "birthday C YEAR". */
     LY_EV_BONUS = 9,
     /* A manual tier: ev_category the tier's name, ev_qual_day its last UTC
      * day, ev_reason and ev_operator why and who; last writer wins. */

@@ -120,7 +120,7 @@
  *  - Birthday: credited on the customer's first earn (at any branch) on the
  *    birthday or within window_days after it (0: on the day only), local date
  *    of that branch; a 29 February birthday falls on 28 February in other
- *    years. Once per customer per year chain-wide, once key birthday:C:YEAR
+ *    years. Once per customer per year chain-wide, once key "birthday C YEAR"
  *    (the year of the birthday). Not paid if the profile's birthday was set
  *    fewer than min_set_days days before the birthday.
  *

@@ -59,11 +59,11 @@ enum {
     LY_RU_IX_DEBTS = 1u << 10,      /* changes the net balance: may enter or leave debts */
     LY_RU_ONCE_TXN = 1u << 16,      /* once key: the transaction id */
     LY_RU_ONCE_JOIN = 1u << 17,     /* once key: join:<customer> */
-    LY_RU_ONCE_BIRTHDAY = 1u << 18, /* once key: birthday:<customer>:<year of ev_qual_day> */
+    LY_RU_ONCE_BIRTHDAY = 1u << 18, /* once key: "birthday <customer> <year of ev_qual_day>" */
 };
 
 /* LY_ONCE_KEY_MAX, LY_ONCE_JOIN and LY_ONCE_BIRTHDAY: event.h. Derived keys
- * (join:, birthday:) are the node's: LY_RU_ONCE_DERIVED. */
+ * (join:, "birthday ") are the node's: LY_RU_ONCE_DERIVED. */
 #define LY_RU_ONCE_DERIVED (LY_RU_ONCE_JOIN | LY_RU_ONCE_BIRTHDAY)
 
 /* What a client asks the origin to do, as the rules see it (the service maps
@@ -159,8 +159,8 @@ size_t ly_once_key(const ly_event *ev, char *key);
 int ly_once_before(uint64_t hlc_a, uint16_t origin_a, uint32_t inc_a, uint64_t seq_a,
                    uint64_t hlc_b, uint16_t origin_b, uint32_t inc_b, uint64_t seq_b);
 
-/* 1 if `txn` starts with the prefix of a derived once key (join:, birthday:):
- * such ids are the node's, never a client's. */
+/* 1 if `txn` starts with the prefix of a derived once key that an id could
+ * spell (join:): such ids are the node's, never a client's. */
 int ly_once_reserved(const char *txn);
 
 /* ---- for the rule files (common/rules/ *.c) ---- */
@@ -186,7 +186,7 @@ int ly_rule_held_tier_after(const ly_origin *o, const ly_cust *c, int32_t qday, 
  * February in other years; last year's while its window runs into January),
  * B <= day <= B + window_days, and the birthday was set (its profile field's
  * stamp, a UTC day) at least min_set_days before B. Stores B in *bday. The
- * caller checks that B's year was not paid yet (once key birthday:C:YEAR). */
+ * caller checks that B's year was not paid yet (once key "birthday C YEAR"). */
 int ly_rule_birthday_due(const ly_progdef *pd, const ly_cust *c, int32_t day, int32_t *bday);
 
 /* Refuse taking `take` > 0 points (redeem, negative adjust) beyond the balance

@@ -892,6 +892,13 @@ static void s_txnrec_win(ly_txnrec *r, const ly_event *ev, const ly_cust *c)
 /* A second (or later) event `ev` of key `key`, whose record before it was `r`:
  * list it in the once index; `voids`: the key decides what counts (one of the
  * two is a void duplicate); `conflict`: their requests differ. */
+/* 1 if events of type `type` have a once key (they may void each other). */
+static int s_type_once(int type)
+{
+    const ly_rule *ru = ly_rule_for(type);
+    return ru && (ru->ru_flags & (LY_RU_ONCE_TXN | LY_RU_ONCE_DERIVED));
+}
+
 static ly_err s_once_note(ly_txn *t, const char *key, const ly_txnrec *r, const ly_event *ev,
                           int voids, int conflict)
 {
@@ -927,7 +934,7 @@ static ly_err s_once_note(ly_txn *t, const char *key, const ly_txnrec *r, const 
                key, ev->ev_origin, (unsigned long long)ev->ev_seq, r->tr_origin,
                (unsigned long long)r->tr_seq);
     }
-    if (voids)
+    if (voids && s_type_once(r->tr_type)) /* of two once events one is void */
         t->tx_duplicates++;
     buf[0] = S_ONCE_VERSION;
     buf[1] = flags;
@@ -958,7 +965,13 @@ static ly_err s_once_keep(ly_txn *t, const char *key, const ly_event *ev, const 
         if ((e = s_once_note(t, key, &r, ev, voids, conflict)) != LY_OK)
             return e;
     }
-    *won = r.tr_seq == 0 || s_rec_before(ev, &r);
+    /* Events with a once key compete among themselves; an event without one
+     * (a profile change, a manual tier) that shares a transaction id names
+     * the record only while no once event does, so that which one names it
+     * never depends on the order of arrival (s_once_decide reads only once
+     * events' records). */
+    int held_once = r.tr_seq != 0 && s_type_once(r.tr_type);
+    *won = r.tr_seq == 0 || (voids && !held_once) || (voids == held_once && s_rec_before(ev, &r));
     if (!*won)
         return LY_OK;
     s_txnrec_win(&r, ev, c); /* refund totals seen before it stay */
@@ -1040,6 +1053,8 @@ static ly_err s_once_decide(ly_txn *t, const ly_event *ev, s_once *o)
     }
     if (e != LY_OK || r->tr_seq == 0)
         return e;
+    if (!s_type_once(r->tr_type))
+        return LY_OK; /* an event without a once key names it: no rival (s_once_keep) */
     if (!s_rec_before(ev, r)) {
         o->so_counts = 0;
         return LY_OK;
@@ -1667,17 +1682,27 @@ static ly_err s_progrec_put(ly_txn *t, const ly_progrec *r)
 /* The canonical bytes of the version whose first part is `first` (its parts
  * are the next seqs of its origin: all held when its last part is). */
 static ly_err s_program_bytes(ly_txn *t, uint16_t origin, uint32_t inc, uint64_t first,
-                              uint8_t *buf, size_t cap, size_t *len)
+                              uint8_t *buf, size_t cap, size_t *len, uint64_t *first_hlc)
 {
-    ly_event *ev = malloc(sizeof *ev);
+    ly_event *ev = malloc(2 * sizeof *ev);
     if (!ev)
         return LY_ENOMEM;
+    ly_event *head = ev + 1;
     ly_err e = LY_OK;
     *len = 0;
     for (int part = 1;; part++) {
         if ((e = ly_store_event_get(t, origin, inc, first + (uint64_t)(part - 1), ev)) != LY_OK)
             break;
         if (ev->ev_type != LY_EV_PROGRAM || ev->ev_part != part || *len + ev->ev_blob_len > cap) {
+            e = LY_EPROTO;
+            break;
+        }
+        if (part == 1) {
+            if (first_hlc)
+                *first_hlc = ev->ev_hlc;
+            *head = *ev; /* every part must be of the same version as the first */
+        } else if (ev->ev_program != head->ev_program || ev->ev_amount != head->ev_amount ||
+                   ev->ev_req_hash != head->ev_req_hash || ev->ev_parts != head->ev_parts) {
             e = LY_EPROTO;
             break;
         }
@@ -1723,7 +1748,9 @@ static ly_err s_program_note(ly_txn *t, const ly_event *ev)
     size_t len;
     if (!buf || !pd || !old)
         goto out;
-    e = s_program_bytes(t, ev->ev_origin, ev->ev_incarnation, first, buf, LY_PD_ENC_MAX, &len);
+    uint64_t first_hlc = ev->ev_hlc;
+    e = s_program_bytes(t, ev->ev_origin, ev->ev_incarnation, first, buf, LY_PD_ENC_MAX, &len,
+                        &first_hlc);
     if (e != LY_OK && e != LY_EPROTO)
         goto out;
     if (e != LY_OK || len != (size_t)ev->ev_amount || ly_progdef_decode(buf, len, pd) != LY_OK ||
@@ -1737,6 +1764,7 @@ static ly_err s_program_note(ly_txn *t, const ly_event *ev)
     }
     ly_progid id;
     s_progid_of(&id, ev, first, pd->pd_name);
+    id.pi_hlc = first_hlc; /* when it was applied: its first part's clock */
     e = s_progrec_get(t, pd->pd_version, old);
     if (e == LY_ENOTFOUND) {
         memset(old, 0, sizeof *old);
@@ -1749,8 +1777,17 @@ static ly_err s_program_note(ly_txn *t, const ly_event *ev)
         int wins = s_progid_before(&id, &old->pr_win);
         if (wins)
             lost = old->pr_win;
-        if (old->pr_nlost < LY_PROG_LOST_MAX)
-            old->pr_lost[old->pr_nlost] = lost;
+        /* The lost are listed in the once order, the first LY_PROG_LOST_MAX:
+         * the same list at every node whatever the order of arrival. */
+        uint32_t listed = old->pr_nlost < LY_PROG_LOST_MAX ? old->pr_nlost : LY_PROG_LOST_MAX;
+        uint32_t at = 0;
+        while (at < listed && s_progid_before(&old->pr_lost[at], &lost))
+            at++;
+        if (at < LY_PROG_LOST_MAX) {
+            uint32_t keep = listed < LY_PROG_LOST_MAX ? listed : LY_PROG_LOST_MAX - 1;
+            memmove(&old->pr_lost[at + 1], &old->pr_lost[at], (keep - at) * sizeof lost);
+            old->pr_lost[at] = lost;
+        }
         old->pr_nlost++;
         LY_LOG(LY_WARN, "store.program_lost",
                "version=%u: applied twice; origin=%u seq=%llu counts, origin=%u seq=%llu is "
@@ -1796,7 +1833,7 @@ ly_err ly_store_program_get(ly_txn *t, uint32_t version, ly_progrec *rec, ly_pro
     if (!buf)
         return LY_ENOMEM;
     e = s_program_bytes(t, rec->pr_win.pi_origin, rec->pr_win.pi_incarnation, rec->pr_win.pi_seq,
-                        buf, LY_PD_ENC_MAX, &len);
+                        buf, LY_PD_ENC_MAX, &len, NULL);
     if (e == LY_OK && ly_progdef_decode(buf, len, def) != LY_OK)
         e = LY_EPROTO;
     free(buf);

@@ -661,6 +661,14 @@ static void s_on_tick(ly_loop *lp, uint64_t now, void *ctx)
 {
     ly_server *sv = ctx;
     (void)lp;
+    if (ly_service_program_due(&sv->sv_service, ly_wall_ms())) {
+        /* A scheduled version came in force while idle: announce it now. */
+        ly_txn *t;
+        if (ly_store_begin(sv->sv_store, 0, &t) == LY_OK) {
+            ly_service_refresh(&sv->sv_service, t);
+            ly_store_abort(&t);
+        }
+    }
     ly_repl_tick(sv->sv_repl, now);
 }
 

@@ -60,12 +60,13 @@ static void s_prog_default(ly_progstate *ps)
                    sizeof ps->ps_rec.pr_tiers[i]);
 }
 
-ly_err ly_service_refresh(ly_service *sv, ly_txn *t)
+/* The program in force at `now` (ms), read again only if it may differ. */
+static ly_err s_refresh_at(ly_service *sv, ly_txn *t, uint64_t now)
 {
     if (!sv->sv_prog && !(sv->sv_prog = calloc(1, sizeof *sv->sv_prog)))
         return LY_ENOMEM;
     ly_progstate *ps = sv->sv_prog;
-    uint64_t gen = ly_store_programs_gen(sv->sv_store), now = ly_wall_ms();
+    uint64_t gen = ly_store_programs_gen(sv->sv_store);
     if (ps->ps_loaded && ps->ps_gen == gen &&
         (ps->ps_next_version == 0 || (int64_t)now < ps->ps_next_ms))
         return LY_OK;
@@ -85,6 +86,17 @@ ly_err ly_service_refresh(ly_service *sv, ly_txn *t)
                ps->ps_def.pd_version, ps->ps_def.pd_name, (unsigned long long)ps->ps_hash,
                ps->ps_next_version);
     return LY_OK;
+}
+
+ly_err ly_service_refresh(ly_service *sv, ly_txn *t)
+{
+    return s_refresh_at(sv, t, ly_wall_ms());
+}
+
+int ly_service_program_due(const ly_service *sv, uint64_t now_ms)
+{
+    const ly_progstate *ps = sv->sv_prog;
+    return ps && ps->ps_loaded && ps->ps_next_version != 0 && (int64_t)now_ms >= ps->ps_next_ms;
 }
 
 void ly_service_program(const ly_service *sv, uint32_t *version, uint64_t *hash)
@@ -118,13 +130,25 @@ static const char *s_tier_name_of(ly_service *sv, ly_txn *t, uint32_t version, i
 {
     ly_progstate *ps = sv->sv_prog;
     const ly_progrec *r = &ps->ps_rec;
-    if (version != ps->ps_def.pd_version && version != 0) {
-        if (ps->ps_names.pr_version != version &&
-            ly_store_program_get(t, version, &ps->ps_names, NULL) != LY_OK)
-            ps->ps_names.pr_version = 0; /* not held (an event made before programs were
-                                            events): the names in force */
-        if (ps->ps_names.pr_version == version)
-            r = &ps->ps_names;
+    if (version != ps->ps_def.pd_version) {
+        /* Read again when the versions held may have changed (a batch rolled
+         * back, another copy of the number won). */
+        uint64_t gen = ly_store_programs_gen(sv->sv_store);
+        if (ps->ps_names_version != version || ps->ps_names_gen != gen) {
+            ps->ps_names_version = version;
+            ps->ps_names_gen = gen;
+            if (version == 0) {
+                ly_progstate *d = malloc(sizeof *d);
+                if (d) {
+                    s_prog_default(d);
+                    ps->ps_names = d->ps_rec;
+                    free(d);
+                }
+            } else if (ly_store_program_get(t, version, &ps->ps_names, NULL) != LY_OK) {
+                ps->ps_names = ps->ps_rec; /* not held (made before programs were events) */
+            }
+        }
+        r = &ps->ps_names;
     }
     return i >= 0 && i < r->pr_ntiers ? r->pr_tiers[i] : "";
 }
@@ -163,6 +187,8 @@ static void s_fill_summary(ly_service *sv, const ly_cust *c, ly_rep *rp)
         ts.ts_to_keep = 0;
         ts.ts_to_next =
             tier + 1 < pg->pg_ntiers ? pg->pg_tiers[tier + 1].ti_threshold - ts.ts_qualifying : 0;
+        if (ts.ts_to_next < 0) /* the points reach further than the tier given by hand */
+            ts.ts_to_next = 0;
         ly_strlcpy(rp->rp_tier_override, c->cu_ovr_tier, sizeof rp->rp_tier_override);
     }
     ly_strlcpy(rp->rp_tier, s_tier_name(pg, tier), sizeof rp->rp_tier);
@@ -301,6 +327,13 @@ static ly_err s_make(ly_service *sv, ly_txn *t, const ly_rule *ru, ly_intent *in
             return e; /* an original's customer always has a record */
     }
     s_event_header(sv, in->in_customer, ev);
+    if (ly_service_program_due(sv, LY_HLC_MS(ev->ev_hlc))) {
+        /* The event's clock (which may run ahead of this node's wall clock)
+         * has reached a scheduled version: it is made under that one. */
+        if ((e = s_refresh_at(sv, t, LY_HLC_MS(ev->ev_hlc))) != LY_OK)
+            return e;
+        ev->ev_program = ps->ps_def.pd_version;
+    }
     ev->ev_req_hash = fp;
     ly_strlcpy(ev->ev_txn, txn, sizeof ev->ev_txn);
     o.or_day = LY_HLC_DAY(ev->ev_hlc);
@@ -344,7 +377,7 @@ static ly_err s_birthday(ly_service *sv, ly_txn *t, ly_cust *c, int32_t day, ly_
         return LY_OK;
     char key[LY_ONCE_KEY_MAX + 1], bday[16];
     ly_pd_day_str(b, bday, sizeof bday);
-    snprintf(key, sizeof key, LY_ONCE_BIRTHDAY "%s:%.4s", c->cu_id, bday);
+    snprintf(key, sizeof key, LY_ONCE_BIRTHDAY "%s %.4s", c->cu_id, bday);
     ly_txnrec r;
     ly_err e = ly_store_txnrec_get(t, key, &r);
     if (e == LY_OK && r.tr_seq != 0)
@@ -377,7 +410,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     if (ly_once_reserved(rq->rq_txn)) {
         ly_rep_error(rp, rq->rq_type, rq->rq_id, LY_EINVAL,
                      "transaction id '%s' is reserved: ids starting with '" LY_ONCE_JOIN
-                     "' or '" LY_ONCE_BIRTHDAY "' are the node's own once keys",
+                     "' are the node's own once keys",
                      rq->rq_txn);
         return LY_OK;
     }
@@ -427,7 +460,7 @@ static ly_err s_mutate(ly_service *sv, ly_txn *t, const ly_req *rq, ly_rep *rp, 
     int made = 1;
     if (ev_out)
         ev_out[0] = *ev;
-    if (ev->ev_type == LY_EV_EARN) {
+    if (ev->ev_type == LY_EV_EARN && bd.bd_category_mult != 0) { /* a gift card is no visit */
         ly_localtime lt;
         ly_event *bonus = malloc(sizeof *bonus);
         if (!bonus) {

@@ -26,9 +26,11 @@ typedef struct ly_progstate {
     int64_t ps_next_ms;
     ly_progrec ps_rec; /* version 0 (the default): pr_version 0, no parts */
     ly_progdef ps_def;
-    ly_program ps_pg;    /* ps_def as ly_program, for the ledger's arithmetic */
-    uint64_t ps_hash;    /* ly_progdef_hash(&ps_def) */
-    ly_progrec ps_names; /* the last older version looked up for tier names */
+    ly_program ps_pg;          /* ps_def as ly_program, for the ledger's arithmetic */
+    uint64_t ps_hash;          /* ly_progdef_hash(&ps_def) */
+    ly_progrec ps_names;       /* the last other version looked up for tier names ... */
+    uint32_t ps_names_version; /* ... its number ... */
+    uint64_t ps_names_gen;     /* ... and the store's programs generation then */
 } ly_progstate;
 
 typedef struct ly_service {
@@ -52,6 +54,10 @@ void ly_service_fini(ly_service *sv);
  * does this; the server also calls it after applying peers' events, so that
  * what it announces (ly_service_program) is current. */
 ly_err ly_service_refresh(ly_service *sv, ly_txn *t);
+
+/* 1 if a version scheduled for later has come in force by `now_ms` (the
+ * service reads it at its next request or refresh). */
+int ly_service_program_due(const ly_service *sv, uint64_t now_ms);
 
 /* The program in force as last read: its version and hash (version 0 and the
  * default's hash before any is read or when none is held). */

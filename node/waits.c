@@ -125,6 +125,8 @@ int ly_waits_park(ly_waits *w, const ly_req *rq, const uint8_t *ident, size_t id
     memcpy(wt->wt_ident, ident, ident_len);
     wt->wt_ident_len = ident_len;
     wt->wt_req = *rq;
+    wt->wt_req.rq_blob = NULL; /* the batch item keeps what it owns (only redemptions wait) */
+    wt->wt_req.rq_blob_len = 0;
     wt->wt_deadline = deadline;
     ly_metric_set(w->w_gauge, w->w_npending);
     return 0;

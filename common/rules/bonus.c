@@ -1,7 +1,7 @@
 /* bonus -- points the program gives by itself: the birthday bonus
  * (program.h [bonus birthday]). ev_points = ev_amount > 0; ev_qual_day: the
  * birthday it is for (its date that year); ev_reason: "birthday". Its once
- * key is birthday:<customer>:<year> (LY_RU_ONCE_BIRTHDAY): however many
+ * key is "birthday <customer> <year>" (LY_RU_ONCE_BIRTHDAY): however many
  * branches pay it while cut off from each other, it counts once chain-wide,
  * the smallest in the once order. A bonus does not qualify for tiers. */
 #include "common/rules.h"

@@ -77,7 +77,7 @@ size_t ly_once_key(const ly_event *ev, char *key)
     else if (ru && (ru->ru_flags & LY_RU_ONCE_BIRTHDAY)) {
         char day[16];
         ly_pd_day_str(ev->ev_qual_day, day, sizeof day);
-        n = snprintf(key, LY_ONCE_KEY_MAX + 1, LY_ONCE_BIRTHDAY "%s:%.4s", ev->ev_customer, day);
+        n = snprintf(key, LY_ONCE_KEY_MAX + 1, LY_ONCE_BIRTHDAY "%s %.4s", ev->ev_customer, day);
     }
     return n > 0 ? (size_t)n : 0;
 }
@@ -96,8 +96,8 @@ int ly_once_before(uint64_t hlc_a, uint16_t origin_a, uint32_t inc_a, uint64_t s
 
 int ly_once_reserved(const char *txn)
 {
-    return strncmp(txn, LY_ONCE_JOIN, sizeof LY_ONCE_JOIN - 1) == 0 ||
-           strncmp(txn, LY_ONCE_BIRTHDAY, sizeof LY_ONCE_BIRTHDAY - 1) == 0;
+    /* Only join: needs refusing: the birthday key holds blanks, which no id may. */
+    return strncmp(txn, LY_ONCE_JOIN, sizeof LY_ONCE_JOIN - 1) == 0;
 }
 
 int ly_rule_check_take(const ly_origin *o, const ly_intent *in, int64_t take, ly_refusal *no)

@@ -377,7 +377,9 @@ int ctl_run_program_history(ctl_ctx *x)
             lost += rp.rp_programs[i].pw_state == LY_PW_LOST;
         if (lost)
             printf("\n%" PRIu32 " version%s lost: the same number was applied at another branch "
-                   "first (earlier clock); the lost one never ran anywhere\n",
+                   "first (earlier clock); a lost one ran only at its branch until the branches "
+                   "met, and "
+                   "what was earned under it keeps its points\n",
                    lost, lost == 1 ? "" : "s");
         if (rp.rp_nprograms == LY_PROGRAMS_MAX)
             fprintf(stderr,

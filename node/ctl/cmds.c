@@ -320,7 +320,8 @@ const ctl_cmd ctl_cmds[] = {
      .summary = "list the program versions with who applied them, where and when",
      .help = "List the program versions the node holds, highest first (up to 20): state (in\n"
              "force, scheduled, superseded, or lost: the same number was applied elsewhere\n"
-             "first and never ran), name, effective time, when, at which branch and by whom\n"
+             "first; it ran only at its branch until the branches met), name, effective\n"
+             "time, when, at which branch and by whom\n"
              "it was applied, its hash and reason.\n\n"
              "options:\n"
              "  --version N              list version N and older ones\n"},

@@ -62,6 +62,10 @@ static ly_event s_ev(int type, uint16_t origin, uint64_t seq, uint64_t hlc, cons
         ev.ev_fields = LY_PF_NAME;
         strcpy(ev.ev_profile.pf_name, "Ann");
         break;
+    case LY_EV_TIER:
+        strcpy(ev.ev_category, "Gold");
+        strcpy(ev.ev_reason, "made good");
+        break;
     default:
         break;
     }
@@ -406,4 +410,39 @@ Test(once, a_reserved_prefix_is_not_a_transaction_id)
     cr_expect_eq(ly_event_validate(&ev), LY_EPROTO);
     cr_expect(ly_once_reserved("join:x"));
     cr_expect(!ly_once_reserved("joint-1"));
+}
+
+Test(once, an_event_without_a_once_key_never_voids_one_sharing_its_id)
+{
+    ly_event evs[S_MAX_EVENTS];
+    int n = s_base(evs);
+    /* A manual tier (no once key) and an earn under one transaction id, the
+     * tier earlier by clock: in every order the earn counts (found by review:
+     * before, a node that had the tier first voided the earn). */
+    evs[n++] = s_ev(LY_EV_TIER, 1, 3, 20, "T", 0, 0, 7);
+    evs[n++] = s_ev(LY_EV_EARN, 2, 2, 30, "T", 10000, 100, 8);
+    evs[n++] = s_ev(LY_EV_PROFILE, 2, 3, 25, "T", 0, 0, 9);
+    s_result r;
+    s_rec_key = "T";
+    s_all_orders_same(evs, n, &r, 10);
+    cr_expect_eq(r.sr_c.cu_net, 1600, "the earn counts");
+    cr_expect_eq(r.sr_c.cu_voided, 0);
+    cr_expect_str_eq(r.sr_c.cu_ovr_tier, "Gold");
+    cr_expect_str_eq(r.sr_c.cu_profile.pf_name, "Ann");
+    cr_expect_eq(r.sr_rec.tr_type, LY_EV_EARN, "the once event names the record");
+}
+
+Test(once, a_birthday_key_is_outside_the_ids_alphabet)
+{
+    /* A client id an older release accepted stays valid... */
+    ly_event ev = s_ev(LY_EV_EARN, 1, 1, 10, "birthday:promo-17", 10000, 100, 1);
+    cr_expect_eq(ly_event_validate(&ev), LY_OK);
+    cr_expect(!ly_once_reserved("birthday:promo-17"));
+    /* ...and the bonus's derived key can never be one. */
+    ly_event b = s_ev(LY_EV_BONUS, 1, 2, 11, "", 200, 200, 2);
+    b.ev_qual_day = 20600;
+    char key[LY_ONCE_KEY_MAX + 1];
+    cr_assert(ly_once_key(&b, key) > 0);
+    cr_expect_str_eq(key, "birthday C1 2026");
+    cr_expect(!ly_id_valid(key));
 }

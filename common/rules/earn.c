@@ -43,7 +43,17 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
 {
     const ly_program *pg = o->or_program;
     int64_t qual;
-    int tier = ly_rule_held_tier(o, o->or_cust);
+    /* The tier status once: the tier before, and (below) the one after. */
+    ly_tier_status ts = {0};
+    int manual = ly_rule_override(pg, o->or_cust, o->or_day), tier;
+    if (manual >= 0) {
+        tier = manual;
+    } else if (o->or_def) {
+        ly_tier_status_at(o->or_def, o->or_cust, o->or_day, &ts);
+        tier = ts.ts_tier;
+    } else {
+        tier = ly_rule_held_tier(o, o->or_cust);
+    }
     int64_t points = ly_earn_points(pg, in->in_amount, tier, in->in_category, &qual);
     uint32_t cat = ly_category_mult(pg, in->in_category);
     if (points >= 0 && qual >= 0) {
@@ -72,7 +82,12 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     ev->ev_qual = qual;
     ev->ev_qual_day = o->or_day;
     ev->ev_tier_from = (uint8_t)tier;
-    ev->ev_tier_to = (uint8_t)ly_rule_held_tier_after(o, o->or_cust, o->or_day, qual);
+    if (manual < 0 && o->or_def) { /* more points today only raise today's period's status */
+        int after = ly_tier_for(pg, ts.ts_qualifying + qual);
+        ev->ev_tier_to = (uint8_t)(after > tier ? after : tier);
+    } else {
+        ev->ev_tier_to = (uint8_t)ly_rule_held_tier_after(o, o->or_cust, o->or_day, qual);
+    }
     ly_strlcpy(ev->ev_category, in->in_category, sizeof ev->ev_category);
 }
 

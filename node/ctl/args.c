@@ -74,3 +74,27 @@ int ctl_customer_arg(const ctl_ctx *x, ly_req *rq)
 {
     return ctl_id(x, "customer id", x->pos[0], rq->rq_customer, sizeof rq->rq_customer);
 }
+
+int ctl_operator(const ctl_ctx *x, char *dst, size_t cap)
+{
+    const char *op = x->opt[CTL_O_OPERATOR], *from = "--operator";
+    if (!op) {
+        const char *env;
+        if ((env = getenv("LOYAL_OPERATOR")) && *env) {
+            op = env;
+            from = "$LOYAL_OPERATOR";
+        } else if ((env = getenv("USER")) && *env) {
+            op = env;
+            from = "$USER";
+        } else {
+            op = "loyalctl";
+            from = "the default";
+        }
+    }
+    if (!ly_id_valid(op) || ly_strlcpy(dst, op, cap) != 0)
+        return ctl_usage(x,
+                         "invalid operator '%s' (from %s; 1 to %d characters of A-Z a-z 0-9 . _ "
+                         ": @ # / + -)",
+                         op, from, LY_ID_MAX);
+    return 0;
+}

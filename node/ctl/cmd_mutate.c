@@ -199,31 +199,6 @@ int ctl_run_reverse(ctl_ctx *x)
     return ctl_call(x, &rq, s_show_mutation);
 }
 
-/* --operator, else $LOYAL_OPERATOR, else $USER, else "loyalctl", into rq_operator. */
-static int s_operator(const ctl_ctx *x, ly_req *rq)
-{
-    const char *op = x->opt[CTL_O_OPERATOR], *from = "--operator";
-    if (!op) {
-        const char *env;
-        if ((env = getenv("LOYAL_OPERATOR")) && *env) {
-            op = env;
-            from = "$LOYAL_OPERATOR";
-        } else if ((env = getenv("USER")) && *env) {
-            op = env;
-            from = "$USER";
-        } else {
-            op = "loyalctl";
-            from = "the default";
-        }
-    }
-    if (!ly_id_valid(op) || ly_strlcpy(rq->rq_operator, op, sizeof rq->rq_operator) != 0)
-        return ctl_usage(x,
-                         "invalid operator '%s' (from %s; 1 to %d characters of A-Z a-z 0-9 . _ "
-                         ": @ # / + -)",
-                         op, from, LY_ID_MAX);
-    return 0;
-}
-
 /* --reason: required, not empty. */
 static int s_reason(const ctl_ctx *x, ly_req *rq)
 {
@@ -246,7 +221,7 @@ int ctl_run_tier(ctl_ctx *x)
     if (!ly_date_valid(until) || !until[0] || ly_strlcpy(rq.rq_until, until, sizeof rq.rq_until))
         return ctl_usage(x, "invalid --until '%s' (a real date, YYYY-MM-DD, UTC)", until);
     if ((rc = s_reason(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
-        (rc = s_operator(x, &rq)) != 0)
+        (rc = ctl_operator(x, rq.rq_operator, sizeof rq.rq_operator)) != 0)
         return rc;
     return ctl_call(x, &rq, s_show_mutation);
 }
@@ -262,7 +237,7 @@ int ctl_run_adjust(ctl_ctx *x)
     if (rq.rq_amount == 0)
         return ctl_usage(x, "points must not be 0");
     if ((rc = s_reason(x, &rq)) != 0 || (rc = s_txn_arg(x, &rq)) != 0 ||
-        (rc = s_operator(x, &rq)) != 0)
+        (rc = ctl_operator(x, rq.rq_operator, sizeof rq.rq_operator)) != 0)
         return rc;
     return ctl_call(x, &rq, s_show_mutation);
 }

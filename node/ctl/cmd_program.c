@@ -132,8 +132,7 @@ int ctl_run_program_apply(ctl_ctx *x)
         rc = ctl_fail(x, CTL_EXIT_FAILED, ly_errname(LY_ENOMEM), "out of memory");
         goto out;
     }
-    if ((rc = ctl_id(x, "--operator", x->opt[CTL_O_OPERATOR], rq.rq_operator,
-                     sizeof rq.rq_operator)) != 0)
+    if ((rc = ctl_operator(x, rq.rq_operator, sizeof rq.rq_operator)) != 0)
         goto out;
     if (x->opt[CTL_O_REASON] && (rc = ctl_text(x, "--reason", x->opt[CTL_O_REASON], LY_TEXT_MAX,
                                                rq.rq_reason, sizeof rq.rq_reason)) != 0)

@@ -275,8 +275,7 @@ const ctl_cmd ctl_cmds[] = {
      .npos = 1,
      .pos = {"FILE"},
      .opts = CTL_O(CTL_O_OPERATOR) | CTL_O(CTL_O_REASON),
-     .required = CTL_O(CTL_O_OPERATOR),
-     .synopsis = "FILE --operator NAME [--reason TEXT]",
+     .synopsis = "FILE [--operator NAME] [--reason TEXT]",
      .summary = "make a program file the chain's program",
      .help = "Check FILE as 'program check' does, then send it to the node, which makes it a\n"
              "program version of the whole chain: it replicates like any event, and every\n"
@@ -288,7 +287,8 @@ const ctl_cmd ctl_cmds[] = {
              "applied first (by clock) counts everywhere and the other is listed as lost by\n"
              "'program history'.\n\n"
              "options:\n"
-             "  --operator NAME          who applies it (required; an id)\n"
+             "  --operator NAME          who applies it (default $LOYAL_OPERATOR, else $USER,\n"
+             "                           else loyalctl)\n"
              "  --reason TEXT            why, for the history (up to 200 bytes)\n",
      .exit_text = "exit status:\n"
                   "  0  applied (or it was applied already with the same content)\n"

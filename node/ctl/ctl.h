@@ -166,6 +166,10 @@ int ctl_text(const ctl_ctx *x, const char *what, const char *s, size_t max, char
 int ctl_int(const ctl_ctx *x, const char *what, const char *s, int64_t min, int64_t max,
             int64_t *out);
 
+/* Who does it: --operator, else $LOYAL_OPERATOR, else $USER, else "loyalctl",
+ * into `dst` (`cap` bytes); a usage error if it is not an id. */
+int ctl_operator(const ctl_ctx *x, char *dst, size_t cap);
+
 /* The CUSTOMER argument (x->pos[0]) into rq->rq_customer, as ctl_id. */
 int ctl_customer_arg(const ctl_ctx *x, ly_req *rq);
 

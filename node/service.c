@@ -262,6 +262,16 @@ static int s_replay(ly_service *sv, ly_txn *t, const ly_req *rq, uint64_t fp, ly
         }
         if ((*err = ly_store_event_get(t, r.tr_origin, r.tr_incarnation, r.tr_seq, ev)) == LY_OK)
             ly_strlcpy(rp->rp_campaign, ev->ev_reason, sizeof rp->rp_campaign);
+        /* A birthday bonus paid with it is its origin's next event (s_mutate
+         * makes both in one request): the receipt of a retry shows it too. */
+        if (*err == LY_OK) {
+            ly_err e2 = ly_store_event_get(t, r.tr_origin, r.tr_incarnation, r.tr_seq + 1, ev);
+            if (e2 == LY_OK && ev->ev_type == LY_EV_BONUS &&
+                strcmp(ev->ev_customer, r.tr_customer) == 0)
+                rp->rp_bonus_points = ev->ev_points;
+            else if (e2 != LY_OK && e2 != LY_ENOTFOUND)
+                *err = e2;
+        }
         free(ev);
     }
     return 1;

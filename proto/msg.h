@@ -248,7 +248,8 @@ typedef struct ly_rep {
     /* earn: how the points came about (for the receipt): the base points
      * (before any multiplier), the tier's and the category's multipliers in
      * thousandths (category 0: it earns nothing), the campaign that applied
-     * ("" none) and the points it added. A retry's reply has rp_campaign only. */
+     * ("" none) and the points it added. A retry's reply has rp_campaign and
+     * rp_bonus_points only. */
     int64_t rp_base_points;
     char rp_earn_tier[LY_TIER_NAME_MAX + 1]; /* the tier whose multiplier applied (before it) */
     uint32_t rp_tier_mult;

@@ -90,8 +90,8 @@ static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
                 ly_json_kuint(&j, "tier_multiplier_milli", rp->rp_tier_mult);
                 ly_json_kuint(&j, "category_multiplier_milli", rp->rp_category_mult);
                 ly_json_kint(&j, "campaign_points", rp->rp_campaign_points);
-                ly_json_kint(&j, "birthday_bonus", rp->rp_bonus_points);
             }
+            ly_json_kint(&j, "birthday_bonus", rp->rp_bonus_points);
             ly_json_kstr(&j, "campaign", rp->rp_campaign);
             ly_json_end(&j);
         }
@@ -130,8 +130,13 @@ static void s_show_mutation(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp
     printf(" (txn %s)%s\n", rp->rp_txn, rp->rp_replayed ? " (replayed: original result)" : "");
     if (rp->rp_type == LY_MSG_EARN && !rp->rp_replayed)
         s_print_breakdown(rp);
-    else if (rp->rp_type == LY_MSG_EARN && rp->rp_campaign[0])
-        printf("campaign %s applied\n", rp->rp_campaign);
+    else if (rp->rp_type == LY_MSG_EARN && (rp->rp_campaign[0] || rp->rp_bonus_points > 0)) {
+        if (rp->rp_campaign[0])
+            printf("campaign %s applied%s", rp->rp_campaign, rp->rp_bonus_points > 0 ? "; " : "");
+        if (rp->rp_bonus_points > 0)
+            printf("birthday bonus %s", ctl_num_sign(rp->rp_bonus_points, 1));
+        printf("\n");
+    }
     ctl_print_standing(rp);
 }
 

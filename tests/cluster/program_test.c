@@ -395,6 +395,9 @@ Test(program, birthday_bonus_once)
     }
     cr_expect_eq(s_ok(1, LY_MSG_EARN, "bd1", "bd-again", 1000)->rp_bonus_points, 0,
                  "a second visit at the same branch: paid already");
+    cr_expect_eq(s_ok(1, LY_MSG_EARN, "bd1", "bd-1", 1000)->rp_bonus_points, 200,
+                 "a retry of the first visit: its receipt shows the bonus again");
+    cr_expect(s_rep.rp_replayed);
     for (int i = 1; i <= 3; i++)
         s_isolate(i, 0);
     s_heal("after the birthday");

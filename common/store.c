@@ -344,6 +344,8 @@ static void s_why(char *why, size_t len, const char *fmt, const char *a, const c
         snprintf(why, len, fmt, a, b);
 }
 
+static ly_err s_programs_reindex(ly_store *s, int force);
+
 ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opts, ly_store **out,
                      char *why, size_t why_len)
 {
@@ -468,6 +470,10 @@ ly_err ly_store_open(const char *dir, uint16_t node_id, const ly_store_opts *opt
         if ((e = ly_store_checkpoint(s)) != LY_OK)
             LY_LOG(LY_WARN, "store.checkpoint_deferred", "error=%s; the log keeps the events",
                    ly_errname(e));
+    }
+    if ((e = s_programs_reindex(s, opts && opts->so_reindex_programs)) != LY_OK) {
+        s_why(why, why_len, "cannot index the program versions in '%s': %s", dir, ly_strerror(e));
+        goto fail_env;
     }
     s->st_ckpt_at = s_mono_ms();
     *out = s;
@@ -1900,5 +1906,66 @@ ly_err ly_store_program_at(ly_txn *t, uint64_t ms, ly_progrec *rec, ly_progdef *
         below = page[n - 1].pr_version;
     }
     free(page);
+    return e;
+}
+
+/* The programs dbi is derived from the part events. It is built again from
+ * them when the rules of what makes a valid version change (bump this), and
+ * on the first open of a store made before versions were indexed, so that a
+ * version an older binary could not take runs once the binary can. */
+#define S_PROGRAMS_INDEX 1
+
+static ly_err s_programs_reindex(ly_store *s, int force)
+{
+    ly_txn *t;
+    ly_err e = ly_store_begin(s, 1, &t);
+    if (e != LY_OK)
+        return e;
+    uint64_t have = 0, events = 0, versions = 0, t0 = s_mono_ms();
+    e = s_meta_get(t, "programs_index", &have);
+    if (e != LY_OK && e != LY_ENOTFOUND)
+        goto out;
+    e = LY_OK;
+    if (have == S_PROGRAMS_INDEX && !force)
+        goto out; /* committed below: an abort would drop the replayed log */
+    int rc = mdb_drop(t->tx_txn, s->st_programs, 0);
+    if (rc) {
+        e = s_err(t, rc, "programs_drop");
+        goto out;
+    }
+    s->st_programs_gen++;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(t->tx_txn, s->st_events, &cur)) != 0) {
+        e = s_err(t, rc, "cursor_open");
+        goto out;
+    }
+    ly_event *ev = malloc(sizeof *ev);
+    MDB_val k, d;
+    if (!ev)
+        e = LY_ENOMEM;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); e == LY_OK && rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        events++;
+        if ((e = ly_event_decode(d.mv_data, d.mv_size, ev)) != LY_OK)
+            break;
+        if (ev->ev_type == LY_EV_PROGRAM && ev->ev_part == ev->ev_parts) {
+            versions++;
+            e = s_program_note(t, ev);
+        }
+    }
+    if (e == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = s_err(t, rc, "events");
+    mdb_cursor_close(cur);
+    free(ev);
+    if (e == LY_OK)
+        e = s_meta_put(t, "programs_index", S_PROGRAMS_INDEX);
+    if (e == LY_OK && events > 0)
+        LY_LOG(LY_INFO, "store.programs_indexed", "events=%llu versions=%llu ms=%llu",
+               (unsigned long long)events, (unsigned long long)versions,
+               (unsigned long long)(s_mono_ms() - t0));
+out:
+    if (e == LY_OK)
+        return ly_store_commit(&t);
+    ly_store_abort(&t);
     return e;
 }

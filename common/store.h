@@ -13,9 +13,10 @@
  *   debts     customer id -> "" for every customer whose net is below zero
  *   programs  program version -> ly_progrec: the part events of the version that
  *             counts and of up to LY_PROG_LOST_MAX that lost (same number, made
- *             concurrently); written when a version's last part arrives
+ *             concurrently); written when a version's last part arrives, and
+ *             built again from the events at open when its format changes
  *   meta      "schema", "node_id", "incarnation", "digest", "events", "customers", "hlc",
- *             "duplicates", "conflicts"
+ *             "duplicates", "conflicts", "programs_index"
  *
  * One writer: the node's loop applies a whole batch in one write transaction
  * (group commit); ly_store_commit() makes it durable before it returns, so a
@@ -75,6 +76,9 @@ typedef struct ly_store_opts {
     uint32_t so_checkpoint_ms;
     uint32_t so_checkpoint_events;
     uint64_t so_wal_prealloc; /* bytes of log written ahead at creation; 0: 16 MiB */
+    /* Build the program versions' index from the part events again at open
+     * (it is rebuilt by itself when its format changes; tests force it). */
+    int so_reindex_programs;
 } ly_store_opts;
 
 /* Open (or create) the store in directory `dir`, which must exist. A new store

@@ -455,3 +455,49 @@ Test(store, a_crash_loses_nothing_committed_and_replays_to_the_same_state)
     s_open(0);
     cr_expect_eq(s_stats().st_digest, st.st_digest);
 }
+
+/* The program versions' index is derived from the part events: built again
+ * from them at open it is the same (a version an older binary refused runs
+ * once the binary takes it), and the program in force with it. */
+Test(store, program_index_is_rebuilt_from_the_events)
+{
+    const char *text = "[program]\nname = Rebuilt\nversion = 4\nminor_units = 100\n"
+                       "points_per_unit = 1\n[tier Silver]\nthreshold = 0\nmultiplier = 1\n"
+                       "[tier Gold]\nthreshold = 1000\nmultiplier = 2\n";
+    ly_progdef *pd = malloc(sizeof *pd);
+    uint8_t *buf = malloc(LY_PD_ENC_MAX);
+    cr_assert(pd && buf);
+    cr_assert_eq(ly_progdef_parse("t.ini", text, strlen(text), pd, NULL, 0), LY_OK);
+    ly_req rq;
+    ly_req_init(&rq, LY_MSG_PROGRAM_APPLY);
+    strcpy(rq.rq_operator, "hq");
+    rq.rq_blob = buf;
+    rq.rq_blob_len = (uint32_t)ly_progdef_encode(pd, buf, LY_PD_ENC_MAX);
+    cr_assert_eq(s_do(&rq)->rp_err, LY_OK, "%s", s_rep.rp_message);
+    uint64_t hash = ly_progdef_hash(pd);
+    for (int force = 0; force <= 1; force++) {
+        ly_service_fini(&s_sv);
+        ly_store_close(&s_st);
+        ly_store_opts o = {.so_reindex_programs = force};
+        char why[256];
+        cr_assert_eq(ly_store_open(s_dir, 1, &o, &s_st, why, sizeof why), LY_OK, "%s", why);
+        s_sv.sv_store = s_st;
+        ly_txn *t;
+        cr_assert_eq(ly_store_begin(s_st, 0, &t), LY_OK);
+        ly_progrec rec;
+        uint32_t next;
+        int64_t next_ms;
+        cr_expect_eq(ly_store_program_at(t, ly_wall_ms(), &rec, pd, &next, &next_ms), LY_OK,
+                     "force %d", force);
+        cr_expect_eq(rec.pr_version, 4);
+        cr_expect_str_eq(rec.pr_name, "Rebuilt");
+        cr_expect_eq(rec.pr_win.pi_hash, hash);
+        cr_expect_str_eq(rec.pr_win.pi_operator, "hq");
+        ly_store_abort(&t);
+    }
+    cr_expect_eq(s_op(LY_MSG_ENROLL, "C1", "enroll:C1", 0)->rp_err, LY_OK);
+    cr_expect_eq(s_op(LY_MSG_EARN, "C1", "e1", 150000)->rp_points, 1500);
+    cr_expect_eq(s_op(LY_MSG_EARN, "C1", "e2", 1000)->rp_points, 20, "Gold x2 of version 4");
+    free(pd);
+    free(buf);
+}

@@ -696,8 +696,8 @@ static void s_unique(s_ctx *c)
         }
     }
     if (cf->cf_npeers > 0 && !node->se_key_line[K_ADVERTISE] &&
-        (strstr(cf->cf_listen, "://*") || strstr(cf->cf_listen, "://0.0.0.0:") ||
-         strstr(cf->cf_listen, "://[::]:"))) {
+        (strstr(cf->cf_listen, "://*") || !s_connectable(cf->cf_listen) ||
+         strstr(cf->cf_listen, "://0.0.0.0:") || strstr(cf->cf_listen, "://[::]:"))) {
         s_fail(c, node->se_key_line[K_LISTEN],
                "listen '%s' is a wildcard address: set 'advertise' to the address branches and "
                "loyalctl should connect to",

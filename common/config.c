@@ -412,6 +412,10 @@ static char *s_reader(char *str, int num, void *stream)
         snprintf(str, (size_t)num, "[-]");
         return str;
     }
+    if (*s == ';' || *s == '#') { /* a comment has no '=' to split at: nothing for inih */
+        str[0] = '\0';
+        return str;
+    }
     /* A key = value line longer than inih's buffer: pass the key, keep the
      * value here, treated as inih would (inline comment, whitespace). */
     char *sep = ly_ini_find(s, "=:");

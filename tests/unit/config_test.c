@@ -370,6 +370,26 @@ Test(config, long_data_dir_line)
     cr_assert_str_eq(cf.cf_data_dir, want);
 }
 
+/* A comment line longer than inih's buffer (fuzz_config: it was split at an
+ * '=' it does not have, reading and writing past the line's end). */
+Test(config, long_comment_line)
+{
+    static char text[4096];
+    static ly_config cf;
+    char comment[301];
+    memset(comment, 'c', sizeof comment - 1);
+    comment[sizeof comment - 1] = '\0';
+    for (int i = 0; i < 2; i++) {
+        const char *mark = i ? "#" : ";";
+        snprintf(text, sizeof text, "%s %s\n" NODE "%s %s\nlog_level = warn\n", mark, comment, mark,
+                 comment);
+        s_expect_ok(text, &cf);
+        cr_assert_eq(cf.cf_log_level, LY_WARN);
+        snprintf(text, sizeof text, "%s %s", mark, comment); /* no newline at the end */
+        s_expect(text, 0, "missing [node] section");
+    }
+}
+
 Test(config, syntax_variants)
 {
     /* BOM, CRLF, ':' separators, comments of both kinds, indentation */

@@ -412,6 +412,10 @@ static char *s_reader(char *str, int num, void *stream)
         snprintf(str, (size_t)num, "[-]");
         return str;
     }
+    if (*s == ';' || *s == '#') { /* a comment has no '=' to split at: nothing for inih */
+        str[0] = '\0';
+        return str;
+    }
     /* A key = value line longer than inih's buffer: pass the key, keep the
      * value here, treated as inih would (inline comment, whitespace). */
     char *sep = ly_ini_find(s, "=:");
@@ -696,8 +700,8 @@ static void s_unique(s_ctx *c)
         }
     }
     if (cf->cf_npeers > 0 && !node->se_key_line[K_ADVERTISE] &&
-        (strstr(cf->cf_listen, "://*") || strstr(cf->cf_listen, "://0.0.0.0:") ||
-         strstr(cf->cf_listen, "://[::]:"))) {
+        (strstr(cf->cf_listen, "://*") || !s_connectable(cf->cf_listen) ||
+         strstr(cf->cf_listen, "://0.0.0.0:") || strstr(cf->cf_listen, "://[::]:"))) {
         s_fail(c, node->se_key_line[K_LISTEN],
                "listen '%s' is a wildcard address: set 'advertise' to the address branches and "
                "loyalctl should connect to",

@@ -15,9 +15,12 @@
 
 # What building, testing, formatting and running need; a C compiler and make
 # are checked apart (build-essential, or gcc and make on their own). tzdata
-# holds the zone files a node config's timezone names (common/tz.h).
+# holds the zone files a node config's timezone names (common/tz.h). clang
+# builds the libFuzzer targets tests/run.sh runs (build/fuzz); on Debian 12
+# (clang 14) libFuzzer's runtime, libclang_rt.fuzzer-x86_64.a, is in
+# libclang-rt-14-dev, which clang only recommends.
 LY_DEPS_PACKAGES=(cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev libinih-dev
-    libcriterion-dev lmdb-utils clang-format tzdata)
+    libcriterion-dev lmdb-utils clang-format tzdata clang libclang-rt-14-dev)
 
 # True if Debian package $1 is installed.
 ly_deps_installed() {

@@ -8,6 +8,10 @@
 # 2. checks that every *.c and *.h under common proto node tests is clang-format clean;
 # 3. builds build/release (RelWithDebInfo) and, unless --quick, build/asan
 #    (Debug, -DLY_SANITIZE=ON), and runs ctest in each.
+# 4. unless --quick or LY_FUZZ_CI=0, builds the libFuzzer targets in build/fuzz
+#    (CC=clang, -DLY_FUZZ=ON) and runs each for LY_FUZZ_SECONDS (20) from a
+#    copy of its committed seed corpus (tests/fuzz/*_seed/, never written);
+#    a crash fails the run, naming the target and the crash file.
 # The last line printed is "N passed, M failed", summed over the ctest runs.
 # Exit status: 0 all good; 1 a test, build or format check failed; 2 usage
 # error or missing packages. Never prompts; CI=true also turns colours off.
@@ -18,11 +22,15 @@ usage() {
 usage: tests/run.sh [--quick] [--no-install]
 
 Checks and installs the Debian packages Loyal needs, checks formatting, builds
-build/release and build/asan, and runs every test in both.
+build/release and build/asan, runs every test in both, then runs each fuzz
+target for a short while (build/fuzz).
 
-  --quick        release build only (no sanitizer build)
+  --quick        release build only (no sanitizer build, no fuzzing)
   --no-install   never install packages; exit 2 if some are missing
   -h, --help     this help
+
+Environment: LY_FUZZ_CI=0 skips the fuzz step; LY_FUZZ_SECONDS (default 20)
+is how long each fuzz target runs.
 EOF
 }
 
@@ -166,6 +174,69 @@ build_and_test() {
 build_and_test release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLY_SANITIZE=OFF
 if ((!quick)); then
     build_and_test asan -DCMAKE_BUILD_TYPE=Debug -DLY_SANITIZE=ON
+fi
+
+# ---- 4. fuzz -------------------------------------------------------------------
+# Each fuzz target with its most input bytes, its dictionary and its seeds
+# (tests/fuzz/): the release lines of tests/fuzz/CMakeLists.txt, for a short time.
+fuzz_targets=(
+    "fuzz_codec 65600 codec.dict codec_seed"
+    "fuzz_peer 300000 peer.dict peer_seed"
+    "fuzz_program 300000 program.dict program_seed"
+    "fuzz_records 70000 - records_seed"
+    "fuzz_config 4096 config.dict config_seed"
+)
+
+fuzz_ci() {
+    local dir=build/fuzz secs=${LY_FUZZ_SECONDS:-20} t name max dict seed names=()
+    section "fuzz: configure and build ($dir)"
+    for t in "${fuzz_targets[@]}"; do
+        read -r name _ <<<"$t"
+        names+=("$name")
+    done
+    if ! CC=clang cmake -S . -B "$dir" -DLY_FUZZ=ON -DLY_TESTS=ON \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+        failures+=("fuzz: cmake configure")
+        return
+    fi
+    if ! cmake --build "$dir" --parallel "$jobs" --target "${names[@]}"; then
+        failures+=("fuzz: build")
+        return
+    fi
+
+    section "fuzz: each target for $secs s from a copy of its seeds"
+    # The corpus copies, crash files, logs and the config target's temporary
+    # files stay in the build tree.
+    local work="$PWD/$dir/ci" status log crash args
+    rm -rf "$work"
+    mkdir -p "$work/tmp"
+    for t in "${fuzz_targets[@]}"; do
+        read -r name max dict seed <<<"$t"
+        mkdir -p "$work/$name"
+        cp -R "tests/fuzz/$seed" "$work/$name/corpus"
+        log="$work/$name/fuzz.log"
+        args=(-max_len="$max" -max_total_time="$secs" -print_final_stats=1
+            -artifact_prefix="$work/$name/")
+        [[ $dict == - ]] || args+=(-dict="tests/fuzz/$dict")
+        status=0
+        TMPDIR="$work/tmp" "$dir/tests/fuzz/$name" "${args[@]}" "$work/$name/corpus" \
+            >"$log" 2>&1 || status=$?
+        crash=$(find "$work/$name" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
+            -o -name 'timeout-*' -o -name 'oom-*' \) | head -n 1)
+        if ((status != 0)) || [[ -n $crash ]]; then
+            tail -n 40 "$log"
+            echo "$name: FAILED (exit status $status); crash file: ${crash:-none}; log: $log"
+            failures+=("fuzz: $name crashed: ${crash:-see $log}")
+        else
+            printf '%s: ok, %s runs in %s s, %s inputs in the corpus\n' "$name" \
+                "$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")" "$secs" \
+                "$(find "$work/$name/corpus" -type f | wc -l)"
+        fi
+    done
+}
+
+if ((!quick)) && [[ ${LY_FUZZ_CI:-1} != 0 ]]; then
+    fuzz_ci
 fi
 
 # ---- summary -----------------------------------------------------------------

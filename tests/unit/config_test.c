@@ -370,6 +370,26 @@ Test(config, long_data_dir_line)
     cr_assert_str_eq(cf.cf_data_dir, want);
 }
 
+/* A comment line longer than inih's buffer (fuzz_config: it was split at an
+ * '=' it does not have, reading and writing past the line's end). */
+Test(config, long_comment_line)
+{
+    static char text[4096];
+    static ly_config cf;
+    char comment[301];
+    memset(comment, 'c', sizeof comment - 1);
+    comment[sizeof comment - 1] = '\0';
+    for (int i = 0; i < 2; i++) {
+        const char *mark = i ? "#" : ";";
+        snprintf(text, sizeof text, "%s %s\n" NODE "%s %s\nlog_level = warn\n", mark, comment, mark,
+                 comment);
+        s_expect_ok(text, &cf);
+        cr_assert_eq(cf.cf_log_level, LY_WARN);
+        snprintf(text, sizeof text, "%s %s", mark, comment); /* no newline at the end */
+        s_expect(text, 0, "missing [node] section");
+    }
+}
+
 Test(config, syntax_variants)
 {
     /* BOM, CRLF, ':' separators, comments of both kinds, indentation */
@@ -665,6 +685,29 @@ Test(config, listen_equals_peer_listen)
 }
 
 /* ---- cross checks ------------------------------------------------------------ */
+
+/* With peers, a listen the peers cannot connect to needs an advertise: a
+ * wildcard host, and a wildcard port too (fuzz_config found 'listen =
+ * tcp://127.0.0.1:*' accepted, and announced to the peers as it was). */
+Test(config, wildcard_listen_needs_advertise)
+{
+#define NODE_AT(listen) "[node]\nid = 1\nname = north\ndata_dir = d\nlisten = " listen "\n"
+#define PEERED(listen)                                                                             \
+    "[node]\nid = 1\nname = north\ndata_dir = d\nlisten = " listen "\n"                            \
+    "peer_listen = tcp://127.0.0.1:7102\n[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:7202\n"
+    s_expect(PEERED("tcp://*:7101"), 5, "is a wildcard address: set 'advertise'");
+    s_expect(PEERED("tcp://0.0.0.0:7101"), 5, "is a wildcard address");
+    s_expect(PEERED("tcp://127.0.0.1:*"), 5,
+             "listen 'tcp://127.0.0.1:*' is a wildcard address: set 'advertise'");
+    s_expect(PEERED("ipc://*"), 5, "is a wildcard address");
+    static ly_config cf;
+    s_expect_ok(PEERED("tcp://127.0.0.1:*\nadvertise = tcp://10.0.0.5:7101"), &cf);
+    cr_assert_str_eq(cf.cf_advertise, "tcp://10.0.0.5:7101");
+    s_expect_ok(NODE_AT("tcp://127.0.0.1:*"), &cf); /* no peers: nobody is told */
+    cr_assert_str_eq(cf.cf_advertise, "tcp://127.0.0.1:*");
+#undef PEERED
+#undef NODE_AT
+}
 
 Test(config, missing_required)
 {

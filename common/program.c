@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "common/hash.h"
 #include "common/initext.h"
+#include "common/tz.h"
 #include "common/record.h"
 
 _Static_assert(LY_PD_BRANCH_MAX == LY_NODE_NAME_MAX, "a branch is a node name");
@@ -173,29 +174,6 @@ static int s_utf8_len(const unsigned char *p)
 /* ---- days ----------------------------------------------------------------- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int32_t s_days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int32_t)(era * 146097 + doe - 719468);
-}
-
-static void s_civil_from_days(int32_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int era = (z >= 0 ? z : z - 146096) / 146097;
-    int doe = z - era * 146097;
-    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* `n` decimal digits at `s` into `*out`. */
 static int s_digits(const char *s, int n, int *out)
 {
@@ -218,9 +196,10 @@ static int s_parse_day(const char *s, int32_t *out)
         return -1;
     if (y < 2000 || m < 1 || m > 12 || d < 1 || d > 31)
         return -1;
-    int32_t z = s_days_from_civil(y, m, d);
-    int yy, mm, dd;
-    s_civil_from_days(z, &yy, &mm, &dd);
+    int32_t z = (int32_t)ly_tz_days_from_civil(y, m, d);
+    int64_t yy;
+    int mm, dd;
+    ly_tz_civil_from_days(z, &yy, &mm, &dd);
     if (mm != m || dd != d) /* 2027-02-30 */
         return -1;
     *out = z;
@@ -236,9 +215,10 @@ const char *ly_pd_day_str(int32_t day, char *buf, size_t len)
 
 static const char *s_day_str(int32_t day, char *buf, size_t len)
 {
-    int y, m, d;
-    s_civil_from_days(day, &y, &m, &d);
-    snprintf(buf, len, "%04d-%02d-%02d", y, m, d);
+    int64_t y;
+    int m, d;
+    ly_tz_civil_from_days(day, &y, &m, &d);
+    snprintf(buf, len, "%04lld-%02d-%02d", (long long)y, m, d);
     return buf;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/hlc.h"
+#include "common/tz.h"
 
 #define S_H LY_TIER_HORIZON_DAYS
 
@@ -25,30 +26,7 @@ typedef struct s_ctx {
     __int128 pre[S_H + 1]; /* pre[i]: buckets on days lo .. lo + i - 1 */
 } s_ctx;
 
-/* ---- civil dates (H. Hinnant's algorithms, proleptic Gregorian) ---------- */
-
-static int64_t s_days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void s_civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
+/* ---- civil dates (the arithmetic is tz.h's) ------------------------------ */
 
 static int s_leap(int64_t y)
 {
@@ -61,17 +39,18 @@ static int64_t s_anniversary(const s_ctx *x, int64_t y)
     int64_t dd = x->anchor_d;
     if (x->anchor_m == 2 && dd == 29 && !s_leap(y))
         dd = 28;
-    return s_days_from_civil(y, x->anchor_m, dd);
+    return ly_tz_days_from_civil(y, (int)x->anchor_m, (int)dd);
 }
 
 /* The calendar or anniversary period holding `day`: [*s, *e]. */
 static void s_period(const s_ctx *x, int64_t day, int64_t *s, int64_t *e)
 {
-    int64_t y, m, d;
-    s_civil_from_days(day, &y, &m, &d);
+    int64_t y;
+    int m, d;
+    ly_tz_civil_from_days(day, &y, &m, &d);
     if (x->qual == LY_PD_CALENDAR) {
-        *s = s_days_from_civil(y, 1, 1);
-        *e = s_days_from_civil(y, 12, 31);
+        *s = ly_tz_days_from_civil(y, 1, 1);
+        *e = ly_tz_days_from_civil(y, 12, 31);
         return;
     }
     int64_t a = s_anniversary(x, y);
@@ -313,8 +292,9 @@ void ly_tier_status_at(const ly_progdef *pd, const ly_cust *c, int32_t day, ly_t
         return;
     }
 
-    int64_t ay, am, ad;
-    s_civil_from_days(c->cu_enrolls ? LY_HLC_DAY(c->cu_enrolled_hlc) : 0, &ay, &am, &ad);
+    int64_t ay;
+    int am, ad;
+    ly_tz_civil_from_days(c->cu_enrolls ? LY_HLC_DAY(c->cu_enrolled_hlc) : 0, &ay, &am, &ad);
     x.anchor_m = am;
     x.anchor_d = ad;
 

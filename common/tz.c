@@ -146,6 +146,20 @@ int64_t ly_tz_days_from_civil(int64_t year, int month, int mday)
     return era * 146097 + doe - 719468;
 }
 
+void ly_tz_civil_from_days(int64_t days, int64_t *year, int *month, int *mday)
+{
+    /* Hinnant's civil_from_days, the inverse of the above. */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
 /* Makes `name` the process's zone unless it already is. */
 static ly_err s_switch(const char *name)
 {

@@ -81,4 +81,9 @@ ly_err ly_tz_local(const ly_tz *tz, int64_t utc_ms, ly_localtime *out);
  * For tests and callers that hold a civil date: 2027-03-28 -> 20905. */
 int64_t ly_tz_days_from_civil(int64_t year, int month, int mday);
 
+/* The inverse: the proleptic Gregorian date of day `days` since 1970-01-01.
+ * These two are the project's only calendar arithmetic (program files,
+ * tier periods, birthdays use them). */
+void ly_tz_civil_from_days(int64_t days, int64_t *year, int *month, int *mday);
+
 #endif

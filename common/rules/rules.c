@@ -190,10 +190,9 @@ int ly_rule_birthday_due(const ly_progdef *pd, const ly_cust *c, int32_t day, in
     const char *bd = c->cu_profile.pf_birthday;
     if (pd->pd_bday_points <= 0 || strlen(bd) != 10 || !ly_date_valid(bd))
         return 0;
-    char today[16];
-    ly_pd_day_str(day, today, sizeof today);
-    int64_t y =
-        (today[0] - '0') * 1000 + (today[1] - '0') * 100 + (today[2] - '0') * 10 + (today[3] - '0');
+    int64_t y;
+    int m, d;
+    ly_tz_civil_from_days(day, &y, &m, &d);
     int32_t b = s_birthday_in(bd, y);
     if (b > day) /* a window that began last year (a birthday late in December) */
         b = s_birthday_in(bd, y - 1);

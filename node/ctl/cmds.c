@@ -255,6 +255,27 @@ const ctl_cmd ctl_cmds[] = {
              "  --origin ID              only events created by node ID\n"
              "  --since SEQ              only events with a sequence number above SEQ\n"
              "  --limit N                at most N events, 1 to 100 (default 100)\n"},
+    {.name = "keygen",
+     .run = ctl_run_keygen,
+     .npos = 1,
+     .pos = {"NAME"},
+     .opts = CTL_O(CTL_O_DIR),
+     .synopsis = "NAME [--dir DIR]",
+     .summary = "make a CurveZMQ key pair (no node needed)",
+     .help = "Make a new CurveZMQ key pair for a branch node, a till or an operator and write\n"
+             "it to DIR (default: the current directory): NAME.key holds the secret key\n"
+             "(mode 0600; keep it on the machine that uses it) and NAME.pub the public key\n"
+             "(40 characters of Z85), which goes into the configs of the nodes it talks to.\n"
+             "NAME is 1 to 63 letters, digits, '.', '_' or '-'. An existing key is never\n"
+             "overwritten, and a directory anyone may write is refused. Prints the public\n"
+             "key; with --json the object {name, secret_file, public_file, public}.\n\n"
+             "options:\n"
+             "  --dir DIR                where to write the files (default .)\n",
+     .exit_text = "exit status:\n"
+                  "  0  the pair was written\n"
+                  "  1  refused: a file of that name exists, the directory is unsafe, or it\n"
+                  "     cannot be written (nothing is left behind)\n"
+                  "  2  usage error (a bad NAME); nothing was written\n"},
     {.name = "program check",
      .run = ctl_run_program_check,
      .npos = 1,

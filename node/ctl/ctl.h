@@ -56,6 +56,7 @@ enum {
     CTL_O_PREFETCH,
     CTL_O_VERSION, /* --version N: a command's option; elsewhere the global flag */
     CTL_O_UNTIL,
+    CTL_O_DIR,
     CTL_O_COUNT
 };
 #define CTL_O(o) (1u << (o))
@@ -134,6 +135,7 @@ int ctl_run_status(ctl_ctx *x);          /* cmd_status.c */
 int ctl_run_events(ctl_ctx *x);          /* cmd_events.c */
 int ctl_run_debts(ctl_ctx *x);           /* cmd_debts.c */
 int ctl_run_verify(ctl_ctx *x);          /* cmd_verify.c */
+int ctl_run_keygen(ctl_ctx *x);          /* cmd_keygen.c */
 int ctl_run_conflicts(ctl_ctx *x);       /* cmd_conflicts.c */
 int ctl_run_tier(ctl_ctx *x);            /* cmd_mutate.c */
 int ctl_run_program_check(ctl_ctx *x);   /* cmd_program.c */

@@ -44,6 +44,7 @@ static const struct {
     [CTL_O_PREFETCH] = {"prefetch", NULL},
     [CTL_O_VERSION] = {"version", "N"},
     [CTL_O_UNTIL] = {"until", "YYYY-MM-DD"},
+    [CTL_O_DIR] = {"dir", "DIR"},
 };
 
 static const char s_exit_text[] =

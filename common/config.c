@@ -47,7 +47,7 @@
  * text, it must not follow later version bumps. */
 #define S_PROGRAM_MOVED_IN "0.1.0"
 
-enum { S_NODE = 1, S_PEER };
+enum { S_NODE = 1, S_PEER, S_POS, S_OPERATOR, S_AUDITOR, S_KIND_LAST = S_AUDITOR };
 
 /* Sections the node config held before the program became chain data; they
  * are refused, with what to do instead (s_header_parse). */
@@ -68,10 +68,13 @@ enum {
     K_RIGHTS_WAIT,
     K_CKPT_MS,
     K_CKPT_EVENTS,
-    K_TIMEZONE
+    K_TIMEZONE,
+    K_KEY,
+    K_INSECURE
 };
-enum { K_PEER_ID, K_ENDPOINT };
-#define S_KEYS_MAX 14
+enum { K_PEER_ID, K_ENDPOINT, K_PEER_KEY };
+enum { K_ROLE_KEY };
+#define S_KEYS_MAX 16
 
 static const struct {
     const char *kind;
@@ -82,19 +85,28 @@ static const struct {
                 0,
                 {"id", "name", "data_dir", "listen", "peer_listen", "log_level", "batch_max",
                  "map_size_mb", "max_clock_ahead_ms", "advertise", "rights_wait_ms",
-                 "checkpoint_ms", "checkpoint_events", "timezone", NULL}},
-    [S_PEER] = {"peer", 1, {"id", "endpoint", NULL}},
+                 "checkpoint_ms", "checkpoint_events", "timezone", "key", "insecure", NULL}},
+    [S_PEER] = {"peer", 1, {"id", "endpoint", "key", NULL}},
+    [S_POS] = {"pos", 1, {"key", NULL}},
+    [S_OPERATOR] = {"operator", 1, {"key", NULL}},
+    [S_AUDITOR] = {"auditor", 1, {"key", NULL}},
 };
+
+/* The role of a role section's keys. */
+static ly_role s_role_of(int kind)
+{
+    return kind == S_POS ? LY_ROLE_POS : kind == S_OPERATOR ? LY_ROLE_OPERATOR : LY_ROLE_AUDITOR;
+}
 
 typedef struct s_sect {
     int se_kind;
     int se_line;                          /* line of the header */
-    int se_index;                         /* peer index in the config */
+    int se_index;                         /* peer or key index in the config */
     char se_label[LY_NODE_NAME_MAX + 16]; /* "[peer south]", for messages */
     int se_key_line[S_KEYS_MAX];          /* line each key was set on; 0 = not set */
 } s_sect;
 
-#define S_SECTS_MAX (1 + LY_PEERS_MAX)
+#define S_SECTS_MAX (1 + LY_PEERS_MAX + LY_KEYS_MAX)
 
 typedef struct s_ctx {
     const char *path;
@@ -287,12 +299,14 @@ static void s_header_parse(s_ctx *c, char *s)
             return;
         }
     int k = 0;
-    for (int i = S_NODE; i <= S_PEER; i++)
+    for (int i = S_NODE; i <= S_KIND_LAST; i++)
         if (strcmp(kind, s_kinds[i].kind) == 0)
             k = i;
     if (k == 0) {
-        s_fail(c, line, "unknown section [%.64s%s%.64s] (expected [node] or [peer NAME])", kind,
-               *name ? " " : "", name);
+        s_fail(c, line,
+               "unknown section [%.64s%s%.64s] (expected [node], [peer NAME], [pos NAME], "
+               "[operator NAME] or [auditor NAME])",
+               kind, *name ? " " : "", name);
         return;
     }
     if (!s_kinds[k].named && *name) {
@@ -308,6 +322,19 @@ static void s_header_parse(s_ctx *c, char *s)
                LY_NODE_NAME_MAX);
         return;
     }
+    if (k >= S_POS && !s_name_ok(name, LY_NODE_NAME_MAX)) {
+        s_fail(c, line, "bad key name '%.64s' in [%s]: use 1..%d characters of A-Z a-z 0-9 . _ -",
+               name, kind, LY_NODE_NAME_MAX);
+        return;
+    }
+    /* A key's name is who did what it does: one name, one key, whatever the role. */
+    for (int i = 0; k >= S_POS && i < c->nsects; i++)
+        if (c->sects[i].se_kind >= S_POS &&
+            strcmp(c->cf.cf_keys[c->sects[i].se_index].kc_name, name) == 0) {
+            s_fail(c, line, "duplicate key name '%s': %s is already at line %d", name,
+                   c->sects[i].se_label, c->sects[i].se_line);
+            return;
+        }
 
     char label[sizeof c->sects[0].se_label];
     snprintf(label, sizeof label, "[%s%s%s]", kind, *name ? " " : "", name);
@@ -334,6 +361,16 @@ static void s_header_parse(s_ctx *c, char *s)
         break;
     case S_NODE:
         c->node = c->nsects;
+        break;
+    default: /* a role section */
+        if (cf->cf_nkeys == LY_KEYS_MAX) {
+            s_fail(c, line, "too many keys (at most %d in [pos], [operator] and [auditor])",
+                   LY_KEYS_MAX);
+            return;
+        }
+        index = cf->cf_nkeys++;
+        snprintf(cf->cf_keys[index].kc_name, sizeof cf->cf_keys[index].kc_name, "%s", name);
+        cf->cf_keys[index].kc_role = s_role_of(k);
         break;
     }
 
@@ -488,6 +525,44 @@ static void s_timezone(s_ctx *c, const char *value)
     }
 }
 
+/* The path of a key file as written, resolved against the config file's
+ * directory when relative, into `out` (LY_PATH_MAX + 1 bytes). 0 or -1. */
+static int s_key_path(s_ctx *c, const s_sect *se, const char *value, char *out)
+{
+    if (!*value || !s_printable(value)) {
+        s_fail(c, c->lineno, "bad key file '%.64s' in %s", s_printable(value) ? value : "?",
+               se->se_label);
+        return -1;
+    }
+    int n;
+    const char *slash = strrchr(c->path, '/');
+    if (value[0] == '/' || !slash)
+        n = snprintf(out, LY_PATH_MAX + 1, "%s", value);
+    else
+        n = snprintf(out, LY_PATH_MAX + 1, "%.*s/%s", (int)(slash - c->path), c->path, value);
+    if (n < 0 || n > LY_PATH_MAX) {
+        s_fail(c, c->lineno, "key file path too long in %s (at most %d bytes)", se->se_label,
+               LY_PATH_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* A public key file for a peer or a role section. */
+static void s_public_key(s_ctx *c, const s_sect *se, const char *value, char *pub)
+{
+    char *path = malloc(LY_PATH_MAX + 1);
+    char why[LY_PATH_MAX + 256];
+    if (!path) {
+        s_fail(c, c->lineno, "out of memory");
+        return;
+    }
+    if (s_key_path(c, se, value, path) == 0 &&
+        ly_key_read_public(path, pub, why, sizeof why) != LY_OK)
+        s_fail(c, c->lineno, "key of %s: %s", se->se_label, why);
+    free(path);
+}
+
 static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const char *value)
 {
     ly_config *cf = &c->cf;
@@ -562,6 +637,26 @@ static void s_node_key(s_ctx *c, const s_sect *se, int k, const char *key, const
     case K_TIMEZONE:
         s_timezone(c, value);
         break;
+    case K_KEY: {
+        char why[LY_PATH_MAX + 256];
+        if (s_key_path(c, se, value, cf->cf_key_file) != 0)
+            break;
+        if (ly_key_read_secret(cf->cf_key_file, &cf->cf_key, why, sizeof why) != LY_OK)
+            s_fail(c, c->lineno, "key of [node]: %s", why);
+        else
+            cf->cf_curve = 1;
+        break;
+    }
+    case K_INSECURE:
+        if (strcmp(value, "true") == 0)
+            cf->cf_insecure = 1;
+        else if (strcmp(value, "false") == 0)
+            cf->cf_insecure = 0;
+        else
+            s_fail(c, c->lineno,
+                   "bad value '%.64s' for 'insecure' in [node]: expected true or false",
+                   s_printable(value) ? value : "?");
+        break;
     }
 }
 
@@ -572,6 +667,10 @@ static void s_peer_key(s_ctx *c, const s_sect *se, int k, const char *key, const
     if (k == K_PEER_ID) {
         if (s_uint(c, se, key, value, 1, 65535, &v) == 0)
             pc->pc_id = (uint16_t)v;
+        return;
+    }
+    if (k == K_PEER_KEY) {
+        s_public_key(c, se, value, pc->pc_public);
         return;
     }
     s_endpoint(c, se, key, value, pc->pc_endpoint);
@@ -620,8 +719,10 @@ static int s_handler(void *user, const char *section, const char *name, const ch
 
     if (se->se_kind == S_NODE)
         s_node_key(c, se, k, name, value);
-    else
+    else if (se->se_kind == S_PEER)
         s_peer_key(c, se, k, name, value);
+    else
+        s_public_key(c, se, value, c->cf.cf_keys[se->se_index].kc_public);
     return !c->failed;
 }
 
@@ -632,7 +733,8 @@ static void s_required(s_ctx *c)
     for (int i = 0; i < c->nsects && !c->failed; i++) {
         const s_sect *se = &c->sects[i];
         for (int k = 0; s_kinds[se->se_kind].keys[k]; k++) {
-            int optional = se->se_kind == S_NODE && k >= K_PEER_LISTEN;
+            int optional = (se->se_kind == S_NODE && k >= K_PEER_LISTEN) ||
+                           (se->se_kind == S_PEER && k == K_PEER_KEY);
             if (!optional && !se->se_key_line[k]) {
                 s_fail(c, se->se_line, "missing key '%s' in %s", s_kinds[se->se_kind].keys[k],
                        se->se_label);
@@ -719,6 +821,101 @@ static void s_unique(s_ctx *c)
                "listen '%s' and peer_listen '%s' are the same address (lines %d and %d)",
                cf->cf_listen, cf->cf_peer_listen, l < pl ? l : pl, l > pl ? l : pl);
     }
+}
+
+/* 1 if `ep` can only be reached from this machine: ipc://, or TCP on
+ * 127.x.x.x, localhost or [::1]. */
+static int s_loopback(const char *ep)
+{
+    const char *host, *port;
+    size_t n;
+    if (strncmp(ep, "ipc://", 6) == 0)
+        return 1;
+    if (s_tcp_split(ep, &host, &n, &port) != 0)
+        return 0;
+    return (n > 4 && memcmp(host, "127.", 4) == 0) ||
+           (n == 9 && memcmp(host, "localhost", 9) == 0) ||
+           (n == 5 && memcmp(host, "[::1]", 5) == 0);
+}
+
+/* The line of the section whose public key is `pub`, at or after index `from`. */
+static const s_sect *s_key_owner(const s_ctx *c, const char *pub, int from)
+{
+    for (int i = from; i < c->nsects; i++) {
+        const s_sect *se = &c->sects[i];
+        const char *k = se->se_kind == S_PEER  ? c->cf.cf_peers[se->se_index].pc_public
+                        : se->se_kind >= S_POS ? c->cf.cf_keys[se->se_index].kc_public
+                        : c->cf.cf_curve       ? c->cf.cf_key.kp_public
+                                               : "";
+        if (*k && strcmp(k, pub) == 0)
+            return se;
+    }
+    return NULL;
+}
+
+/* Keys need the node's own key; with one, every peer needs its key; each
+ * public key once; without keys only loopback endpoints (protected mode). */
+static void s_security(s_ctx *c)
+{
+    const ly_config *cf = &c->cf;
+    const s_sect *node = &c->sects[c->node];
+    for (int i = 0; i < c->nsects; i++) {
+        const s_sect *se = &c->sects[i];
+        int keyed = se->se_kind == S_PEER ? se->se_key_line[K_PEER_KEY] != 0 : se->se_kind >= S_POS;
+        if (cf->cf_curve && se->se_kind == S_PEER && !keyed) {
+            s_fail(c, se->se_line,
+                   "missing key 'key' in %s: with [node] key every peer needs its public key "
+                   "(its NAME.pub from loyalctl keygen)",
+                   se->se_label);
+            return;
+        }
+        if (!cf->cf_curve && keyed) {
+            s_fail(c, se->se_kind == S_PEER ? se->se_key_line[K_PEER_KEY] : se->se_line,
+                   "%s has a key but [node] has none: set [node] key to this node's secret key "
+                   "file (loyalctl keygen NAME)",
+                   se->se_label);
+            return;
+        }
+        const s_sect *twin;
+        const char *pub = se->se_kind == S_PEER  ? cf->cf_peers[se->se_index].pc_public
+                          : se->se_kind >= S_POS ? cf->cf_keys[se->se_index].kc_public
+                          : cf->cf_curve         ? cf->cf_key.kp_public
+                                                 : "";
+        if (*pub && (twin = s_key_owner(c, pub, i + 1)) != NULL) {
+            s_fail(c, twin->se_line,
+                   "%s has the same public key as %s (line %d): one key, one holder",
+                   twin->se_label, se->se_label, se->se_line);
+            return;
+        }
+    }
+    if (cf->cf_curve || cf->cf_insecure)
+        return;
+    struct {
+        const char *ep;
+        const char *what;
+        int line;
+    } eps[3] = {{cf->cf_listen, "listen", node->se_key_line[K_LISTEN]},
+                {cf->cf_peer_listen, "peer_listen", node->se_key_line[K_PEER_LISTEN]},
+                {cf->cf_advertise, "advertise", node->se_key_line[K_ADVERTISE]}};
+    for (int i = 0; i < 3; i++)
+        if (eps[i].ep[0] && !s_loopback(eps[i].ep)) {
+            s_fail(c, eps[i].line,
+                   "%s '%s' is not a loopback address and [node] has no key: without keys a node "
+                   "serves only this machine (protected mode); set [node] key (loyalctl keygen), "
+                   "or insecure = true to run without protection on purpose",
+                   eps[i].what, eps[i].ep);
+            return;
+        }
+    for (int i = 0; i < cf->cf_npeers; i++)
+        if (!s_loopback(cf->cf_peers[i].pc_endpoint)) {
+            const s_sect *ps = s_peer_sect(c, i);
+            s_fail(c, ps->se_key_line[K_ENDPOINT],
+                   "endpoint '%s' of %s is not a loopback address and [node] has no key: "
+                   "replication between machines needs keys (protected mode); set [node] key, or "
+                   "insecure = true to run without protection on purpose",
+                   cf->cf_peers[i].pc_endpoint, ps->se_label);
+            return;
+        }
 }
 
 /* Lexically tidies an absolute path: no "//", no "." components, no trailing '/'. */
@@ -875,6 +1072,8 @@ static void s_load(s_ctx *c)
         s_unique(c);
     if (!c->failed)
         s_data_dir(c);
+    if (!c->failed)
+        s_security(c);
 }
 
 ly_err ly_config_load(const char *path, ly_config *out, char *err, size_t err_len)
@@ -915,6 +1114,7 @@ ly_err ly_config_load(const char *path, ly_config *out, char *err, size_t err_le
     }
     if (c->fp)
         fclose(c->fp);
+    explicit_bzero(c->cf.cf_key.kp_secret, sizeof c->cf.cf_key.kp_secret);
     free(c->line);
     free(c->long_value);
     free(c);

@@ -29,6 +29,7 @@ static const struct {
     [LY_EINSUFFICIENT_LOCAL] = {"insufficient_local_rights",
                                 "not enough points redeemable at this branch right now"},
     [LY_ERETRY] = {"retry", "try again"},
+    [LY_EFORBIDDEN] = {"forbidden", "this key may not do that"},
 };
 
 const char *ly_strerror(ly_err err)

@@ -31,6 +31,7 @@ typedef enum ly_err {
     LY_EINTERNAL,           /* a bug: "internal_error" */
     LY_EINSUFFICIENT_LOCAL, /* balance suffices, rights here do not: "insufficient_local_rights" */
     LY_ERETRY,              /* internal: the store grew its map, replay the batch: "retry" */
+    LY_EFORBIDDEN,          /* the sender's key may not do that: "forbidden" */
     LY_ERR_COUNT
 } ly_err;
 

@@ -129,7 +129,14 @@ ly_err ly_key_read_secret(const char *path, ly_keypair *kp, char *why, size_t wh
 
 ly_err ly_key_read_public(const char *path, char *pub, char *why, size_t why_len)
 {
+    size_t n = strlen(path);
+
     pub[0] = '\0';
+    /* A secret key would pass for a public one: never list a secret. */
+    if (n > 4 && strcmp(path + n - 4, ".key") == 0) {
+        snprintf(why, why_len, "%s: is a secret key file; give its public key (NAME.pub)", path);
+        return LY_ECONFIG;
+    }
     return s_read(path, 0, pub, why, why_len);
 }
 

@@ -23,10 +23,10 @@
  * directory lets anyone swap the files; a sticky /tmp-like one too), and
  * existing files (it never overwrites a key).
  *
- * Roles: a node's config is to map each configured public key to one role,
- * which decides the messages its holder may send. The names are here so the
- * config, the node and loyalctl share them; the node does not enforce roles
- * yet (issue 14, README "keygen"). */
+ * Roles: a node's config maps each configured public key to one role, which
+ * decides the messages its holder may send (node/auth.h enforces it; README
+ * "Security"). The names are here so the config, the node and loyalctl share
+ * them. */
 #ifndef LY_KEYS_H
 #define LY_KEYS_H
 
@@ -66,7 +66,9 @@ int ly_key_z85_valid(const char *s);
  * LY_OK, or LY_ECONFIG with "PATH: reason" in `why`. */
 ly_err ly_key_read_secret(const char *path, ly_keypair *kp, char *why, size_t why_len);
 
-/* Read the public key file `path` into `pub` (LY_KEY_Z85 + 1 bytes).
+/* Read the public key file `path` into `pub` (LY_KEY_Z85 + 1 bytes). A
+ * path ending in ".key" is refused: a secret key file where a public key is
+ * expected is a mistake that would hand the secret around.
  * LY_OK, or LY_ECONFIG with "PATH: reason" in `why`. */
 ly_err ly_key_read_public(const char *path, char *pub, char *why, size_t why_len);
 

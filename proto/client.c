@@ -27,6 +27,8 @@ struct ly_client {
     char *cl_endpoint;
     int cl_timeout_ms;
     uint64_t cl_next_id; /* next request id; never 0 */
+    int cl_curve;        /* 1: the three keys below are set on every socket */
+    char cl_public[41], cl_secret[41], cl_server[41];
 };
 
 static int64_t s_now_ms(void)
@@ -69,6 +71,9 @@ static int s_open(ly_client *c)
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        (c->cl_curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->cl_server, 40) != 0 ||
+                         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->cl_public, 40) != 0 ||
+                         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->cl_secret, 40) != 0)) ||
         zmq_connect(s, c->cl_endpoint) != 0) {
         zmq_close(s);
         return -1;
@@ -86,13 +91,29 @@ static void s_reset(ly_client *c)
     (void)s_open(c);
 }
 
-ly_client *ly_client_new(const char *endpoint, int timeout_ms)
+/* 1 if `k` is 40 characters of Z85 that decode. */
+static int s_key_ok(const char *k)
+{
+    uint8_t raw[32];
+    return k != NULL && strlen(k) == 40 && zmq_z85_decode(raw, k) != NULL;
+}
+
+static ly_client *s_new(const char *endpoint, int timeout_ms, const char *pub, const char *sec,
+                        const char *server)
 {
     if (endpoint == NULL || endpoint[0] == '\0' || timeout_ms <= 0)
+        return NULL;
+    if (pub != NULL && (!s_key_ok(pub) || !s_key_ok(sec) || !s_key_ok(server)))
         return NULL;
     ly_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
+    if (pub != NULL) {
+        c->cl_curve = 1;
+        memcpy(c->cl_public, pub, 41);
+        memcpy(c->cl_secret, sec, 41);
+        memcpy(c->cl_server, server, 41);
+    }
     c->cl_timeout_ms = timeout_ms;
     c->cl_endpoint = strdup(endpoint);
     c->cl_ctx = zmq_ctx_new();
@@ -102,6 +123,19 @@ ly_client *ly_client_new(const char *endpoint, int timeout_ms)
     }
     c->cl_next_id = s_first_id(c);
     return c;
+}
+
+ly_client *ly_client_new(const char *endpoint, int timeout_ms)
+{
+    return s_new(endpoint, timeout_ms, NULL, NULL, NULL);
+}
+
+ly_client *ly_client_new_curve(const char *endpoint, int timeout_ms, const char *public_key,
+                               const char *secret_key, const char *server_key)
+{
+    if (public_key == NULL)
+        return NULL;
+    return s_new(endpoint, timeout_ms, public_key, secret_key, server_key);
 }
 
 void ly_client_destroy(ly_client **cp)
@@ -115,6 +149,7 @@ void ly_client_destroy(ly_client **cp)
         while (zmq_ctx_term(c->cl_ctx) != 0 && errno == EINTR)
             ;
     free(c->cl_endpoint);
+    explicit_bzero(c->cl_secret, sizeof c->cl_secret);
     free(c);
     *cp = NULL;
 }

@@ -38,6 +38,17 @@ typedef struct ly_client ly_client;
  * on error (bad endpoint, out of memory). Caller owns the result. */
 ly_client *ly_client_new(const char *endpoint, int timeout_ms);
 
+/* The same over CurveZMQ: the connection is encrypted and the node knows the
+ * caller by its key. `public_key` and `secret_key` are this till's or
+ * operator's key pair and `server_key` the node's public key, each
+ * LY_KEY_Z85 (40) characters of Z85 (common/keys.h reads key files). The node
+ * refuses a key it does not list (the call times out: CURVE gives an unknown
+ * key no answer) and a request its role does not allow (rp_err
+ * LY_EFORBIDDEN). NULL on error, as above, or for a key that is not 40
+ * characters of Z85. */
+ly_client *ly_client_new_curve(const char *endpoint, int timeout_ms, const char *public_key,
+                               const char *secret_key, const char *server_key);
+
 /* Accepts NULL and *cp == NULL; clears *cp. */
 void ly_client_destroy(ly_client **cp);
 

@@ -91,7 +91,8 @@ static const struct {
     [LY_MSG_EARN] = {LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_TXN) | LYP_BIT(RQ_AMOUNT),
                      LYP_BIT(RQ_CATEGORY)},
     [LY_MSG_REDEEM] = {LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_TXN) | LYP_BIT(RQ_AMOUNT), 0},
-    [LY_MSG_REVERSE] = {LYP_BIT(RQ_TXN) | LYP_BIT(RQ_REF_TXN), LYP_BIT(RQ_AMOUNT)},
+    [LY_MSG_REVERSE] = {LYP_BIT(RQ_TXN) | LYP_BIT(RQ_REF_TXN),
+                        LYP_BIT(RQ_AMOUNT) | LYP_BIT(RQ_OPERATOR)},
     [LY_MSG_ADJUST] = {LYP_BIT(RQ_CUSTOMER) | LYP_BIT(RQ_TXN) | LYP_BIT(RQ_AMOUNT) |
                            LYP_BIT(RQ_REASON) | LYP_BIT(RQ_OPERATOR),
                        0},
@@ -389,6 +390,9 @@ static const lyp_field s_node_tab[] = {
     LYP_FU("program_hash", ly_node_status, ns_program_hash),
     LYP_FUO("program_next", ly_node_status, ns_program_next),
     LYP_FUO("program_next_ms", ly_node_status, ns_program_next_ms),
+    LYP_FUO("security", ly_node_status, ns_security),
+    LYP_FUO("role", ly_node_status, ns_role),
+    LYP_FS("key_name", ly_node_status, ns_key_name, LYP_C_TEXT, 1),
 };
 
 static ly_err s_node_dec(lyp_dec *d, int fid, const lyp_obj *v, void *base)

@@ -139,6 +139,13 @@ typedef struct ly_hist {
 } ly_hist;
 
 /* One peer as this node sees it (status reply). */
+/* ns_security: how a node protects its sockets (config.h "Security"). */
+enum {
+    LY_SECURITY_LOOPBACK = 0, /* no keys: loopback endpoints only (protected mode) */
+    LY_SECURITY_CURVE = 1,    /* CurveZMQ with keys and roles on both sockets */
+    LY_SECURITY_INSECURE = 2  /* no keys, non-loopback endpoints allowed (insecure = true) */
+};
+
 typedef struct ly_peer_status {
     uint16_t ps_id;
     char ps_name[64];
@@ -193,6 +200,9 @@ typedef struct ly_node_status {
     uint64_t ns_program_hash;    /* the program in force: its hash (ns_program is its version) */
     uint32_t ns_program_next;    /* a version scheduled later (0: none) ... */
     uint64_t ns_program_next_ms; /* ... and when it comes in force (UTC ms) */
+    uint8_t ns_security;         /* LY_SECURITY_*: how the node's sockets are protected */
+    uint8_t ns_role;             /* the role of the key that asked (ly_role; 0: no keys) */
+    char ns_key_name[64];        /* ... and its name ("" without keys) */
     uint32_t ns_npeers;          /* at most LY_STATUS_PEERS_MAX */
     ly_peer_status *ns_peers;    /* heap, owned by the reply: freed by ly_rep_fini */
 } ly_node_status;

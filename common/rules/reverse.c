@@ -48,6 +48,7 @@ static void s_make(const ly_origin *o, const ly_intent *in, ly_event *ev, ly_ref
     const ly_cust *c = o->or_cust;
     ev->ev_ref_type = r->tr_type;
     ev->ev_amount = part;
+    ly_strlcpy(ev->ev_operator, in->in_operator ? in->in_operator : "", sizeof ev->ev_operator);
     ly_strlcpy(ev->ev_ref_txn, in->in_ref_txn, sizeof ev->ev_ref_txn);
     if (r->tr_type == LY_EV_EARN) {
         int64_t before = r->tr_refunded_amount, after = before + part;

@@ -186,6 +186,7 @@ Test(config, full)
                 "checkpoint_ms = 250\n"
                 "checkpoint_events = 5000\n"
                 "timezone = Europe/Prague\n"
+                "insecure = true            ; peer_listen is not loopback and there is no key\n"
                 "\n"
                 "[peer south]\n"
                 "id = 2\n"
@@ -535,7 +536,9 @@ Test(config, unknown_section)
     s_expect(NODE "[peer]\nid = 2\n", 6, "section [peer] needs a name");
     s_expect(NODE "[node main]\n", 6, "section [node] takes no name");
     s_expect(NODE "[peer so/uth]\n", 6, "bad peer name 'so/uth'");
-    s_expect(NODE "[tiers]\n", 6, "unknown section [tiers] (expected [node] or [peer NAME])");
+    s_expect(NODE "[tiers]\n", 6,
+             "unknown section [tiers] (expected [node], [peer NAME], [pos NAME], "
+             "[operator NAME] or [auditor NAME])");
     /* the program's sections are refused whatever their name */
     s_expect_moved(NODE "[program main]\n", 6, "[program main]");
     s_expect_moved(NODE "[tier Gold;x]\n", 6, "[tier Gold;x]");
@@ -701,7 +704,7 @@ Test(config, wildcard_listen_needs_advertise)
              "listen 'tcp://127.0.0.1:*' is a wildcard address: set 'advertise'");
     s_expect(PEERED("ipc://*"), 5, "is a wildcard address");
     static ly_config cf;
-    s_expect_ok(PEERED("tcp://127.0.0.1:*\nadvertise = tcp://10.0.0.5:7101"), &cf);
+    s_expect_ok(PEERED("tcp://127.0.0.1:*\nadvertise = tcp://10.0.0.5:7101\ninsecure = true"), &cf);
     cr_assert_str_eq(cf.cf_advertise, "tcp://10.0.0.5:7101");
     s_expect_ok(NODE_AT("tcp://127.0.0.1:*"), &cf); /* no peers: nobody is told */
     cr_assert_str_eq(cf.cf_advertise, "tcp://127.0.0.1:*");
@@ -832,14 +835,14 @@ Test(config, data_dir_not_writable)
 Test(config, nothing_created_on_error)
 {
     /* an error found after data_dir was read, and one in the data dir check */
-    s_expect("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://h:1\nbogus = 1\n", 6,
-             "unknown key 'bogus'");
-    s_expect("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://h:1\n"
-             "[peer x]\nid = 1\nendpoint = tcp://h:2\n",
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://127.0.0.1:1\nbogus = 1\n",
+             6, "unknown key 'bogus'");
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://127.0.0.1:1\n"
+             "[peer x]\nid = 1\nendpoint = tcp://127.0.0.1:2\n",
              7, "duplicate node id");
     cr_assert(!s_exists("a"), "loading must create nothing");
     static ly_config cf;
-    s_expect_ok("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://h:1\n", &cf);
+    s_expect_ok("[node]\nid = 1\nname = n\ndata_dir = a/b/c\nlisten = tcp://127.0.0.1:1\n", &cf);
     cr_assert(!s_exists("a"), "loading must create nothing");
 }
 
@@ -863,4 +866,114 @@ Test(config, small_or_no_error_buffer)
                  LY_ECONFIG);
     cr_assert_eq(strlen(small), sizeof small - 1);
     cr_assert_eq(ly_config_load(s_path, &cf, NULL, 0), LY_ECONFIG);
+}
+
+/* ---- keys and protected mode ---------------------------------------------- */
+
+/* A key pair NAME.key / NAME.pub in the test directory; its public key in `pub`. */
+static void s_keygen(const char *name, char *pub)
+{
+    ly_keypair kp;
+    char why[512];
+    cr_assert_eq(ly_key_generate(s_dir, name, &kp, why, sizeof why), LY_OK, "%s", why);
+    memcpy(pub, kp.kp_public, sizeof kp.kp_public);
+}
+
+Test(config, keys_and_roles)
+{
+    char north[41], south[41], till[41], alice[41], audit[41];
+    s_keygen("north", north);
+    s_keygen("south", south);
+    s_keygen("till-1", till);
+    s_keygen("alice", alice);
+    s_keygen("audit", audit);
+    static ly_config cf;
+    s_expect_ok(NODE "key = north.key\n"
+                     "peer_listen = tcp://0.0.0.0:7102\n" /* keys: any address may be bound */
+                     "[peer south]\nid = 2\nendpoint = tcp://10.0.0.2:7202\nkey = south.pub\n"
+                     "[pos till-1]\nkey = till-1.pub\n"
+                     "[operator alice]\nkey = alice.pub\n"
+                     "[auditor audit]\nkey = audit.pub\n",
+                &cf);
+    cr_assert_eq(cf.cf_curve, 1);
+    cr_assert_eq(cf.cf_insecure, 0);
+    cr_assert_str_eq(cf.cf_key.kp_public, north);
+    cr_assert_eq(strlen(cf.cf_key.kp_secret), 40);
+    cr_assert_str_eq(cf.cf_peers[0].pc_public, south);
+    cr_assert_eq(cf.cf_nkeys, 3);
+    cr_assert_str_eq(cf.cf_keys[0].kc_name, "till-1");
+    cr_assert_eq(cf.cf_keys[0].kc_role, LY_ROLE_POS);
+    cr_assert_str_eq(cf.cf_keys[0].kc_public, till);
+    cr_assert_str_eq(cf.cf_keys[1].kc_name, "alice");
+    cr_assert_eq(cf.cf_keys[1].kc_role, LY_ROLE_OPERATOR);
+    cr_assert_str_eq(cf.cf_keys[1].kc_public, alice);
+    cr_assert_eq(cf.cf_keys[2].kc_role, LY_ROLE_AUDITOR);
+    cr_assert_str_eq(cf.cf_keys[2].kc_public, audit);
+    char want[PATH_MAX + 32];
+    snprintf(want, sizeof want, "%s/north.key", s_dir);
+    cr_assert_str_eq(cf.cf_key_file, want);
+}
+
+Test(config, key_errors)
+{
+    char north[41], south[41], till[41];
+    s_keygen("north", north);
+    s_keygen("south", south);
+    s_keygen("till", till);
+    /* the roles need the node's own key, and so does a peer's key */
+    s_expect(NODE "[pos till]\nkey = till.pub\n", 6, "[pos till] has a key but [node] has none");
+    s_expect(NODE "peer_listen = tcp://127.0.0.1:7102\n[peer south]\nid = 2\n"
+                  "endpoint = tcp://127.0.0.1:7202\nkey = south.pub\n",
+             10, "[peer south] has a key but [node] has none");
+    /* with the node's key, every peer needs one */
+    s_expect(NODE "key = north.key\npeer_listen = tcp://127.0.0.1:7102\n"
+                  "[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:7202\n",
+             8, "missing key 'key' in [peer south]");
+    /* one name, one key */
+    s_expect(NODE "key = north.key\n[pos till]\nkey = till.pub\n[operator till]\nkey = south.pub\n",
+             9, "duplicate key name 'till': [pos till] is already at line 7");
+    s_expect(NODE "key = north.key\n[pos a]\nkey = till.pub\n[operator b]\nkey = till.pub\n", 9,
+             "[operator b] has the same public key as [pos a] (line 7)");
+    s_expect(NODE "key = north.key\n[pos a]\nkey = north.pub\n", 7,
+             "[pos a] has the same public key as [node]");
+    s_expect(NODE "key = north.key\n[pos bad/name]\nkey = till.pub\n", 7, "bad key name");
+    s_expect(NODE "key = north.key\n[pos]\nkey = till.pub\n", 7, "needs a name");
+    s_expect(NODE "key = north.key\n[pos a]\n", 7, "missing key 'key' in [pos a]");
+    /* key files: the reason and the file */
+    s_expect(NODE "key = nowhere.key\n", 6, "key of [node]: ");
+    cr_assert(strstr(s_err, "nowhere.key"), "%s", s_err);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/north.key", s_dir);
+    cr_assert_eq(chmod(path, 0644), 0);
+    s_expect(NODE "key = north.key\n", 6, "chmod 600");
+    cr_assert_eq(chmod(path, 0600), 0);
+    s_write("short.pub", "0123456789012345678901234567890123456789"); /* 40: fine length */
+    s_write("short.pub", "012345678901234567890123456789012345678");
+    s_expect(NODE "key = north.key\n[pos a]\nkey = short.pub\n", 8, "key of [pos a]: ");
+    cr_assert(strstr(s_err, "39"), "%s", s_err);
+    s_expect(NODE "key = north.key\n[pos a]\nkey = north.key\n", 8, "key of [pos a]: ");
+    s_expect(NODE "insecure = maybe\n", 6, "expected true or false");
+}
+
+Test(config, protected_mode)
+{
+    /* no key: loopback only */
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = d\nlisten = tcp://0.0.0.0:7101\n", 5,
+             "listen 'tcp://0.0.0.0:7101' is not a loopback address and [node] has no key");
+    s_expect("[node]\nid = 1\nname = n\ndata_dir = d\nlisten = tcp://*:7101\n", 5,
+             "protected mode");
+    s_expect(NODE "peer_listen = tcp://127.0.0.1:7102\n[peer s]\nid = 2\n"
+                  "endpoint = tcp://10.1.1.1:7202\n",
+             9, "endpoint 'tcp://10.1.1.1:7202' of [peer s] is not a loopback address");
+    static ly_config cf;
+    s_expect_ok(NODE
+                "peer_listen = ipc:///tmp/x.sock\n[peer s]\nid = 2\n"
+                "endpoint = tcp://localhost:7202\n[peer t]\nid = 3\nendpoint = tcp://[::1]:7302\n",
+                &cf);
+    cr_assert_eq(cf.cf_curve, 0);
+    /* insecure = true: on purpose */
+    s_expect_ok("[node]\nid = 1\nname = n\ndata_dir = d\nlisten = tcp://0.0.0.0:7101\n"
+                "insecure = true\n",
+                &cf);
+    cr_assert_eq(cf.cf_insecure, 1);
 }

@@ -4,18 +4,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "node/server.h"
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_stop, s_hup;
 
 static void s_on_signal(int sig)
 {
-    (void)sig;
-    s_stop = 1;
+    if (sig == SIGHUP)
+        s_hup = 1;
+    else
+        s_stop = 1;
+}
+
+/* A node with many tills and peers holds a descriptor per connection: raise
+ * the soft limit to the hard one. */
+static void s_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static void s_usage(FILE *f)
@@ -30,6 +44,8 @@ static void s_usage(FILE *f)
                "  -V, --version         print the version\n"
                "\n"
                "SIGTERM or SIGINT: finish the batch in progress, answer it, stop.\n"
+               "SIGHUP: reload the key lists ([pos], [operator], [auditor] sections) of the\n"
+               "config; a removed key loses access at once, open connections included.\n"
                "Exit codes: 0 stopped cleanly, 1 runtime failure, 2 usage or configuration "
                "error.\n");
 }
@@ -108,8 +124,10 @@ int main(int argc, char **argv)
     sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    s_raise_nofile();
     ly_server *sv;
     char why[512] = "";
     ly_err e = ly_server_new(&cf, &sv, why, sizeof why);
@@ -118,6 +136,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "loyald: %s\n", why[0] ? why : ly_strerror(e));
         return e == LY_ECONFIG || e == LY_EVERSION ? 2 : 1;
     }
+    ly_server_reload_on(sv, config, &s_hup);
     e = ly_server_run(sv, &s_stop);
     ly_server_destroy(&sv);
     LY_LOG(LY_INFO, "node.stopped", "clean=%s", e == LY_OK ? "yes" : "no");

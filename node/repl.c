@@ -471,6 +471,11 @@ static void s_refuse(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, con
     s_to_router(r, from->pa_ident, from->pa_ident_len, out);
 }
 
+void ly_repl_refuse(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, const char *why)
+{
+    s_refuse(r, from, m, why);
+}
+
 static void s_on_hello(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m)
 {
     char why[200];

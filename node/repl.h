@@ -97,6 +97,10 @@ ly_err ly_repl_handle(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, ly
  * next part while this node applies this one. */
 void ly_repl_received(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m);
 
+/* Answer hello `m` from `from` (the peer socket) with a refusal saying `why`
+ * (logged). */
+void ly_repl_refuse(ly_repl *r, const ly_peer_addr *from, const ly_pmsg *m, const char *why);
+
 /* Ask reachable peers for `need` points of rights for customer `c`, those that
  * hold most first (as this node knows from the events it holds). Returns the
  * number of requests sent: 0 means nobody can be asked now. */

@@ -10,6 +10,7 @@
 #include "common/hlc.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "node/auth.h"
 #include "node/loop.h"
 #include "node/metrics.h"
 #include "node/repl.h"
@@ -23,6 +24,8 @@
 #define S_PEER_ITEMS_MAX     16 /* peer event messages in one batch (each up to 2000 events) */
 #define S_PROGRAMS_PER_BATCH 2  /* program-apply requests in one batch */
 #define S_TICK_MS            100
+#define S_HANDSHAKE_MS       5000 /* a connection that has not finished its handshake is dropped */
+#define S_SELF_CHECK_MS      3000
 
 /* One message of a batch: a client request (and, once executed, its encoded
  * reply) or a peer message that carries events. */
@@ -39,6 +42,8 @@ typedef struct s_item {
     uint64_t it_deadline; /* client: a redemption waiting for rights until then (0: fresh) */
     int it_defer;         /* client: no reply yet, wait for rights */
     int it_short;         /* client: refused for lack of local rights (nothing written) */
+    uint8_t it_role;      /* client: the role of the sender's key (LY_ROLE_NONE: no keys) */
+    char it_key_name[LY_NODE_NAME_MAX + 1]; /* ... and its name */
 } s_item;
 
 _Static_assert(S_IDENT_MAX == LY_WAITS_IDENT_MAX, "a waiting request keeps its client's ident");
@@ -67,6 +72,11 @@ struct ly_server {
     ly_waits *sv_waits;   /* redemptions waiting for rights; the prefetch */
     ly_metrics *sv_metrics;
     ly_metric *sv_batches, *sv_requests, *sv_dropped_replies, *sv_bad_frames, *sv_bad_peer;
+    ly_metric *sv_forbidden, *sv_forged;
+    ly_auth *sv_auth;              /* NULL without [node] key */
+    const s_item *sv_current;      /* the client request being executed (for status) */
+    const char *sv_config_path;    /* for reloads */
+    volatile sig_atomic_t *sv_hup; /* set by SIGHUP: reload the keys */
 };
 
 static void s_set_int(void *sock, int opt, int v)
@@ -96,15 +106,36 @@ static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
     ly_server *sv = ctx;
     const ly_metric *pending = ly_metrics_find(sv->sv_metrics, "loyal_rights_pending", NULL);
     ns->ns_rights_pending = pending && pending->mt_gauge > 0 ? (uint64_t)pending->mt_gauge : 0;
+    ns->ns_security = sv->sv_cf->cf_curve      ? LY_SECURITY_CURVE
+                      : sv->sv_cf->cf_insecure ? LY_SECURITY_INSECURE
+                                               : LY_SECURITY_LOOPBACK;
+    if (sv->sv_current) {
+        ns->ns_role = sv->sv_current->it_role;
+        ly_strlcpy(ns->ns_key_name, sv->sv_current->it_key_name, sizeof ns->ns_key_name);
+    }
     return ly_repl_status(sv->sv_repl, t, ns);
 }
 
-static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg, char *why,
-                     size_t why_len)
+/* CurveZMQ client options for a socket that connects to `server_key`. */
+static void s_curve_client(const ly_config *cf, void *sock, const char *server_key)
+{
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, LY_KEY_Z85);
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cf->cf_key.kp_public, LY_KEY_Z85);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, cf->cf_key.kp_secret, LY_KEY_Z85);
+}
+
+static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg, const char *domain,
+                     char *why, size_t why_len)
 {
     *sock = zmq_socket(sv->sv_ctx, ZMQ_ROUTER);
     if (!*sock)
         return LY_ENOMEM;
+    if (sv->sv_cf->cf_curve) {
+        s_set_int(*sock, ZMQ_CURVE_SERVER, 1);
+        zmq_setsockopt(*sock, ZMQ_CURVE_SECRETKEY, sv->sv_cf->cf_key.kp_secret, LY_KEY_Z85);
+        zmq_setsockopt(*sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
+    }
+    s_set_int(*sock, ZMQ_HANDSHAKE_IVL, S_HANDSHAKE_MS);
     zmq_setsockopt(*sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     s_set_int(*sock, ZMQ_ROUTER_MANDATORY, 1); /* unroutable replies fail, not vanish */
     s_set_int(*sock, ZMQ_LINGER, 1000);
@@ -136,6 +167,11 @@ static const ly_metric_def s_counters[] = {
               "frames"),
     S_COUNTER(sv_bad_peer, "loyal_bad_peer_messages_total", "peer messages dropped as malformed",
               "messages"),
+    S_COUNTER(sv_forbidden, "loyal_forbidden_total",
+              "client requests refused because the sender's key may not send them", "requests"),
+    S_COUNTER(sv_forged, "loyal_peer_forged_total",
+              "peer messages dropped because they spoke for another node than the key's",
+              "messages"),
 };
 
 static ly_err s_open_metrics(ly_server *sv)
@@ -162,7 +198,8 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
     sv->sv_service.sv_status_ctx = sv;
     if (cf->cf_npeers == 0)
         return LY_OK;
-    ly_err e = s_bind(sv, &sv->sv_peers, cf->cf_peer_listen, LY_PEER_FRAME_MAX, why, why_len);
+    ly_err e = s_bind(sv, &sv->sv_peers, cf->cf_peer_listen, LY_PEER_FRAME_MAX, LY_AUTH_DOMAIN_PEER,
+                      why, why_len);
     if (e != LY_OK)
         return e;
     for (int i = 0; i < cf->cf_npeers; i++) {
@@ -180,6 +217,9 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
         s_set_int(d, ZMQ_RECONNECT_IVL_MAX, 1000); /* back off to 1 s for a dead peer */
         s_set_int(d, ZMQ_HEARTBEAT_IVL, 2000);
         s_set_int(d, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+        s_set_int(d, ZMQ_HANDSHAKE_IVL, S_HANDSHAKE_MS);
+        if (cf->cf_curve) /* we know the peer by its key; it knows us by ours */
+            s_curve_client(cf, d, cf->cf_peers[i].pc_public);
         if (zmq_connect(d, cf->cf_peers[i].pc_endpoint) != 0) {
             snprintf(why, why_len, "cannot connect to peer '%s' at '%s': %s",
                      cf->cf_peers[i].pc_name, cf->cf_peers[i].pc_endpoint, zmq_strerror(errno));
@@ -190,6 +230,41 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
 }
 
 static ly_err s_wire(ly_server *sv);
+
+/* The address a socket bound to `sock` can be reached at from here. */
+static void s_local_endpoint(void *sock, char *ep, size_t cap)
+{
+    size_t len = cap;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+        ep[0] = '\0';
+    char *p;
+    if ((p = strstr(ep, "://0.0.0.0:")) != NULL) {
+        char rest[LY_ENDPOINT_MAX + 1];
+        ly_strlcpy(rest, p + 10, sizeof rest);
+        snprintf(p, cap - (size_t)(p - ep), "://127.0.0.1%s", rest);
+    } else if ((p = strstr(ep, "://[::]:")) != NULL) {
+        char rest[LY_ENDPOINT_MAX + 1];
+        ly_strlcpy(rest, p + 7, sizeof rest);
+        snprintf(p, cap - (size_t)(p - ep), "://[::1]%s", rest);
+    }
+}
+
+/* An unknown key must be refused on both sockets before the node serves. */
+static ly_err s_self_check(ly_server *sv, char *why, size_t why_len)
+{
+    void *socks[2] = {sv->sv_clients, sv->sv_peers};
+    for (int i = 0; i < 2; i++) {
+        if (!socks[i])
+            continue;
+        char ep[LY_ENDPOINT_MAX + 64];
+        s_local_endpoint(socks[i], ep, sizeof ep);
+        ly_err e = ly_auth_self_check(sv->sv_auth, sv->sv_ctx, ep, sv->sv_cf->cf_key.kp_public,
+                                      S_SELF_CHECK_MS, why, why_len);
+        if (e != LY_OK)
+            return e;
+    }
+    return LY_OK;
+}
 
 ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why_len)
 {
@@ -246,12 +321,34 @@ ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why
         e = LY_ENOMEM;
         goto fail;
     }
-    if ((e = s_bind(sv, &sv->sv_clients, cf->cf_listen, LY_FRAME_MAX, why, why_len)) != LY_OK)
+    if ((e = s_open_metrics(sv)) != LY_OK)
         goto fail;
-    if ((e = s_open_metrics(sv)) != LY_OK || (e = s_open_peers(sv, why, why_len)) != LY_OK)
+    /* The ZAP handler before any CURVE socket: without it libzmq admits every key. */
+    if (cf->cf_curve && (!(sv->sv_auth = ly_auth_new(cf, sv->sv_metrics)) ||
+                         (e = ly_auth_bind(sv->sv_auth, sv->sv_ctx, why, why_len)) != LY_OK)) {
+        e = e != LY_OK ? e : LY_ENOMEM;
+        goto fail;
+    }
+    if ((e = s_bind(sv, &sv->sv_clients, cf->cf_listen, LY_FRAME_MAX, LY_AUTH_DOMAIN_CLIENT, why,
+                    why_len)) != LY_OK)
+        goto fail;
+    if ((e = s_open_peers(sv, why, why_len)) != LY_OK)
+        goto fail;
+    if (cf->cf_curve && (e = s_self_check(sv, why, why_len)) != LY_OK)
         goto fail;
     if ((e = s_wire(sv)) != LY_OK)
         goto fail;
+    if (cf->cf_curve)
+        LY_LOG(LY_INFO, "node.security", "curve key=%s peers=%d keys=%d", cf->cf_key_file,
+               cf->cf_npeers, cf->cf_nkeys);
+    else if (cf->cf_insecure)
+        LY_LOG(LY_WARN, "node.security",
+               "INSECURE: no keys and insecure = true; anyone who can reach %s may do anything",
+               cf->cf_listen);
+    else
+        LY_LOG(LY_INFO, "node.security",
+               "protected mode: no keys, loopback endpoints only (set [node] key to serve other "
+               "machines)");
     LY_LOG(LY_INFO, "node.listening",
            "id=%u name=%s listen=%s peer_listen=%s peers=%d data_dir=%s incarnation=%u "
            "events=%llu customers=%llu program=%u",
@@ -290,6 +387,7 @@ void ly_server_destroy(ly_server **svp)
     for (int i = 0; sv->sv_dealers && i < sv->sv_cf->cf_npeers; i++)
         if (sv->sv_dealers[i])
             zmq_close(sv->sv_dealers[i]);
+    ly_auth_destroy(&sv->sv_auth);
     if (sv->sv_ctx)
         zmq_ctx_term(sv->sv_ctx);
     if (sv->sv_batch) {
@@ -405,6 +503,39 @@ static int s_attach_pending(ly_server *sv, s_item *it)
     return rc;
 }
 
+/* With keys: may the sender of `it` (its key `user_id`, the ZAP User-Id of
+ * the connection) send it? Looked up in the table in force, so a key removed
+ * by a reload is refused from its next message on. If so, records the key's
+ * role and name in `it` and makes the key's name the operator of what it
+ * changes; if not, gives `it` a forbidden reply and returns 0. */
+static int s_authorize(ly_server *sv, s_item *it, const char *user_id)
+{
+    ly_req *rq = &it->it_req;
+    const ly_auth_key *k = ly_auth_find(sv->sv_auth, user_id);
+    char why[200];
+    if (k && ly_auth_allows(k->ak_role, rq->rq_type)) {
+        it->it_role = k->ak_role;
+        ly_strlcpy(it->it_key_name, k->ak_name, sizeof it->it_key_name);
+        if (rq->rq_type == LY_MSG_ADJUST || rq->rq_type == LY_MSG_PROGRAM_APPLY ||
+            rq->rq_type == LY_MSG_TIER || rq->rq_type == LY_MSG_REVERSE)
+            ly_strlcpy(rq->rq_operator, k->ak_name, sizeof rq->rq_operator);
+        return 1;
+    }
+    ly_metric_inc(sv->sv_forbidden);
+    if (k)
+        snprintf(why, sizeof why, "key '%s' (%s) may not send %s", k->ak_name,
+                 ly_role_name(k->ak_role), ly_msgtype_name(rq->rq_type));
+    else /* removed by a reload while its connection was open */
+        snprintf(why, sizeof why, "this key is no longer listed by node %u",
+                 (unsigned)sv->sv_cf->cf_node_id);
+    LY_LOG(LY_WARN, "client.forbidden", "key=%s role=%s type=%s id=%llu", k ? k->ak_name : "-",
+           k ? ly_role_name(k->ak_role) : "-", ly_msgtype_name(rq->rq_type),
+           (unsigned long long)rq->rq_id);
+    it->it_decoded = 0;
+    s_error_reply(sv, it, rq->rq_type, rq->rq_id, LY_EFORBIDDEN, why);
+    return 0;
+}
+
 /* Read ready client requests into the batch. */
 static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
 {
@@ -429,6 +560,13 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
             size_t len = zmq_msg_size(&body);
             ly_req_fini(&it->it_req); /* what the item's last request owned */
             ly_err e = ly_req_decode(data, len, &it->it_req, why, sizeof why);
+            it->it_role = LY_ROLE_NONE;
+            it->it_key_name[0] = '\0';
+            if (e == LY_OK && sv->sv_auth && !s_authorize(sv, it, zmq_msg_gets(&body, "User-Id"))) {
+                zmq_msg_close(&body);
+                n++; /* answered with forbidden */
+                continue;
+            }
             if (e == LY_OK) {
                 it->it_decoded = 1;
                 if (s_attach_pending(sv, it)) {
@@ -449,6 +587,42 @@ static uint32_t s_gather_clients(ly_server *sv, uint32_t n)
     return n;
 }
 
+/* With keys: a peer speaks only for itself. On the peer socket the node id
+ * of every message must be the node configured for the sender's key (the
+ * ZAP User-Id `user_id`); so a hello claims only the key's own node, and the
+ * live events of a session (which repl.c holds to the session's node) are
+ * the key's own. On a DEALER, which we connected with the peer's server key,
+ * the answers must come from that peer. Catch-up replies carry events of any
+ * origin: anti-entropy stays transitive. Returns 0 (logged, counted, the
+ * message dropped; a forged hello is refused) when `m` speaks for another. */
+static int s_peer_speaks_for_itself(ly_server *sv, const ly_peer_addr *from, const ly_pmsg *m,
+                                    const char *user_id)
+{
+    char why[200];
+    if (from->pa_dealer >= 0) {
+        const ly_peer_conf *pc = &sv->sv_cf->cf_peers[from->pa_dealer];
+        if (m->pm_node == pc->pc_id)
+            return 1;
+        snprintf(why, sizeof why, "the connection to peer %s (node %u) answered as node %u",
+                 pc->pc_name, (unsigned)pc->pc_id, (unsigned)m->pm_node);
+    } else {
+        const ly_auth_key *k = ly_auth_find(sv->sv_auth, user_id);
+        if (k && k->ak_role == LY_ROLE_PEER && m->pm_node == k->ak_node)
+            return 1;
+        if (k && k->ak_role == LY_ROLE_PEER)
+            snprintf(why, sizeof why, "the key of peer %s (node %u) claimed node %u", k->ak_name,
+                     (unsigned)k->ak_node, (unsigned)m->pm_node);
+        else
+            snprintf(why, sizeof why, "the sender's key is not a listed peer key");
+    }
+    ly_metric_inc(sv->sv_forged);
+    LY_LOG(LY_WARN, "peer.forged", "type=%s node=%u: %s; dropped", ly_pmsgtype_name(m->pm_type),
+           (unsigned)m->pm_node, why);
+    if (from->pa_dealer < 0 && m->pm_type == LY_PM_HELLO)
+        ly_repl_refuse(sv->sv_repl, from, m, why);
+    return 0;
+}
+
 /* Read ready peer messages from `sock`. Those that carry events join the batch;
  * the others are handled at once. Returns the new batch size. */
 static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n, int *peer_items)
@@ -466,7 +640,10 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
             continue;
         }
         ly_pmsg *m = malloc(sizeof *m);
-        char why[200] = "";
+        char why[200] = "", user_id[LY_KEY_Z85 + 1] = "";
+        const char *uid = sv->sv_auth && dealer < 0 ? zmq_msg_gets(&body, "User-Id") : NULL;
+        if (uid)
+            ly_strlcpy(user_id, uid, sizeof user_id);
         ly_err e = m ? ly_pmsg_decode(zmq_msg_data(&body), zmq_msg_size(&body), m, why, sizeof why)
                      : LY_ENOMEM;
         zmq_msg_close(&body);
@@ -481,6 +658,11 @@ static uint32_t s_gather_peer(ly_server *sv, void *sock, int dealer, uint32_t n,
             continue;
         }
         ly_peer_addr from = {dealer, dealer < 0 ? it->it_ident : NULL, it->it_ident_len};
+        if (sv->sv_auth && !s_peer_speaks_for_itself(sv, &from, m, user_id)) {
+            ly_pmsg_fini(m);
+            free(m);
+            continue;
+        }
         if (!ly_repl_needs_txn(m)) {
             ly_repl_handle(sv->sv_repl, &from, m, NULL, NULL);
             ly_pmsg_fini(m);
@@ -528,8 +710,10 @@ static ly_err s_execute(ly_server *sv, uint32_t n)
                               "too many program versions in one batch; try again");
                 continue;
             }
+            sv->sv_current = it; /* for the status hook: who asked */
             e = ly_service_exec(&sv->sv_service, t, &it->it_req, rp,
                                 &sv->sv_created.el_ev[sv->sv_created.el_n], &created);
+            sv->sv_current = NULL;
             if (e == LY_OK) {
                 s_set_reply(it, rp);
                 sv->sv_created.el_n += (size_t)created;
@@ -628,11 +812,20 @@ static uint32_t s_gather_pending(ly_server *sv, uint64_t now)
         ly_req_fini(&it->it_req);
         it->it_req = wt[i].wt_req;
         it->it_deadline = wt[i].wt_deadline;
+        it->it_role = LY_ROLE_NONE;
+        it->it_key_name[0] = '\0';
     }
     return n;
 }
 
 /* ---- the wiring: sources gather into the batch, a before-sleep hook runs it ---- */
+
+static void s_on_zap(ly_loop *lp, void *ctx)
+{
+    ly_server *sv = ctx;
+    (void)lp;
+    ly_auth_serve(sv->sv_auth);
+}
 
 static void s_on_clients(ly_loop *lp, void *ctx)
 {
@@ -657,10 +850,56 @@ static void s_on_dealer(ly_loop *lp, void *ctx)
         s_gather_peer(sv, sv->sv_dealers[ds->ds_peer], ds->ds_peer, sv->sv_n, &sv->sv_peer_items);
 }
 
+void ly_server_reload_on(ly_server *sv, const char *path, volatile sig_atomic_t *hup)
+{
+    sv->sv_config_path = path;
+    sv->sv_hup = hup;
+}
+
+/* SIGHUP: the key lists of the config file again (ly_server_reload_on). */
+static void s_reload(ly_server *sv)
+{
+    char why[512] = "";
+    ly_config *cf = malloc(sizeof *cf);
+    ly_err e = cf ? ly_config_load(sv->sv_config_path, cf, why, sizeof why) : LY_ENOMEM;
+    if (e != LY_OK) {
+        LY_LOG(LY_WARN, "node.reload_failed", "config=%s why=\"%s\"; the keys in force stay",
+               sv->sv_config_path, why[0] ? why : ly_strerror(e));
+    } else if (!sv->sv_auth || !cf->cf_curve ||
+               strcmp(cf->cf_key.kp_public, sv->sv_cf->cf_key.kp_public)) {
+        LY_LOG(LY_WARN, "node.reload_failed",
+               "config=%s: %s; restart the node for that, the keys in force stay",
+               sv->sv_config_path,
+               !sv->sv_auth    ? "the node runs without keys (protected mode)"
+               : !cf->cf_curve ? "the file has no [node] key now"
+                               : "the file names another [node] key");
+    } else {
+        int peers_changed = cf->cf_npeers != sv->sv_cf->cf_npeers;
+        for (int i = 0; !peers_changed && i < cf->cf_npeers; i++)
+            peers_changed = strcmp(cf->cf_peers[i].pc_public, sv->sv_cf->cf_peers[i].pc_public) ||
+                            cf->cf_peers[i].pc_id != sv->sv_cf->cf_peers[i].pc_id;
+        if (peers_changed)
+            LY_LOG(LY_WARN, "node.reload_peers",
+                   "config=%s: the [peer] sections changed; they take effect at the next restart",
+                   sv->sv_config_path);
+        e = ly_auth_reload(sv->sv_auth, cf);
+        LY_LOG(e == LY_OK ? LY_INFO : LY_WARN, "node.reloaded", "config=%s keys=%d result=%s",
+               sv->sv_config_path, cf->cf_nkeys, ly_errname(e));
+    }
+    if (cf) {
+        explicit_bzero(cf->cf_key.kp_secret, sizeof cf->cf_key.kp_secret);
+        free(cf);
+    }
+}
+
 static void s_on_tick(ly_loop *lp, uint64_t now, void *ctx)
 {
     ly_server *sv = ctx;
     (void)lp;
+    if (sv->sv_hup && *sv->sv_hup) {
+        *sv->sv_hup = 0;
+        s_reload(sv);
+    }
     if (ly_service_program_due(&sv->sv_service, ly_wall_ms())) {
         /* A scheduled version came in force while idle: announce it now. */
         ly_txn *t;
@@ -711,6 +950,10 @@ static ly_err s_wire(ly_server *sv)
 {
     ly_loop *lp = sv->sv_loop;
     ly_err e;
+    /* ZAP first: a connection's handshake is decided before its messages are read. */
+    if (sv->sv_auth &&
+        (e = ly_loop_add_socket(lp, ly_auth_socket(sv->sv_auth), s_on_zap, sv)) != LY_OK)
+        return e;
     if ((e = ly_loop_add_socket(lp, sv->sv_clients, s_on_clients, sv)) != LY_OK)
         return e;
     if (sv->sv_peers && (e = ly_loop_add_socket(lp, sv->sv_peers, s_on_peer_router, sv)) != LY_OK)

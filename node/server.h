@@ -32,6 +32,13 @@ typedef struct ly_server ly_server;
  * `why`. Caller owns *out. `cf` must outlive the server. */
 ly_err ly_server_new(const ly_config *cf, ly_server **out, char *why, size_t why_len);
 
+/* Reload the key lists of the config file at `path` (the file `cf` was
+ * loaded from) whenever *hup becomes nonzero (set by SIGHUP), within one tick;
+ * *hup is cleared. A file that does not load is logged and the keys in force
+ * stay; only the [pos], [operator] and [auditor] sections are taken (the rest
+ * needs a restart, and the log says so when it changed). */
+void ly_server_reload_on(ly_server *sv, const char *path, volatile sig_atomic_t *hup);
+
 /* Serve until *stop becomes nonzero (e.g. set by a signal handler). The batch
  * in progress is committed and answered before it returns. Returns LY_OK, or
  * LY_EIO when the loop itself failed. */

@@ -9,7 +9,10 @@
 # The nodes run in the background from build/release; their configs, data,
 # logs and pid files live in deploy/run/ (not tracked by git). Starting when
 # the chain already runs starts only what is missing and reruns the demo
-# with fresh transaction ids. The demo makes changes at one branch and waits
+# with fresh transaction ids. Every node has a CurveZMQ key (deploy/run/keys/,
+# made once with loyalctl keygen) and lists its peers' keys, an operator key
+# "head-office" and a till key "till" (README "Security"); every loyalctl call
+# here uses them. The demo makes changes at one branch and waits
 # (boundedly) until the others show them; when a branch does not catch up in
 # time it says so, shows the logs and exits 1, leaving the chain running.
 set -euo pipefail
@@ -55,6 +58,44 @@ die() {
 
 endpoint() { echo "tcp://127.0.0.1:${client_port[$1]}"; }
 
+keys_dir=$run_dir/keys
+key_rel=deploy/run/keys # as the demo prints it
+operator_key=head-office
+till_key=till
+
+# loyalctl at node $1 with key $2 (default: the operator's), remaining args
+# passed on.
+ctl_as() {
+    local name=$1 key=$2
+    shift 2
+    "$loyalctl" --node "$(endpoint "$name")" --key "$keys_dir/$key.key" \
+        --node-key "$keys_dir/$name.pub" "$@"
+}
+ctl() {
+    local name=$1
+    shift
+    ctl_as "$name" "$operator_key" "$@"
+}
+# What ctl_as runs, as the demo prints it.
+ctl_line() {
+    echo "build/release/node/loyalctl --node $(endpoint "$1") --key $key_rel/$2.key" \
+        "--node-key $key_rel/$1.pub"
+}
+
+# Makes the key pairs that are missing: one per node, the operator's, the till's.
+make_keys() {
+    local k made=()
+    mkdir -p "$keys_dir"
+    chmod 700 "$keys_dir"
+    for k in "${names[@]}" "$operator_key" "$till_key"; do
+        [[ -f $keys_dir/$k.key && -f $keys_dir/$k.pub ]] && continue
+        rm -f "$keys_dir/$k.key" "$keys_dir/$k.pub"
+        "$loyalctl" keygen "$k" --dir "$keys_dir" >/dev/null || die "loyalctl keygen $k failed"
+        made+=("$k")
+    done
+    ((${#made[@]} == 0)) || echo "made CurveZMQ key pairs in $key_rel: ${made[*]}"
+}
+
 # ---- processes ---------------------------------------------------------------
 
 # Prints the pid of node $1 if it is running (a loyald started with its
@@ -83,7 +124,7 @@ alive() {
 
 # True if node $1 answers `status` within a second.
 node_answers() {
-    "$loyalctl" --node "$(endpoint "$1")" --timeout 1 status >/dev/null 2>&1
+    ctl "$1" --timeout 1 status >/dev/null 2>&1
 }
 
 show_log_tail() {
@@ -108,13 +149,21 @@ write_config() {
         echo "listen = tcp://127.0.0.1:${client_port[$name]}"
         echo "peer_listen = tcp://127.0.0.1:${peer_port[$name]}"
         echo "log_level = info"
+        echo "key = keys/$name.key"
         for other in "${names[@]}"; do
             [[ $other == "$name" ]] && continue
             echo
             echo "[peer $other]"
             echo "id = ${node_id[$other]}"
             echo "endpoint = tcp://127.0.0.1:${peer_port[$other]}"
+            echo "key = keys/$other.pub"
         done
+        echo
+        echo "[operator $operator_key]"
+        echo "key = keys/$operator_key.pub"
+        echo
+        echo "[pos $till_key]"
+        echo "key = keys/$till_key.pub"
     } >"$run_dir/$name.ini.tmp"
     mv "$run_dir/$name.ini.tmp" "$run_dir/$name.ini"
 }
@@ -158,7 +207,7 @@ wait_node() {
 # converged); 0 if it does not answer.
 peers_with() {
     local out n=0
-    out=$("$loyalctl" --node "$(endpoint "$1")" --timeout 1 --json status 2>/dev/null) || true
+    out=$(ctl "$1" --timeout 1 --json status 2>/dev/null) || true
     while [[ $out =~ \"$2\":true(.*) ]]; do
         n=$((n + 1))
         out=${BASH_REMATCH[1]}
@@ -230,27 +279,35 @@ demo_failed() {
     exit 1
 }
 
-# One demo step at branch $1: prints what it does ($2) and the command, runs it.
-step_at() {
-    local name=$1 what=$2
-    shift 2
+# One demo step at branch $1 with key $2: prints what it does ($3) and the
+# command, runs it; it must exit with 0 (or $want_rc if set).
+step_as() {
+    local name=$1 key=$2 what=$3
+    shift 3
     echo
     echo "== $what"
-    echo "\$ build/release/node/loyalctl --node $(endpoint "$name") $(shell_words "$@")"
+    echo "\$ $(ctl_line "$name" "$key") $(shell_words "$@")"
     local rc=0
-    "$loyalctl" --node "$(endpoint "$name")" "$@" || rc=$?
-    if ((rc != 0)); then
+    ctl_as "$name" "$key" "$@" || rc=$?
+    if ((rc != ${want_rc:-0})); then
         echo "quickstart: the demo step failed at $name (loyalctl exit status $rc)" >&2
         show_log_tail "$name"
         demo_failed
     fi
 }
 
+# step_as with the operator's key.
+step_at() {
+    local name=$1
+    shift
+    step_as "$name" "$operator_key" "$@"
+}
+
 # Prints customer $2's balance at branch $1; nothing if the branch does not
 # know the customer (yet) or does not answer within a second.
 balance_at() {
     local out
-    out=$("$loyalctl" --node "$(endpoint "$1")" --timeout 1 --json customer "$2" 2>/dev/null) ||
+    out=$(ctl "$1" --timeout 1 --json customer "$2" 2>/dev/null) ||
         return 0
     if [[ $out =~ \"balance\":(-?[0-9]+) ]]; then
         echo "${BASH_REMATCH[1]}"
@@ -272,7 +329,7 @@ await_balance() {
                 "${got:+balance $got}${got:-no customer $cust}; $from shows $want" >&2
             show_log_tail "$name"
             echo "north's view of the chain:" >&2
-            "$loyalctl" --node "$(endpoint north)" --timeout 2 status >&2 || true
+            ctl north --timeout 2 status >&2 || true
             demo_failed
         fi
         sleep 0.1
@@ -287,7 +344,7 @@ await_program() {
     local name=$1 want=$2 from=$3 start out
     start=$(now_ms)
     while :; do
-        out=$("$loyalctl" --node "$(endpoint "$name")" --timeout 1 --json status 2>/dev/null) || true
+        out=$(ctl "$name" --timeout 1 --json status 2>/dev/null) || true
         [[ $out =~ \"program\":$want[,}] ]] && break
         if (($(now_ms) - start >= replicate_wait_s * 1000)); then
             echo "quickstart: $name does not run program version $want within" \
@@ -301,17 +358,23 @@ await_program() {
     echo "== $name runs program version $want, applied at $from (waited $(secs $(($(now_ms) - start))))"
 }
 
+# loyalctl verify from north's config (its key, and each peer's key), with
+# timeout $1 seconds.
+verify_north() {
+    "$loyalctl" --key "$keys_dir/$operator_key.key" --timeout "$1" verify --config "$run_dir/north.ini"
+}
+
 # Runs `loyalctl verify` until the chain has converged, for at most
 # verify_wait_s seconds; shows the last answer. On failure shows the logs.
 verify_chain() {
     local start rc out name
     echo
     echo "== every branch holds the same events and the same state (digest)"
-    echo "\$ build/release/node/loyalctl --node $(endpoint north) verify"
+    echo "\$ build/release/node/loyalctl --key $key_rel/$operator_key.key verify --config deploy/run/north.ini"
     start=$(now_ms)
     while :; do
         rc=0
-        out=$("$loyalctl" --node "$(endpoint north)" --timeout 2 verify 2>&1) || rc=$?
+        out=$(verify_north 2 2>&1) || rc=$?
         ((rc == 0 || $(now_ms) - start >= verify_wait_s * 1000)) && break
         sleep 0.5
     done
@@ -340,13 +403,15 @@ demo() {
     await_program south 1 north
     step_at north "at north: enroll customer $cust with a name and a birthday" \
         enroll "$cust" --name "Ada Lovelace" --birthday 1990-12-10
-    step_at north "at north: a purchase of 42.50 earns points" \
+    step_as north "$till_key" "at north, the till (its own key, role pos): a purchase of 42.50 earns points" \
         earn "$cust" 4250 --txn "$run-sale1"
     step_at north "at north: a purchase of 199.99 in category electronics earns double points" \
         earn "$cust" 19999 --category electronics --txn "$run-sale2"
     step_at north "at north: refund 10.00 of the 42.50 purchase: its points are taken back" \
         reverse "$run-sale1" --amount 1000 --txn "$run-refund1"
-    step_at north "at north: a goodwill adjustment of 25 points, with a reason" \
+    want_rc=1 step_as north "$till_key" "the till may not give points away: adjustments need an operator's key (exit 1, forbidden)" \
+        adjust "$cust" 1000 --reason "for me" --txn "$run-till-adjust"
+    step_at north "at north: a goodwill adjustment of 25 points, with a reason; the operator recorded is the key's name, $operator_key" \
         adjust "$cust" 25 --reason "sorry for the long wait at the till" --operator quickstart \
         --txn "$run-goodwill1"
     want=$(balance_at north "$cust")
@@ -396,6 +461,7 @@ cmd_start() {
     ly_deps_ensure "${install_arg[@]}" || exit $?
     build
     mkdir -p "$run_dir"
+    make_keys
 
     local name pid running=() started=()
     for name in "${names[@]}"; do
@@ -427,13 +493,15 @@ to the other two.
   north  id 1  clients $(endpoint north)  peers tcp://127.0.0.1:7102
   south  id 2  clients $(endpoint south)  peers tcp://127.0.0.1:7202
   east   id 3  clients $(endpoint east)  peers tcp://127.0.0.1:7302
-Configs, data, logs and pid files are in deploy/run/.
+Configs, data, logs and pid files are in deploy/run/; the CurveZMQ keys in
+deploy/run/keys/ (the nodes answer only keys their configs list).
 
-Try:
+Try (LOYAL_KEY and LOYAL_NODE_KEY stand for --key and --node-key):
+  export LOYAL_KEY=$key_rel/$operator_key.key LOYAL_NODE_KEY=$key_rel/south.pub
   build/release/node/loyalctl --node $(endpoint south) status
-  build/release/node/loyalctl --node $(endpoint east) verify
-  build/release/node/loyalctl --node $(endpoint north) customer C-1001 --history 20
+  build/release/node/loyalctl --node $(endpoint south) customer C-1001 --history 20
   build/release/node/loyalctl --node $(endpoint south) program show
+  build/release/node/loyalctl verify --config deploy/run/east.ini
   build/release/node/loyalctl --help
   tail -f deploy/run/north.log
 
@@ -454,13 +522,13 @@ cmd_status() {
         fi
         echo "== $name: running (pid $pid), $(endpoint "$name")"
         if [[ -x $loyalctl ]]; then
-            "$loyalctl" --node "$(endpoint "$name")" --timeout 2 status || all=1
+            ctl "$name" --timeout 2 status || all=1
         fi
     done
     if [[ -x $loyalctl && -n $(node_pid north) ]]; then
         echo
         echo "== verify (asks north, then every peer north knows)"
-        "$loyalctl" --node "$(endpoint north)" --timeout 2 verify || all=1
+        verify_north 2 || all=1
     fi
     return "$all"
 }

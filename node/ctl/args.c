@@ -10,7 +10,8 @@
 #include "node/ctl/ctl.h"
 
 static const char s_global_synopsis[] =
-    "usage: loyalctl [--node ENDPOINT] [--timeout SECONDS] [--json] COMMAND [ARGS...]\n";
+    "usage: loyalctl [--node ENDPOINT] [--timeout SECONDS] [--key FILE --node-key FILE] [--json]\n"
+    "                COMMAND [ARGS...]\n";
 
 void ctl_print_usage(FILE *out, const ctl_cmd *cmd)
 {

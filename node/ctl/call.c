@@ -24,6 +24,11 @@ static int s_refused(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
 {
     ly_err e = (ly_err)rp->rp_err;
     const char *msg = rp->rp_message[0] ? rp->rp_message : ly_strerror(e);
+    char keymsg[512];
+    if (e == LY_EFORBIDDEN && !rp->rp_message[0] && x->curve) {
+        snprintf(keymsg, sizeof keymsg, "the key %s may not do that", x->key_file);
+        msg = keymsg;
+    }
     if (e == LY_EINSUFFICIENT_LOCAL) {
         /* The balance suffices, this branch's rights do not, and the other
          * branches did not transfer theirs in time (DESIGN.md section 5). */
@@ -58,18 +63,25 @@ static int s_refused(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
     return CTL_EXIT_FAILED;
 }
 
-/* Ask `ep` for `rq` and wait up to `timeout_s` seconds. Returns CTL_EXIT_OK when
- * `rp` holds the node's answer: a refusal (rp_err != LY_OK) or a reply of the
- * request's type. Otherwise returns the exit status (CTL_EXIT_UNREACHABLE: no
- * answer; CTL_EXIT_USAGE: the client library refused the request, nothing was
- * sent; CTL_EXIT_FAILED: a bad answer), with the error's name in *code and a
- * message in `why`. `rp` is always initialised: the caller calls ly_rep_fini. */
-int ctl_ask(const char *ep, double timeout_s, ly_req *rq, ly_rep *rp, const char **code, char *why,
-            size_t cap)
+/* Ask `ep` for `rq` and wait up to `timeout_s` seconds, over CurveZMQ with
+ * x->curve (ctl.h). Returns CTL_EXIT_OK when `rp` holds the node's answer: a
+ * refusal (rp_err != LY_OK) or a reply of the request's type. Otherwise
+ * returns the exit status, with the error's name in *code and a message in
+ * `why`. `rp` is always initialised: the caller calls ly_rep_fini. */
+int ctl_ask(const ctl_ctx *x, const char *ep, const char *server_key, const char *server_from,
+            double timeout_s, ly_req *rq, ly_rep *rp, const char **code, char *why, size_t cap)
 {
     int timeout_ms = (int)(timeout_s * 1000.0 + 0.5);
+    ly_client *c;
     ly_rep_init(rp);
-    ly_client *c = ly_client_new(ep, timeout_ms);
+    if (!server_key)
+        server_key = x->node_public;
+    if (!server_from)
+        server_from = x->node_key_from;
+    if (x->curve)
+        c = ly_client_new_curve(ep, timeout_ms, x->key.kp_public, x->key.kp_secret, server_key);
+    else
+        c = ly_client_new(ep, timeout_ms);
     if (!c) {
         *code = ly_errname(LY_EIO);
         snprintf(why, cap, "cannot connect to '%s'", ep);
@@ -79,7 +91,13 @@ int ctl_ask(const char *ep, double timeout_s, ly_req *rq, ly_rep *rp, const char
     ly_client_destroy(&c);
     *code = ly_errname(e);
     if (e == LY_ETIMEDOUT) {
-        snprintf(why, cap, "no answer from %s within %g s", ep, timeout_s);
+        if (x->curve) /* CURVE gives an unknown key, or a wrong server key, no answer */
+            snprintf(why, cap,
+                     "no answer from %s within %g s (with keys: the node may not list the key "
+                     "%s, or %s may not be this node's key)",
+                     ep, timeout_s, x->key_file, server_from);
+        else
+            snprintf(why, cap, "no answer from %s within %g s", ep, timeout_s);
         return CTL_EXIT_UNREACHABLE;
     }
     if (e == LY_EIO) {
@@ -111,7 +129,7 @@ int ctl_call_ep(const ctl_ctx *x, const char *ep, ly_req *rq, ly_rep *rp)
 {
     const char *code;
     char why[512];
-    int rc = ctl_ask(ep, x->timeout_s, rq, rp, &code, why, sizeof why);
+    int rc = ctl_ask(x, ep, NULL, NULL, x->timeout_s, rq, rp, &code, why, sizeof why);
     if (rc == CTL_EXIT_USAGE)
         return ctl_usage(x, "%s", why);
     if (rc != CTL_EXIT_OK)
@@ -142,8 +160,8 @@ void ctl_names_load(const ctl_ctx *x, ctl_names *nm)
     ly_rep rp;
     nm->nm_n = 0;
     ly_req_init(&rq, LY_MSG_STATUS);
-    int rc =
-        ctl_ask(x->node, x->timeout_s < 2.0 ? x->timeout_s : 2.0, &rq, &rp, &code, why, sizeof why);
+    int rc = ctl_ask(x, x->node, NULL, NULL, x->timeout_s < 2.0 ? x->timeout_s : 2.0, &rq, &rp,
+                     &code, why, sizeof why);
     if (rc == CTL_EXIT_OK && rp.rp_err == LY_OK) {
         const ly_node_status *ns = rp.rp_status;
         uint32_t np = ns->ns_peers ? ns->ns_npeers : 0;

@@ -80,6 +80,48 @@ static void s_peer_row(const void *ctx, size_t i, ctl_cells c)
              same || !ps->ps_up ? "" : " (differs)");
 }
 
+/* ns_security as --json names it. */
+static const char *s_security_name(const ly_node_status *ns)
+{
+    switch (ns->ns_security) {
+    case LY_SECURITY_LOOPBACK:
+        return "loopback";
+    case LY_SECURITY_CURVE:
+        return "curve";
+    case LY_SECURITY_INSECURE:
+        return "insecure";
+    default:
+        return "unknown";
+    }
+}
+
+/* The security line: how the node protects its sockets and, with keys, who
+ * asked ("curve (you: operator 'alice')"). */
+static void s_print_security(const ly_node_status *ns)
+{
+    switch (ns->ns_security) {
+    case LY_SECURITY_LOOPBACK:
+        printf("security     loopback only (no keys: the node serves this machine only)\n");
+        break;
+    case LY_SECURITY_CURVE:
+        if (ns->ns_role != LY_ROLE_NONE && ns->ns_key_name[0])
+            printf("security     curve (you: %s '%s')\n", ly_role_name(ns->ns_role),
+                   ns->ns_key_name);
+        else if (ns->ns_role != LY_ROLE_NONE)
+            printf("security     curve (you: %s)\n", ly_role_name(ns->ns_role));
+        else
+            printf("security     curve\n");
+        break;
+    case LY_SECURITY_INSECURE:
+        printf("security     INSECURE: no keys on a non-loopback endpoint (insecure = true): "
+               "anyone who reaches the node may do anything\n");
+        break;
+    default:
+        printf("security     unknown (%u)\n", (unsigned)ns->ns_security);
+        break;
+    }
+}
+
 static void s_show_status_json(const ly_node_status *ns)
 {
     uint32_t nvv = ns->ns_nvv < LY_VV_MAX ? ns->ns_nvv : LY_VV_MAX;
@@ -92,6 +134,15 @@ static void s_show_status_json(const ly_node_status *ns)
     ly_json_kstr(&j, "name", ns->ns_name);
     ly_json_kstr(&j, "client", ns->ns_client);
     ly_json_kuint(&j, "incarnation", ns->ns_incarnation);
+    ly_json_kstr(&j, "security", s_security_name(ns));
+    if (ns->ns_role != LY_ROLE_NONE)
+        ly_json_kstr(&j, "role", ly_role_name(ns->ns_role));
+    else
+        ly_json_knull(&j, "role");
+    if (ns->ns_key_name[0])
+        ly_json_kstr(&j, "key_name", ns->ns_key_name);
+    else
+        ly_json_knull(&j, "key_name");
     ly_json_kuint(&j, "program", ns->ns_program);
     ly_json_kstr(&j, "program_hash", ctl_hex64(ns->ns_program_hash, digest, sizeof digest));
     if (ns->ns_program_next) {
@@ -153,6 +204,7 @@ static void s_show_status(const ctl_ctx *x, const ly_req *rq, const ly_rep *rp)
     }
     printf("node         %u (%s)\n", (unsigned)ns->ns_id, ns->ns_name);
     printf("client       %s\n", ns->ns_client[0] ? ns->ns_client : "- (not reported)");
+    s_print_security(ns);
     printf("incarnation  %" PRIu32 "\n", ns->ns_incarnation);
     printf("program      version %" PRIu32 "%s, hash %s", ns->ns_program,
            ns->ns_program ? "" : " (the default: none applied)",

@@ -14,6 +14,8 @@ typedef struct s_vnode {
     uint16_t vn_id;
     char vn_name[64];
     char vn_client[LY_ENDPOINT_MAX + 1]; /* the endpoint asked ("" if none is known) */
+    char vn_key[LY_KEY_Z85 + 1];         /* with keys: its public key ("" if unknown) */
+    char vn_key_from[256];               /* ... and where it came from, for messages */
     int vn_answered;
     char vn_why[CTL_CELL_MAX]; /* why it did not answer */
     ly_node_status vn_st;      /* its status if it answered (without peer rows) */
@@ -40,15 +42,17 @@ static void s_verify_take(s_vnode *v, const ly_rep *rp)
         ly_strlcpy(v->vn_name, rp->rp_status->ns_name, sizeof v->vn_name);
 }
 
-/* Ask peer `v` (vn_id and vn_client set) for its status: fills vn_st, or vn_why
- * when it does not answer, refuses, or is another node than expected. */
+/* Ask peer `v` (vn_id and vn_client set; with keys vn_key too) for its status:
+ * fills vn_st, or vn_why when it does not answer, refuses, or is another node
+ * than expected. */
 static void s_verify_ask(const ctl_ctx *x, s_vnode *v)
 {
     const char *code;
     ly_req rq;
     ly_rep rp;
     ly_req_init(&rq, LY_MSG_STATUS);
-    int rc = ctl_ask(v->vn_client, x->timeout_s, &rq, &rp, &code, v->vn_why, sizeof v->vn_why);
+    int rc = ctl_ask(x, v->vn_client, v->vn_key, v->vn_key_from, x->timeout_s, &rq, &rp, &code,
+                     v->vn_why, sizeof v->vn_why);
     if (rc == CTL_EXIT_OK && rp.rp_err != LY_OK)
         snprintf(v->vn_why, sizeof v->vn_why, "refused: %s (%s)",
                  rp.rp_message[0] ? rp.rp_message : ly_strerror((ly_err)rp.rp_err),
@@ -59,6 +63,28 @@ static void s_verify_ask(const ctl_ctx *x, s_vnode *v)
     else if (rc == CTL_EXIT_OK)
         s_verify_take(v, &rp);
     ly_rep_fini(&rp);
+}
+
+/* With keys: peer `v`'s public key from the [peer] of its id in --config into
+ * vn_key; without one there, vn_why says so (and it is not asked). */
+static void s_verify_peer_key(const ctl_ctx *x, s_vnode *v)
+{
+    const ly_config *cf = x->config;
+    for (int k = 0; cf && k < cf->cf_npeers; k++)
+        if (cf->cf_peers[k].pc_id == v->vn_id && cf->cf_peers[k].pc_public[0]) {
+            ly_strlcpy(v->vn_key, cf->cf_peers[k].pc_public, sizeof v->vn_key);
+            snprintf(v->vn_key_from, sizeof v->vn_key_from, "the key of [peer %s] in %.80s",
+                     cf->cf_peers[k].pc_name, x->opt[CTL_O_CONFIG]);
+            return;
+        }
+    if (cf)
+        snprintf(v->vn_why, sizeof v->vn_why,
+                 "its public key is unknown: %.200s has no [peer] with id %u and a key",
+                 x->opt[CTL_O_CONFIG], (unsigned)v->vn_id);
+    else
+        snprintf(v->vn_why, sizeof v->vn_why,
+                 "its public key is unknown: with keys, give --config FILE (a node config whose "
+                 "[peer] sections list the peers' keys)");
 }
 
 /* Seq of (origin, incarnation) in `ns`'s version vector, 0 if absent. */
@@ -310,7 +336,9 @@ int ctl_run_verify(ctl_ctx *x)
     }
 
     for (size_t i = 1; i < n; i++) {
-        if (v[i].vn_client[0])
+        if (v[i].vn_client[0] && x->curve)
+            s_verify_peer_key(x, &v[i]);
+        if (v[i].vn_client[0] && (!x->curve || v[i].vn_key[0]))
             s_verify_ask(x, &v[i]);
     }
     int ok = s_verify_compare(v, n, um);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "common/keys.h"
 #include "node/ctl/json.h"
 #include "proto/client.h"
 
@@ -71,7 +72,8 @@ enum {
  * that needs nothing (`program check FILE`) runs without a node.
  * The role a command needs will be added here by the security issue. */
 enum {
-    CTL_NEEDS_NODE = 1u << 0,  /* x->node: from --node, $LOYAL_NODE or the default; checked */
+    CTL_NEEDS_NODE = 1u << 0,  /* x->node: from --node, $LOYAL_NODE or the default; checked;
+                                * and the keys (x->curve), if any are given */
     CTL_NEEDS_CONFIG = 1u << 1 /* with CTL_NEEDS_NODE: may start from a loyald config; with
                                 * --config FILE (not with --node) x->config is that file and
                                 * x->node its [node] listen endpoint (a wildcard host is asked
@@ -110,6 +112,21 @@ struct ctl_ctx {
     const char *opt[CTL_O_COUNT]; /* NULL: not given; a flag given is "" */
     const ly_config *config;      /* CTL_NEEDS_CONFIG with --config: the loaded file; else NULL */
     char config_node[LY_ENDPOINT_MAX + 1]; /* `node` when it comes from `config` */
+    /* CurveZMQ (CTL_NEEDS_NODE). The key file of this operator or till comes
+     * from --key, else $LOYAL_KEY; the node's public key from --node-key (a
+     * .pub, or the node's .key), else with --config the config's [node] key,
+     * else $LOYAL_NODE_KEY. Both or neither: one without the other is a usage
+     * error, as is a key file that does not read (common/keys.h). With both,
+     * x->curve is 1 and every call goes over CurveZMQ; main.c wipes the
+     * secret before it exits. */
+    const char *key_arg;                  /* --key as given, or NULL */
+    const char *node_key_arg;             /* --node-key as given, or NULL */
+    int curve;                            /* 1: `key` and `node_public` are set */
+    ly_keypair key;                       /* this operator's key pair */
+    const char *key_file;                 /* its file, for messages */
+    char node_public[LY_KEY_Z85 + 1];     /* the node's public key (Z85) */
+    char node_key_from[LY_PATH_MAX + 64]; /* where it came from, for messages
+                                           * ("the node key FILE (--node-key)") */
 };
 
 /* ---- the command table (cmds.c) ---- */
@@ -178,16 +195,22 @@ int ctl_customer_arg(const ctl_ctx *x, ly_req *rq);
 /* ---- talking to nodes (call.c) ---- */
 
 /* Ask `ep` for `rq` and wait up to `timeout_s` seconds; reports nothing.
+ * With x->curve the call goes over CurveZMQ with x->key, to a node whose
+ * public key is `server_key` (NULL: x->node_public), described by
+ * `server_from` for messages (NULL: x->node_key_from); without x->curve both
+ * are ignored.
  * Returns CTL_EXIT_OK when `rp` holds the node's answer: a refusal (rp_err !=
  * LY_OK) or a reply of the request's type. Otherwise returns the exit status
- * (CTL_EXIT_UNREACHABLE: no answer; CTL_EXIT_USAGE: the client library
- * refused the request, nothing was sent; CTL_EXIT_FAILED: a bad answer), with
- * the error's name in *code (static) and a message in `why` (`cap` bytes).
- * `rp` is always initialised: the caller calls ly_rep_fini. */
-int ctl_ask(const char *ep, double timeout_s, ly_req *rq, ly_rep *rp, const char **code, char *why,
-            size_t cap);
+ * (CTL_EXIT_UNREACHABLE: no answer, which with keys says the node may not
+ * know this key or that the server key may be wrong; CTL_EXIT_USAGE: the
+ * client library refused the request, nothing was sent; CTL_EXIT_FAILED: a bad
+ * answer), with the error's name in *code (static) and a message in `why`
+ * (`cap` bytes). `rp` is always initialised: the caller calls ly_rep_fini. */
+int ctl_ask(const ctl_ctx *x, const char *ep, const char *server_key, const char *server_from,
+            double timeout_s, ly_req *rq, ly_rep *rp, const char **code, char *why, size_t cap);
 
-/* Ask `ep` for `rq` within x->timeout_s. On failure or refusal reports it
+/* Ask `ep` (the node x->node_public is the key of, with keys) for `rq`
+ * within x->timeout_s. On failure or refusal reports it
  * (stderr, and with --json the error object) and returns its exit status; on
  * CTL_EXIT_OK `rp` holds a successful reply of the request's type. The caller
  * calls ly_rep_fini on `rp` either way. */

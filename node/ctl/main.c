@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/keys.h"
 #include "node/ctl/ctl.h"
 #include "proto/client.h"
 
@@ -64,13 +65,24 @@ static void s_global_help(void)
     fputs("\nglobal options (before or after the command):\n"
           "  --node ENDPOINT     the node (default $LOYAL_NODE, else " S_DEFAULT_NODE ")\n"
           "  --timeout SECONDS   how long to wait for the answer (default 5; decimals allowed)\n"
+          "  --key FILE          this operator's or till's secret key file, NAME.key from\n"
+          "                      'loyalctl keygen' (default $LOYAL_KEY): talk CurveZMQ\n"
+          "  --node-key FILE     the node's public key file, its NAME.pub (or on the node's\n"
+          "                      own machine its NAME.key); default: with --config the\n"
+          "                      config's [node] key, else $LOYAL_NODE_KEY\n"
           "  --json              print exactly one JSON object on stdout\n"
           "  -h, --help          show this help; 'loyalctl COMMAND --help' shows a command's\n"
           "  --version           print the version\n\n"
           "Ids (customers, transactions, operators) are 1 to 64 characters of\n"
           "A-Z a-z 0-9 . _ : @ # / + -; transaction ids may not start with 'join:'.\n"
           "Retrying a command with the same --txn is safe, at this node or any other:\n"
-          "the transaction counts once in the whole chain.\n\n",
+          "the transaction counts once in the whole chain.\n\n"
+          "A node with a key ([node] key in its config) answers only over CurveZMQ, and\n"
+          "only keys its config lists, each with a role (pos, operator, auditor) that\n"
+          "decides what it may do: give --key and --node-key together, or neither (a\n"
+          "node without keys serves only its own machine). An unknown key, or a wrong\n"
+          "node key, gets no answer (exit 3); a request the key's role does not allow is\n"
+          "refused (exit 1, forbidden).\n\n",
           stdout);
     fputs(s_exit_text, stdout);
 }
@@ -78,8 +90,8 @@ static void s_global_help(void)
 static void s_cmd_help(const ctl_cmd *cmd)
 {
     ctl_print_usage(stdout, cmd);
-    printf("\n%s\nglobal options: --node ENDPOINT, --timeout SECONDS, --json, -h/--help "
-           "(see 'loyalctl --help')\n\n%s",
+    printf("\n%s\nglobal options: --node ENDPOINT, --timeout SECONDS, --key FILE, --node-key FILE, "
+           "--json,\n-h/--help (see 'loyalctl --help')\n\n%s",
            cmd->help, cmd->exit_text ? cmd->exit_text : s_exit_text);
 }
 
@@ -142,12 +154,76 @@ static int s_need_config(ctl_ctx *x)
         return ctl_usage(x, "give --node or --config, not both");
     if (ly_config_load(x->opt[CTL_O_CONFIG], &cf, err, sizeof err) != LY_OK)
         return ctl_usage(x, "%s", err);
+    /* loyalctl needs the node's public key only; the loader read its secret. */
+    explicit_bzero(cf.cf_key.kp_secret, sizeof cf.cf_key.kp_secret);
     if (ctl_connect_form(cf.cf_listen, NULL, x->config_node, sizeof x->config_node) != 0)
         return ctl_usage(x, "cannot connect to the listen endpoint '%s' of %s", cf.cf_listen,
                          x->opt[CTL_O_CONFIG]);
     x->config = &cf;
     x->node = x->config_node;
     x->node_from = "--config";
+    return 0;
+}
+
+/* CTL_NEEDS_NODE, after s_need_config: this operator's key pair from --key
+ * or $LOYAL_KEY, and the node's public key from --node-key, else with
+ * --config the config's [node] key (the config then decides: without a key
+ * there the environment's keys are not used), else $LOYAL_NODE_KEY. Both or
+ * neither; with both x->curve is 1. Returns 0, or the usage error's exit
+ * status (nothing was sent; no secret is left in x). */
+static int s_need_keys(ctl_ctx *x)
+{
+    const char *key = x->key_arg, *key_from = "--key";
+    const char *nk = x->node_key_arg, *nk_from = "--node-key";
+    const ly_config *cf = x->config;
+    const char *env;
+    char why[LY_PATH_MAX + 256];
+
+    if (cf && !nk && !key && !cf->cf_curve)
+        return 0; /* a node without keys: $LOYAL_KEY is for others */
+    if (!key && (env = getenv("LOYAL_KEY")) && *env) {
+        key = env;
+        key_from = "$LOYAL_KEY";
+    }
+    if (!cf && !nk && (env = getenv("LOYAL_NODE_KEY")) && *env) {
+        nk = env;
+        nk_from = "$LOYAL_NODE_KEY";
+    }
+    int have_nk = nk || (cf && cf->cf_curve);
+    if (!key && !have_nk)
+        return 0;
+    if (!key)
+        return ctl_usage(x,
+                         "the node's public key is given (%s) but not this operator's key: give "
+                         "--key FILE (or set $LOYAL_KEY), the secret key the node lists for you",
+                         cf && !nk ? "by the [node] key of --config" : nk_from);
+    if (!have_nk && cf)
+        return ctl_usage(x,
+                         "%s is given but %s has no [node] key, so the node uses no keys: give "
+                         "--node-key FILE if it does, or drop %s",
+                         key_from, x->opt[CTL_O_CONFIG], key_from);
+    if (!have_nk)
+        return ctl_usage(x,
+                         "%s is given but not the node's public key: give --node-key FILE (the "
+                         "node's NAME.pub) or set $LOYAL_NODE_KEY",
+                         key_from);
+    if (nk) {
+        if (ly_key_read_any_public(nk, x->node_public, why, sizeof why) != LY_OK)
+            return ctl_usage(x, "bad node key file (from %s): %s", nk_from, why);
+        snprintf(x->node_key_from, sizeof x->node_key_from, "the node key %s (%s)", nk, nk_from);
+    } else {
+        /* cf_key.kp_public is derived from the node's own secret: it cannot
+         * disagree with the key the node serves with. */
+        ly_strlcpy(x->node_public, cf->cf_key.kp_public, sizeof x->node_public);
+        snprintf(x->node_key_from, sizeof x->node_key_from, "the [node] key %s of %s",
+                 cf->cf_key_file, x->opt[CTL_O_CONFIG]);
+    }
+    if (ly_key_read_secret(key, &x->key, why, sizeof why) != LY_OK) {
+        explicit_bzero(&x->key, sizeof x->key);
+        return ctl_usage(x, "bad key file (from %s): %s", key_from, why);
+    }
+    x->key_file = key;
+    x->curve = 1;
     return 0;
 }
 
@@ -203,6 +279,10 @@ int main(int argc, char **argv)
             dst = &x.node;
         else if (S_IS("--timeout"))
             dst = &x.timeout_arg;
+        else if (S_IS("--key"))
+            dst = &x.key_arg;
+        else if (S_IS("--node-key"))
+            dst = &x.node_key_arg;
         else if (o >= 0 && x.cmd && (x.cmd->opts & CTL_O(o)))
             dst = &x.opt[o];
         else if (o >= 0 && !x.cmd)
@@ -279,8 +359,11 @@ int main(int argc, char **argv)
         return rc;
     if ((x.cmd->needs & CTL_NEEDS_CONFIG) && x.opt[CTL_O_CONFIG] && (rc = s_need_config(&x)) != 0)
         return rc;
+    if ((x.cmd->needs & CTL_NEEDS_NODE) && (rc = s_need_keys(&x)) != 0)
+        return rc;
 
     rc = x.cmd->run(&x);
+    explicit_bzero(&x.key, sizeof x.key);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "loyalctl: cannot write the output\n");
         return rc == CTL_EXIT_OK ? CTL_EXIT_FAILED : rc;

@@ -838,15 +838,21 @@ static int s_loopback(const char *ep)
            (n == 5 && memcmp(host, "[::1]", 5) == 0);
 }
 
+/* The public key section `se` gives ("" if none). */
+static const char *s_sect_public(const s_ctx *c, const s_sect *se)
+{
+    return se->se_kind == S_PEER  ? c->cf.cf_peers[se->se_index].pc_public
+           : se->se_kind >= S_POS ? c->cf.cf_keys[se->se_index].kc_public
+           : c->cf.cf_curve       ? c->cf.cf_key.kp_public
+                                  : "";
+}
+
 /* The line of the section whose public key is `pub`, at or after index `from`. */
 static const s_sect *s_key_owner(const s_ctx *c, const char *pub, int from)
 {
     for (int i = from; i < c->nsects; i++) {
         const s_sect *se = &c->sects[i];
-        const char *k = se->se_kind == S_PEER  ? c->cf.cf_peers[se->se_index].pc_public
-                        : se->se_kind >= S_POS ? c->cf.cf_keys[se->se_index].kc_public
-                        : c->cf.cf_curve       ? c->cf.cf_key.kp_public
-                                               : "";
+        const char *k = s_sect_public(c, se);
         if (*k && strcmp(k, pub) == 0)
             return se;
     }
@@ -877,10 +883,7 @@ static void s_security(s_ctx *c)
             return;
         }
         const s_sect *twin;
-        const char *pub = se->se_kind == S_PEER  ? cf->cf_peers[se->se_index].pc_public
-                          : se->se_kind >= S_POS ? cf->cf_keys[se->se_index].kc_public
-                          : cf->cf_curve         ? cf->cf_key.kp_public
-                                                 : "";
+        const char *pub = s_sect_public(c, se);
         if (*pub && (twin = s_key_owner(c, pub, i + 1)) != NULL) {
             s_fail(c, twin->se_line,
                    "%s has the same public key as %s (line %d): one key, one holder",

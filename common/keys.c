@@ -30,6 +30,16 @@ ly_role ly_role_from_name(const char *name)
     return LY_ROLE_NONE;
 }
 
+int ly_key_curve_client(void *sock, const char *public_key, const char *secret_key,
+                        const char *server_key)
+{
+    return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, LY_KEY_Z85) != 0 ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, public_key, LY_KEY_Z85) != 0 ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_key, LY_KEY_Z85) != 0
+               ? -1
+               : 0;
+}
+
 int ly_key_z85_valid(const char *s)
 {
     uint8_t raw[LY_KEY_BYTES];

@@ -62,6 +62,12 @@ ly_role ly_role_from_name(const char *name);
 /* 1 if `s` is exactly LY_KEY_Z85 characters of the Z85 alphabet. */
 int ly_key_z85_valid(const char *s);
 
+/* Make ZeroMQ socket `sock` a CurveZMQ client with the key pair
+ * `public_key`/`secret_key` (Z85) of a server whose key is `server_key`,
+ * before it connects. 0, or -1 (errno from zmq_setsockopt). */
+int ly_key_curve_client(void *sock, const char *public_key, const char *secret_key,
+                        const char *server_key);
+
 /* Read the secret key file `path`; fill kp with it and its public key.
  * LY_OK, or LY_ECONFIG with "PATH: reason" in `why`. */
 ly_err ly_key_read_secret(const char *path, ly_keypair *kp, char *why, size_t why_len);

@@ -320,9 +320,7 @@ ly_err ly_auth_self_check(ly_auth *a, void *zmq_ctx, const char *endpoint, const
     }
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key, LY_KEY_Z85);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, LY_KEY_Z85);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, LY_KEY_Z85);
+    ly_key_curve_client(s, pub, sec, server_key);
     explicit_bzero(sec, sizeof sec);
     static unsigned s_checks; /* one monitor endpoint per check */
     char mon_ep[64];

@@ -116,14 +116,6 @@ static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
     return ly_repl_status(sv->sv_repl, t, ns);
 }
 
-/* CurveZMQ client options for a socket that connects to `server_key`. */
-static void s_curve_client(const ly_config *cf, void *sock, const char *server_key)
-{
-    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, LY_KEY_Z85);
-    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cf->cf_key.kp_public, LY_KEY_Z85);
-    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, cf->cf_key.kp_secret, LY_KEY_Z85);
-}
-
 static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg, const char *domain,
                      char *why, size_t why_len)
 {
@@ -219,7 +211,8 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
         s_set_int(d, ZMQ_HEARTBEAT_TIMEOUT, 6000);
         s_set_int(d, ZMQ_HANDSHAKE_IVL, S_HANDSHAKE_MS);
         if (cf->cf_curve) /* we know the peer by its key; it knows us by ours */
-            s_curve_client(cf, d, cf->cf_peers[i].pc_public);
+            ly_key_curve_client(d, cf->cf_key.kp_public, cf->cf_key.kp_secret,
+                                cf->cf_peers[i].pc_public);
         if (zmq_connect(d, cf->cf_peers[i].pc_endpoint) != 0) {
             snprintf(why, why_len, "cannot connect to peer '%s' at '%s': %s",
                      cf->cf_peers[i].pc_name, cf->cf_peers[i].pc_endpoint, zmq_strerror(errno));

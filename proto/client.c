@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/keys.h"
 #include "proto/codec.h"
 
 struct ly_client {
@@ -28,7 +29,7 @@ struct ly_client {
     int cl_timeout_ms;
     uint64_t cl_next_id; /* next request id; never 0 */
     int cl_curve;        /* 1: the three keys below are set on every socket */
-    char cl_public[41], cl_secret[41], cl_server[41];
+    char cl_public[LY_KEY_Z85 + 1], cl_secret[LY_KEY_Z85 + 1], cl_server[LY_KEY_Z85 + 1];
 };
 
 static int64_t s_now_ms(void)
@@ -71,9 +72,7 @@ static int s_open(ly_client *c)
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        (c->cl_curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->cl_server, 40) != 0 ||
-                         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->cl_public, 40) != 0 ||
-                         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->cl_secret, 40) != 0)) ||
+        (c->cl_curve && ly_key_curve_client(s, c->cl_public, c->cl_secret, c->cl_server) != 0) ||
         zmq_connect(s, c->cl_endpoint) != 0) {
         zmq_close(s);
         return -1;
@@ -91,28 +90,22 @@ static void s_reset(ly_client *c)
     (void)s_open(c);
 }
 
-/* 1 if `k` is 40 characters of Z85 that decode. */
-static int s_key_ok(const char *k)
-{
-    uint8_t raw[32];
-    return k != NULL && strlen(k) == 40 && zmq_z85_decode(raw, k) != NULL;
-}
-
 static ly_client *s_new(const char *endpoint, int timeout_ms, const char *pub, const char *sec,
                         const char *server)
 {
     if (endpoint == NULL || endpoint[0] == '\0' || timeout_ms <= 0)
         return NULL;
-    if (pub != NULL && (!s_key_ok(pub) || !s_key_ok(sec) || !s_key_ok(server)))
+    if (pub != NULL && (!sec || !server || !ly_key_z85_valid(pub) || !ly_key_z85_valid(sec) ||
+                        !ly_key_z85_valid(server)))
         return NULL;
     ly_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     if (pub != NULL) {
         c->cl_curve = 1;
-        memcpy(c->cl_public, pub, 41);
-        memcpy(c->cl_secret, sec, 41);
-        memcpy(c->cl_server, server, 41);
+        memcpy(c->cl_public, pub, sizeof c->cl_public);
+        memcpy(c->cl_secret, sec, sizeof c->cl_secret);
+        memcpy(c->cl_server, server, sizeof c->cl_server);
     }
     c->cl_timeout_ms = timeout_ms;
     c->cl_endpoint = strdup(endpoint);

@@ -322,9 +322,9 @@ static void *s_raw_peer(void *ctx, int k)
     int linger = 0;
     zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
     if (k >= 0) {
-        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, s_kp[K_NORTH].kp_public, LY_KEY_Z85);
-        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, s_kp[k].kp_public, LY_KEY_Z85);
-        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, s_kp[k].kp_secret, LY_KEY_Z85);
+        cr_assert_eq(
+            ly_key_curve_client(d, s_kp[k].kp_public, s_kp[k].kp_secret, s_kp[K_NORTH].kp_public),
+            0);
     }
     cr_assert_eq(zmq_connect(d, s_north->nd_peer_listen), 0);
     return d;

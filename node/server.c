@@ -116,6 +116,22 @@ static ly_err s_status_hook(void *ctx, ly_txn *t, ly_node_status *ns)
     return ly_repl_status(sv->sv_repl, t, ns);
 }
 
+/* How a dead connection is noticed: by the kernel, with TCP keepalive probes
+ * on an idle connection (5 s idle, then 3 probes 1 s apart) and a bound on
+ * unacknowledged data (TCP_USER_TIMEOUT, 8 s). Not with ZMTP heartbeats:
+ * libzmq 4.3.4 aborts the process when a heartbeat timer fires on a
+ * connection whose input was stopped by the high-water mark and which was
+ * then reset (libzmq #4841), so one till that floods and hangs up could take
+ * the branch down (node_test clients_that_flood_and_hang_up...). */
+static void s_liveness(void *sock)
+{
+    s_set_int(sock, ZMQ_TCP_KEEPALIVE, 1);
+    s_set_int(sock, ZMQ_TCP_KEEPALIVE_IDLE, 5);
+    s_set_int(sock, ZMQ_TCP_KEEPALIVE_INTVL, 1);
+    s_set_int(sock, ZMQ_TCP_KEEPALIVE_CNT, 3);
+    s_set_int(sock, ZMQ_TCP_MAXRT, 8000);
+}
+
 static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg, const char *domain,
                      char *why, size_t why_len)
 {
@@ -133,8 +149,7 @@ static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg,
     s_set_int(*sock, ZMQ_LINGER, 1000);
     s_set_int(*sock, ZMQ_SNDHWM, 10000);
     s_set_int(*sock, ZMQ_RCVHWM, 10000);
-    s_set_int(*sock, ZMQ_HEARTBEAT_IVL, 2000);
-    s_set_int(*sock, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+    s_liveness(*sock);
     if (zmq_bind(*sock, ep) != 0) {
         snprintf(why, why_len, "cannot listen on '%s': %s", ep, zmq_strerror(errno));
         return LY_EUNAVAIL;
@@ -207,8 +222,7 @@ static ly_err s_open_peers(ly_server *sv, char *why, size_t why_len)
         s_set_int(d, ZMQ_RCVHWM, 1000);
         s_set_int(d, ZMQ_RECONNECT_IVL, 100);
         s_set_int(d, ZMQ_RECONNECT_IVL_MAX, 1000); /* back off to 1 s for a dead peer */
-        s_set_int(d, ZMQ_HEARTBEAT_IVL, 2000);
-        s_set_int(d, ZMQ_HEARTBEAT_TIMEOUT, 6000);
+        s_liveness(d);
         s_set_int(d, ZMQ_HANDSHAKE_IVL, S_HANDSHAKE_MS);
         if (cf->cf_curve) /* we know the peer by its key; it knows us by ours */
             ly_key_curve_client(d, cf->cf_key.kp_public, cf->cf_key.kp_secret,

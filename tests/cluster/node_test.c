@@ -1004,6 +1004,103 @@ Test(node, a_client_that_never_reads_does_not_stall_others)
     cr_assert_eq(st1.ns_digest, st0.ns_digest);
 }
 
+/* Clients that flood and then hang up with replies unread (their kernel
+ * answers the close with a reset). libzmq 4.3.4 aborts the whole process when
+ * such a connection's input was stopped by the high-water mark and a ZMTP
+ * heartbeat timer fires before the node drained it (libzmq #4841): one till
+ * could take a branch down. loyald uses TCP keepalive instead of ZMTP
+ * heartbeats; this keeps it honest. Each round, eight flooders fill their
+ * queues with earns (writes, so the node drains them slowly) and reset. */
+#define NH_FLOODERS 8
+#define NH_ROUNDS   3
+
+typedef struct nh_flood {
+    const char *h_endpoint;
+    int h_round, h_index;
+    long h_sent;
+} nh_flood;
+
+static void *s_hangup_main(void *arg)
+{
+    nh_flood *h = arg;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, hwm = 100000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_connect(s, h->h_endpoint);
+    uint64_t t0 = lyh_now_ms();
+    for (uint64_t id = 1; lyh_now_ms() - t0 < 1500; id++) {
+        ly_req rq;
+        ly_req_init(&rq, LY_MSG_EARN);
+        rq.rq_id = id;
+        snprintf(rq.rq_customer, sizeof rq.rq_customer, "hang-%d", h->h_index);
+        snprintf(rq.rq_txn, sizeof rq.rq_txn, "h%d-%d-%llu", h->h_round, h->h_index,
+                 (unsigned long long)id);
+        rq.rq_amount = 100;
+        uint8_t *buf;
+        size_t len;
+        if (ly_req_encode(&rq, &buf, &len) != LY_OK)
+            break;
+        if (zmq_send(s, buf, len, ZMQ_DONTWAIT) >= 0)
+            h->h_sent++;
+        else
+            lyh_sleep_ms(1);
+        free(buf);
+    }
+    zmq_close(s); /* replies unread: the close is a reset */
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+Test(node, clients_that_flood_and_hang_up_do_not_take_the_node_down)
+{
+    s_start("hangup");
+    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    cr_assert_not_null(c);
+    for (int i = 0; i < NH_FLOODERS; i++) {
+        char cust[32];
+        ly_rep rp;
+        snprintf(cust, sizeof cust, "hang-%d", i);
+        s_mutate_ok(c, LY_MSG_ENROLL, cust, cust, 0, &rp);
+        ly_rep_fini(&rp);
+    }
+    ly_client_destroy(&c);
+    for (int round = 0; round < NH_ROUNDS; round++) {
+        nh_flood h[NH_FLOODERS];
+        pthread_t t[NH_FLOODERS];
+        for (int i = 0; i < NH_FLOODERS; i++) {
+            h[i] = (nh_flood){.h_endpoint = s_node->nd_listen, .h_round = round, .h_index = i};
+            cr_assert_eq(pthread_create(&t[i], NULL, s_hangup_main, &h[i]), 0);
+        }
+        long sent = 0;
+        for (int i = 0; i < NH_FLOODERS; i++) {
+            pthread_join(t[i], NULL);
+            sent += h[i].h_sent;
+        }
+        /* Past two ZMTP heartbeat intervals while the node works through the queues. */
+        lyh_sleep_ms(5000);
+        int code = 0;
+        int alive = lyh_node_alive(s_node, &code);
+        if (!alive)
+            lyh_print_tail(s_node->nd_log, 20);
+        cr_assert(alive,
+                  "round %d: loyald died (exit code %d) after %ld requests from %d flooders "
+                  "that hung up",
+                  round, code, sent, NH_FLOODERS);
+        cr_log_info("round %d: %ld earns sent by %d flooders that hung up; node alive", round, sent,
+                    NH_FLOODERS);
+    }
+    /* Whatever it applied, it still answers and its state is whole. */
+    ly_node_status st;
+    ly_err e = LY_ETIMEDOUT;
+    uint64_t t1 = lyh_now_ms();
+    while (e != LY_OK && lyh_now_ms() - t1 < 60000)
+        e = lyh_node_status(s_node, NT_CALL_MS, &st);
+    cr_assert_eq(e, LY_OK, "no status answer after the flooders left: %s", ly_errname(e));
+    cr_assert_eq(lyh_node_stop(s_node, 30000), 0, "loyald did not stop cleanly");
+}
+
 /* The harness gives each node free ports, but another process may take one
  * before the node binds it. Then the node cannot listen, and whoever holds the
  * port must not be taken for it: the harness moves the node to new ports. */

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh -- shell helpers shared by the benchmark scripts (run.sh, chain.sh,
+# lib.sh -- shell helpers shared by the benchmark scripts (run.sh, chain.sh, curve.sh, program.sh,
 # scale.sh, redis.sh); sourced, never run:
 #
 #   BENCH_NAME=run.sh
@@ -265,4 +265,36 @@ endpoints() {
     done
     local IFS=,
     echo "${out[*]}"
+}
+
+# ---- figures and RESULTS.md ----
+
+# ratio A B: A / B with two decimals, "-" when B is 0 or empty.
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+
+# median V...: the median of the numbers, one decimal; "-" for none.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# errors_of JSON: loyalbench's "errors" object as "name:count,..." ("" for none).
+errors_of() { sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$1" | tr -d '"'; }
+
+# write_section HEADING SECTION RESULTS: puts the file SECTION into RESULTS in
+# place of its section "## HEADING" (up to the next "## " heading), or at its
+# end; RESULTS is created if missing.
+write_section() {
+    local tmp
+    tmp=$(mktemp "${TMPDIR:-/tmp}/loyal-results-XXXXXX")
+    touch "$3"
+    awk -v head="## $1" -v sec="$2" '
+        index($0, head) == 1 { skip = 1; if (!done) { while ((getline l < sec) > 0) print l; done = 1 }; next }
+        skip && /^## / { skip = 0; print "" }
+        !skip { print }
+        END { if (!done) { print ""; while ((getline l < sec) > 0) print l } }' "$3" >"$tmp"
+    cp "$tmp" "$3"
+    rm -f "$tmp"
+    log "wrote the section into $3"
 }

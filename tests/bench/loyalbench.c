@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/keys.h"
 #include "proto/client.h"
 #include "tests/bench/benchlib.h"
 
@@ -71,6 +72,10 @@ typedef struct s_opts {
     const char *prefix;
     char categories[S_CATEGORIES_MAX][LY_CATEGORY_MAX + 1]; /* --category */
     int ncategories;
+    const char *key_file;      /* --key: this client's secret key file (CurveZMQ) */
+    const char *node_key_file; /* --node-key: the node's public key file */
+    ly_keypair key;
+    char node_public[LY_KEY_Z85 + 1];
 } s_opts;
 
 typedef struct s_worker {
@@ -85,7 +90,8 @@ typedef struct s_worker {
     long w_refused[LY_ERR_COUNT];   /* by the reply's error */
     long w_transport[LY_ERR_COUNT]; /* no reply: by the client's error */
     long w_ops_by_type[S_OP_COUNT];
-    unsigned w_earns; /* earns made: picks the next --category round-robin */
+    unsigned w_earns;      /* earns made: picks the next --category round-robin */
+    uint32_t w_connect_us; /* the first call: TCP connect, handshake (CURVE with keys), status */
 } s_worker;
 
 static s_opts s_o;
@@ -117,6 +123,15 @@ static int s_pick_op(s_worker *w)
 static const char *s_endpoint(int i)
 {
     return s_o.nodes[i % s_o.nnodes];
+}
+
+/* A client of node endpoint i: plain, or over CurveZMQ with --key. */
+static ly_client *s_client(int i)
+{
+    if (s_o.key_file == NULL)
+        return ly_client_new(s_endpoint(i), s_o.timeout_ms);
+    return ly_client_new_curve(s_endpoint(i), s_o.timeout_ms, s_o.key.kp_public, s_o.key.kp_secret,
+                               s_o.node_public);
 }
 
 /* Enroll customers handed out by a shared counter; each gets a seed earn. */
@@ -297,9 +312,21 @@ static void s_run_window(s_worker *w, ly_client *c)
 static void *s_worker_main(void *arg)
 {
     s_worker *w = arg;
-    ly_client *c = ly_client_new(s_endpoint(w->w_index), s_o.timeout_ms);
+    uint64_t t0 = lyb_now_us();
+    ly_client *c = s_client(w->w_index);
     if (c == NULL) {
         w->w_transport[LY_EIO]++;
+        return NULL;
+    }
+    ly_req rq;
+    ly_rep rp;
+    ly_req_init(&rq, LY_MSG_STATUS);
+    ly_err e = ly_client_call(c, &rq, &rp);
+    w->w_connect_us = (uint32_t)(lyb_now_us() - t0);
+    ly_rep_fini(&rp);
+    if (e != LY_OK) {
+        w->w_transport[e]++;
+        ly_client_destroy(&c);
         return NULL;
     }
     if (s_o.window > 1)
@@ -313,7 +340,7 @@ static void *s_worker_main(void *arg)
 /* arg: the thread's index (an int). */
 static void *s_enroll_main(void *arg)
 {
-    ly_client *c = ly_client_new(s_endpoint(*(const int *)arg), s_o.timeout_ms);
+    ly_client *c = s_client(*(const int *)arg);
     if (c == NULL) {
         atomic_fetch_add(&s_enroll_failed, 1);
         return NULL;
@@ -383,7 +410,8 @@ static void s_usage(FILE *out)
           "                  [--ops N | --duration SECONDS] [--rate OPS]\n"
           "                  [--customers N] [--skew] [--mix earn=90,redeem=5,customer=5]\n"
           "                  [--window W] [--category NAME[,NAME...]] [--enroll]\n"
-          "                  [--timeout MS] [--prefix ID] [--json]\n"
+          "                  [--timeout MS] [--prefix ID] [--key FILE --node-key FILE]\n"
+          "                  [--json]\n"
           "\n"
           "  --node ENDPOINT   the node's client endpoint (tcp://HOST:PORT)\n"
           "  --nodes LIST      several nodes' client endpoints, comma-separated (at most 64):\n"
@@ -405,6 +433,8 @@ static void s_usage(FILE *out)
           "  --enroll          enroll the customers first, 100 points each (idempotent)\n"
           "  --timeout MS      per-call timeout (default 10000)\n"
           "  --prefix ID       customer id prefix (default bench)\n"
+          "  --key FILE        talk CurveZMQ with this secret key file (loyalctl keygen)\n"
+          "  --node-key FILE   the node's public key file (with --key)\n"
           "  --json            print one JSON line instead of text\n",
           out);
 }
@@ -434,6 +464,8 @@ int main(int argc, char **argv)
                                              {"prefix", required_argument, 0, 'p'},
                                              {"category", required_argument, 0, 'g'},
                                              {"json", no_argument, 0, 'j'},
+                                             {"key", required_argument, 0, 'k'},
+                                             {"node-key", required_argument, 0, 'K'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int ch, bad = 0, nnode_opts = 0;
@@ -494,6 +526,12 @@ int main(int argc, char **argv)
         case 'j':
             s_o.json = 1;
             break;
+        case 'k':
+            s_o.key_file = optarg;
+            break;
+        case 'K':
+            s_o.node_key_file = optarg;
+            break;
         case 'h':
             s_usage(stdout);
             return 0;
@@ -511,6 +549,18 @@ int main(int argc, char **argv)
                                                : "--node or --nodes is required");
         s_usage(stderr);
         return 2;
+    }
+    if ((s_o.key_file == NULL) != (s_o.node_key_file == NULL)) {
+        fprintf(stderr, "loyalbench: --key and --node-key go together\n");
+        return 2;
+    }
+    if (s_o.key_file) {
+        char why[256];
+        if (ly_key_read_secret(s_o.key_file, &s_o.key, why, sizeof why) != LY_OK ||
+            ly_key_read_any_public(s_o.node_key_file, s_o.node_public, why, sizeof why) != LY_OK) {
+            fprintf(stderr, "loyalbench: %s\n", why);
+            return 2;
+        }
     }
     snprintf(s_run_id, sizeof s_run_id, "%lx%x", (unsigned long)time(NULL), (unsigned)getpid());
 
@@ -551,6 +601,20 @@ int main(int argc, char **argv)
 
     long ok = 0, offered = 0, late = 0, refused[LY_ERR_COUNT] = {0}, transport[LY_ERR_COUNT] = {0},
          by_type[S_OP_COUNT] = {0};
+    /* The first call of each client: connect, handshake, one status. */
+    uint32_t *conn = calloc((size_t)(started > 0 ? started : 1), sizeof *conn);
+    int nconn = 0;
+    for (int i = 0; conn && i < started; i++)
+        if (s_workers[i].w_connect_us)
+            conn[nconn++] = s_workers[i].w_connect_us;
+    for (int i = 1; i < nconn; i++) /* insertion sort: at most 1024 */
+        for (int j = i; j > 0 && conn[j - 1] > conn[j]; j--) {
+            uint32_t t = conn[j];
+            conn[j] = conn[j - 1];
+            conn[j - 1] = t;
+        }
+    uint32_t c50 = nconn ? conn[nconn / 2] : 0, cmax = nconn ? conn[nconn - 1] : 0;
+    free(conn);
     lyb_samples all = {0}, svc = {0};
     if (lyb_samples_merge(&all, &s_workers[0].w_lat, sizeof *s_workers, started) != 0 ||
         lyb_samples_merge(&svc, &s_workers[0].w_svc, sizeof *s_workers, started) != 0)
@@ -587,6 +651,8 @@ int main(int argc, char **argv)
             printf("\"rate\":%.1f,\"offered\":%ld,\"late\":%ld,\"svc_p50_us\":%u,"
                    "\"svc_p99_us\":%u,",
                    s_o.rate, offered, late, s50, s99);
+        printf("\"curve\":%s,\"connect_p50_us\":%u,\"connect_max_us\":%u,",
+               s_o.key_file ? "true" : "false", c50, cmax);
         printf("\"category\":[");
         for (int i = 0; i < s_o.ncategories; i++)
             printf("%s\"%s\"", i ? "," : "", s_o.categories[i]);
@@ -622,6 +688,8 @@ int main(int argc, char **argv)
                 printf("%s%s", i ? ", " : " ", s_o.categories[i]);
             printf("\n");
         }
+        printf("first call (connect, %s handshake, status) us: p50 %u  max %u\n",
+               s_o.key_file ? "CurveZMQ" : "plain ZMTP", c50, cmax);
         printf("latency us%s: p50 %u  p90 %u  p99 %u  p99.9 %u  max %u\n",
                s_o.rate > 0 ? " (from the scheduled send)" : "", p50, p90, p99, p999, pmax);
         if (s_o.rate > 0)

@@ -92,18 +92,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
-# median N...: the median of the numbers (the mean of the middle two for an even count).
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "-"; exit }
-        printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
 # json_array JSON KEY: the numbers of the array "KEY":[...], space-separated.
 json_array() {
     sed -n "s/.*\"$2\":\[\([-0-9.,]*\)\].*/\1/p" <<<"$1" | tr ',' ' '
 }
-errors_of() { sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$1" | tr -d '"'; }
 
 # program_file VERSION campaigns|none: a program file with the two categories
 # the load uses and, for "campaigns", five campaigns that all apply to every
@@ -433,13 +425,6 @@ cat "$WORK/section.md" >"$OUT"
 # --write: the section into RESULTS in place of its "## Loyalty program"
 # section (up to the next "## " heading), or at its end.
 if [[ $WRITE == 1 ]]; then
-    touch "$RESULTS"
-    awk -v sec="$WORK/section.md" '
-        /^## Loyalty program/ { skip = 1; if (!done) { while ((getline l < sec) > 0) print l; done = 1 }; next }
-        skip && /^## / { skip = 0; print "" }
-        !skip { print }
-        END { if (!done) { print ""; while ((getline l < sec) > 0) print l } }' "$RESULTS" >"$WORK/results.md"
-    cp "$WORK/results.md" "$RESULTS"
-    log "wrote the section into $RESULTS"
+    write_section "Loyalty program" "$WORK/section.md" "$RESULTS"
 fi
 log "done"

@@ -11,6 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -1099,6 +1105,94 @@ Test(node, clients_that_flood_and_hang_up_do_not_take_the_node_down)
         e = lyh_node_status(s_node, NT_CALL_MS, &st);
     cr_assert_eq(e, LY_OK, "no status answer after the flooders left: %s", ly_errname(e));
     cr_assert_eq(lyh_node_stop(s_node, 30000), 0, "loyald did not stop cleanly");
+}
+
+/* A thousand connections that never finish their handshake (port scanners,
+ * a broken till, an attack on the store network): half send nothing, half the
+ * first bytes of a ZMTP greeting. A till's status calls keep answering in
+ * time while they are open, and the node closes each of them once the 5 s
+ * handshake limit has passed. */
+#define NO_HALF_OPEN 1000
+
+Test(node, a_thousand_half_open_connections_do_not_stall_a_till)
+{
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < NO_HALF_OPEN + 200 && rl.rlim_max >= NO_HALF_OPEN + 200) {
+        rl.rlim_cur = NO_HALF_OPEN + 200;
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    cr_assert_geq(rl.rlim_cur, NO_HALF_OPEN + 200, "the test needs %d open files",
+                  NO_HALF_OPEN + 200);
+    s_start("halfopen");
+    ly_client *c = ly_client_new(s_node->nd_listen, 5000);
+    cr_assert_not_null(c);
+    static int fds[NO_HALF_OPEN];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_node->nd_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const uint8_t greeting[] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f}; /* ZMTP signature */
+    uint64_t t0 = lyh_now_ms();
+    for (int i = 0; i < NO_HALF_OPEN; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq(fds[i], 0, "socket %d: %s", i, strerror(errno));
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0, "connect %d: %s", i,
+                     strerror(errno));
+        if (i % 2)
+            cr_assert_eq(write(fds[i], greeting, sizeof greeting), (ssize_t)sizeof greeting);
+    }
+    uint64_t opened_ms = lyh_now_ms() - t0;
+    uint64_t worst = 0;
+    int failures = 0;
+    for (int i = 0; i < 20; i++) {
+        ly_req rq;
+        ly_rep rp;
+        ly_req_init(&rq, LY_MSG_STATUS);
+        uint64_t t1 = lyh_now_us();
+        ly_err e = ly_client_call(c, &rq, &rp);
+        uint64_t us = lyh_now_us() - t1;
+        if (e != LY_OK || rp.rp_err != LY_OK)
+            failures++;
+        worst = us > worst ? us : worst;
+        ly_rep_fini(&rp);
+        lyh_sleep_ms(100);
+    }
+    cr_log_info("%d half-open connections opened in %llu ms; a till's worst status latency %llu us",
+                NO_HALF_OPEN, (unsigned long long)opened_ms, (unsigned long long)worst);
+    cr_assert_eq(failures, 0, "%d of 20 status calls failed beside %d half-open connections",
+                 failures, NO_HALF_OPEN);
+    cr_assert_lt(worst, 2000000, "a status call took %llu us beside %d half-open connections",
+                 (unsigned long long)worst, NO_HALF_OPEN);
+    /* Past the handshake limit every one of them is closed by the node. */
+    int closed = 0;
+    uint64_t t2 = lyh_now_ms();
+    while (closed < NO_HALF_OPEN && lyh_now_ms() - t2 < 20000) {
+        for (int i = 0; i < NO_HALF_OPEN; i++) {
+            if (fds[i] < 0)
+                continue;
+            struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+            if (poll(&pf, 1, 0) != 1)
+                continue;
+            uint8_t buf[256];
+            ssize_t n = read(fds[i], buf, sizeof buf); /* the node's greeting, then the close */
+            if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+                close(fds[i]);
+                fds[i] = -1;
+                closed++;
+            }
+        }
+        lyh_sleep_ms(100);
+    }
+    uint64_t closed_ms = lyh_now_ms() - t0;
+    for (int i = 0; i < NO_HALF_OPEN; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    cr_log_info("the node closed %d of %d half-open connections within %llu ms of the first",
+                closed, NO_HALF_OPEN, (unsigned long long)closed_ms);
+    cr_assert_eq(closed, NO_HALF_OPEN, "only %d of %d half-open connections were closed in time",
+                 closed, NO_HALF_OPEN);
+    ly_node_status st;
+    cr_assert_eq(lyh_node_status(s_node, NT_CALL_MS, &st), LY_OK, "no status after the test");
+    ly_client_destroy(&c);
 }
 
 /* The harness gives each node free ports, but another process may take one

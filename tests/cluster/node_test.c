@@ -920,6 +920,27 @@ Test(node, bad_client_input_is_refused_and_changes_nothing)
     s_zctx = NULL;
 }
 
+/* `n` status calls on `c`, `gap_ms` apart, as a till's health check would
+ * make them: the slowest in µs; *failures counts those without an ok reply. */
+static uint64_t s_status_probe(ly_client *c, int n, int gap_ms, int *failures)
+{
+    uint64_t worst = 0;
+    for (int i = 0; i < n; i++) {
+        ly_req rq;
+        ly_rep rp;
+        ly_req_init(&rq, LY_MSG_STATUS);
+        uint64_t t0 = lyh_now_us();
+        ly_err e = ly_client_call(c, &rq, &rp);
+        uint64_t us = lyh_now_us() - t0;
+        if (e != LY_OK || rp.rp_err != LY_OK)
+            (*failures)++;
+        worst = us > worst ? us : worst;
+        ly_rep_fini(&rp);
+        lyh_sleep_ms(gap_ms);
+    }
+    return worst;
+}
+
 /* A client that floods requests and never reads the replies. */
 typedef struct nd_flood {
     atomic_int f_stop;
@@ -967,21 +988,8 @@ Test(node, a_client_that_never_reads_does_not_stall_others)
 
     ly_client *c = ly_client_new(s_node->nd_listen, 5000);
     cr_assert_not_null(c);
-    uint64_t worst = 0;
     int failures = 0;
-    for (int i = 0; i < 30; i++) {
-        ly_req rq;
-        ly_rep rp;
-        ly_req_init(&rq, LY_MSG_STATUS);
-        uint64_t t0 = lyh_now_us();
-        ly_err e = ly_client_call(c, &rq, &rp);
-        uint64_t us = lyh_now_us() - t0;
-        if (e != LY_OK || rp.rp_err != LY_OK)
-            failures++;
-        worst = us > worst ? us : worst;
-        ly_rep_fini(&rp);
-        lyh_sleep_ms(50);
-    }
+    uint64_t worst = s_status_probe(c, 30, 50, &failures);
     atomic_store(&f.f_stop, 1);
     pthread_join(t, NULL);
     ly_client_destroy(&c);
@@ -1141,21 +1149,8 @@ Test(node, a_thousand_half_open_connections_do_not_stall_a_till)
             cr_assert_eq(write(fds[i], greeting, sizeof greeting), (ssize_t)sizeof greeting);
     }
     uint64_t opened_ms = lyh_now_ms() - t0;
-    uint64_t worst = 0;
     int failures = 0;
-    for (int i = 0; i < 20; i++) {
-        ly_req rq;
-        ly_rep rp;
-        ly_req_init(&rq, LY_MSG_STATUS);
-        uint64_t t1 = lyh_now_us();
-        ly_err e = ly_client_call(c, &rq, &rp);
-        uint64_t us = lyh_now_us() - t1;
-        if (e != LY_OK || rp.rp_err != LY_OK)
-            failures++;
-        worst = us > worst ? us : worst;
-        ly_rep_fini(&rp);
-        lyh_sleep_ms(100);
-    }
+    uint64_t worst = s_status_probe(c, 20, 100, &failures);
     cr_log_info("%d half-open connections opened in %llu ms; a till's worst status latency %llu us",
                 NO_HALF_OPEN, (unsigned long long)opened_ms, (unsigned long long)worst);
     cr_assert_eq(failures, 0, "%d of 20 status calls failed beside %d half-open connections",

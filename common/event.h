@@ -127,6 +127,17 @@ size_t ly_event_encode(const ly_event *ev, uint8_t *buf);
  * returns LY_EPROTO (or LY_EVERSION) and `ev` is unspecified. */
 ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev);
 
+/* A log record of the store (store.c, wal.h) holds a batch's events one after
+ * the other, each framed as a 2-byte little-endian length then its record.
+ * ly_event_frame writes the record `rec` of `len` (<= LY_EVENT_ENC_MAX) bytes
+ * so at `dst` (room for LY_EVENT_FRAME_MAX) and returns the bytes written.
+ * ly_event_unframe decodes the event at *pos of the payload `p` of `len`
+ * bytes and moves *pos past it: LY_EPROTO for a length past the end, else
+ * what ly_event_decode returns. */
+#define LY_EVENT_FRAME_MAX (2 + LY_EVENT_ENC_MAX)
+size_t ly_event_frame(uint8_t *dst, const uint8_t *rec, size_t len);
+ly_err ly_event_unframe(const uint8_t *p, size_t len, size_t *pos, ly_event *ev);
+
 /* Checks that an event is within contract (types, ranges, string syntax).
  * Used on everything decoded from the store or a peer. */
 ly_err ly_event_validate(const ly_event *ev);

@@ -209,7 +209,7 @@ static ly_err s_meta_flush(ly_txn *t)
 
 /* ---- the log ---- */
 
-/* Add an applied event to the open batch's log record: 2-byte length, bytes. */
+/* Add an applied event's record to the open batch's log record (ly_event_frame). */
 static ly_err s_rec_add(ly_store *s, const uint8_t *ev, size_t len)
 {
     size_t need = s->st_rec_len + 2 + len + LY_WAL_TRAILER;
@@ -223,10 +223,7 @@ static ly_err s_rec_add(ly_store *s, const uint8_t *ev, size_t len)
         s->st_rec = nb;
         s->st_rec_cap = cap;
     }
-    ly_wr w = {s->st_rec + s->st_rec_len};
-    ly_wr_int(&w, len, 2);
-    memcpy(w.w_p, ev, len);
-    s->st_rec_len += 2 + len;
+    s->st_rec_len += ly_event_frame(s->st_rec + s->st_rec_len, ev, len);
     s->st_rec_count++;
     return LY_OK;
 }
@@ -242,22 +239,16 @@ typedef struct s_replay {
 static int s_replay_record(void *arg, const uint8_t *p, size_t len, uint32_t count)
 {
     s_replay *r = arg;
-    ly_rd rd = {p, p + len, 0};
+    size_t pos = 0;
     ly_event *ev = malloc(sizeof *ev);
     if (!ev)
         return LY_ENOMEM;
     ly_err e = LY_OK;
     for (uint32_t i = 0; i < count && e == LY_OK; i++) {
-        size_t n = (size_t)ly_rd_int(&rd, 2);
-        if (rd.r_bad || (size_t)(rd.r_end - rd.r_p) < n) {
-            e = LY_EPROTO;
-            break;
-        }
         ly_apply out;
-        if ((e = ly_event_decode(rd.r_p, n, ev)) != LY_OK ||
+        if ((e = ly_event_unframe(p, len, &pos, ev)) != LY_OK ||
             (e = ly_store_apply(r->rp_txn, ev, &out, NULL)) != LY_OK)
             break;
-        rd.r_p += n;
         if (out == LY_GAP || out == LY_WAITING) {
             LY_LOG(LY_ERROR, "store.log_mismatch",
                    "origin=%u seq=%llu outcome=%s: the log does not follow the checkpoint",
@@ -268,7 +259,7 @@ static int s_replay_record(void *arg, const uint8_t *p, size_t len, uint32_t cou
             r->rp_events++;
         }
     }
-    if (e == LY_OK && rd.r_p != rd.r_end)
+    if (e == LY_OK && pos != len)
         e = LY_EPROTO;
     free(ev);
     return (int)e;

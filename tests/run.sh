@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/run.sh -- the one command that sets a fresh Debian machine up and runs every test.
 #
-#   tests/run.sh [--quick] [--no-install]
+#   tests/run.sh [--quick] [--no-install] [--fuzz SECONDS]
 #
 # 1. checks the Debian packages (deploy/deps.sh) and installs the missing ones
 #    (as root, or with password-less sudo; otherwise prints the command, exit 2);
@@ -12,6 +12,8 @@
 #    (CC=clang, -DLY_FUZZ=ON) and runs each for LY_FUZZ_SECONDS (20) from a
 #    copy of its committed seed corpus (tests/fuzz/*_seed/, never written);
 #    a crash fails the run, naming the target and the crash file.
+#    --fuzz SECONDS does only steps 1 and 4, each target for SECONDS: the
+#    release run is --fuzz 240 (RESULTS.md "Fuzzing" has its figures).
 # The last line printed is "N passed, M failed", summed over the ctest runs.
 # Exit status: 0 all good; 1 a test, build or format check failed; 2 usage
 # error or missing packages. Never prompts; CI=true also turns colours off.
@@ -19,7 +21,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: tests/run.sh [--quick] [--no-install]
+usage: tests/run.sh [--quick] [--no-install] [--fuzz SECONDS]
 
 Checks and installs the Debian packages Loyal needs, checks formatting, builds
 build/release and build/asan, runs every test in both, then runs each fuzz
@@ -27,6 +29,8 @@ target for a short while (build/fuzz).
 
   --quick        release build only (no sanitizer build, no fuzzing)
   --no-install   never install packages; exit 2 if some are missing
+  --fuzz SECONDS only the fuzz step, each target for SECONDS (the release
+                 run before a tag is --fuzz 240); no format check, no ctest
   -h, --help     this help
 
 Environment: LY_FUZZ_CI=0 skips the fuzz step; LY_FUZZ_SECONDS (default 20)
@@ -36,10 +40,23 @@ EOF
 
 quick=0
 install=1
-for arg in "$@"; do
+fuzz_only=0
+while (($#)); do
+    arg=$1
+    shift
     case "$arg" in
     --quick) quick=1 ;;
     --no-install) install=0 ;;
+    --fuzz)
+        if [[ ${1:-} =~ ^[1-9][0-9]*$ ]]; then
+            fuzz_only=1
+            LY_FUZZ_SECONDS=$1
+            shift
+        else
+            echo "tests/run.sh: --fuzz needs a number of seconds (for example --fuzz 240)" >&2
+            exit 2
+        fi
+        ;;
     -h | --help)
         usage
         exit 0
@@ -78,19 +95,21 @@ total_passed=0
 total_failed=0
 
 # ---- 2. formatting -----------------------------------------------------------
-section "clang-format"
-mapfile -t sources < <(find common proto node tests -type f \( -name '*.c' -o -name '*.h' \) |
-    LC_ALL=C sort)
-unformatted=()
-for f in "${sources[@]}"; do
-    clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
-done
-if ((${#unformatted[@]})); then
-    echo "not clang-format clean (fix with: clang-format -i FILE):"
-    printf '  %s\n' "${unformatted[@]}"
-    failures+=("format: ${#unformatted[@]} file(s)")
-else
-    echo "${#sources[@]} files clean"
+if ((!fuzz_only)); then
+    section "clang-format"
+    mapfile -t sources < <(find common proto node tests -type f \( -name '*.c' -o -name '*.h' \) |
+        LC_ALL=C sort)
+    unformatted=()
+    for f in "${sources[@]}"; do
+        clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
+    done
+    if ((${#unformatted[@]})); then
+        echo "not clang-format clean (fix with: clang-format -i FILE):"
+        printf '  %s\n' "${unformatted[@]}"
+        failures+=("format: ${#unformatted[@]} file(s)")
+    else
+        echo "${#sources[@]} files clean"
+    fi
 fi
 
 # ---- 3. build and test -------------------------------------------------------
@@ -171,8 +190,10 @@ build_and_test() {
     fi
 }
 
-build_and_test release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLY_SANITIZE=OFF
-if ((!quick)); then
+if ((!fuzz_only)); then
+    build_and_test release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLY_SANITIZE=OFF
+fi
+if ((!quick && !fuzz_only)); then
     build_and_test asan -DCMAKE_BUILD_TYPE=Debug -DLY_SANITIZE=ON
 fi
 
@@ -207,7 +228,7 @@ fuzz_ci() {
     section "fuzz: each target for $secs s from a copy of its seeds"
     # The corpus copies, crash files, logs and the config target's temporary
     # files stay in the build tree.
-    local work="$PWD/$dir/ci" status log crash args
+    local work="$PWD/$dir/ci" status log crash args runs
     rm -rf "$work"
     mkdir -p "$work/tmp"
     for t in "${fuzz_targets[@]}"; do
@@ -228,14 +249,15 @@ fuzz_ci() {
             echo "$name: FAILED (exit status $status); crash file: ${crash:-none}; log: $log"
             failures+=("fuzz: $name crashed: ${crash:-see $log}")
         else
-            printf '%s: ok, %s runs in %s s, %s inputs in the corpus\n' "$name" \
-                "$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")" "$secs" \
+            runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+            printf '%s: ok, %s runs in %s s (%s/s), %s inputs in the corpus\n' "$name" \
+                "$runs" "$secs" "$((${runs:-0} / secs))" \
                 "$(find "$work/$name/corpus" -type f | wc -l)"
         fi
     done
 }
 
-if ((!quick)) && [[ ${LY_FUZZ_CI:-1} != 0 ]]; then
+if ((fuzz_only)) || { ((!quick)) && [[ ${LY_FUZZ_CI:-1} != 0 ]]; }; then
     fuzz_ci
 fi
 

@@ -19,6 +19,8 @@
  *    ly_hash of the header and payload; a second scan gives the same records;
  *    an append after the scan is read back by a third one (which may read on:
  *    the input's bytes after the appended record can be valid records too).
+ *    Each record's payload is read as the store's replay reads it: framed
+ *    events (ly_event_unframe), each decoded one checked as in mode 0.
  * A broken invariant traps, which libFuzzer reports as a crash. */
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +81,33 @@ static void s_cust(const uint8_t *data, size_t size)
     S_CHECK(n == size && memcmp(enc, data, n) == 0);
 }
 
+/* A log record's payload as the store's replay reads it (ly_event_unframe):
+ * each event decoded passes the checks of s_event, and framed again
+ * (ly_event_frame) it gives the payload's bytes back. */
+static void s_batch(const uint8_t *p, size_t len, uint32_t count)
+{
+    static ly_event ev;
+    static uint8_t enc[LY_EVENT_ENC_MAX + 64], framed[LY_EVENT_FRAME_MAX + 64];
+    size_t pos = 0;
+    for (uint32_t i = 0; i < count && pos < len; i++) {
+        size_t at = pos;
+        ly_err e = ly_event_unframe(p, len, &pos, &ev);
+        S_CHECK(e == LY_OK || e == LY_EPROTO || e == LY_EVERSION);
+        if (e != LY_OK) {
+            S_CHECK(pos == at);
+            return;
+        }
+        S_CHECK(pos > at + 2 && pos <= len);
+        S_CHECK(ly_event_validate(&ev) == LY_OK);
+        s_event(p + at + 2, pos - at - 2);
+        size_t n = ly_event_encode(&ev, enc);
+        if (n == pos - at - 2 && memcmp(enc, p + at + 2, n) == 0) {
+            S_CHECK(ly_event_frame(framed, enc, n) == pos - at);
+            S_CHECK(memcmp(framed, p + at, pos - at) == 0);
+        }
+    }
+}
+
 typedef struct s_scan {
     const uint8_t *data;
     size_t size;
@@ -102,6 +131,7 @@ static int s_record(void *arg, const uint8_t *payload, size_t len, uint32_t coun
     S_CHECK(s_le(h + LY_WAL_HEADER + len, 8) == ly_hash(h, LY_WAL_HEADER + len));
     s->off = off + LY_WAL_HEADER + len + LY_WAL_TRAILER;
     s->n++;
+    s_batch(payload, len, count);
     return 0;
 }
 

@@ -150,14 +150,18 @@ int main(int argc, char **argv)
     ly_cust_init(&c, "empty");
     s_write("cust_empty", 1, buf, ly_cust_encode(&c, buf));
 
-    /* A log of epoch 5: a record per event (count 1), a batch of two, a torn one. */
+    /* A log of epoch 5 as the store writes it (framed events, ly_event_frame): a
+     * record per event (count 1), a batch of two, a torn one. */
     size_t off = 0;
     for (int i = 0; i <= n; i++) {
         int k = i < n ? 1 : 2;
         uint8_t *rec = buf + off, *p = rec + LY_WAL_HEADER;
         size_t len = 0;
-        for (int j = 0; j < k; j++)
-            len += ly_event_encode(&evs[(i + j) % n], p + len);
+        for (int j = 0; j < k; j++) {
+            uint8_t one[LY_EVENT_ENC_MAX];
+            size_t m = ly_event_encode(&evs[(i + j) % n], one);
+            len += ly_event_frame(p + len, one, m);
+        }
         uint8_t hdr[LY_WAL_HEADER] = {'L', 'Y', 'W', '1', 0, 0, 0, 0, 5, 0, 0, 0,
                                       0,   0,   0,   0,   0, 0, 0, 0, 0, 0, 0, 0};
         for (int b = 0; b < 4; b++)

@@ -761,6 +761,22 @@ Test(config, duplicate_peer_endpoint)
     s_expect(NODE "peer_listen = tcp://127.0.0.1:7102\n"
                   "[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:7102\n",
              9, "is this node's own peer_listen (line 6)");
+    s_expect(NODE "peer_listen = tcp://0.0.0.0:7102\ninsecure = true\n"
+                  "[peer south]\nid = 2\nendpoint = tcp://127.0.0.1:7102\n",
+             10, "is this node's own peer_listen (line 6)");
+}
+
+/* Every branch binds the same port on its own machine: a wildcard bind is not
+ * the peer on another host at that port. */
+Test(config, wildcard_bind_and_peers_on_the_same_port)
+{
+    static ly_config cf;
+    s_expect_ok(NODE "peer_listen = tcp://0.0.0.0:7102\ninsecure = true\n"
+                     "[peer south]\nid = 2\nendpoint = tcp://10.0.2.5:7102\n"
+                     "[peer west]\nid = 3\nendpoint = tcp://10.0.3.5:7102\n",
+                &cf);
+    cr_assert_eq(cf.cf_npeers, 2);
+    cr_assert_str_eq(cf.cf_peers[1].pc_endpoint, "tcp://10.0.3.5:7102");
 }
 
 Test(config, tier_order)

@@ -233,7 +233,7 @@ Test(keys, z85_validity)
 Test(keys, role_names_round_trip)
 {
     for (int r = LY_ROLE_PEER; r < LY_ROLE_COUNT; r++)
-        cr_assert_eq(ly_role_from_name(ly_role_name(r)), r);
+        cr_assert_eq((int)ly_role_from_name(ly_role_name(r)), r);
     cr_assert_eq(ly_role_from_name("root"), LY_ROLE_NONE);
     cr_assert_eq(ly_role_from_name("none"), LY_ROLE_NONE);
     cr_assert_str_eq(ly_role_name(99), "none");

@@ -149,6 +149,9 @@ static ly_err s_bind(ly_server *sv, void **sock, const char *ep, int64_t maxmsg,
     s_set_int(*sock, ZMQ_LINGER, 1000);
     s_set_int(*sock, ZMQ_SNDHWM, 10000);
     s_set_int(*sock, ZMQ_RCVHWM, 10000);
+    /* Room for every till of a big store reconnecting at once after a restart
+     * (libzmq's default is 100; the kernel caps it at net.core.somaxconn). */
+    s_set_int(*sock, ZMQ_BACKLOG, 1024);
     s_liveness(*sock);
     if (zmq_bind(*sock, ep) != 0) {
         snprintf(why, why_len, "cannot listen on '%s': %s", ep, zmq_strerror(errno));

@@ -243,7 +243,8 @@ static void s_usage(FILE *f)
             "stopping, partitioning, slowing and resetting on a seeded schedule, heals\n"
             "and checks the invariants every --heal-every seconds (default 30) and at\n"
             "the end. Exit 0: no violation; 1: a violation; 2: usage or setup error.\n"
-            "The seed defaults to $LY_CHAOS_SEED, else the clock.\n",
+            "The seed defaults to $LY_CHAOS_SEED, else the clock. With LYH_CURVE=1 every\n"
+            "node has a key and the clients talk CurveZMQ with an operator key.\n",
             CH_NODES_MAX);
 }
 
@@ -839,7 +840,7 @@ static int s_push(size_t **arr, size_t *n, size_t *cap, size_t v)
 static ly_client *s_cli(ch_worker *w, int node)
 {
     if (w->w_cli[node] == NULL)
-        w->w_cli[node] = ly_client_new(s_node(node)->nd_listen, s_o.o_call_ms);
+        w->w_cli[node] = lyh_client(s_node(node), s_o.o_call_ms);
     return w->w_cli[node];
 }
 
@@ -1329,7 +1330,7 @@ static void *s_reader_main(void *arg)
     ly_client *c[CH_NODES_MAX + 1] = {0};
     ly_rep *rp = malloc(sizeof *rp);
     for (int i = 1; i <= s_n; i++)
-        c[i] = ly_client_new(s_node(i)->nd_listen, CH_READ_CALL_MS);
+        c[i] = lyh_client(s_node(i), CH_READ_CALL_MS);
     for (long it = 0; rp != NULL && !atomic_load(&s_reader_stop); it++) {
         int i = 1 + (int)s_below(&rng, (unsigned)s_n);
         if (c[i] == NULL || atomic_load(&s_down[i]) != 0) {
@@ -1626,7 +1627,7 @@ static int s_restart(int i)
         return -1;
     }
     atomic_store(&s_down[i], 0);
-    ly_client *c = ly_client_new(nd->nd_listen, CH_CHECK_CALL_MS);
+    ly_client *c = lyh_client(nd, CH_CHECK_CALL_MS);
     ly_err e = c != NULL ? s_status_check(c, i, "after a restart", NULL) : LY_ENOMEM;
     if (e != LY_OK)
         s_violation(CH_V_HARNESS, "n%d restarted but gave no status: %s", i, ly_errname(e));
@@ -2584,9 +2585,9 @@ static void s_summary(uint64_t wall_ms)
         }
     }
     printf("\nloyalchaos summary (seed %u): %d nodes, %d s of load, %.1f s in all, %d clients, "
-           "%d+%d customers (%d hot)\n",
+           "%d+%d customers (%d hot)%s\n",
            s_o.o_seed, s_n, s_o.o_duration, (double)wall_ms / 1000.0, s_nworkers, s_ncust,
-           s_ncust_all - s_ncust, s_o.o_hot);
+           s_ncust_all - s_ncust, s_o.o_hot, lyh_curve() ? ", CurveZMQ" : "");
     printf("\noperations     total    acked  refused  once-unknown  undecided  retries\n");
     long all[6] = {0};
     static const int order[] = {LY_MSG_ENROLL,  LY_MSG_EARN,   LY_MSG_REDEEM,
@@ -2749,8 +2750,9 @@ int main(int argc, char **argv)
     s_nworkers = s_n * s_o.o_cpn;
     fprintf(stderr,
             "loyalchaos: seed %u (replay: --seed %u or LY_CHAOS_SEED=%u), %d nodes, %d s of "
-            "load\n",
-            s_o.o_seed, s_o.o_seed, s_o.o_seed, s_n, s_o.o_duration);
+            "load%s\n",
+            s_o.o_seed, s_o.o_seed, s_o.o_seed, s_n, s_o.o_duration,
+            lyh_curve() ? ", every node keyed (CurveZMQ, LYH_CURVE=1)" : "");
     uint64_t t_begin = lyh_now_ms();
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
@@ -2802,7 +2804,7 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int i = 1; i <= s_n; i++) {
-        s_ccli[i] = ly_client_new(s_node(i)->nd_listen, CH_CHECK_CALL_MS);
+        s_ccli[i] = lyh_client(s_node(i), CH_CHECK_CALL_MS);
         if (s_ccli[i] == NULL)
             goto out;
     }

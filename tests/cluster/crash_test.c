@@ -209,7 +209,7 @@ static int s_record(ct_worker *w, ly_client *c, ct_op *op)
 static void *s_worker_main(void *arg)
 {
     ct_worker *w = arg;
-    ly_client *c = ly_client_new(w->w_endpoint, CT_TIMEOUT_MS);
+    ly_client *c = lyh_client_at(s_node, w->w_endpoint, CT_TIMEOUT_MS);
     if (c == NULL) {
         lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "unable to create a client for %s",
                       w->w_endpoint);
@@ -266,7 +266,7 @@ static void *s_verify_main(void *arg)
 {
     ct_verify *v = arg;
     ct_worker *w = v->v_worker;
-    ly_client *c = ly_client_new(v->v_endpoint, 10000);
+    ly_client *c = lyh_client_at(s_node, v->v_endpoint, 10000);
     if (c == NULL) {
         v->v_failed = 1;
         snprintf(v->v_why, sizeof v->v_why, "unable to create a client");
@@ -379,7 +379,7 @@ Test(crash, kill9_mid_stream_loses_nothing_duplicates_nothing)
         cr_assert_not(ver[t].v_failed, "client %d: %s", t, ver[t].v_why);
 
     /* Balances and lifetime points are exactly the sums of the acknowledged changes. */
-    ly_client *c = ly_client_new(s_node->nd_listen, 10000);
+    ly_client *c = lyh_client(s_node, 10000);
     cr_assert_not_null(c);
     for (int cust = 0; cust < CT_CUSTOMERS; cust++) {
         ct_worker *w = &s_workers[cust % CT_THREADS];

@@ -53,7 +53,7 @@ static void s_full_disk(const char *extra, int ckpt_first)
     lyh_node *n = lyh_node_new(1, "full", extra);
     cr_assert(n);
     cr_assert_eq(lyh_node_up(n, 10000), 0);
-    ly_client *c = ly_client_new(n->nd_listen, 5000);
+    ly_client *c = lyh_client(n, 5000);
     cr_assert(c);
     cr_assert_eq(s_enroll(c, 0), LY_OK);
     ly_client_destroy(&c);
@@ -76,7 +76,7 @@ static void s_full_disk(const char *extra, int ckpt_first)
     cr_assert_eq(started, 0);
     cr_assert_eq(lyh_node_wait_ready(n, 10000), 0);
 
-    c = ly_client_new(n->nd_listen, 5000);
+    c = lyh_client(n, 5000);
     int acked = 1, full = 0, i;
     for (i = 1; i < 20000 && !full; i++) {
         ly_err e = s_enroll(c, i);
@@ -117,7 +117,7 @@ static void s_full_disk(const char *extra, int ckpt_first)
     cr_expect_eq(ns.ns_events, (uint64_t)acked);
     cr_expect_str_eq(ns.ns_write_error, "");
     cr_expect_eq(ns.ns_log_events, 0, "the log was replayed and checkpointed at start");
-    c = ly_client_new(n->nd_listen, 5000);
+    c = lyh_client(n, 5000);
     for (int k = 0; k < acked; k++) {
         ly_req_init(&rq, LY_MSG_CUSTOMER);
         snprintf(rq.rq_customer, sizeof rq.rq_customer, "CUST-%06d", k);

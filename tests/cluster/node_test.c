@@ -132,7 +132,7 @@ static void s_views(ly_client *c, na_view *out)
 Test(node, sigterm_exits_0_and_restart_keeps_everything)
 {
     s_start("term");
-    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    ly_client *c = lyh_client(s_node, NT_CALL_MS);
     cr_assert_not_null(c);
     int64_t expect[NA_CUST] = {0};
     int mutations = 0;
@@ -188,7 +188,7 @@ Test(node, sigterm_exits_0_and_restart_keeps_everything)
     for (uint32_t i = 0; i < st0.ns_nvv && i < LY_VV_MAX; i++)
         cr_assert_eq(st1.ns_vv[i].seq, st0.ns_vv[i].seq);
 
-    c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    c = lyh_client(s_node, NT_CALL_MS);
     cr_assert_not_null(c);
     s_views(c, after);
     for (int i = 0; i < NA_CUST; i++) {
@@ -242,7 +242,7 @@ static pthread_barrier_t s_barrier;
 static void *s_load_main(void *arg)
 {
     nb_client *me = arg;
-    ly_client *c = ly_client_new(s_node->nd_listen, 30000);
+    ly_client *c = lyh_client(s_node, 30000);
     pthread_barrier_wait(&s_barrier);
     if (c == NULL) {
         me->c_failed = 1;
@@ -276,7 +276,7 @@ static void *s_load_main(void *arg)
 Test(node, sixty_four_concurrent_clients_all_acked_balances_exact)
 {
     s_start("load");
-    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    ly_client *c = lyh_client(s_node, NT_CALL_MS);
     cr_assert_not_null(c);
     char id[32], txn[48];
     ly_rep rp;
@@ -420,7 +420,7 @@ static void s_scratch(void)
 Test(node, pipelined_requests_on_one_client_are_each_answered_once)
 {
     s_start("pipe");
-    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    ly_client *c = lyh_client(s_node, NT_CALL_MS);
     cr_assert_not_null(c);
     ly_rep rp;
     s_mutate_ok(c, LY_MSG_ENROLL, "pp-1", "pp-enroll", 0, &rp);
@@ -489,7 +489,7 @@ Test(node, pipelined_requests_on_one_client_are_each_answered_once)
     ly_client_destroy(&c);
 
     /* Nothing in flight: a receive times out, says so, and the client still works. */
-    c = ly_client_new(s_node->nd_listen, 300);
+    c = lyh_client(s_node, 300);
     cr_assert_not_null(c);
     uint64_t t0 = lyh_now_ms();
     cr_assert_eq(ly_client_recv(c, &rp), LY_ETIMEDOUT);
@@ -670,6 +670,7 @@ static void s_raw_case(const nd_case *k, int wait_ms)
     cr_assert_not_null(s);
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    cr_assert_eq(lyh_curve_socket(s, s_node), 0);
     cr_assert_eq(zmq_connect(s, s_node->nd_listen), 0);
     for (int i = 0; i < k->c_nframes; i++) {
         int flags = i + 1 < k->c_nframes ? ZMQ_SNDMORE : 0;
@@ -754,7 +755,7 @@ Test(node, bad_client_input_is_refused_and_changes_nothing)
     s_start("raw");
     s_zctx = zmq_ctx_new();
     cr_assert_not_null(s_zctx);
-    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    ly_client *c = lyh_client(s_node, NT_CALL_MS);
     cr_assert_not_null(c);
     ly_rep rp;
     s_mutate_ok(c, LY_MSG_ENROLL, "raw-1", "raw-enroll", 0, &rp);
@@ -767,6 +768,7 @@ Test(node, bad_client_input_is_refused_and_changes_nothing)
         void *s = zmq_socket(s_zctx, ZMQ_DEALER);
         int zero = 0;
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        cr_assert_eq(lyh_curve_socket(s, s_node), 0);
         cr_assert_eq(zmq_connect(s, s_node->nd_listen), 0);
         cr_assert_eq(zmq_send(s, valid, vlen, 0), (int)vlen);
         uint8_t buf[LY_FRAME_MAX];
@@ -956,6 +958,7 @@ static void *s_flood_main(void *arg)
     int zero = 0, hwm = 100000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    lyh_curve_socket(s, s_node); /* without it, under CURVE the flood never gets in */
     zmq_connect(s, f->f_endpoint);
     uint64_t id = 1;
     while (!atomic_load(&f->f_stop)) {
@@ -986,7 +989,7 @@ Test(node, a_client_that_never_reads_does_not_stall_others)
     cr_assert_eq(pthread_create(&t, NULL, s_flood_main, &f), 0);
     lyh_sleep_ms(500);
 
-    ly_client *c = ly_client_new(s_node->nd_listen, 5000);
+    ly_client *c = lyh_client(s_node, 5000);
     cr_assert_not_null(c);
     int failures = 0;
     uint64_t worst = s_status_probe(c, 30, 50, &failures);
@@ -1042,6 +1045,7 @@ static void *s_hangup_main(void *arg)
     int zero = 0, hwm = 100000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    lyh_curve_socket(s, s_node);
     zmq_connect(s, h->h_endpoint);
     uint64_t t0 = lyh_now_ms();
     for (uint64_t id = 1; lyh_now_ms() - t0 < 1500; id++) {
@@ -1070,7 +1074,7 @@ static void *s_hangup_main(void *arg)
 Test(node, clients_that_flood_and_hang_up_do_not_take_the_node_down)
 {
     s_start("hangup");
-    ly_client *c = ly_client_new(s_node->nd_listen, NT_CALL_MS);
+    ly_client *c = lyh_client(s_node, NT_CALL_MS);
     cr_assert_not_null(c);
     for (int i = 0; i < NH_FLOODERS; i++) {
         char cust[32];
@@ -1133,7 +1137,7 @@ Test(node, a_thousand_half_open_connections_do_not_stall_a_till)
     cr_assert_geq(rl.rlim_cur, NO_HALF_OPEN + 200, "the test needs %d open files",
                   NO_HALF_OPEN + 200);
     s_start("halfopen");
-    ly_client *c = ly_client_new(s_node->nd_listen, 5000);
+    ly_client *c = lyh_client(s_node, 5000);
     cr_assert_not_null(c);
     static int fds[NO_HALF_OPEN];
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_node->nd_port)};

@@ -89,7 +89,7 @@ static void s_heal(const char *what)
 /* One request to node i; the reply in *rp (finish it). */
 static ly_err s_call(int i, ly_req *rq, ly_rep *rp)
 {
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, OT_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), OT_CALL_MS);
     cr_assert_not_null(c);
     ly_err e = lyh_call_until(c, rq, rp, OT_RUN_MS, NULL);
     ly_client_destroy(&c);
@@ -281,7 +281,7 @@ static void *s_till_run(void *arg)
     s_till *t = arg;
     ly_req rq;
     lyh_req(&rq, LY_MSG_EARN, "C3", "sale-3", 30000, NULL);
-    ly_client *c = ly_client_new(s_node(t->tl_node)->nd_listen, OT_CALL_MS);
+    ly_client *c = lyh_client(s_node(t->tl_node), OT_CALL_MS);
     t->tl_e = c ? lyh_call_until(c, &rq, &t->tl_rep, OT_RUN_MS, NULL) : LY_ENOMEM;
     ly_client_destroy(&c);
     return NULL;

@@ -496,7 +496,7 @@ static void s_check_store(const char *what)
                  (unsigned long long)st.ns_digest, (unsigned long long)digest);
     if (s_applied == 0)
         return;
-    ly_client *c = ly_client_new(s_node->nd_listen, PT_CALL_MS);
+    ly_client *c = lyh_client(s_node, PT_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     ly_rep rp;
@@ -687,7 +687,7 @@ Test(peer_input, sync_req_gets_what_the_asker_lacks_of_every_origin)
 {
     s_start("syncer");
     /* n1's own events: enrollments and earns. */
-    ly_client *c = ly_client_new(s_node->nd_listen, PT_CALL_MS);
+    ly_client *c = lyh_client(s_node, PT_CALL_MS);
     cr_assert_not_null(c);
     for (int i = 0; i < PB_OWN; i++) {
         ly_req rq;
@@ -1360,7 +1360,7 @@ Test(peer_input, a_peer_clock_far_ahead_does_not_drag_the_node_clock)
     s_baseline_none();
     s_wait_applied(1, "a heartbeat and an enroll ten days ahead");
 
-    s_client = ly_client_new(s_node->nd_listen, PT_CALL_MS);
+    s_client = lyh_client(s_node, PT_CALL_MS);
     cr_assert_not_null(s_client);
     ly_req rq;
     ly_rep rp;
@@ -1387,7 +1387,7 @@ Test(peer_input, a_peer_clock_far_ahead_does_not_drag_the_node_clock)
 Test(peer_input, live_events_of_an_origin_not_the_sender_are_refused)
 {
     s_start("forged");
-    s_client = ly_client_new(s_node->nd_listen, PT_CALL_MS);
+    s_client = lyh_client(s_node, PT_CALL_MS);
     ly_client *c = s_client;
     cr_assert_not_null(c);
     ly_req rq;
@@ -1532,7 +1532,7 @@ static ly_event s_wait_pushed(uint64_t seq, const char *what)
 Test(peer_input, rights_req_gives_at_most_what_the_node_holds)
 {
     s_start("rights");
-    s_client = ly_client_new(s_node->nd_listen, PT_CALL_MS);
+    s_client = lyh_client(s_node, PT_CALL_MS);
     cr_assert_not_null(s_client);
     ly_req rq;
     ly_rep rp;

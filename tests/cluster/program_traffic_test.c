@@ -216,7 +216,7 @@ static int s_refundable(s_till *t, unsigned r)
 static void *s_till_run(void *arg)
 {
     s_till *t = arg;
-    ly_client *c = ly_client_new(s_node(t->tl_node)->nd_listen, TT_CALL_MS);
+    ly_client *c = lyh_client(s_node(t->tl_node), TT_CALL_MS);
     if (!c) {
         lyh_fail_once(&t->tl_failed, t->tl_why, sizeof t->tl_why, "n%d: no client", t->tl_node);
         return NULL;
@@ -281,7 +281,7 @@ static void *s_till_run(void *arg)
 
 static void s_call_ok(int i, ly_req *rq, const char *what)
 {
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, TT_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), TT_CALL_MS);
     cr_assert_not_null(c);
     ly_rep_fini(&s_rep);
     ly_err e = lyh_call_until(c, rq, &s_rep, TT_RETRY_MS, NULL);
@@ -314,7 +314,7 @@ static void s_list_events(int i)
     s_evs[i] = malloc(TT_EVENTS_MAX * sizeof *s_evs[i]);
     cr_assert_not_null(s_evs[i]);
     s_nevs[i] = 0;
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, TT_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), TT_CALL_MS);
     cr_assert_not_null(c);
     for (uint16_t o = 1; o <= TT_NODES; o++) {
         uint64_t since = 0;

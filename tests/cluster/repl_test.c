@@ -115,7 +115,7 @@ static void s_req(ly_req *rq, int type, const char *cust, const char *txn, int64
 static int64_t s_mutate_ok(const lyh_node *n, int type, const char *cust, const char *txn,
                            int64_t amount)
 {
-    ly_client *c = ly_client_new(n->nd_listen, RT_CALL_MS);
+    ly_client *c = lyh_client(n, RT_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     ly_rep rp;
@@ -135,7 +135,7 @@ static int64_t s_mutate_ok(const lyh_node *n, int type, const char *cust, const 
 /* The customer as node `n` sees it (history: up to LY_HIST_MAX entries). */
 static void s_customer(const lyh_node *n, const char *cust, ly_rep *rp)
 {
-    ly_client *c = ly_client_new(n->nd_listen, RT_CALL_MS);
+    ly_client *c = lyh_client(n, RT_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     ly_req_init(&rq, LY_MSG_CUSTOMER);
@@ -225,7 +225,7 @@ static ly_event *s_all_events(int i, size_t *n)
 {
     ly_node_status st;
     cr_assert_eq(lyh_node_status(lyh_chain_node(s_chain, i), RT_CALL_MS, &st), LY_OK);
-    ly_client *c = ly_client_new(lyh_chain_node(s_chain, i)->nd_listen, RT_CALL_MS);
+    ly_client *c = lyh_client(lyh_chain_node(s_chain, i), RT_CALL_MS);
     cr_assert_not_null(c);
     ly_event *all = malloc((st.ns_events + 1) * sizeof *all);
     cr_assert_not_null(all);
@@ -444,7 +444,7 @@ static void s_ra_txn(const ra_worker *w, int seq, char *out, size_t cap)
 static void *s_ra_main(void *arg)
 {
     ra_worker *w = arg;
-    ly_client *c = ly_client_new(w->w_endpoint, RA_TIMEOUT);
+    ly_client *c = lyh_client_at(lyh_chain_node(s_chain, w->w_node), w->w_endpoint, RA_TIMEOUT);
     if (c == NULL) {
         lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "unable to create a client for %s",
                       w->w_endpoint);
@@ -685,7 +685,7 @@ static void s_rb_cust(int cust, char *out, size_t cap)
 static void *s_rb_main(void *arg)
 {
     rb_worker *w = arg;
-    ly_client *c = ly_client_new(w->w_endpoint, RB_TIMEOUT);
+    ly_client *c = lyh_client_at(lyh_chain_node(s_chain, w->w_node), w->w_endpoint, RB_TIMEOUT);
     if (c == NULL) {
         w->w_failed = 1;
         snprintf(w->w_why, sizeof w->w_why, "unable to create a client");
@@ -1057,7 +1057,7 @@ static void s_re_cust(int c, char *out, size_t cap)
 static void *s_re_main(void *arg)
 {
     re_thread *t = arg;
-    ly_client *c = ly_client_new(t->t_endpoint, RE_TIMEOUT);
+    ly_client *c = lyh_client_at(lyh_chain_node(s_chain, t->t_node), t->t_endpoint, RE_TIMEOUT);
     for (int k = 0; k < RE_CUST; k++) {
         pthread_barrier_wait(&s_re_barrier); /* all three ask at once */
         if (c == NULL || t->t_failed)
@@ -1175,7 +1175,7 @@ Test(repl, the_same_points_redeemed_at_three_nodes_at_once_are_spent_once)
 
     /* Uncontended, a redemption of the whole remaining balance at n2 succeeds:
      * n2 asks the others for their rights before failing the customer. */
-    ly_client *c = ly_client_new(lyh_chain_node(s_chain, 2)->nd_listen, RE_TIMEOUT);
+    ly_client *c = lyh_client(lyh_chain_node(s_chain, 2), RE_TIMEOUT);
     cr_assert_not_null(c);
     int moved = 0;
     for (int k = 0; k < RE_CUST; k++) {

@@ -178,7 +178,7 @@ static void s_req(ly_req *rq, int type, const char *cust, const char *txn, int64
 static void s_mutate_ok(int i, int type, const char *cust, const char *txn, int64_t amount,
                         ly_rep *out)
 {
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), RR_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     s_req(&rq, type, cust, txn, amount);
@@ -198,7 +198,7 @@ static void s_mutate_ok(int i, int type, const char *cust, const char *txn, int6
 static void s_redeem_when_moved(int i, const char *cust, const char *txn, int64_t points,
                                 ly_rep *out)
 {
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), RR_CALL_MS);
     cr_assert_not_null(c);
     uint64_t end = lyh_now_ms() + RR_OP_DEADLINE;
     ly_err e;
@@ -220,7 +220,7 @@ static void s_redeem_when_moved(int i, const char *cust, const char *txn, int64_
 /* The customer as node `i` sees it (history: none). */
 static void s_customer(int i, const char *cust, ly_rep *rp)
 {
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), RR_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     ly_req_init(&rq, LY_MSG_CUSTOMER);
@@ -550,7 +550,7 @@ typedef struct ra_redeem {
 static void *s_ra_redeem(void *arg)
 {
     ra_redeem *r = arg;
-    ly_client *c = ly_client_new(s_node(r->r_node)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(r->r_node), RR_CALL_MS);
     ly_req rq;
     ly_rep *rp = malloc(sizeof *rp);
     r->r_transport = LY_ENOMEM;
@@ -679,7 +679,7 @@ Test(rights, transfer_on_redeem)
     ly_rep *rp = &s_rep_main;
 
     /* At once: n2 holds no rights of its own, n1 holds 100. */
-    ly_client *c = ly_client_new(s_node(2)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(2), RR_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     s_req(&rq, LY_MSG_REDEEM, cust, "tr-redeem", 100);
@@ -737,7 +737,7 @@ Test(rights, transfer_on_redeem)
  * `want`. Returns the ms it took or -1. */
 static int64_t s_wait_local_rights(int i, const char *cust, int64_t want, int timeout_ms)
 {
-    ly_client *c = ly_client_new(s_node(i)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(i), RR_CALL_MS);
     cr_assert_not_null(c);
     ly_rep *rp = &s_rep_aux;
     uint64_t t0 = lyh_now_ms();
@@ -778,7 +778,7 @@ Test(rights, prefetch_on_card_scan_moves_rights_here)
                  "a plain lookup at n2 moved n1's rights to n2");
 
     /* The card is scanned at n2. */
-    ly_client *c = ly_client_new(s_node(2)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(2), RR_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     ly_req_init(&rq, LY_MSG_CUSTOMER);
@@ -806,7 +806,7 @@ Test(rights, prefetch_on_card_scan_moves_rights_here)
     ly_rep_fini(rp);
     cr_assert_lt(ms, (uint64_t)RR_WAIT_MS, "n2 held the rights but took %llu ms to redeem",
                  (unsigned long long)ms);
-    c = ly_client_new(s_node(1)->nd_listen, RR_CALL_MS);
+    c = lyh_client(s_node(1), RR_CALL_MS);
     cr_assert_not_null(c);
     s_req(&rq, LY_MSG_REDEEM, cust, "pf-redeem-n1", 100);
     e = s_call_until(c, &rq, rp, RR_OP_DEADLINE);
@@ -891,7 +891,7 @@ static void s_rc_txn(int node, int seq, char *out, size_t cap)
 static void *s_rc_main(void *arg)
 {
     rc_worker *w = arg;
-    ly_client *c = ly_client_new(s_node(w->w_node)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(w->w_node), RR_CALL_MS);
     ly_rep *rp = malloc(sizeof *rp);
     if (c == NULL || rp == NULL) {
         lyh_fail_once(&w->w_failed, w->w_why, sizeof w->w_why, "unable to create a client for n%d",
@@ -1103,7 +1103,7 @@ static void *s_reader_main(void *arg)
     ly_client *c[RC_NODES] = {0};
     ly_rep *rp = malloc(sizeof *rp);
     for (int i = 0; i < RC_NODES; i++)
-        c[i] = ly_client_new(s_node(i + 1)->nd_listen, RR_CALL_MS);
+        c[i] = lyh_client(s_node(i + 1), RR_CALL_MS);
     for (int i = 0; i < RC_NODES; i++)
         if (c[i] == NULL || rp == NULL) {
             lyh_fail_once(&r->r_failed, r->r_why, sizeof r->r_why,
@@ -1521,7 +1521,7 @@ Test(rights, one_way_cut_shows_no_debt_and_keeps_local_rights)
     s_mutate_ok(3, LY_MSG_EARN, cust, "ow-earn-n3", 5000, rp);
     cr_assert_eq(rp->rp_points, 50);
     ly_rep_fini(rp);
-    ly_client *c = ly_client_new(s_node(3)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(3), RR_CALL_MS);
     cr_assert_not_null(c);
     ly_req rq;
     s_req(&rq, LY_MSG_REDEEM, cust, "ow-redeem-n3", 50);
@@ -1582,7 +1582,7 @@ Test(rights, catch_up_past_a_redemption_of_transferred_rights)
                  (unsigned long long)rp->rp_seq);
     ly_rep_fini(rp);
 
-    ly_client *c = ly_client_new(s_node(1)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(1), RR_CALL_MS);
     cr_assert_not_null(c);
     uint64_t t0 = lyh_now_ms();
     for (int i = 0; i < RE_BULK; i++) {
@@ -1620,7 +1620,7 @@ typedef struct s_retry {
 static void *s_retry_main(void *arg)
 {
     s_retry *r = arg;
-    ly_client *c = ly_client_new(s_node(r->r_node)->nd_listen, RR_CALL_MS);
+    ly_client *c = lyh_client(s_node(r->r_node), RR_CALL_MS);
     uint64_t t0 = lyh_now_ms();
     r->r_err = c ? ly_client_call(c, &r->r_rq, &r->r_rep) : LY_ENOMEM;
     r->r_ms = lyh_now_ms() - t0;
@@ -1647,7 +1647,7 @@ Test(rights, a_retry_shares_the_fate_of_its_waiting_copy)
     s_set_link(1, 2, LYP_MODE_BLACKHOLE, 0);
     ly_req rq;
     s_req(&rq, LY_MSG_REDEEM, cust, "rt-redeem", 100);
-    ly_client *impatient = ly_client_new(s_node(2)->nd_listen, 60);
+    ly_client *impatient = lyh_client(s_node(2), 60);
     cr_assert_not_null(impatient);
     ly_err e = ly_client_call(impatient, &rq, rp);
     ly_client_destroy(&impatient);

@@ -346,6 +346,12 @@ int lyh_node_write_config(lyh_node *n, const char *extra)
         n->nd_extra = copy;
     }
     extra = n->nd_extra;
+    char key[LYH_PATH_MAX + 16] = "", op[LYH_PATH_MAX + 64] = "";
+    if (n->nd_key_file[0]) {
+        snprintf(key, sizeof key, "key = %s\n", n->nd_key_file);
+        snprintf(op, sizeof op, "\n[operator %s]\nkey = %s\n", LYH_OPERATOR,
+                 lyh_operator_pub_file());
+    }
     int len = snprintf(text, sizeof text,
                        "; written by the test harness\n"
                        "[node]\n"
@@ -355,9 +361,9 @@ int lyh_node_write_config(lyh_node *n, const char *extra)
                        "listen = %s\n"
                        "peer_listen = %s\n"
                        "log_level = info\n"
-                       "%s",
+                       "%s%s%s",
                        (unsigned)n->nd_id, n->nd_name, n->nd_data_dir, n->nd_listen,
-                       n->nd_peer_listen, extra ? extra : "");
+                       n->nd_peer_listen, key, extra ? extra : "", op);
     if (len < 0 || (size_t)len >= sizeof text) {
         fprintf(stderr, "harness: config too long\n");
         return -1;
@@ -384,6 +390,157 @@ static int s_pick_ports(lyh_node *n)
     return 0;
 }
 
+/* ---- CurveZMQ (LYH_CURVE=1) ------------------------------------------------ */
+
+static pthread_once_t s_curve_once = PTHREAD_ONCE_INIT;
+static int s_curve_on;
+static char s_op_dir[LYH_PATH_MAX], s_op_key[LYH_PATH_MAX], s_op_pub[LYH_PATH_MAX];
+static ly_keypair s_op_kp;
+
+/* The nodes alive, for lyh_loyalctl's --node and --config (under s_lock). */
+#define S_NODES_MAX 256
+static lyh_node *s_nodes[S_NODES_MAX];
+
+static void s_op_cleanup(void)
+{
+    const char *keep = getenv("LYH_KEEP");
+    if (s_op_dir[0] && !(keep && strcmp(keep, "1") == 0))
+        lyh_rmtree(s_op_dir);
+    explicit_bzero(&s_op_kp, sizeof s_op_kp);
+}
+
+static void s_curve_init(void)
+{
+    const char *v = getenv("LYH_CURVE");
+    s_curve_on = v != NULL && strcmp(v, "1") == 0;
+    if (!s_curve_on)
+        return;
+    char why[LYH_PATH_MAX + 256];
+    if (lyh_tmpdir("harness-keys", s_op_dir, sizeof s_op_dir) != 0) {
+        s_op_dir[0] = '\0';
+        return;
+    }
+    atexit(s_op_cleanup);
+    if (ly_key_generate(s_op_dir, LYH_OPERATOR, &s_op_kp, why, sizeof why) != LY_OK ||
+        s_path(s_op_key, s_op_dir, LYH_OPERATOR ".key") != 0 ||
+        s_path(s_op_pub, s_op_dir, LYH_OPERATOR ".pub") != 0) {
+        fprintf(stderr, "harness: unable to make the operator key: %s\n", why);
+        s_op_key[0] = s_op_pub[0] = '\0';
+    }
+}
+
+int lyh_curve(void)
+{
+    pthread_once(&s_curve_once, s_curve_init);
+    return s_curve_on;
+}
+
+const char *lyh_operator_key_file(void)
+{
+    return lyh_curve() && s_op_key[0] ? s_op_key : NULL;
+}
+
+const char *lyh_operator_pub_file(void)
+{
+    return lyh_curve() && s_op_pub[0] ? s_op_pub : NULL;
+}
+
+const char *lyh_operator(const char *asked)
+{
+    return lyh_curve() ? LYH_OPERATOR : asked;
+}
+
+ly_client *lyh_client_at(const lyh_node *n, const char *endpoint, int timeout_ms)
+{
+    if (!lyh_curve())
+        return ly_client_new(endpoint, timeout_ms);
+    if (!s_op_key[0] || !n->nd_public[0]) {
+        fprintf(stderr, "harness: no keys for a CurveZMQ client of %s\n", n->nd_name);
+        return NULL;
+    }
+    return ly_client_new_curve(endpoint, timeout_ms, s_op_kp.kp_public, s_op_kp.kp_secret,
+                               n->nd_public);
+}
+
+int lyh_peer_section(char *out, size_t cap, const lyh_node *peer, const char *endpoint)
+{
+    int w = snprintf(out, cap, "\n[peer %s]\nid = %u\nendpoint = %s\n%s%s%s", peer->nd_name,
+                     (unsigned)peer->nd_id, endpoint, peer->nd_pub_file[0] ? "key = " : "",
+                     peer->nd_pub_file, peer->nd_pub_file[0] ? "\n" : "");
+    return w >= 0 && (size_t)w < cap ? w : -1;
+}
+
+int lyh_curve_socket(void *sock, const lyh_node *n)
+{
+    if (!lyh_curve())
+        return 0;
+    if (!s_op_key[0] || !n->nd_public[0] ||
+        ly_key_curve_client(sock, s_op_kp.kp_public, s_op_kp.kp_secret, n->nd_public) != 0) {
+        fprintf(stderr, "harness: unable to make a CurveZMQ socket for %s\n", n->nd_name);
+        return -1;
+    }
+    return 0;
+}
+
+ly_client *lyh_client(const lyh_node *n, int timeout_ms)
+{
+    return lyh_client_at(n, n->nd_listen, timeout_ms);
+}
+
+/* The node's key pair NAME.key and NAME.pub in its directory. 0 or -1. */
+static int s_node_keys(lyh_node *n)
+{
+    char why[LYH_PATH_MAX + 256];
+    ly_keypair kp;
+    if (lyh_operator_pub_file() == NULL)
+        return -1;
+    if (ly_key_generate(n->nd_dir, n->nd_name, &kp, why, sizeof why) != LY_OK) {
+        fprintf(stderr, "harness: unable to make the key of node %s: %s\n", n->nd_name, why);
+        return -1;
+    }
+    snprintf(n->nd_public, sizeof n->nd_public, "%s", kp.kp_public);
+    explicit_bzero(&kp, sizeof kp);
+    int a = snprintf(n->nd_key_file, sizeof n->nd_key_file, "%s/%s.key", n->nd_dir, n->nd_name);
+    int b = snprintf(n->nd_pub_file, sizeof n->nd_pub_file, "%s/%s.pub", n->nd_dir, n->nd_name);
+    return a > 0 && (size_t)a < sizeof n->nd_key_file && b > 0 && (size_t)b < sizeof n->nd_pub_file
+               ? 0
+               : -1;
+}
+
+static void s_register(lyh_node *n)
+{
+    pthread_mutex_lock(&s_lock);
+    for (int i = 0; i < S_NODES_MAX; i++)
+        if (s_nodes[i] == NULL) {
+            s_nodes[i] = n;
+            break;
+        }
+    pthread_mutex_unlock(&s_lock);
+}
+
+static void s_unregister(const lyh_node *n)
+{
+    pthread_mutex_lock(&s_lock);
+    for (int i = 0; i < S_NODES_MAX; i++)
+        if (s_nodes[i] == n)
+            s_nodes[i] = NULL;
+    pthread_mutex_unlock(&s_lock);
+}
+
+/* The keyed node whose listen endpoint is `endpoint`, or NULL. */
+static const lyh_node *s_node_for(const char *endpoint)
+{
+    const lyh_node *found = NULL;
+    pthread_mutex_lock(&s_lock);
+    for (int i = 0; i < S_NODES_MAX && found == NULL; i++) {
+        const lyh_node *n = s_nodes[i];
+        if (n != NULL && n->nd_key_file[0] && strcmp(n->nd_listen, endpoint) == 0)
+            found = n;
+    }
+    pthread_mutex_unlock(&s_lock);
+    return found;
+}
+
 lyh_node *lyh_node_new(uint16_t id, const char *name, const char *extra)
 {
     lyh_node *n = calloc(1, sizeof *n);
@@ -398,8 +555,11 @@ lyh_node *lyh_node_new(uint16_t id, const char *name, const char *extra)
         s_path(n->nd_log, n->nd_dir, "loyald.log") != 0 ||
         s_path(n->nd_stdout, n->nd_dir, "loyald.out") != 0)
         goto fail_dir;
+    if (lyh_curve() && s_node_keys(n) != 0)
+        goto fail_dir;
     if (s_pick_ports(n) != 0 || lyh_node_write_config(n, extra) != 0)
         goto fail_dir;
+    s_register(n);
     return n;
 
 fail_dir:
@@ -457,7 +617,7 @@ int lyh_node_alive(lyh_node *n, int *exit_code)
 
 ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out)
 {
-    ly_client *c = ly_client_new(n->nd_listen, timeout_ms);
+    ly_client *c = lyh_client(n, timeout_ms);
     if (c == NULL)
         return LY_ENOMEM;
     ly_req rq;
@@ -480,7 +640,7 @@ ly_err lyh_node_status(const lyh_node *n, int timeout_ms, ly_node_status *out)
 static int s_wait_ready(lyh_node *n, int timeout_ms, int loud)
 {
     uint64_t deadline = lyh_now_ms() + (uint64_t)timeout_ms;
-    ly_client *c = ly_client_new(n->nd_listen, S_READY_TRY_MS);
+    ly_client *c = lyh_client(n, S_READY_TRY_MS);
     if (c == NULL) {
         fprintf(stderr, "harness: unable to create a client for %s\n", n->nd_listen);
         return -1;
@@ -615,6 +775,7 @@ void lyh_node_destroy(lyh_node **np)
         return;
     lyh_node *n = *np;
     *np = NULL;
+    s_unregister(n);
     if (n->nd_pid > 0)
         s_kill_wait(n->nd_pid);
     const char *keep = getenv("LYH_KEEP");
@@ -733,34 +894,35 @@ done:
     return out->ou_code;
 }
 
-static int s_run_va(const char *prog, lyh_output *out, int timeout_ms, va_list ap)
+/* The arguments of `ap` (NULL-terminated) into args[] (S_ARGS_MAX + 1). */
+static void s_args_va(const char **args, va_list ap)
 {
-    const char *argv[S_ARGS_MAX + 2];
     int n = 0;
-    argv[n++] = prog;
     const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n <= S_ARGS_MAX)
-        argv[n++] = a;
-    argv[n] = NULL;
-    return lyh_run(argv, timeout_ms, out);
+    while ((a = va_arg(ap, const char *)) != NULL && n < S_ARGS_MAX)
+        args[n++] = a;
+    args[n] = NULL;
 }
 
 int lyh_loyalctl(lyh_output *out, int timeout_ms, ...)
 {
+    const char *args[S_ARGS_MAX + 1];
     va_list ap;
     va_start(ap, timeout_ms);
-    int rc = s_run_va(LY_LOYALCTL_PATH, out, timeout_ms, ap);
+    s_args_va(args, ap);
     va_end(ap);
-    return rc;
+    return lyh_loyalctl_argv(out, timeout_ms, args);
 }
 
 int lyh_loyald(lyh_output *out, int timeout_ms, ...)
 {
+    const char *argv[S_ARGS_MAX + 2];
     va_list ap;
     va_start(ap, timeout_ms);
-    int rc = s_run_va(LY_LOYALD_PATH, out, timeout_ms, ap);
+    argv[0] = LY_LOYALD_PATH;
+    s_args_va(argv + 1, ap);
     va_end(ap);
-    return rc;
+    return lyh_run(argv, timeout_ms, out);
 }
 
 int lyh_node_program(const lyh_node *n, const char *text, int timeout_ms)
@@ -796,11 +958,45 @@ int lyh_node_wait_program(const lyh_node *n, uint32_t version, int timeout_ms)
 
 int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
 {
-    const char *argv[S_ARGS_MAX + 2];
-    int n = 0;
+    const char *argv[S_ARGS_MAX + 6];
+    const lyh_node *nd = NULL;
+    int n = 0, keyed = 0, verify = 0, at = -1;
     argv[n++] = LY_LOYALCTL_PATH;
-    for (int i = 0; args[i] != NULL && n <= S_ARGS_MAX; i++)
+    /* With CURVE, for --node ENDPOINT of a harness node, unless the test
+     * chose keys itself: the operator key and the node's public key; verify
+     * asks every node, so it gets --config of the node's config file instead
+     * of --node, as an operator at the branch would run it (the config names
+     * the node's and its peers' keys). Another endpoint is left alone. */
+    for (int i = 0; lyh_curve() && args[i] != NULL; i++) {
+        keyed |= strcmp(args[i], "--key") == 0 || strcmp(args[i], "--node-key") == 0 ||
+                 strcmp(args[i], "--config") == 0;
+        verify |= strcmp(args[i], "verify") == 0;
+        if (at < 0 && strcmp(args[i], "--node") == 0 && args[i + 1] != NULL &&
+            (nd = s_node_for(args[i + 1])) != NULL)
+            at = i;
+    }
+    if (keyed || lyh_operator_key_file() == NULL)
+        at = -1;
+    if (at >= 0) {
+        argv[n++] = "--key";
+        argv[n++] = lyh_operator_key_file();
+    }
+    for (int i = 0; args[i] != NULL && n < S_ARGS_MAX + 3; i++) {
+        if (i == at && verify) {
+            i++; /* --node ENDPOINT: --config below */
+            continue;
+        }
         argv[n++] = args[i];
+        if (i == at) {
+            argv[n++] = args[++i];
+            argv[n++] = "--node-key";
+            argv[n++] = nd->nd_pub_file;
+        }
+    }
+    if (at >= 0 && verify && n < S_ARGS_MAX + 4) {
+        argv[n++] = "--config";
+        argv[n++] = nd->nd_config;
+    }
     argv[n] = NULL;
     return lyh_run(argv, timeout_ms, out);
 }
@@ -857,7 +1053,7 @@ void lyh_fail_once(int *failed, char *why, size_t cap, const char *fmt, ...)
 ly_err lyh_node_status_peers(const lyh_node *n, int timeout_ms, ly_node_status *out)
 {
     memset(out, 0, sizeof *out);
-    ly_client *c = ly_client_new(n->nd_listen, timeout_ms);
+    ly_client *c = lyh_client(n, timeout_ms);
     if (c == NULL)
         return LY_ENOMEM;
     ly_req rq;
@@ -940,9 +1136,8 @@ static int s_chain_extra(const lyh_chain *ch, int i, char *out, size_t cap)
         if (!ch->ch_adj[i - 1][j - 1] || j == i)
             continue;
         const lyh_node *p = ch->ch_nodes[j - 1];
-        w = snprintf(out + len, cap - len, "\n[peer %s]\nid = %u\nendpoint = %s\n", p->nd_name,
-                     (unsigned)p->nd_id, p->nd_peer_listen);
-        if (w < 0 || (size_t)w >= cap - len)
+        w = lyh_peer_section(out + len, cap - len, p, p->nd_peer_listen);
+        if (w < 0)
             return -1;
         len += (size_t)w;
     }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/keys.h"
 #include "proto/client.h"
 #include "proto/msg.h"
 
@@ -86,6 +87,10 @@ typedef struct lyh_node {
     int nd_ready_once;      /* it has answered once: its ports are its own from then on */
     uint64_t nd_started_ms; /* lyh_now_ms() when the running daemon was spawned */
     char *nd_extra;         /* the `extra` config text (owned), kept for rewrites */
+    /* With LYH_CURVE=1 (lyh_curve): the node's key pair, made in nd_dir. */
+    char nd_key_file[LYH_PATH_MAX]; /* nd_dir/NAME.key ("" without CURVE) */
+    char nd_pub_file[LYH_PATH_MAX]; /* nd_dir/NAME.pub */
+    char nd_public[LY_KEY_Z85 + 1];
 } lyh_node;
 
 /* A node with id `id` and name `name` in a new temporary directory, two free
@@ -93,7 +98,18 @@ typedef struct lyh_node {
  * log_level = info, followed by `extra` verbatim (may be NULL; e.g. [peer]
  * sections or "batch_max = 64" -- note that text placed right after the header
  * lands in the [node] section). Not started. Caller owns the result; NULL on
- * failure. */
+ * failure.
+ *
+ * With LYH_CURVE=1 in the environment (lyh_curve), the suite runs as a chain
+ * with keys would: each node gets a key pair in its directory and [node] key
+ * before `extra`, an [operator harness] section after it names the harness's
+ * operator key (one per test process, in a directory of its own), the chains'
+ * [peer] sections carry the peers' public keys, and lyh_client, the status
+ * helpers and lyh_loyalctl speak CurveZMQ with the operator key (lyh_loyalctl
+ * adds --key, and --node-key to --node ENDPOINT of a harness node; for verify
+ * it gives --config of that node's config instead, which names the node's and
+ * its peers' keys). A test whose `extra` sets
+ * keys of its own runs without LYH_CURVE. */
 lyh_node *lyh_node_new(uint16_t id, const char *name, const char *extra);
 
 /* Rewrite the config file with the same id, name, dirs and ports and a new
@@ -179,6 +195,39 @@ void lyh_output_fini(lyh_output *out);
 
 /* SIGKILL and reap every process the harness started that still runs. */
 void lyh_kill_all(void);
+
+/* ---- CurveZMQ ----------------------------------------------------------- */
+
+/* 1 if the environment sets LYH_CURVE=1 (read once). */
+int lyh_curve(void);
+
+/* The harness operator key's files and name ("harness"), made on first use;
+ * NULL without CURVE or if they could not be made (the reason is printed). */
+const char *lyh_operator_key_file(void);
+const char *lyh_operator_pub_file(void);
+#define LYH_OPERATOR "harness"
+
+/* The operator a node records for what the harness's clients do: `asked`
+ * (the --operator or request field) without CURVE, the key's name
+ * LYH_OPERATOR with it (a key's name is the operator, README "Security"). */
+const char *lyh_operator(const char *asked);
+
+/* Make the ZeroMQ socket `sock` a client of node `n` as lyh_client would:
+ * with CURVE a CurveZMQ client with the operator key, else nothing. Call
+ * before zmq_connect. 0, or -1 (printed). */
+int lyh_curve_socket(void *sock, const lyh_node *n);
+
+/* Write "[peer NAME]" with the id of node `peer`, `endpoint` (its
+ * peer_listen, or a proxy in front of it) and, with CURVE, its public key
+ * file, after a blank line, into `out` of `cap` bytes. Returns the length, or
+ * -1 if it did not fit. */
+int lyh_peer_section(char *out, size_t cap, const lyh_node *peer, const char *endpoint);
+
+/* A client of node `n` on its listen endpoint, or on `endpoint` (a proxy in
+ * front of it): ly_client_new, or with CURVE ly_client_new_curve with the
+ * operator key and the node's public key. NULL on failure. */
+ly_client *lyh_client(const lyh_node *n, int timeout_ms);
+ly_client *lyh_client_at(const lyh_node *n, const char *endpoint, int timeout_ms);
 
 /* ---- client calls and worker threads ------------------------------------- */
 

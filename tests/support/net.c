@@ -63,9 +63,9 @@ static int s_write_config(const lyn_net *net, int i, const char *node_extra)
     for (int j = 1; j <= net->nt_n; j++) {
         if (j == i)
             continue;
-        w = snprintf(text + len, S_CONFIG_MAX - len, "\n[peer n%d]\nid = %d\nendpoint = %s\n", j, j,
-                     lyp_proxy_endpoint(lyn_net_link(net, i, j)));
-        if (w < 0 || (size_t)w >= S_CONFIG_MAX - len)
+        w = lyh_peer_section(text + len, S_CONFIG_MAX - len, lyn_net_node(net, j),
+                             lyp_proxy_endpoint(lyn_net_link(net, i, j)));
+        if (w < 0)
             goto too_long;
         len += (size_t)w;
     }

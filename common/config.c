@@ -357,6 +357,17 @@ static void s_header_parse(s_ctx *c, char *s)
         return;
     }
 
+    if (c->nsects == c->sects_cap) {
+        int cap = c->sects_cap ? c->sects_cap * 2 : 8;
+        s_sect *grown = realloc(c->sects, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            s_fail(c, line, "out of memory");
+            return;
+        }
+        c->sects = grown;
+        c->sects_cap = cap;
+    }
+
     ly_config *cf = &c->cf;
     int index = 0;
     switch (k) {
@@ -383,16 +394,6 @@ static void s_header_parse(s_ctx *c, char *s)
         break;
     }
 
-    if (c->nsects == c->sects_cap) {
-        int cap = c->sects_cap ? c->sects_cap * 2 : 8;
-        s_sect *grown = realloc(c->sects, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            s_fail(c, line, "out of memory");
-            return;
-        }
-        c->sects = grown;
-        c->sects_cap = cap;
-    }
     s_sect *se = &c->sects[c->nsects];
     memset(se, 0, sizeof *se);
     se->se_kind = k;

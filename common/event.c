@@ -107,9 +107,9 @@ ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev)
 size_t ly_event_frame(uint8_t *dst, const uint8_t *rec, size_t len)
 {
     ly_wr w = {dst};
-    ly_wr_int(&w, len, 2);
+    ly_wr_int(&w, len, LY_EVENT_FRAME_HDR);
     ly_wr_bytes(&w, rec, len);
-    return 2 + len;
+    return LY_EVENT_FRAME_HDR + len;
 }
 
 ly_err ly_event_unframe(const uint8_t *p, size_t len, size_t *pos, ly_event *ev)
@@ -117,12 +117,12 @@ ly_err ly_event_unframe(const uint8_t *p, size_t len, size_t *pos, ly_event *ev)
     if (*pos > len)
         return LY_EPROTO;
     ly_rd rd = {p + *pos, p + len, 0};
-    size_t n = (size_t)ly_rd_int(&rd, 2);
+    size_t n = (size_t)ly_rd_int(&rd, LY_EVENT_FRAME_HDR);
     if (rd.r_bad || (size_t)(rd.r_end - rd.r_p) < n)
         return LY_EPROTO;
     ly_err e = ly_event_decode(rd.r_p, n, ev);
     if (e == LY_OK)
-        *pos += 2 + n;
+        *pos += LY_EVENT_FRAME_HDR + n;
     return e;
 }
 

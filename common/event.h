@@ -133,8 +133,9 @@ ly_err ly_event_decode(const uint8_t *buf, size_t len, ly_event *ev);
  * so at `dst` (room for LY_EVENT_FRAME_MAX) and returns the bytes written.
  * ly_event_unframe decodes the event at *pos of the payload `p` of `len`
  * bytes and moves *pos past it: LY_EPROTO for a length past the end, else
- * what ly_event_decode returns. */
-#define LY_EVENT_FRAME_MAX (2 + LY_EVENT_ENC_MAX)
+ * what ly_event_decode returns; on an error *pos is left as it was. */
+#define LY_EVENT_FRAME_HDR 2
+#define LY_EVENT_FRAME_MAX (LY_EVENT_FRAME_HDR + LY_EVENT_ENC_MAX)
 size_t ly_event_frame(uint8_t *dst, const uint8_t *rec, size_t len);
 ly_err ly_event_unframe(const uint8_t *p, size_t len, size_t *pos, ly_event *ev);
 

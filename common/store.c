@@ -212,7 +212,7 @@ static ly_err s_meta_flush(ly_txn *t)
 /* Add an applied event's record to the open batch's log record (ly_event_frame). */
 static ly_err s_rec_add(ly_store *s, const uint8_t *ev, size_t len)
 {
-    size_t need = s->st_rec_len + 2 + len + LY_WAL_TRAILER;
+    size_t need = s->st_rec_len + LY_EVENT_FRAME_HDR + len + LY_WAL_TRAILER;
     if (need > s->st_rec_cap) {
         size_t cap = s->st_rec_cap ? s->st_rec_cap : 64 << 10;
         while (cap < need)

@@ -240,7 +240,7 @@ fuzz_ci() {
             -artifact_prefix="$work/$name/")
         [[ $dict == - ]] || args+=(-dict="tests/fuzz/$dict")
         status=0
-        TMPDIR="$work/tmp" "$dir/tests/fuzz/$name" "${args[@]}" "$work/$name/corpus" \
+        TMPDIR="$work/tmp" LY_FUZZ_TMPDIR="$work/tmp" "$dir/tests/fuzz/$name" "${args[@]}" "$work/$name/corpus" \
             >"$log" 2>&1 || status=$?
         crash=$(find "$work/$name" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
             -o -name 'timeout-*' -o -name 'oom-*' \) | head -n 1)

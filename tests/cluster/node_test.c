@@ -948,6 +948,7 @@ typedef struct nd_flood {
     atomic_int f_stop;
     long f_sent;
     const char *f_endpoint;
+    int f_keys; /* lyh_curve_socket's result: -1 and the flood would never get in */
 } nd_flood;
 
 static void *s_flood_main(void *arg)
@@ -958,7 +959,7 @@ static void *s_flood_main(void *arg)
     int zero = 0, hwm = 100000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    lyh_curve_socket(s, s_node); /* without it, under CURVE the flood never gets in */
+    f->f_keys = lyh_curve_socket(s, s_node); /* without it, under CURVE nothing gets in */
     zmq_connect(s, f->f_endpoint);
     uint64_t id = 1;
     while (!atomic_load(&f->f_stop)) {
@@ -1002,6 +1003,7 @@ Test(node, a_client_that_never_reads_does_not_stall_others)
                  failures);
     cr_assert_lt(worst, 2000000, "a status call took %llu us while another client flooded",
                  (unsigned long long)worst);
+    cr_assert_eq(f.f_keys, 0, "the flooder's socket could not be keyed");
     cr_assert_gt(f.f_sent, 1000, "the flooder could not send");
     /* The node may still be working through what the flooder left queued
      * (read and answered into the void); it must come back to a new client
@@ -1035,6 +1037,7 @@ typedef struct nh_flood {
     const char *h_endpoint;
     int h_round, h_index;
     long h_sent;
+    int h_keys; /* as nd_flood's f_keys */
 } nh_flood;
 
 static void *s_hangup_main(void *arg)
@@ -1045,7 +1048,7 @@ static void *s_hangup_main(void *arg)
     int zero = 0, hwm = 100000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    lyh_curve_socket(s, s_node);
+    h->h_keys = lyh_curve_socket(s, s_node);
     zmq_connect(s, h->h_endpoint);
     uint64_t t0 = lyh_now_ms();
     for (uint64_t id = 1; lyh_now_ms() - t0 < 1500; id++) {
@@ -1094,6 +1097,7 @@ Test(node, clients_that_flood_and_hang_up_do_not_take_the_node_down)
         long sent = 0;
         for (int i = 0; i < NH_FLOODERS; i++) {
             pthread_join(t[i], NULL);
+            cr_assert_eq(h[i].h_keys, 0, "flooder %d's socket could not be keyed", i);
             sent += h[i].h_sent;
         }
         /* Past two ZMTP heartbeat intervals while the node works through the queues. */

@@ -97,11 +97,12 @@ static void s_batch(const uint8_t *p, size_t len, uint32_t count)
             S_CHECK(pos == at);
             return;
         }
-        S_CHECK(pos > at + 2 && pos <= len);
+        S_CHECK(pos > at + LY_EVENT_FRAME_HDR && pos <= len);
         S_CHECK(ly_event_validate(&ev) == LY_OK);
-        s_event(p + at + 2, pos - at - 2);
+        s_event(p + at + LY_EVENT_FRAME_HDR, pos - at - LY_EVENT_FRAME_HDR);
         size_t n = ly_event_encode(&ev, enc);
-        if (n == pos - at - 2 && memcmp(enc, p + at + 2, n) == 0) {
+        if (n == pos - at - LY_EVENT_FRAME_HDR &&
+            memcmp(enc, p + at + LY_EVENT_FRAME_HDR, n) == 0) {
             S_CHECK(ly_event_frame(framed, enc, n) == pos - at);
             S_CHECK(memcmp(framed, p + at, pos - at) == 0);
         }

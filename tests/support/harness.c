@@ -415,8 +415,9 @@ static void s_curve_init(void)
     s_curve_on = v != NULL && strcmp(v, "1") == 0;
     if (!s_curve_on)
         return;
-    char why[LYH_PATH_MAX + 256];
+    char why[LYH_PATH_MAX + 256] = "a path too long";
     if (lyh_tmpdir("harness-keys", s_op_dir, sizeof s_op_dir) != 0) {
+        fprintf(stderr, "harness: unable to make the operator key's directory\n");
         s_op_dir[0] = '\0';
         return;
     }
@@ -527,15 +528,20 @@ static void s_unregister(const lyh_node *n)
     pthread_mutex_unlock(&s_lock);
 }
 
-/* The keyed node whose listen endpoint is `endpoint`, or NULL. */
-static const lyh_node *s_node_for(const char *endpoint)
+/* The public key file and the config file of the keyed node whose listen
+ * endpoint is `endpoint`, copied into pub and config (LYH_PATH_MAX bytes
+ * each) under the lock. 1 if found, else 0. */
+static int s_node_files(const char *endpoint, char *pub, char *config)
 {
-    const lyh_node *found = NULL;
+    int found = 0;
     pthread_mutex_lock(&s_lock);
-    for (int i = 0; i < S_NODES_MAX && found == NULL; i++) {
+    for (int i = 0; i < S_NODES_MAX && !found; i++) {
         const lyh_node *n = s_nodes[i];
-        if (n != NULL && n->nd_key_file[0] && strcmp(n->nd_listen, endpoint) == 0)
-            found = n;
+        if (n != NULL && n->nd_key_file[0] && strcmp(n->nd_listen, endpoint) == 0) {
+            snprintf(pub, LYH_PATH_MAX, "%s", n->nd_pub_file);
+            snprintf(config, LYH_PATH_MAX, "%s", n->nd_config);
+            found = 1;
+        }
     }
     pthread_mutex_unlock(&s_lock);
     return found;
@@ -956,24 +962,49 @@ int lyh_node_wait_program(const lyh_node *n, uint32_t version, int timeout_ms)
     return -1;
 }
 
+/* 1 if loyalctl's global option `opt` takes a value. */
+static int s_ctl_global_value(const char *opt)
+{
+    return strcmp(opt, "--node") == 0 || strcmp(opt, "--timeout") == 0 ||
+           strcmp(opt, "--key") == 0 || strcmp(opt, "--node-key") == 0;
+}
+
 int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
 {
-    const char *argv[S_ARGS_MAX + 6];
-    const lyh_node *nd = NULL;
-    int n = 0, keyed = 0, verify = 0, at = -1;
+    const char *argv[S_ARGS_MAX + 8];
+    char pub[LYH_PATH_MAX], config[LYH_PATH_MAX];
+    int nargs = 0, n = 0, keyed = 0, verify = 0, at = -1;
+    while (args[nargs] != NULL)
+        nargs++;
+    if (nargs > S_ARGS_MAX) {
+        fprintf(stderr, "harness: loyalctl with %d arguments (at most %d)\n", nargs, S_ARGS_MAX);
+        memset(out, 0, sizeof *out);
+        out->ou_out = strdup("");
+        out->ou_err = strdup("");
+        out->ou_code = -2;
+        return -2;
+    }
     argv[n++] = LY_LOYALCTL_PATH;
     /* With CURVE, for --node ENDPOINT of a harness node, unless the test
      * chose keys itself: the operator key and the node's public key; verify
      * asks every node, so it gets --config of the node's config file instead
      * of --node, as an operator at the branch would run it (the config names
-     * the node's and its peers' keys). Another endpoint is left alone. */
-    for (int i = 0; lyh_curve() && args[i] != NULL; i++) {
+     * the node's and its peers' keys). Another endpoint is left alone. The
+     * command is the first argument that is neither a global option nor its
+     * value. */
+    int cmd_seen = 0;
+    for (int i = 0; lyh_curve() && i < nargs; i++) {
         keyed |= strcmp(args[i], "--key") == 0 || strcmp(args[i], "--node-key") == 0 ||
                  strcmp(args[i], "--config") == 0;
-        verify |= strcmp(args[i], "verify") == 0;
-        if (at < 0 && strcmp(args[i], "--node") == 0 && args[i + 1] != NULL &&
-            (nd = s_node_for(args[i + 1])) != NULL)
+        if (!cmd_seen && args[i][0] != '-') {
+            cmd_seen = 1;
+            verify = strcmp(args[i], "verify") == 0;
+        }
+        if (!cmd_seen && at < 0 && strcmp(args[i], "--node") == 0 && i + 1 < nargs &&
+            s_node_files(args[i + 1], pub, config))
             at = i;
+        if (!cmd_seen && s_ctl_global_value(args[i]))
+            i++;
     }
     if (keyed || lyh_operator_key_file() == NULL)
         at = -1;
@@ -981,7 +1012,7 @@ int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
         argv[n++] = "--key";
         argv[n++] = lyh_operator_key_file();
     }
-    for (int i = 0; args[i] != NULL && n < S_ARGS_MAX + 3; i++) {
+    for (int i = 0; i < nargs; i++) {
         if (i == at && verify) {
             i++; /* --node ENDPOINT: --config below */
             continue;
@@ -990,14 +1021,14 @@ int lyh_loyalctl_argv(lyh_output *out, int timeout_ms, const char *const args[])
         if (i == at) {
             argv[n++] = args[++i];
             argv[n++] = "--node-key";
-            argv[n++] = nd->nd_pub_file;
+            argv[n++] = pub;
         }
     }
-    if (at >= 0 && verify && n < S_ARGS_MAX + 4) {
+    if (at >= 0 && verify) {
         argv[n++] = "--config";
-        argv[n++] = nd->nd_config;
+        argv[n++] = config;
     }
-    argv[n] = NULL;
+    argv[n] = NULL; /* at most 1 + 2 + S_ARGS_MAX + 2 + 1 entries */
     return lyh_run(argv, timeout_ms, out);
 }
 
